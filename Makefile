@@ -1,0 +1,65 @@
+# Exhibit — a digital evidence store for CCTV footage.
+#
+#   make run     install what is missing, build (release) and start Exhibit on ./Storage
+#   make test    install what is missing and run the whole test suite
+#   make bench   release build and the benchmarks, each beside a reference tool in the same run
+#
+# Everything installs from Debian's packages (apt-get, with sudo when not root) and does nothing when present.
+
+SWIFT      ?= swift
+STORAGE    ?= Storage
+POLICIES   ?= Policies
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_GET    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
+
+# Build and test dependencies: the C libraries Exhibit links, ffmpeg for test videos.
+DEPS       := libssl-dev libsqlite3-dev libavformat-dev libavcodec-dev libavutil-dev pkg-config ffmpeg
+# Reference tools the benchmarks compare against.
+BENCH_DEPS := borgbackup restic
+
+.PHONY: all deps bench-deps build release test run bench clean
+
+all: build
+
+# Installs the Debian packages in $(1) that are not installed yet; nothing when all are there.
+define apt_install
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends $$missing; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(DEPS))
+
+bench-deps: deps
+	$(call apt_install,$(BENCH_DEPS))
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product exhibit
+
+test: deps
+	$(SWIFT) test
+
+# Until the HTTP server lands, `run` stores a short demo video made with ffmpeg and verifies the store.
+run: release
+	@mkdir -p .build/demo
+	@[ -f .build/demo/demo.mp4 ] || ffmpeg -v error -y -f lavfi -i testsrc=duration=5:size=640x360:rate=25 \
+	  -c:v libx264 -pix_fmt yuv420p .build/demo/demo.mp4
+	.build/release/exhibit ingest --storage $(STORAGE) --policies $(POLICIES) .build/demo/demo.mp4
+	.build/release/exhibit verify --storage $(STORAGE)
+
+bench: bench-deps
+	$(SWIFT) build -c release --product exhibit
+	$(SWIFT) build -c release --product exhibit-bench
+	.build/release/exhibit-bench
+
+clean:
+	$(SWIFT) package clean
+	rm -rf .build/bench .build/demo

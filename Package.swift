@@ -1,0 +1,117 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "exhibit",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "exhibit", targets: ["exhibit"]),
+        .executable(name: "exhibit-bench", targets: ["ExhibitBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // C shims over system libraries.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+
+        .systemLibrary(name: "CLinux"),
+
+        // Domain modules.
+        .target(
+            name: "ExhibitCrypto",
+            dependencies: ["COpenSSL"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BlobStore",
+            dependencies: [
+                "ExhibitCrypto",
+                "CLinux",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Application: policies and use-cases shared by the CLI and (later) the server.
+        .target(
+            name: "Exhibit",
+            dependencies: [
+                "BlobStore",
+                "ExhibitCrypto",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Shells.
+        .target(
+            name: "ExhibitCLI",
+            dependencies: [
+                "Exhibit",
+                "BlobStore",
+                "ExhibitCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "exhibit",
+            dependencies: ["ExhibitCLI"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ExhibitBench",
+            dependencies: [
+                "Exhibit",
+                "BlobStore",
+                "ExhibitCrypto",
+                "ExhibitTesting",
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Test support shared by every test target.
+        .target(
+            name: "ExhibitTesting",
+            dependencies: ["ExhibitCrypto"],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "ExhibitCryptoTests",
+            dependencies: ["ExhibitCrypto", "ExhibitTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BlobStoreTests",
+            dependencies: [
+                "BlobStore", "ExhibitCrypto", "ExhibitTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ExhibitCLITests",
+            dependencies: ["exhibit", "Exhibit", "BlobStore", "ExhibitCrypto", "ExhibitTesting"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

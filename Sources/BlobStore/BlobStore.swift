@@ -1,0 +1,402 @@
+public import ExhibitCrypto
+public import NIOCore
+import Synchronization
+
+/// A content-addressed store of blobs cut into content-defined chunks.
+///
+/// Like git's object store it is complete on its own: every chunk is named by the SHA-256 of its bytes, every
+/// blob by the SHA-256 of all its bytes, and a blob's manifest lists its chunks. The catalog refers to blobs only
+/// by their digest.
+///
+///     let store = try BlobStore(backend: LocalBackend(root: "Storage"))
+///     let result = try await store.put(body)          // any AsyncSequence of ByteBuffer
+///     for try await piece in try await store.contents(of: result.blob.digest, range: 0..<1024) { ... }
+public final class BlobStore: Sendable {
+    public let backend: any ObjectBackend
+    public let chunking: ChunkingParameters
+    private let manifests = Mutex<ManifestCache>(ManifestCache())
+
+    /// Bytes the put pipeline lets wait for each stage (whole-file hashing, chunk hashing, chunk writes);
+    /// with the maximum chunk size this bounds a put's memory.
+    static let wholeFileBatchBytes = 1 << 20
+    static let queuedBatches = 2
+    static let queuedChunks = 2
+    /// Chunk bytes being hashed or written at once (the worst case, every chunk at the maximum size, still fits
+    /// the memory bound).
+    static let bytesInFlight = 8 << 20
+
+    public init(backend: any ObjectBackend, chunking: ChunkingParameters = .default) {
+        self.backend = backend
+        self.chunking = chunking
+    }
+
+    // MARK: Writing
+
+    /// What `put` stored.
+    public struct PutResult: Sendable {
+        public let blob: BlobInfo
+        public let manifest: Manifest
+        /// Bytes in chunks that were not in the store before this put.
+        public let newBytes: Int64
+        public let newChunks: Int
+        public var chunkCount: Int { manifest.entries.count }
+    }
+
+    /// Stores the bytes of `body` as a blob and returns its digest, size and manifest.
+    ///
+    /// Chunking, chunk hashing and whole-file hashing run while the body streams in, on separate tasks with
+    /// bounded queues between them; chunks are written as they are hashed. Only when the body has ended and its
+    /// digest is known are the chunks committed (durable under their names), then the manifest. Throws
+    /// `tooLarge` past `sizeLimit`, and `digestMismatch` when `expectedDigest` differs from the digest of the
+    /// bytes; then, as on any failure of the body, nothing is committed and the written chunks are removed.
+    public func put<Body: AsyncSequence>(
+        _ body: Body, sizeLimit: Int64? = nil, expectedDigest: SHA256Digest? = nil
+    ) async throws -> PutResult where Body.Element == ByteBuffer {
+        let batch = backend.batch()
+        do {
+            return try await put(body, into: batch, sizeLimit: sizeLimit, expectedDigest: expectedDigest)
+        } catch {
+            await batch.abort()
+            throw error
+        }
+    }
+
+    private func put<Body: AsyncSequence>(
+        _ body: Body, into batch: any ObjectBatch, sizeLimit: Int64?, expectedDigest: SHA256Digest?
+    ) async throws -> PutResult where Body.Element == ByteBuffer {
+        let wholeFile = BoundedChannel<[ByteBuffer]>(capacity: Self.queuedBatches)
+        let chunks = BoundedChannel<ChunkJob>(capacity: Self.queuedChunks)
+
+        let (digest, size, entries) = try await withThrowingTaskGroup(of: StageResult.self) { group in
+            group.addTask {
+                var hasher = SHA256()
+                do {
+                    while let pieces = try await wholeFile.next() {
+                        for buffer in pieces { buffer.withUnsafeReadableBytes { hasher.update($0) } }
+                    }
+                } catch {
+                    wholeFile.close(throwing: error)
+                    throw error
+                }
+                return .wholeFile(hasher.finalize())
+            }
+            group.addTask {
+                do {
+                    return .chunks(try await Self.hashAndWrite(chunks, into: batch))
+                } catch {
+                    chunks.close(throwing: error)
+                    throw error
+                }
+            }
+
+            let size: Int64
+            do {
+                size = try await Self.cut(
+                    body, chunking: chunking, sizeLimit: sizeLimit, wholeFile: wholeFile, chunks: chunks)
+                wholeFile.finish()
+                chunks.finish()
+            } catch {
+                wholeFile.close(throwing: error)
+                chunks.close(throwing: error)
+                while !group.isEmpty { _ = try? await group.next() }
+                throw error
+            }
+
+            var digest: SHA256Digest?
+            var entries: [Manifest.Entry]?
+            do {
+                while let result = try await group.next() {
+                    switch result {
+                    case .wholeFile(let d): digest = d
+                    case .chunks(let e): entries = e
+                    }
+                }
+            } catch {
+                wholeFile.close(throwing: error)
+                chunks.close(throwing: error)
+                while !group.isEmpty { _ = try? await group.next() }
+                throw error
+            }
+            return (digest!, size, entries!)
+        }
+
+        if let expectedDigest, expectedDigest != digest {
+            throw BlobStoreError(
+                .digestMismatch, "the body's SHA-256 is \(digest.hex), not the expected \(expectedDigest.hex)")
+        }
+        // Chunks durable under their names before a manifest can point at them.
+        let created = try await batch.commit()
+        var newBytes: Int64 = 0
+        var counted = Set<SHA256Digest>()
+        for entry in entries where created.contains(.chunk(entry.chunk)) && counted.insert(entry.chunk).inserted {
+            newBytes += Int64(entry.length)
+        }
+        let manifest = Manifest(blob: digest, entries: entries)
+        precondition(manifest.size == size, "chunk lengths must add up to the bytes received")
+        let text = ByteBuffer(string: manifest.encoded)
+        let manifestBatch = backend.batch()
+        do {
+            _ = try await manifestBatch.store(.manifest(digest), parts: [text], length: text.readableBytes)
+            _ = try await manifestBatch.commit()
+        } catch {
+            await manifestBatch.abort()
+            throw error
+        }
+        manifests.withLock { $0.insert(manifest) }
+        return PutResult(
+            blob: BlobInfo(digest: digest, size: size), manifest: manifest, newBytes: newBytes,
+            newChunks: counted.count)
+    }
+
+    private enum StageResult: Sendable {
+        case wholeFile(SHA256Digest)
+        case chunks([Manifest.Entry])
+    }
+
+    private struct ChunkJob: Sendable {
+        let parts: [ByteBuffer]
+        let length: Int
+    }
+
+    /// Reads the body, finds chunk boundaries and feeds both hashing stages. Returns the total size.
+    private static func cut<Body: AsyncSequence>(
+        _ body: Body, chunking: ChunkingParameters, sizeLimit: Int64?,
+        wholeFile: BoundedChannel<[ByteBuffer]>, chunks: BoundedChannel<ChunkJob>
+    ) async throws -> Int64 where Body.Element == ByteBuffer {
+        var chunker = Chunker(parameters: chunking)
+        var pending: [ByteBuffer] = []
+        var pendingLength = 0
+        var batch: [ByteBuffer] = []
+        var batchLength = 0
+        var cuts: [Int] = []
+        var size: Int64 = 0
+        for try await buffer in body {
+            let count = buffer.readableBytes
+            guard count > 0 else { continue }
+            size += Int64(count)
+            if let sizeLimit, size > sizeLimit {
+                throw BlobStoreError(.tooLarge, "the body is larger than the limit of \(sizeLimit) bytes")
+            }
+            cuts.removeAll(keepingCapacity: true)
+            buffer.withUnsafeReadableBytes { chunker.scan($0, cuts: &cuts) }
+            var start = 0
+            for cut in cuts {
+                pending.append(buffer.getSlice(at: buffer.readerIndex + start, length: cut - start)!)
+                pendingLength += cut - start
+                try await chunks.send(ChunkJob(parts: pending, length: pendingLength))
+                pending = []
+                pendingLength = 0
+                start = cut
+            }
+            if start < count {
+                pending.append(buffer.getSlice(at: buffer.readerIndex + start, length: count - start)!)
+                pendingLength += count - start
+            }
+            batch.append(buffer)
+            batchLength += count
+            if batchLength >= wholeFileBatchBytes {
+                try await wholeFile.send(batch)
+                batch = []
+                batchLength = 0
+            }
+        }
+        if batchLength > 0 { try await wholeFile.send(batch) }
+        let last = chunker.finish()
+        precondition(last == pendingLength)
+        if pendingLength > 0 { try await chunks.send(ChunkJob(parts: pending, length: pendingLength)) }
+        return size
+    }
+
+    /// Hashes each chunk and writes the new ones into the batch, a few megabytes of chunks in flight at a time
+    /// (hashing runs in the child tasks, so chunks are hashed in parallel with each other and with the
+    /// whole-file digest). A chunk that occurs again in the same body is written once.
+    private static func hashAndWrite(
+        _ chunks: BoundedChannel<ChunkJob>, into batch: any ObjectBatch
+    ) async throws -> [Manifest.Entry] {
+        var digests: [SHA256Digest?] = []
+        var lengths: [Int] = []
+        let claimed = DigestClaims()
+        try await withThrowingTaskGroup(of: (Int, SHA256Digest).self) { group in
+            var inFlight = 0
+            var inFlightBytes = 0
+            func account(_ done: (Int, SHA256Digest)) {
+                inFlight -= 1
+                inFlightBytes -= lengths[done.0]
+                digests[done.0] = done.1
+            }
+            while let job = try await chunks.next() {
+                let index = digests.count
+                digests.append(nil)
+                lengths.append(job.length)
+                while inFlight > 0 && inFlightBytes + job.length > bytesInFlight, let done = try await group.next() {
+                    account(done)
+                }
+                group.addTask {
+                    var hasher = SHA256()
+                    for part in job.parts { part.withUnsafeReadableBytes { hasher.update($0) } }
+                    let digest = hasher.finalize()
+                    // The first task to claim a digest writes it; the batch commits them all together.
+                    if claimed.claim(digest) {
+                        _ = try await batch.store(.chunk(digest), parts: job.parts, length: job.length)
+                    }
+                    return (index, digest)
+                }
+                inFlight += 1
+                inFlightBytes += job.length
+            }
+            while let done = try await group.next() { account(done) }
+        }
+        return zip(digests, lengths).map { Manifest.Entry(chunk: $0!, length: $1) }
+    }
+
+    /// Digests already being written by one put.
+    private final class DigestClaims: Sendable {
+        private let claimed = Mutex(Set<SHA256Digest>())
+        func claim(_ digest: SHA256Digest) -> Bool { claimed.withLock { $0.insert(digest).inserted } }
+    }
+
+    // MARK: Reading
+
+    /// The manifest of a blob; `blobNotFound` when the store has none.
+    public func manifest(of blob: SHA256Digest) async throws -> Manifest {
+        if let cached = manifests.withLock({ $0[blob] }) { return cached }
+        let key = ObjectKey.manifest(blob)
+        guard let size = try await backend.size(of: key) else {
+            throw BlobStoreError(.blobNotFound, "no blob \(blob.hex) in the store")
+        }
+        guard size < 64 << 20 else { throw BlobStoreError(.corruptManifest, "manifest of \(blob.hex) is too large") }
+        let manifest = try Manifest(parsing: try await backend.read(key, offset: 0, length: Int(size)))
+        guard manifest.blob == blob else {
+            throw BlobStoreError(.corruptManifest, "manifest stored as \(blob.hex) names blob \(manifest.blob.hex)")
+        }
+        manifests.withLock { $0.insert(manifest) }
+        return manifest
+    }
+
+    /// Whether the store has a manifest for `blob`.
+    public func contains(_ blob: SHA256Digest) async throws -> Bool {
+        if manifests.withLock({ $0[blob] }) != nil { return true }
+        return try await backend.size(of: .manifest(blob)) != nil
+    }
+
+    /// Streams the bytes of `range` of a blob (the whole blob by default) in pieces of at most `pieceSize`.
+    ///
+    /// A chunk read whole is checked against its digest as it streams; a mismatch ends the stream with
+    /// `corruptChunk` before its last piece is handed out.
+    public func contents(
+        of blob: SHA256Digest, range: Range<Int64>? = nil, pieceSize: Int = 256 << 10
+    ) async throws -> BlobContents {
+        let manifest = try await manifest(of: blob)
+        let range = range ?? 0..<manifest.size
+        guard range.lowerBound >= 0, range.upperBound <= manifest.size else {
+            throw BlobStoreError(.invalidRange, "range \(range) is outside the blob's \(manifest.size) bytes")
+        }
+        return BlobContents(manifest: manifest, range: range, backend: backend, pieceSize: pieceSize)
+    }
+
+    /// Forgets cached manifests (after a manifest was deleted or repaired).
+    public func dropCachedManifests() {
+        manifests.withLock { $0 = ManifestCache() }
+    }
+}
+
+/// A blob's digest and size.
+public struct BlobInfo: Sendable, Equatable, Codable {
+    public let digest: SHA256Digest
+    public let size: Int64
+    public init(digest: SHA256Digest, size: Int64) {
+        self.digest = digest
+        self.size = size
+    }
+}
+
+/// A small bounded cache of parsed manifests (they never change once written).
+struct ManifestCache {
+    private var items: [SHA256Digest: Manifest] = [:]
+    private var cachedEntries = 0
+    static let maxEntries = 1 << 18
+
+    subscript(blob: SHA256Digest) -> Manifest? { items[blob] }
+
+    mutating func insert(_ manifest: Manifest) {
+        if cachedEntries + manifest.entries.count > Self.maxEntries {
+            items.removeAll()
+            cachedEntries = 0
+        }
+        if items.updateValue(manifest, forKey: manifest.blob) == nil {
+            cachedEntries += manifest.entries.count + 1
+        }
+    }
+}
+
+/// The bytes of a range of a blob, as an async sequence of buffers.
+public struct BlobContents: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+    let manifest: Manifest
+    let range: Range<Int64>
+    let backend: any ObjectBackend
+    let pieceSize: Int
+
+    public var count: Int64 { range.upperBound - range.lowerBound }
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(contents: self)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let contents: BlobContents
+        var position: Int64
+        var entryIndex: Int
+        /// Hashing a chunk that is being read from its first byte to its last.
+        var hasher: SHA256Box?
+
+        init(contents: BlobContents) {
+            self.contents = contents
+            self.position = contents.range.lowerBound
+            self.entryIndex = contents.range.isEmpty ? 0 : contents.manifest.entryIndex(containing: position)
+        }
+
+        public mutating func next() async throws -> ByteBuffer? {
+            let manifest = contents.manifest
+            guard position < contents.range.upperBound else { return nil }
+            let entry = manifest.entries[entryIndex]
+            let chunkStart = manifest.offsets[entryIndex]
+            let chunkEnd = manifest.offsets[entryIndex + 1]
+            let offsetInChunk = position - chunkStart
+            let wholeChunk = contents.range.lowerBound <= chunkStart && contents.range.upperBound >= chunkEnd
+            if offsetInChunk == 0 && wholeChunk { hasher = SHA256Box() }
+            let length = Int(Swift.min(Int64(contents.pieceSize), Swift.min(chunkEnd, contents.range.upperBound) - position))
+            let piece = try await contents.backend.read(.chunk(entry.chunk), offset: offsetInChunk, length: length)
+            guard piece.readableBytes == length else {
+                throw BlobStoreError(
+                    .corruptChunk,
+                    "chunk \(entry.chunk.hex) of blob \(manifest.blob.hex) is shorter than its manifest says")
+            }
+            if let hasher {
+                piece.withUnsafeReadableBytes { hasher.update($0) }
+                if position + Int64(length) == chunkEnd {
+                    let digest = hasher.finalize()
+                    self.hasher = nil
+                    guard digest == entry.chunk else {
+                        throw BlobStoreError(
+                            .corruptChunk, "chunk \(entry.chunk.hex) of blob \(manifest.blob.hex) does not match its digest")
+                    }
+                }
+            }
+            position += Int64(length)
+            if position == chunkEnd { entryIndex += 1 }
+            return piece
+        }
+    }
+}
+
+/// A heap-held hasher so an iterator (a copyable struct) can carry one.
+final class SHA256Box: @unchecked Sendable {
+    // Used by one iterator at a time: async iterators are never shared between tasks.
+    private var hasher: SHA256? = SHA256()
+    func update(_ bytes: UnsafeRawBufferPointer) { hasher!.update(bytes) }
+    func finalize() -> SHA256Digest {
+        let digest = hasher.take()!.finalize()
+        return digest
+    }
+}

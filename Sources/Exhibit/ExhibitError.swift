@@ -1,0 +1,30 @@
+/// A refusal or failure of an Exhibit use-case, with a stable code that the HTTP layer and the CLI map in one place.
+public struct ExhibitError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let name: String
+        public init(_ name: String) { self.name = name }
+        public var description: String { name }
+
+        public static let badRequest = Code("bad-request")
+        public static let notFound = Code("not-found")
+        public static let fileNotFound = Code("file-not-found")
+        public static let permissionDenied = Code("permission-denied")
+        public static let noSpace = Code("no-space")
+        public static let tooLarge = Code("too-large")
+        public static let digestMismatch = Code("digest-mismatch")
+        public static let invalidRange = Code("invalid-range")
+        public static let invalidPolicy = Code("invalid-policy")
+        public static let damaged = Code("damaged")
+        public static let storage = Code("storage")
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,23 @@
+import Foundation
+
+/// Every policy file in a `Policies/` folder, loaded and validated together.
+///
+/// A server or a command refuses to start on a file that does not validate; the error names the file,
+/// the line and the problem.
+public struct Policies: Sendable {
+    public var storage: StoragePolicy
+
+    public init(storage: StoragePolicy = .default) {
+        self.storage = storage
+    }
+
+    /// Loads `storage.yaml` (and, as they are added, the other files) from `folder`.
+    public static func load(from folder: String) throws(PolicyError) -> Policies {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw PolicyError(file: folder, line: nil, "no policy folder here (pass --policies DIR or set EXHIBIT_POLICIES)")
+        }
+        let storage = try StoragePolicy.load(folder + "/storage.yaml")
+        return Policies(storage: storage)
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import Yams
+
+/// A YAML policy file read as a tree that remembers line numbers, so every complaint names its line.
+///
+/// Readers take the keys they know with `take` and finish with `rejectUnknownKeys()`, so a misspelt key is an
+/// error rather than a silently ignored setting.
+struct PolicyDocument {
+    let file: String
+    let root: Node
+
+    init(contentsOf path: String) throws(PolicyError) {
+        self.file = path
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw PolicyError(file: path, line: nil, "cannot read the file (\(error.localizedDescription))")
+        }
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw PolicyError(file: path, line: nil, "the file is empty")
+            }
+            self.root = node
+        } catch let error as PolicyError {
+            throw error
+        } catch let error as YamlError {
+            throw PolicyError(file: path, line: Self.line(of: error), "not valid YAML: \(Self.reason(of: error))")
+        } catch {
+            throw PolicyError(file: path, line: nil, "not valid YAML: \(error)")
+        }
+    }
+
+    private static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        default:
+            return nil
+        }
+    }
+
+    private static func reason(of error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
+            return problem
+        default:
+            return "\(error)"
+        }
+    }
+
+    func error(_ node: Node?, _ message: String) -> PolicyError {
+        PolicyError(file: file, line: node?.mark?.line, message)
+    }
+
+    func mapping(_ path: String = "(top level)") throws(PolicyError) -> PolicyMapping {
+        try PolicyMapping(node: root, path: path, document: self)
+    }
+}
+
+/// One YAML mapping of a policy file being read.
+struct PolicyMapping {
+    let node: Node
+    let path: String
+    let document: PolicyDocument
+    private var taken: Set<String> = []
+    private let pairs: [(key: String, keyNode: Node, value: Node)]
+
+    init(node: Node, path: String, document: PolicyDocument) throws(PolicyError) {
+        guard case .mapping(let mapping) = node else {
+            throw document.error(node, "\(path) must be a mapping of keys to values")
+        }
+        var pairs: [(String, Node, Node)] = []
+        var seen = Set<String>()
+        for (key, value) in mapping {
+            guard let name = key.string else { throw document.error(key, "\(path): keys must be text") }
+            guard seen.insert(name).inserted else { throw document.error(key, "\(path): '\(name)' appears twice") }
+            pairs.append((name, key, value))
+        }
+        self.node = node
+        self.path = path
+        self.document = document
+        self.pairs = pairs
+    }
+
+    func qualified(_ key: String) -> String { path == "(top level)" ? key : "\(path).\(key)" }
+
+    /// The value under `key`, or `nil` when absent.
+    mutating func take(_ key: String) -> Node? {
+        taken.insert(key)
+        return pairs.first { $0.key == key }?.value
+    }
+
+    mutating func require(_ key: String) throws(PolicyError) -> Node {
+        guard let value = take(key) else { throw document.error(node, "\(qualified(key)) is missing") }
+        return value
+    }
+
+    mutating func mapping(_ key: String) throws(PolicyError) -> PolicyMapping {
+        try PolicyMapping(node: require(key), path: qualified(key), document: document)
+    }
+
+    /// All keys in file order (for maps whose keys are names, like roles).
+    var keys: [String] { pairs.map(\.key) }
+
+    func keyNode(_ key: String) -> Node? { pairs.first { $0.key == key }?.keyNode }
+
+    func valueNode(_ key: String) -> Node? { pairs.first { $0.key == key }?.value }
+
+    func rejectUnknownKeys() throws(PolicyError) {
+        for pair in pairs where !taken.contains(pair.key) {
+            throw document.error(pair.keyNode, "unknown setting '\(qualified(pair.key))'")
+        }
+    }
+
+    // MARK: Scalars
+
+    mutating func size(_ key: String) throws(PolicyError) -> Int64 {
+        let value = try require(key)
+        guard let text = value.string, let bytes = ByteSize.parse(text) else {
+            throw document.error(value, "\(qualified(key)): '\(value.string ?? "?")' is not a size (e.g. 256KiB, 1MiB, 64GiB)")
+        }
+        return bytes
+    }
+
+    mutating func duration(_ key: String) throws(PolicyError) -> Duration {
+        let value = try require(key)
+        guard let text = value.string, let duration = Duration.parsePolicy(text) else {
+            throw document.error(value, "\(qualified(key)): '\(value.string ?? "?")' is not a duration (e.g. 30s, 15m, 72h, 31d)")
+        }
+        return duration
+    }
+
+    mutating func integer(_ key: String) throws(PolicyError) -> Int {
+        let value = try require(key)
+        guard let number = value.int else {
+            throw document.error(value, "\(qualified(key)): '\(value.string ?? "?")' is not a whole number")
+        }
+        return number
+    }
+
+    mutating func bool(_ key: String) throws(PolicyError) -> Bool {
+        let value = try require(key)
+        guard let flag = value.bool else {
+            throw document.error(value, "\(qualified(key)): '\(value.string ?? "?")' is not true or false")
+        }
+        return flag
+    }
+
+    mutating func string(_ key: String) throws(PolicyError) -> String {
+        let value = try require(key)
+        guard case .scalar = value, let text = value.string else {
+            throw document.error(value, "\(qualified(key)) must be text")
+        }
+        return text
+    }
+
+    mutating func stringList(_ key: String) throws(PolicyError) -> [String] {
+        let value = try require(key)
+        guard case .sequence(let sequence) = value else {
+            throw document.error(value, "\(qualified(key)) must be a list")
+        }
+        var out: [String] = []
+        for item in sequence {
+            guard case .scalar = item, let text = item.string else {
+                throw document.error(item, "\(qualified(key)): every item must be text")
+            }
+            out.append(text)
+        }
+        return out
+    }
+}
+
+/// Sizes written with binary units: `4096`, `256KiB`, `1MiB`, `64GiB`, `2TiB` (also KB/MB/GB as binary).
+public enum ByteSize {
+    public static func parse(_ text: String) -> Int64? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, let number = Int64(digits) else { return nil }
+        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+        let shift: Int64
+        switch unit {
+        case "", "b": shift = 0
+        case "k", "kb", "kib": shift = 10
+        case "m", "mb", "mib": shift = 20
+        case "g", "gb", "gib": shift = 30
+        case "t", "tb", "tib": shift = 40
+        default: return nil
+        }
+        let (value, overflow) = number.multipliedReportingOverflow(by: 1 << shift)
+        return overflow ? nil : value
+    }
+
+    public static func format(_ bytes: Int64) -> String {
+        for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] where bytes >= 1 << shift {
+            if bytes % (1 << shift) == 0 { return "\(bytes >> shift)\(unit)" }
+        }
+        return "\(bytes)"
+    }
+}
+
+extension Duration {
+    /// `90s`, `15m`, `72h`, `31d`, `26w`, `6mo` (30 days), `30y` (365 days); a bare number is seconds.
+    public static func parsePolicy(_ text: String) -> Duration? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, digits.count <= 12, let number = Int64(digits) else { return nil }
+        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+        let seconds: Int64
+        switch unit {
+        case "", "s": seconds = 1
+        case "m", "min": seconds = 60
+        case "h": seconds = 3600
+        case "d": seconds = 86400
+        case "w": seconds = 7 * 86400
+        case "mo": seconds = 30 * 86400
+        case "y": seconds = 365 * 86400
+        default: return nil
+        }
+        return .seconds(number * seconds)
+    }
+}

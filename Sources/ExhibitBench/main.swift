@@ -1,0 +1,41 @@
+import Foundation
+
+// `make bench`: every row beside a reference run on the same machine, in the same invocation.
+//
+// Usage: exhibit-bench [--runs N] [--only SECTION,...]
+// Sections: ingest
+
+var runs = 3
+var only: Set<String>?
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--runs": runs = Int(arguments.popFirst() ?? "") ?? runs
+    case "--only": only = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
+    default:
+        FileHandle.standardError.write(Data("usage: exhibit-bench [--runs N] [--only ingest]\n".utf8))
+        exit(2)
+    }
+}
+
+let root = FileManager.default.currentDirectoryPath
+let benchDir = root + "/.build/bench"
+try? FileManager.default.createDirectory(atPath: benchDir + "/disk", withIntermediateDirectories: true)
+let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+let exhibit = binDir + "/exhibit"
+let policies = root + "/Policies"
+
+let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+    .split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last?
+    .trimmingCharacters(in: .whitespaces) ?? "?"
+print("# Exhibit bench — \(ISO8601DateFormatter().string(from: Date()))")
+print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores (\(cpu)), "
+    + "\(ProcessInfo.processInfo.physicalMemory >> 30) GiB")
+
+@MainActor func wanted(_ section: String) -> Bool { only?.contains(section) ?? true }
+
+if wanted("ingest") {
+    for table in IngestBench(benchDir: benchDir, exhibit: exhibit, policies: policies, runs: runs).run() {
+        table.print()
+    }
+}

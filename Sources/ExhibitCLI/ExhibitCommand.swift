@@ -1,0 +1,23 @@
+public import ArgumentParser
+
+/// `exhibit`: the command line of the Exhibit evidence store.
+public struct ExhibitCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "exhibit",
+        abstract: "Exhibit: a digital evidence store for CCTV footage.",
+        discussion: """
+            Stores footage content-addressed and chunked under a storage root (Storage/ by default), so that \
+            identical footage is kept once and every byte can be re-checked against its SHA-256.
+            """,
+        subcommands: [Ingest.self, Cat.self, Verify.self]
+    )
+
+    public init() {}
+}
+
+/// The entry point the `exhibit` executable calls.
+public enum ExhibitMain {
+    public static func run() async {
+        await ExhibitCommand.main()
+    }
+}

@@ -1,0 +1,85 @@
+internal import COpenSSL
+public import Foundation
+
+/// Streaming SHA-256 over OpenSSL's EVP interface.
+///
+/// Feed bytes with `update` in pieces of any size and call `finalize()` once:
+///
+///     var hasher = SHA256()
+///     hasher.update(buffer)
+///     let digest = hasher.finalize()
+///
+/// Non-copyable: the OpenSSL context it owns is freed exactly once.
+public struct SHA256: ~Copyable {
+    private let context: OpaquePointer
+
+    public init() {
+        guard let context = EVP_MD_CTX_new() else { fatalError("OpenSSL: out of memory for EVP_MD_CTX") }
+        guard EVP_DigestInit_ex2(context, FetchedDigests.sha256, nil) == 1 else {
+            fatalError("OpenSSL: SHA-256 is not available")
+        }
+        self.context = context
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
+
+    /// Adds bytes to the digest.
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        let ok = EVP_DigestUpdate(context, base, bytes.count)
+        precondition(ok == 1, "OpenSSL: EVP_DigestUpdate failed")
+    }
+
+    public mutating func update(_ bytes: some ContiguousBytes) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    public mutating func update(_ text: String) {
+        var text = text
+        text.withUTF8 { update(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Returns the digest of everything added so far, and ends the hasher.
+    public consuming func finalize() -> SHA256Digest {
+        var out = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        let ok = out.withUnsafeMutableBytes {
+            EVP_DigestFinal_ex(context, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &length)
+        }
+        precondition(ok == 1 && length == 32, "OpenSSL: EVP_DigestFinal_ex failed")
+        return out.withUnsafeBytes { SHA256Digest(bytes: $0) }
+    }
+
+    /// The digest of one contiguous piece of memory.
+    public static func hash(_ bytes: UnsafeRawBufferPointer) -> SHA256Digest {
+        var out = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        let ok = out.withUnsafeMutableBytes { outBytes in
+            EVP_Digest(
+                bytes.baseAddress ?? UnsafeRawPointer(outBytes.baseAddress!), bytes.count,
+                outBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), &length,
+                FetchedDigests.sha256, nil)
+        }
+        precondition(ok == 1 && length == 32, "OpenSSL: EVP_Digest failed")
+        return out.withUnsafeBytes { SHA256Digest(bytes: $0) }
+    }
+
+    public static func hash(_ bytes: some ContiguousBytes) -> SHA256Digest {
+        bytes.withUnsafeBytes { hash($0) }
+    }
+
+    public static func hash(_ text: String) -> SHA256Digest {
+        var text = text
+        return text.withUTF8 { hash(UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// Algorithms fetched once per process: OpenSSL 3's implicit fetch in every `EVP_DigestInit` costs more than
+/// hashing a short message, and the ledger hashes many short messages.
+enum FetchedDigests {
+    // `EVP_MD` objects are immutable and reference-counted by OpenSSL; sharing one across threads is documented as safe.
+    nonisolated(unsafe) static let sha256: OpaquePointer = {
+        guard let md = EVP_MD_fetch(nil, "SHA256", nil) else { fatalError("OpenSSL: SHA256 not available") }
+        return md
+    }()
+}

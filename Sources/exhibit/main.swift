@@ -1,0 +1,3 @@
+import ExhibitCLI
+
+await ExhibitMain.run()

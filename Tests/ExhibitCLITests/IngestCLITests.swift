@@ -1,0 +1,221 @@
+import ExhibitCrypto
+import ExhibitTesting
+import Foundation
+import Testing
+
+/// The blob-store commands (`ingest`, `cat`, `verify`) through the real executable.
+@Suite struct IngestCLITests {
+    let folder: TemporaryDirectory
+    var storage: String { folder.appending("Storage") }
+    var common: [String] { ["--storage", storage, "--policies", TestPaths.policies] }
+
+    init() throws {
+        folder = try TemporaryDirectory("cli")
+    }
+
+    func makeFile(_ name: String, size: Int, seed: UInt64) throws -> String {
+        let path = folder.appending(name)
+        var random = DeterministicRandom(seed: seed)
+        try random.writeFile(at: path, size: size)
+        return path
+    }
+
+    func manifests() -> [String] {
+        (FileManager.default.enumerator(atPath: storage + "/manifests")?.allObjects as? [String] ?? [])
+            .filter { $0.count > 64 }
+    }
+
+    @Test func ingestPrintsOneJSONLinePerFileAndDedupes() throws {
+        let a = try makeFile("a.bin", size: 5 << 20, seed: 1)
+        let b = try makeFile("b.bin", size: 1234, seed: 2)
+        let first = try ExhibitCLI.run(["ingest"] + common + [a, b])
+        #expect(first.status == 0, "\(first.err)")
+        let lines = try ExhibitCLI.jsonLines(first)
+        #expect(lines.count == 2)
+        for (line, path) in zip(lines, [a, b]) {
+            let sum = try Subprocess.run("/usr/bin/sha256sum", [path]).out.prefix(64)
+            #expect(line["sha256"] as? String == String(sum))
+            #expect(line["file"] as? String == path)
+            #expect(line["size"] as? Int == line["new_bytes"] as? Int)
+            #expect((line["chunks"] as? Int ?? 0) >= 1)
+        }
+        let again = try ExhibitCLI.jsonLines(ExhibitCLI.run(["ingest"] + common + [a]))
+        #expect(again.first?["new_bytes"] as? Int == 0)
+        #expect(again.first?["sha256"] as? String == lines[0]["sha256"] as? String)
+    }
+
+    @Test func catWritesTheBlobAndItsRanges() throws {
+        let path = try makeFile("c.bin", size: 3 << 20 + 77, seed: 3)
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let sha = try ExhibitCLI.jsonLines(ExhibitCLI.run(["ingest"] + common + [path]))[0]["sha256"] as! String
+        let whole = try ExhibitCLI.run(["cat"] + common + [sha])
+        #expect(whole.status == 0 && whole.stdout == data)
+        let cases: [(String, Range<Int>)] = [
+            ("0-0", 0..<1), ("100-2000000", 100..<2_000_001), ("3145000-", 3_145_000..<data.count),
+            ("-188", data.count - 188..<data.count), ("0-999999999", 0..<data.count),
+        ]
+        for (range, expected) in cases {
+            // A range starting with '-' must be attached with '=' so it is not read as an option.
+            let result = try ExhibitCLI.run(["cat"] + common + [sha, "--range=\(range)"])
+            #expect(result.status == 0, "\(range): \(result.err)")
+            #expect(result.stdout == data[expected], "range \(range)")
+        }
+        for bad in ["5-1", "abc", "1-2-3", "-", ""] {
+            let result = try ExhibitCLI.run(["cat"] + common + [sha, "--range=\(bad)"])
+            #expect(result.status != 0 && result.stdout.isEmpty, "range '\(bad)' must be refused")
+        }
+        let past = try ExhibitCLI.run(["cat"] + common + [sha, "--range", "\(data.count)-"])
+        #expect(past.status != 0 && past.err.contains("outside"))
+        let unknown = try ExhibitCLI.run(["cat"] + common + [String(repeating: "ab", count: 32)])
+        #expect(unknown.status != 0 && unknown.err.contains("no blob"))
+        let malformed = try ExhibitCLI.run(["cat"] + common + ["../../etc/passwd"])
+        #expect(malformed.status != 0 && malformed.err.contains("not a SHA-256"))
+    }
+
+    @Test func verifyNamesWhatIsBroken() throws {
+        let path = try makeFile("v.bin", size: 4 << 20, seed: 4)
+        #expect(try ExhibitCLI.run(["ingest"] + common + [path]).status == 0)
+        let clean = try ExhibitCLI.run(["verify"] + common)
+        #expect(clean.status == 0 && clean.out.hasPrefix("ok: 1 blobs"))
+
+        let chunks = (FileManager.default.enumerator(atPath: storage + "/chunks")?.allObjects as? [String] ?? [])
+            .filter { $0.count > 64 }.sorted()
+        let victim = storage + "/chunks/" + chunks[0]
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: victim))
+        bytes[10] ^= 0x40
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: victim)
+        try bytes.write(to: URL(fileURLWithPath: victim))
+
+        let broken = try ExhibitCLI.run(["verify"] + common)
+        #expect(broken.status == 1)
+        let name = String(chunks[0].split(separator: "/").last!)
+        #expect(broken.out.contains("corrupt-chunk: chunk \(name)"))
+        #expect(broken.out.contains("damaged: 1 problem(s), 1 blob(s) broken"))
+    }
+
+    @Test func aMissingFileStopsEverythingBeforeAnythingIsStored() throws {
+        let good = try makeFile("good.bin", size: 100_000, seed: 5)
+        let result = try ExhibitCLI.run(["ingest"] + common + [good, folder.appending("absent.mp4")])
+        #expect(result.status != 0)
+        #expect(result.err.contains("no such file: \(folder.appending("absent.mp4"))"))
+        #expect(result.out.isEmpty)
+        #expect(manifests().isEmpty)
+        let folderArgument = try ExhibitCLI.run(["ingest"] + common + [folder.path])
+        #expect(folderArgument.status != 0 && folderArgument.err.contains("not a regular file"))
+    }
+
+    @Test func anUnreadableFileIsRefused() throws {
+        let secret = try makeFile("secret.bin", size: 1000, seed: 6)
+        try FileManager.default.setAttributes([.posixPermissions: 0o000], ofItemAtPath: secret)
+        let storage = folder.appending("NobodyStorage")
+        try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
+        _ = try Subprocess.run("/bin/chown", ["65534:65534", storage])
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
+        let result = try ExhibitCLI.run(
+            ["ingest", "--storage", storage, "--policies", TestPaths.policies, secret], asNobody: true)
+        #expect(result.status != 0)
+        #expect(result.err.contains("cannot read \(secret): permission denied"))
+    }
+
+    @Test func aStorageFolderWithoutPermissionIsRefused() throws {
+        let file = try makeFile("f.bin", size: 1000, seed: 7)
+        let locked = folder.appending("Locked")
+        try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: locked)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
+        // Owned by root and not writable by others: the unprivileged user may not write there.
+        let result = try ExhibitCLI.run(
+            ["ingest", "--storage", locked + "/Storage", "--policies", TestPaths.policies, file], asNobody: geteuid() == 0)
+        if geteuid() == 0 {
+            #expect(result.status != 0)
+            #expect(result.err.contains("Permission denied"), "\(result.err)")
+        }
+        // Whoever runs the test: a storage root that is a file is refused too.
+        let notAFolder = try makeFile("plain", size: 10, seed: 8)
+        let second = try ExhibitCLI.run(["ingest", "--storage", notAFolder, "--policies", TestPaths.policies, file])
+        #expect(second.status != 0 && second.err.contains("cannot"))
+    }
+
+    /// A full disk: a private 3 MiB tmpfs (mounted in a user+mount namespace, so no root is needed) and an
+    /// 8 MiB file. The command fails clearly and leaves no manifest and nothing in tmp/.
+    @Test func aFullDiskFailsCleanly() throws {
+        let file = try makeFile("big.bin", size: 8 << 20, seed: 9)
+        let mount = folder.appending("small")
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        let script = """
+            mount -t tmpfs -o size=3m tmpfs "$1" || exit 90
+            "$2" ingest --storage "$1/Storage" --policies "$3" "$4"
+            rc=$?
+            echo "manifests=$(find "$1/Storage/manifests" -type f | wc -l) tmp=$(ls "$1/Storage/tmp" | wc -l)"
+            exit $rc
+            """
+        let result = try Subprocess.run(
+            "/usr/bin/unshare", ["-Urm", "/bin/sh", "-c", script, "sh", mount, TestPaths.exhibitExecutable, TestPaths.policies, file])
+        #expect(result.status != 90, "could not mount a tmpfs: \(result.err)")
+        #expect(result.status != 0)
+        #expect(result.err.contains("No space left on device"), "\(result.err)")
+        #expect(result.out.contains("manifests=0 tmp=0"), "\(result.out)")
+    }
+
+    @Test func aBadPolicyFileNamesTheLineAndTheProblem() throws {
+        let file = try makeFile("p.bin", size: 1000, seed: 10)
+        let policies = folder.appending("Policies")
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        let cases: [(String, String)] = [
+            ("chunking:\n  min_size: 1KiB\n  avg_size: 1MiB\n  max_size: 4MiB\nuploads:\n  max_size: 1GiB\n",
+             "storage.yaml:2: chunking.min_size: 1KiB is below the smallest allowed chunk size (4KiB)"),
+            ("chunking:\n  min_size: 256KiB\n  avg_size: 1MiB\n  max_size: 4MiB\n  colour: blue\nuploads:\n  max_size: 1GiB\n",
+             "storage.yaml:5: unknown setting 'chunking.colour'"),
+            ("chunking:\n  min_size: lots\n  avg_size: 1MiB\n  max_size: 4MiB\nuploads:\n  max_size: 1GiB\n",
+             "storage.yaml:2: chunking.min_size: 'lots' is not a size"),
+            ("chunking:\n  min_size: 256KiB\n  avg_size: 1MiB\n  max_size: 4MiB\n",
+             "uploads is missing"),
+            ("chunking: [unclosed\n", "storage.yaml:2: not valid YAML"),
+            ("chunking:\n  min_size: 256KiB\n  avg_size: 1000KiB\n  max_size: 4MiB\nuploads:\n  max_size: 1GiB\n",
+             "storage.yaml:3: chunking.avg_size: 1000KiB is not a power of two"),
+        ]
+        for (yaml, expected) in cases {
+            try yaml.write(toFile: policies + "/storage.yaml", atomically: true, encoding: .utf8)
+            let result = try ExhibitCLI.run(["ingest", "--storage", storage, "--policies", policies, file])
+            #expect(result.status != 0)
+            #expect(result.err.contains(expected), "expected '\(expected)' in: \(result.err)")
+        }
+        #expect(manifests().isEmpty)
+    }
+
+    @Test(arguments: ["ingest", "cat", "verify"])
+    func everyCommandExplainsItselfWithAnExample(command: String) throws {
+        let result = try ExhibitCLI.run([command, "--help"])
+        #expect(result.status == 0)
+        #expect(result.out.contains("Example"))
+    }
+
+    /// kill -9 at random moments during ingests: afterwards every chunk file's name matches its bytes, every
+    /// manifest's chunks are present, and `exhibit verify` passes.
+    @Test func killedIngestsLeaveOnlySoundObjects() async throws {
+        let seed = UInt64(Date().timeIntervalSince1970 * 1000) % 100_000
+        print("crash rounds seed: \(seed)")
+        var random = DeterministicRandom(seed: seed)
+        _ = try ExhibitCLI.run(["verify"] + common)  // creates the store
+        for round in 0..<8 {
+            let path = try makeFile("crash\(round).bin", size: 48 << 20, seed: seed + UInt64(round))
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: TestPaths.exhibitExecutable)
+            process.arguments = ["ingest"] + common + [path]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            try await Task.sleep(for: .milliseconds(Int(random.next() % 600)))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        for name in (FileManager.default.enumerator(atPath: storage + "/chunks")?.allObjects as? [String] ?? [])
+        where name.count > 64 {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: storage + "/chunks/" + name))
+            #expect(SHA256.hash(bytes).hex == String(name.suffix(64)), "chunk \(name) does not match its bytes")
+        }
+        let verify = try ExhibitCLI.run(["verify"] + common)
+        #expect(verify.status == 0, "\(verify.out)")
+    }
+}
