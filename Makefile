@@ -13,11 +13,12 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_GET    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 
 # Build and test dependencies: the C libraries Exhibit links, ffmpeg for test videos.
-DEPS       := libssl-dev libsqlite3-dev libavformat-dev libavcodec-dev libavutil-dev pkg-config ffmpeg
+DEPS       := libssl-dev libsqlite3-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
+              pkg-config ffmpeg sqlite3 python3 util-linux openssl
 # Reference tools the benchmarks compare against.
 BENCH_DEPS := borgbackup restic
 
-.PHONY: all deps bench-deps build release test run bench clean
+.PHONY: all deps bench-deps build release test run bench fixtures clean
 
 all: build
 
@@ -47,18 +48,27 @@ release: deps
 test: deps
 	$(SWIFT) test
 
-# Until the HTTP server lands, `run` stores a short demo video made with ffmpeg and verifies the store.
+EXHIBIT    := .build/release/exhibit
+WHERE      := --storage $(STORAGE) --policies $(POLICIES)
+
+# Until the HTTP server lands, `run` stores a short demo video as an exhibit and verifies the store and ledger.
 run: release
 	@mkdir -p .build/demo
-	@[ -f .build/demo/demo.mp4 ] || ffmpeg -v error -y -f lavfi -i testsrc=duration=5:size=640x360:rate=25 \
-	  -c:v libx264 -pix_fmt yuv420p .build/demo/demo.mp4
-	.build/release/exhibit ingest --storage $(STORAGE) --policies $(POLICIES) .build/demo/demo.mp4
-	.build/release/exhibit verify --storage $(STORAGE)
+	@[ -f .build/demo/demo.mp4 ] || ffmpeg -nostdin -v error -y -f lavfi -i testsrc=duration=5:size=640x360:rate=25 \
+	  -c:v libx264 -pix_fmt yuv420p -metadata creation_time=2024-03-01T14:00:00Z .build/demo/demo.mp4
+	@$(EXHIBIT) case list --as demo $(WHERE) >/dev/null 2>&1 || $(EXHIBIT) user add demo --role investigator --full-name "Demo User" $(WHERE)
+	@$(EXHIBIT) case show DEMO/1 --as demo $(WHERE) >/dev/null 2>&1 || $(EXHIBIT) case create DEMO/1 --title "Demo case" --as demo $(WHERE)
+	$(EXHIBIT) ingest --case DEMO/1 --as demo $(WHERE) .build/demo/demo.mp4
+	$(EXHIBIT) verify $(WHERE)
+	$(EXHIBIT) custody verify $(WHERE)
 
 bench: bench-deps
 	$(SWIFT) build -c release --product exhibit
 	$(SWIFT) build -c release --product exhibit-bench
 	.build/release/exhibit-bench
+
+fixtures: deps
+	Tests/Fixtures/make-fixtures.sh
 
 clean:
 	$(SWIFT) package clean

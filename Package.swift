@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // C shims over system libraries.
@@ -29,6 +30,11 @@ let package = Package(
         ),
 
         .systemLibrary(name: "CLinux"),
+        .systemLibrary(
+            name: "CFFmpeg",
+            pkgConfig: "libavformat libavcodec libavutil libswscale libswresample",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"])]
+        ),
 
         // Domain modules.
         .target(
@@ -47,11 +53,29 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "MediaProbe",
+            dependencies: [
+                "CFFmpeg",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "Custody",
+            dependencies: ["ExhibitCrypto"],
+            swiftSettings: swiftSettings
+        ),
+
         // Application: policies and use-cases shared by the CLI and (later) the server.
         .target(
             name: "Exhibit",
             dependencies: [
                 "BlobStore",
+                "MediaProbe",
+                "Custody",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 "ExhibitCrypto",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -65,6 +89,8 @@ let package = Package(
             name: "ExhibitCLI",
             dependencies: [
                 "Exhibit",
+                "MediaProbe",
+                "Custody",
                 "BlobStore",
                 "ExhibitCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -81,6 +107,8 @@ let package = Package(
             name: "ExhibitBench",
             dependencies: [
                 "Exhibit",
+                "MediaProbe",
+                "Custody",
                 "BlobStore",
                 "ExhibitCrypto",
                 "ExhibitTesting",
@@ -106,6 +134,16 @@ let package = Package(
                 "BlobStore", "ExhibitCrypto", "ExhibitTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CustodyTests",
+            dependencies: ["Custody", "ExhibitCrypto", "ExhibitTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MediaProbeTests",
+            dependencies: ["MediaProbe", "ExhibitTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,46 +1,405 @@
 public import BlobStore
+public import Custody
 public import ExhibitCrypto
-import Foundation
+public import Foundation
+public import MediaProbe
+public import NIOCore
 
-/// The application over one storage root: the blob store, and (as they land) the catalog and the custody ledger.
+/// The application over one storage root: blob store, catalog, custody ledger, keys and policies.
 ///
-/// The CLI and the server both open one of these and call its use-cases; neither touches files or SQL itself.
+/// The CLI and the server both open one of these and call its use-cases with an `Actor`; authorization is
+/// decided here, once, for both. Neither shell touches files or SQL itself.
 public final class EvidenceStore: Sendable {
     /// The storage root (`Storage/` by default).
     public let root: String
     public let policies: Policies
     public let blobs: BlobStore
     public let backend: LocalBackend
+    public let catalog: any Catalog
+    public let keys: KeyRing
+    let now: @Sendable () -> Date
 
-    /// Opens the store at `root`, creating its folders when missing.
-    public init(root: String, policies: Policies) throws {
+    /// Opens the store at `root`, creating its folders, keys and database when missing.
+    public init(root: String, policies: Policies, now: @escaping @Sendable () -> Date = { Date() }) throws {
         self.root = URL(fileURLWithPath: root).standardizedFileURL.path
         self.policies = policies
         self.backend = try LocalBackend(root: self.root)
         self.blobs = BlobStore(backend: backend, chunking: policies.storage.chunking)
+        self.keys = try KeyRing.load(folder: self.root + "/keys")
+        self.catalog = try SQLiteCatalog(path: self.root + "/exhibit.sqlite", sealKey: keys.sealKey, now: now)
+        self.now = now
         backend.removeStaleTemporaryFiles()
     }
 
-    /// What storing one file produced.
-    public struct StoredFile: Sendable, Codable {
-        public let file: String
-        public let sha256: SHA256Digest
-        public let size: Int64
-        public let chunks: Int
-        public let newBytes: Int64
+    var timestamp: String { CustodyTime.string(now()) }
 
-        enum CodingKeys: String, CodingKey {
-            case file, sha256, size, chunks
-            case newBytes = "new_bytes"
+    // MARK: Actors
+
+    /// The user `name` acting from `client`; unknown users and roles missing from the policy are refused.
+    public func actor(named name: String, client: String) async throws -> Actor {
+        guard let user = try await catalog.user(named: name) else {
+            throw ExhibitError(.unauthorized, "no user named \(name) (add one with `exhibit user add`)")
+        }
+        return try actor(for: user, client: client)
+    }
+
+    func actor(for user: User, client: String) throws -> Actor {
+        guard let role = policies.roles[user.role] else {
+            throw ExhibitError(.forbidden, "\(user.name)'s role '\(user.role)' is not in Policies/roles.yaml")
+        }
+        return Actor(name: user.name, role: role, client: client)
+    }
+
+    /// The user holding a bearer token, or `nil`. Only the token's SHA-256 is stored; the stored hash is compared
+    /// in constant time.
+    public func authenticate(token: String, client: String) async throws -> Actor? {
+        guard !token.isEmpty, token.count <= 200 else { return nil }
+        guard let user = try await catalog.user(tokenSHA256: SHA256.hash(token).hex) else { return nil }
+        return try actor(for: user, client: client)
+    }
+
+    /// Refuses what the actor may not do. A case the actor cannot see is "not found", so nobody learns it exists.
+    func authorize(_ actor: Actor, _ permission: Permission, case record: CaseRecord? = nil) async throws {
+        if let record, actor.role.scope == .member, actor.name != "system" {
+            guard try await catalog.isMember(actor.name, of: record.id) else {
+                throw ExhibitError(.notFound, "no case \(record.reference)")
+            }
+        }
+        guard actor.role.can(permission) else {
+            throw ExhibitError(.forbidden, "the \(actor.role.name) role may not \(permission.rawValue)")
         }
     }
 
-    /// Stores the bytes of a file in the blob store.
-    public func storeFile(at path: String) async throws -> StoredFile {
-        let bytes = try FileBytes(path: path)
-        let result = try await blobs.put(bytes, sizeLimit: policies.storage.maxUploadSize)
-        return StoredFile(
-            file: path, sha256: result.blob.digest, size: result.blob.size, chunks: result.chunkCount,
-            newBytes: result.newBytes)
+    // MARK: Users
+
+    /// Adds a user and returns its bearer token, shown once: only its SHA-256 is kept.
+    public func addUser(name: String, role: String, fullName: String?, initials: String?, by actor: Actor) async throws -> (User, String) {
+        try await authorize(actor, .userManage)
+        try Validate.userName(name)
+        guard policies.roles[role] != nil else {
+            let known = policies.roles.roles.keys.sorted().joined(separator: ", ")
+            throw ExhibitError(.badRequest, "no role '\(role)' in Policies/roles.yaml (roles: \(known))")
+        }
+        if let fullName { try Validate.text(fullName, "a full name", max: 100) }
+        let initials = initials ?? Self.initials(fullName: fullName, name: name)
+        try Validate.initials(initials)
+        let token = "exh_" + Base64URL.encode(SecureRandom.bytes(count: 32))
+        let user = User(name: name, fullName: fullName, initials: initials, role: role, createdAt: timestamp)
+        _ = try await catalog.insertUser(
+            user, tokenSHA256: SHA256.hash(token).hex,
+            event: actor.event("user.added", details: ["user": .string(name), "role": .string(role), "initials": .string(initials)]))
+        return (user, token)
+    }
+
+    static func initials(fullName: String?, name: String) -> String {
+        let words = (fullName ?? "").split(whereSeparator: { !$0.isLetter }).filter { !$0.isEmpty }
+        let fromName = words.compactMap { $0.first?.uppercased() }.joined()
+        if fromName.count >= 1, fromName.allSatisfy({ $0.isASCII && $0.isLetter }) { return String(fromName.prefix(4)) }
+        let letters = name.filter { $0.isASCII && $0.isLetter }.uppercased()
+        return String(letters.prefix(2)).isEmpty ? "X" : String(letters.prefix(2))
+    }
+
+    public func users(by actor: Actor) async throws -> [User] {
+        try await authorize(actor, .userManage)
+        return try await catalog.users()
+    }
+
+    /// Whether any user exists yet (the server makes an admin on first start).
+    public func hasUsers() async throws -> Bool { try await !catalog.users().isEmpty }
+
+    // MARK: Cases
+
+    public func createCase(reference: String, title: String?, by actor: Actor) async throws -> CaseRecord {
+        try await authorize(actor, .caseCreate)
+        try Validate.caseReference(reference)
+        if let title { try Validate.text(title, "a case title", max: 200) }
+        let record = CaseRecord(
+            id: Identifier.make("case_"), reference: reference, title: title, createdBy: actor.name, createdAt: timestamp,
+            status: "open")
+        _ = try await catalog.insertCase(
+            record, event: actor.event("case.created", caseReference: reference, details: ["case_id": .string(record.id), "title": JSONValue(title)]))
+        return record
+    }
+
+    /// The cases the actor can see.
+    public func cases(for actor: Actor) async throws -> [CaseRecord] {
+        guard actor.role.can(.caseRead) || actor.role.can(.exhibitUpload) else {
+            throw ExhibitError(.forbidden, "the \(actor.role.name) role may not case.read")
+        }
+        let all = try await catalog.cases()
+        if actor.role.scope == .all { return all }
+        var visible: [CaseRecord] = []
+        for record in all where try await catalog.isMember(actor.name, of: record.id) { visible.append(record) }
+        return visible
+    }
+
+    /// A case by id or reference, if the actor may see it with `permission`.
+    public func findCase(_ idOrReference: String, for actor: Actor, needing permission: Permission = .caseRead) async throws -> CaseRecord {
+        guard let record = try await catalog.caseRecord(idOrReference) else {
+            throw ExhibitError(.notFound, "no case \(idOrReference.prefix(80))")
+        }
+        try await authorize(actor, permission, case: record)
+        return record
+    }
+
+    public func members(of record: CaseRecord, for actor: Actor) async throws -> [String] {
+        try await authorize(actor, .caseRead, case: record)
+        return try await catalog.members(of: record.id)
+    }
+
+    public func addMember(_ user: String, to idOrReference: String, by actor: Actor) async throws {
+        let record = try await findCase(idOrReference, for: actor, needing: .caseMembers)
+        guard try await catalog.user(named: user) != nil else { throw ExhibitError(.notFound, "no user named \(user.prefix(40))") }
+        _ = try await catalog.insertMember(
+            caseID: record.id, user: user, addedBy: actor.name,
+            event: actor.event("case.member-added", caseReference: record.reference, details: ["user": .string(user)]))
+    }
+
+    // MARK: Exhibits
+
+    /// What an ingest produced.
+    public struct Ingested: Sendable {
+        public let exhibit: ExhibitRecord
+        public let chunks: Int
+        public let newBytes: Int64
+        public let event: CustodyEvent
+    }
+
+    /// Stores `body` as a new exhibit in a case: bytes into the blob store, the media probe and integrity scan
+    /// read back out of it, then one catalog transaction with the exhibit and its `exhibit.ingested` event.
+    public func ingest<Body: AsyncSequence>(
+        _ body: Body, filename: String, into caseIDOrReference: String, by actor: Actor,
+        time: TimeCoverage.Inputs = .init(), expectedDigest: SHA256Digest? = nil
+    ) async throws -> Ingested where Body.Element == ByteBuffer {
+        let record = try await findCase(caseIDOrReference, for: actor, needing: .exhibitUpload)
+        guard let user = try await catalog.user(named: actor.name) else { throw ExhibitError(.unauthorized, "no user \(actor.name)") }
+        let name = Self.safeFilename(filename)
+        let stored = try await blobs.put(body, sizeLimit: policies.storage.maxUploadSize, expectedDigest: expectedDigest)
+        let report = try await probe(stored.blob, filename: name)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let fileStart = report.media?.recordedStart.flatMap(Timestamp.parse)
+        let coverage = TimeCoverage.compute(inputs: time, fileStart: fileStart, readableDuration: report.integrity.readableDuration)
+        let media = MediaJSON(
+            media: try report.media.map { String(decoding: try encoder.encode($0), as: UTF8.self) },
+            integrity: String(decoding: try encoder.encode(report.integrity), as: UTF8.self),
+            verdict: report.integrity.verdict.rawValue)
+        let new = NewExhibit(
+            id: Identifier.make("ex_"), caseID: record.id, initials: user.initials, filename: name,
+            blob: stored.blob.digest, size: stored.blob.size, chunks: stored.chunkCount, uploadedBy: actor.name,
+            media: media, coverage: String(decoding: try encoder.encode(coverage), as: UTF8.self))
+        let (exhibit, event) = try await catalog.insertExhibit(new) { reference in
+            actor.event(
+                "exhibit.ingested", exhibit: new.id, caseReference: record.reference,
+                details: [
+                    "reference": .string(reference), "filename": .string(name), "sha256": .string(stored.blob.digest.hex),
+                    "size": .int(stored.blob.size), "chunks": .int(Int64(stored.chunkCount)),
+                    "new_bytes": .int(stored.newBytes), "verdict": .string(report.integrity.verdict.rawValue),
+                    "integrity": .string(report.integrity.summary), "coverage": .string(coverage.summary),
+                ])
+        }
+        return Ingested(exhibit: exhibit, chunks: stored.chunkCount, newBytes: stored.newBytes, event: event)
+    }
+
+    /// Ingests a local file (the CLI).
+    public func ingest(file path: String, into caseIDOrReference: String, by actor: Actor, time: TimeCoverage.Inputs = .init()) async throws -> Ingested {
+        try await ingest(FileBytes(path: path), filename: (path as NSString).lastPathComponent, into: caseIDOrReference, by: actor, time: time)
+    }
+
+    /// Probes and scans a stored blob, reading it out of the blob store.
+    public func probe(_ blob: BlobInfo, filename: String?) async throws -> MediaReport {
+        let limits = policies.storage.probe
+        let blobs = self.blobs
+        return try await MediaWork.run {
+            try MediaProbe.examine(BlobByteSource(blobs: blobs, blob: blob.digest, size: blob.size), filename: filename, limits: limits)
+        }
+    }
+
+    /// The last path component, without control characters, at most 255 bytes: a filename is kept as a label and
+    /// never used as a path.
+    public static func safeFilename(_ name: String) -> String {
+        var base = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
+        base = String(base.unicodeScalars.filter { $0.properties.generalCategory != .control && $0 != "\u{7f}" }.map(Character.init))
+        base = base.trimmingCharacters(in: .whitespaces)
+        if base == "." || base == ".." || base.isEmpty { base = "upload" }
+        while base.utf8.count > 255 { base.removeLast() }
+        return base
+    }
+
+    /// An exhibit by id, `sha256:<hex>`, or reference (with `case` when the reference is ambiguous), if the actor
+    /// may `permission` it.
+    public func findExhibit(_ name: String, case caseHint: String? = nil, for actor: Actor, needing permission: Permission = .exhibitRead) async throws -> ExhibitRecord {
+        var candidates: [ExhibitRecord]
+        if name.hasPrefix("ex_") {
+            candidates = try await catalog.exhibit(id: name).map { [$0] } ?? []
+        } else if let digest = SHA256Digest(prefixedHex: name), name.count >= 64 {
+            candidates = try await catalog.exhibits(blob: digest)
+        } else {
+            var caseID: String?
+            if let caseHint { caseID = try await findCase(caseHint, for: actor, needing: .caseRead).id }
+            candidates = try await catalog.exhibits(reference: name, caseID: caseID)
+        }
+        var visible: [ExhibitRecord] = []
+        for candidate in candidates {
+            guard let record = try await catalog.caseRecord(candidate.caseID) else { continue }
+            let seesAll = actor.role.scope == .all || actor.name == "system"
+            if seesAll {
+                visible.append(candidate)
+            } else if try await catalog.isMember(actor.name, of: record.id) {
+                visible.append(candidate)
+            }
+        }
+        guard let exhibit = visible.first else { throw ExhibitError(.notFound, "no exhibit \(name.prefix(80))") }
+        if visible.count > 1 && !name.hasPrefix("ex_") && SHA256Digest(prefixedHex: name) == nil {
+            let cases = visible.map(\.caseReference).joined(separator: ", ")
+            throw ExhibitError(.badRequest, "\(name) names exhibits in several cases (\(cases)): say which with --case")
+        }
+        guard actor.role.can(permission) else {
+            throw ExhibitError(.forbidden, "the \(actor.role.name) role may not \(permission.rawValue)")
+        }
+        return exhibit
+    }
+
+    /// An exhibit's metadata, logged as `exhibit.viewed`.
+    public func view(_ exhibit: ExhibitRecord, by actor: Actor) async throws -> ExhibitRecord {
+        _ = try await catalog.append(actor.event("exhibit.viewed", exhibit: exhibit.id, caseReference: exhibit.caseReference, details: ["reference": .string(exhibit.reference)]))
+        return exhibit
+    }
+
+    /// The exhibits of a case the actor may read.
+    public func exhibits(in idOrReference: String, for actor: Actor) async throws -> [ExhibitRecord] {
+        let record = try await findCase(idOrReference, for: actor, needing: .caseRead)
+        return try await catalog.exhibits(caseID: record.id)
+    }
+
+    /// The bytes of an exhibit (or a range of them), logged as `exhibit.downloaded` before any byte leaves.
+    public func download(_ exhibit: ExhibitRecord, range: Range<Int64>? = nil, by actor: Actor) async throws -> BlobContents {
+        guard actor.role.can(.exhibitDownload) else {
+            throw ExhibitError(.forbidden, "the \(actor.role.name) role may not exhibit.download")
+        }
+        let contents = try await blobs.contents(of: exhibit.sha256, range: range)
+        var details: JSONValue = ["reference": .string(exhibit.reference), "sha256": .string(exhibit.sha256.hex)]
+        if let range, range != 0..<exhibit.size {
+            details = ["reference": .string(exhibit.reference), "sha256": .string(exhibit.sha256.hex),
+                       "range": .string("\(range.lowerBound)-\(range.upperBound - 1)")]
+        }
+        _ = try await catalog.append(actor.event("exhibit.downloaded", exhibit: exhibit.id, caseReference: exhibit.caseReference, details: details))
+        return contents
+    }
+
+    // MARK: Custody
+
+    public var custodyPublicKeyPEM: String { keys.custodyPublicKey.pem }
+
+    /// Signs a checkpoint of the ledger's head (after a `custody.checkpointed` event).
+    public func checkpoint(by actor: Actor) async throws -> Checkpoint {
+        try await authorize(actor, .custodyCheckpoint)
+        let key = keys.custodyKey
+        return try await catalog.appendAndCheckpoint(actor.event("custody.checkpointed")) { seq, hash, at in
+            try Checkpoint.sign(seq: seq, hash: hash, at: at, with: key)
+        }.1
+    }
+
+    public enum ExportFormat: String, Sendable, CaseIterable {
+        case csv, json, jsonl
+    }
+
+    /// Exports custody events: logs `custody.exported`, signs a checkpoint at the new head, then writes the
+    /// events matching `filter` up to it, one piece of text at a time.
+    public func exportCustody(
+        _ filter: EventFilter, format: ExportFormat, by actor: Actor, write: @escaping @Sendable (String) throws -> Void
+    ) async throws -> (count: Int, checkpoint: Checkpoint) {
+        var filter = filter
+        if let caseReference = filter.caseReference {
+            filter.caseReference = try await findCase(caseReference, for: actor, needing: .custodyRead).reference
+        }
+        try await authorize(actor, .custodyRead)
+        var described: [String: JSONValue] = ["format": .string(format.rawValue)]
+        if let c = filter.caseReference { described["case"] = .string(c) }
+        if let e = filter.exhibitIDs { described["exhibits"] = .array(e.map(JSONValue.string)) }
+        if let s = filter.since { described["since"] = .string(s) }
+        if let u = filter.until { described["until"] = .string(u) }
+        let key = keys.custodyKey
+        let (_, checkpoint) = try await catalog.appendAndCheckpoint(actor.event("custody.exported", caseReference: filter.caseReference, details: .object(described))) { seq, hash, at in
+            try Checkpoint.sign(seq: seq, hash: hash, at: at, with: key)
+        }
+        filter.throughSeq = checkpoint.seq
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let counter = Counter()
+        switch format {
+        case .csv:
+            try write(CustodyCSV.line(CustodyCSV.header))
+            try await catalog.forEachEvent(filter) { event, _ in
+                counter.add()
+                try write(CustodyCSV.row(event))
+            }
+        case .jsonl:
+            try await catalog.forEachEvent(filter) { event, _ in
+                counter.add()
+                try write(String(decoding: try encoder.encode(event), as: UTF8.self) + "\n")
+            }
+        case .json:
+            var head: [String: String] = [:]
+            if let c = filter.caseReference { head["case"] = c }
+            if let e = filter.exhibitIDs { head["exhibit"] = e.joined(separator: ",") }
+            if let s = filter.since { head["since"] = s }
+            if let u = filter.until { head["until"] = u }
+            let complete = filter.isEverything
+            try write("{\"format\":\"\(CustodyBundle.formatName)\",\"version\":1,\"exported_at\":\"\(checkpoint.at)\",\"complete\":\(complete),")
+            try write("\"filter\":" + String(decoding: try encoder.encode(head), as: UTF8.self) + ",")
+            try write("\"canonical_form\":" + String(decoding: try encoder.encode(CustodyBundle.canonicalDescription), as: UTF8.self) + ",")
+            try write("\"events\":[\n")
+            try await catalog.forEachEvent(filter) { event, _ in
+                try write((counter.value == 0 ? "" : ",\n") + String(decoding: try encoder.encode(event), as: UTF8.self))
+                counter.add()
+            }
+            try write("\n],\"checkpoint\":" + String(decoding: try encoder.encode(checkpoint), as: UTF8.self) + ",")
+            try write("\"public_key\":" + String(decoding: try encoder.encode(keys.custodyPublicKey.pem), as: UTF8.self) + "}\n")
+        }
+        return (counter.value, checkpoint)
+    }
+
+    /// Re-checks the whole ledger in the database, its latest checkpoint and the seals after it.
+    public func verifyCustody() async throws -> LedgerVerifier.Report {
+        let latest = try await catalog.latestCheckpoint()
+        let verifier = VerifierBox(LedgerVerifier(checkpointSeqs: try await catalog.checkpointSeqs(), sealsAfter: latest?.seq ?? 0))
+        try await catalog.forEachEvent(EventFilter()) { event, seal in verifier.feed(event, seal: seal) }
+        return verifier.finish(latest: latest, publicKey: keys.custodyPublicKey, sealKey: keys.sealKey)
+    }
+}
+
+/// A counter shared with `@Sendable` row callbacks, which run one at a time.
+final class Counter: @unchecked Sendable {
+    // Mutated only from the single, sequential forEachEvent callback.
+    private(set) var value = 0
+    func add() { value += 1 }
+}
+
+/// Holds a verifier fed from a sequential `@Sendable` callback.
+final class VerifierBox: @unchecked Sendable {
+    // Fed from the single, sequential forEachEvent callback, then read after it returns.
+    private var verifier: LedgerVerifier
+    init(_ verifier: LedgerVerifier) { self.verifier = verifier }
+    func feed(_ event: CustodyEvent, seal: String?) { verifier.feed(event, seal: seal) }
+    func finish(latest: Checkpoint?, publicKey: Ed25519PublicKey, sealKey: [UInt8]) -> LedgerVerifier.Report {
+        verifier.finish(latest: latest, publicKey: publicKey, sealKey: sealKey)
+    }
+}
+
+extension EvidenceStore {
+    /// Adds a note to the custody record (a hand-over outside Exhibit, a remark by an auditor).
+    public func note(_ text: String, case caseName: String?, exhibit: String?, by actor: Actor) async throws -> CustodyEvent {
+        try Validate.text(text, "a note", max: 2000)
+        var caseReference: String?
+        var exhibitID: String?
+        if let exhibit {
+            let record = try await findExhibit(exhibit, case: caseName, for: actor)
+            exhibitID = record.id
+            caseReference = record.caseReference
+        } else if let caseName {
+            caseReference = try await findCase(caseName, for: actor).reference
+        }
+        return try await catalog.append(actor.event("custody.note", exhibit: exhibitID, caseReference: caseReference, details: ["note": .string(text)]))
     }
 }

@@ -16,6 +16,9 @@ public struct ExhibitError: Error, Sendable, CustomStringConvertible {
         public static let invalidPolicy = Code("invalid-policy")
         public static let damaged = Code("damaged")
         public static let storage = Code("storage")
+        public static let conflict = Code("conflict")
+        public static let forbidden = Code("forbidden")
+        public static let unauthorized = Code("unauthorized")
     }
 
     public let code: Code

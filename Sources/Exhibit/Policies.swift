@@ -6,18 +6,21 @@ import Foundation
 /// the line and the problem.
 public struct Policies: Sendable {
     public var storage: StoragePolicy
+    public var roles: RolesPolicy
 
-    public init(storage: StoragePolicy = .default) {
+    public init(storage: StoragePolicy = .default, roles: RolesPolicy = RolesPolicy(roles: [:])) {
         self.storage = storage
+        self.roles = roles
     }
 
-    /// Loads `storage.yaml` (and, as they are added, the other files) from `folder`.
+    /// Loads `storage.yaml` and `roles.yaml` from `folder`.
     public static func load(from folder: String) throws(PolicyError) -> Policies {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw PolicyError(file: folder, line: nil, "no policy folder here (pass --policies DIR or set EXHIBIT_POLICIES)")
         }
         let storage = try StoragePolicy.load(folder + "/storage.yaml")
-        return Policies(storage: storage)
+        let roles = try RolesPolicy.load(folder + "/roles.yaml")
+        return Policies(storage: storage, roles: roles)
     }
 }

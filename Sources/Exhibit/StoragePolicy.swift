@@ -1,16 +1,20 @@
 public import BlobStore
+public import MediaProbe
 
 /// `Policies/storage.yaml`: how uploads are cut into chunks and how large they may be.
 public struct StoragePolicy: Sendable, Equatable {
     public var chunking: ChunkingParameters
     /// The largest upload accepted, in bytes.
     public var maxUploadSize: Int64
+    /// Bounds on probing and scanning footage.
+    public var probe: ProbeLimits
 
-    public static let `default` = StoragePolicy(chunking: .default, maxUploadSize: 1 << 40)
+    public static let `default` = StoragePolicy(chunking: .default, maxUploadSize: 1 << 40, probe: .default)
 
-    public init(chunking: ChunkingParameters, maxUploadSize: Int64) {
+    public init(chunking: ChunkingParameters, maxUploadSize: Int64, probe: ProbeLimits) {
         self.chunking = chunking
         self.maxUploadSize = maxUploadSize
+        self.probe = probe
     }
 
     static func load(_ path: String) throws(PolicyError) -> StoragePolicy {
@@ -41,7 +45,26 @@ public struct StoragePolicy: Sendable, Equatable {
         let maxUpload = try uploads.size("max_size")
         guard maxUpload > 0 else { throw document.error(uploads.node, "uploads.max_size must be above 0") }
         try uploads.rejectUnknownKeys()
+        var media = try top.mapping("media")
+        let probeSize = try media.size("probe_size")
+        let analyze = try media.duration("analyze_duration")
+        let probeTime = try media.duration("probe_time_limit")
+        let scanTime = try media.duration("scan_time_limit")
+        let gapFrames = try media.integer("gap_frames")
+        func positive(_ ok: Bool, _ key: String, _ message: String) throws(PolicyError) {
+            if !ok { throw document.error(media.valueNode(key), "media.\(key): \(message)") }
+        }
+        try positive(probeSize >= 32 << 10 && probeSize <= 1 << 30, "probe_size", "must be between 32KiB and 1GiB")
+        try positive(analyze > .zero, "analyze_duration", "must be above 0")
+        try positive(probeTime > .zero, "probe_time_limit", "must be above 0")
+        try positive(scanTime > .zero, "scan_time_limit", "must be above 0")
+        try positive(gapFrames >= 2 && gapFrames <= 100_000, "gap_frames", "must be between 2 and 100000")
+        try media.rejectUnknownKeys()
         try top.rejectUnknownKeys()
-        return StoragePolicy(chunking: chunking, maxUploadSize: maxUpload)
+        return StoragePolicy(
+            chunking: chunking, maxUploadSize: maxUpload,
+            probe: ProbeLimits(
+                probeSize: probeSize, analyzeDuration: analyze, probeTimeLimit: probeTime, scanTimeLimit: scanTime,
+                gapFrames: gapFrames))
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 // `make bench`: every row beside a reference run on the same machine, in the same invocation.
 //
 // Usage: exhibit-bench [--runs N] [--only SECTION,...]
-// Sections: ingest
+// Sections: ingest, probe, ledger
 
 var runs = 3
 var only: Set<String>?
@@ -13,7 +13,7 @@ while let argument = arguments.popFirst() {
     case "--runs": runs = Int(arguments.popFirst() ?? "") ?? runs
     case "--only": only = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
     default:
-        FileHandle.standardError.write(Data("usage: exhibit-bench [--runs N] [--only ingest]\n".utf8))
+        FileHandle.standardError.write(Data("usage: exhibit-bench [--runs N] [--only ingest,probe,ledger]\n".utf8))
         exit(2)
     }
 }
@@ -38,4 +38,10 @@ if wanted("ingest") {
     for table in IngestBench(benchDir: benchDir, exhibit: exhibit, policies: policies, runs: runs).run() {
         table.print()
     }
+}
+if wanted("probe") {
+    ProbeBench(fixtures: root + "/Tests/Fixtures", runs: 20).run().print()
+}
+if wanted("ledger") {
+    try await LedgerBench(benchDir: benchDir, appends: 3000, verifyEvents: 200_000).run().print()
 }

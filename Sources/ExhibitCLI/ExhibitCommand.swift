@@ -9,7 +9,10 @@ public struct ExhibitCommand: AsyncParsableCommand {
             Stores footage content-addressed and chunked under a storage root (Storage/ by default), so that \
             identical footage is kept once and every byte can be re-checked against its SHA-256.
             """,
-        subcommands: [Ingest.self, Cat.self, Verify.self]
+        subcommands: [
+            UserCommand.self, CaseCommand.self, Ingest.self, Show.self, Cat.self, Probe.self, CustodyCommand.self,
+            Verify.self,
+        ]
     )
 
     public init() {}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Exhibit
 import Foundation
+import MediaProbe
 
 /// Where the data and the policy files are; shared by every command.
 struct StorageOptions: ParsableArguments {
@@ -23,14 +24,30 @@ struct StorageOptions: ParsableArguments {
         try EvidenceStore(root: storage, policies: loadPolicies())
     }
 
-    /// Opens the store for reading, with default policies when the policy folder is not needed.
-    func openForReading() throws -> EvidenceStore {
+    /// Opens an existing store (commands that only read).
+    func openExisting() throws -> EvidenceStore {
         guard FileManager.default.fileExists(atPath: storage) else {
             throw CLIError("no storage at \(storage) (pass --storage DIR or set EXHIBIT_STORAGE)")
         }
-        let policies = (try? loadPolicies()) ?? Policies()
-        return try EvidenceStore(root: storage, policies: policies)
+        return try open()
     }
+}
+
+/// Who is acting: every command that changes or reads evidence names its user, recorded in the custody ledger
+/// with the operating-system user and host as the client.
+struct ActorOptions: ParsableArguments {
+    @Option(name: .customLong("as"), help: ArgumentHelp("The Exhibit user acting (recorded in the custody ledger).", valueName: "user"))
+    var user: String
+
+    func actor(in store: EvidenceStore) async throws -> Actor {
+        try await store.actor(named: user, client: cliClient)
+    }
+}
+
+/// `cli:<os user>@<host>`.
+var cliClient: String {
+    let user = ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
+    return "cli:\(user)@\(ProcessInfo.processInfo.hostName)"
 }
 
 /// A plain message for the user, printed as `Error: …` with a non-zero exit.
@@ -39,10 +56,28 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Writes a line of JSON for one encodable value.
-func printJSONLine(_ value: some Encodable) throws {
+/// Writes a line of JSON for one encodable value (pretty-printed over several lines with `pretty`).
+func printJSONLine(_ value: some Encodable, pretty: Bool = false) throws {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.outputFormatting = pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted] : [.sortedKeys, .withoutEscapingSlashes]
     let data = try encoder.encode(value)
     print(String(decoding: data, as: UTF8.self))
+}
+
+/// Prints rows as aligned columns.
+func printTable(_ header: [String], _ rows: [[String]]) {
+    var widths = header.map(\.count)
+    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    for row in [header] + rows {
+        print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+            .trimmingCharacters(in: .whitespaces))
+    }
+}
+
+/// Parses a time given on the command line (RFC 3339; a time without zone is UTC).
+func parseTime(_ text: String, _ option: String) throws -> Date {
+    guard let date = Timestamp.parse(text) else {
+        throw ValidationError("\(option): '\(text)' is not a time; use RFC 3339, e.g. 2024-03-01T14:00:00Z")
+    }
+    return date
 }

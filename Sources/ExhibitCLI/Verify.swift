@@ -22,7 +22,7 @@ extension ExhibitCommand {
         var json = false
 
         func run() async throws {
-            let store = try options.openForReading()
+            let store = try options.openExisting()
             let report = try await store.blobs.verify()
             if json {
                 try printJSONLine(report)

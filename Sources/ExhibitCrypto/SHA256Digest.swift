@@ -77,14 +77,16 @@ public struct SHA256Digest: Hashable, Sendable, Comparable, CustomStringConverti
 
     /// 64 lowercase hex digits.
     public var hex: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
+        String(unsafeUninitializedCapacity: 64) { out in
+            var i = 0
+            for word in [w0, w1, w2, w3] {
+                for shift in stride(from: 60, through: 0, by: -4) {
+                    out[i] = Hex.digits[Int((word >> UInt64(shift)) & 0xf)]
+                    i += 1
+                }
+            }
+            return 64
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Standard base64 with padding (as RFC 9530 `Content-Digest` uses).
@@ -112,5 +114,22 @@ public struct SHA256Digest: Hashable, Sendable, Comparable, CustomStringConverti
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(hex)
+    }
+}
+
+/// Lowercase hexadecimal text.
+public enum Hex {
+    @usableFromInline static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    public static func encode(_ bytes: some Collection<UInt8>) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            var i = 0
+            for byte in bytes {
+                out[i] = digits[Int(byte >> 4)]
+                out[i + 1] = digits[Int(byte & 0x0f)]
+                i += 2
+            }
+            return i
+        }
     }
 }

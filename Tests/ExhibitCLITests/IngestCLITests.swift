@@ -5,12 +5,15 @@ import Testing
 
 /// The blob-store commands (`ingest`, `cat`, `verify`) through the real executable.
 @Suite struct IngestCLITests {
-    let folder: TemporaryDirectory
-    var storage: String { folder.appending("Storage") }
-    var common: [String] { ["--storage", storage, "--policies", TestPaths.policies] }
+    let store: TestStore
+    var folder: TemporaryDirectory { store.folder }
+    var storage: String { store.storage }
+    var common: [String] { store.common }
+    /// `ingest --case … --as jsmith`
+    var ingest: [String] { ["ingest", "--case", TestStore.caseReference, "--as", "jsmith"] }
 
     init() throws {
-        folder = try TemporaryDirectory("cli")
+        store = try TestStore("cli")
     }
 
     func makeFile(_ name: String, size: Int, seed: UInt64) throws -> String {
@@ -28,7 +31,7 @@ import Testing
     @Test func ingestPrintsOneJSONLinePerFileAndDedupes() throws {
         let a = try makeFile("a.bin", size: 5 << 20, seed: 1)
         let b = try makeFile("b.bin", size: 1234, seed: 2)
-        let first = try ExhibitCLI.run(["ingest"] + common + [a, b])
+        let first = try ExhibitCLI.run(ingest + common + [a, b])
         #expect(first.status == 0, "\(first.err)")
         let lines = try ExhibitCLI.jsonLines(first)
         #expect(lines.count == 2)
@@ -38,17 +41,21 @@ import Testing
             #expect(line["file"] as? String == path)
             #expect(line["size"] as? Int == line["new_bytes"] as? Int)
             #expect((line["chunks"] as? Int ?? 0) >= 1)
+            #expect(line["verdict"] as? String == "not-media")
         }
-        let again = try ExhibitCLI.jsonLines(ExhibitCLI.run(["ingest"] + common + [a]))
+        let again = try ExhibitCLI.jsonLines(ExhibitCLI.run(ingest + common + [a]))
         #expect(again.first?["new_bytes"] as? Int == 0)
         #expect(again.first?["sha256"] as? String == lines[0]["sha256"] as? String)
+        // Each ingest is its own exhibit, numbered per uploader: JS/1, JS/2, then JS/3 for the same bytes again.
+        #expect(lines.map { $0["reference"] as? String } == ["JS/1", "JS/2"])
+        #expect(again.first?["reference"] as? String == "JS/3")
     }
 
     @Test func catWritesTheBlobAndItsRanges() throws {
         let path = try makeFile("c.bin", size: 3 << 20 + 77, seed: 3)
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        let sha = try ExhibitCLI.jsonLines(ExhibitCLI.run(["ingest"] + common + [path]))[0]["sha256"] as! String
-        let whole = try ExhibitCLI.run(["cat"] + common + [sha])
+        let sha = try ExhibitCLI.jsonLines(ExhibitCLI.run(ingest + common + [path]))[0]["sha256"] as! String
+        let whole = try ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [sha])
         #expect(whole.status == 0 && whole.stdout == data)
         let cases: [(String, Range<Int>)] = [
             ("0-0", 0..<1), ("100-2000000", 100..<2_000_001), ("3145000-", 3_145_000..<data.count),
@@ -56,25 +63,29 @@ import Testing
         ]
         for (range, expected) in cases {
             // A range starting with '-' must be attached with '=' so it is not read as an option.
-            let result = try ExhibitCLI.run(["cat"] + common + [sha, "--range=\(range)"])
+            let result = try ExhibitCLI.run(["cat", "--as", "jsmith"] + common + ["JS/1", "--range=\(range)"])
             #expect(result.status == 0, "\(range): \(result.err)")
             #expect(result.stdout == data[expected], "range \(range)")
         }
         for bad in ["5-1", "abc", "1-2-3", "-", ""] {
-            let result = try ExhibitCLI.run(["cat"] + common + [sha, "--range=\(bad)"])
+            let result = try ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [sha, "--range=\(bad)"])
             #expect(result.status != 0 && result.stdout.isEmpty, "range '\(bad)' must be refused")
         }
-        let past = try ExhibitCLI.run(["cat"] + common + [sha, "--range", "\(data.count)-"])
+        let past = try ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [sha, "--range", "\(data.count)-"])
         #expect(past.status != 0 && past.err.contains("outside"))
-        let unknown = try ExhibitCLI.run(["cat"] + common + [String(repeating: "ab", count: 32)])
-        #expect(unknown.status != 0 && unknown.err.contains("no blob"))
-        let malformed = try ExhibitCLI.run(["cat"] + common + ["../../etc/passwd"])
-        #expect(malformed.status != 0 && malformed.err.contains("not a SHA-256"))
+        let unknown = try ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [String(repeating: "ab", count: 32)])
+        #expect(unknown.status != 0 && unknown.err.contains("no exhibit"))
+        let malformed = try ExhibitCLI.run(["cat", "--as", "jsmith"] + common + ["../../etc/passwd"])
+        #expect(malformed.status != 0 && malformed.err.contains("no exhibit"))
+        // Every download is in the custody record, with its range.
+        let csv = try ExhibitCLI.run(["custody", "export", "--as", "audit", "--format", "csv"] + common).out
+        #expect(csv.components(separatedBy: "exhibit.downloaded").count - 1 == 1 + cases.count)
+        #expect(csv.contains("\"\"range\"\":\"\"100-2000000\"\""))
     }
 
     @Test func verifyNamesWhatIsBroken() throws {
         let path = try makeFile("v.bin", size: 4 << 20, seed: 4)
-        #expect(try ExhibitCLI.run(["ingest"] + common + [path]).status == 0)
+        #expect(try ExhibitCLI.run(ingest + common + [path]).status == 0)
         let clean = try ExhibitCLI.run(["verify"] + common)
         #expect(clean.status == 0 && clean.out.hasPrefix("ok: 1 blobs"))
 
@@ -95,24 +106,22 @@ import Testing
 
     @Test func aMissingFileStopsEverythingBeforeAnythingIsStored() throws {
         let good = try makeFile("good.bin", size: 100_000, seed: 5)
-        let result = try ExhibitCLI.run(["ingest"] + common + [good, folder.appending("absent.mp4")])
+        let result = try ExhibitCLI.run(ingest + common + [good, folder.appending("absent.mp4")])
         #expect(result.status != 0)
         #expect(result.err.contains("no such file: \(folder.appending("absent.mp4"))"))
         #expect(result.out.isEmpty)
         #expect(manifests().isEmpty)
-        let folderArgument = try ExhibitCLI.run(["ingest"] + common + [folder.path])
+        #expect(try store.sql("SELECT count(*) FROM exhibits").out == "0\n")
+        let folderArgument = try ExhibitCLI.run(ingest + common + [folder.path])
         #expect(folderArgument.status != 0 && folderArgument.err.contains("not a regular file"))
     }
 
     @Test func anUnreadableFileIsRefused() throws {
         let secret = try makeFile("secret.bin", size: 1000, seed: 6)
         try FileManager.default.setAttributes([.posixPermissions: 0o000], ofItemAtPath: secret)
-        let storage = folder.appending("NobodyStorage")
-        try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
-        _ = try Subprocess.run("/bin/chown", ["65534:65534", storage])
+        _ = try Subprocess.run("/bin/chown", ["-R", "65534:65534", storage])
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
-        let result = try ExhibitCLI.run(
-            ["ingest", "--storage", storage, "--policies", TestPaths.policies, secret], asNobody: true)
+        let result = try ExhibitCLI.run(ingest + common + [secret], asNobody: true)
         #expect(result.status != 0)
         #expect(result.err.contains("cannot read \(secret): permission denied"))
     }
@@ -126,14 +135,14 @@ import Testing
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
         // Owned by root and not writable by others: the unprivileged user may not write there.
         let result = try ExhibitCLI.run(
-            ["ingest", "--storage", locked + "/Storage", "--policies", TestPaths.policies, file], asNobody: geteuid() == 0)
+            ingest + ["--storage", locked + "/Storage", "--policies", TestPaths.policies, file], asNobody: geteuid() == 0)
         if geteuid() == 0 {
             #expect(result.status != 0)
             #expect(result.err.contains("Permission denied"), "\(result.err)")
         }
         // Whoever runs the test: a storage root that is a file is refused too.
         let notAFolder = try makeFile("plain", size: 10, seed: 8)
-        let second = try ExhibitCLI.run(["ingest", "--storage", notAFolder, "--policies", TestPaths.policies, file])
+        let second = try ExhibitCLI.run(ingest + ["--storage", notAFolder, "--policies", TestPaths.policies, file])
         #expect(second.status != 0 && second.err.contains("cannot"))
     }
 
@@ -145,23 +154,27 @@ import Testing
         try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
         let script = """
             mount -t tmpfs -o size=3m tmpfs "$1" || exit 90
-            "$2" ingest --storage "$1/Storage" --policies "$3" "$4"
+            cp -a "$5" "$1/Storage" || exit 91
+            "$2" ingest --case 2017/MPS/0421 --as jsmith --storage "$1/Storage" --policies "$3" "$4"
             rc=$?
+            echo "exhibits=$(sqlite3 "$1/Storage/exhibit.sqlite" 'SELECT count(*) FROM exhibits')"
             echo "manifests=$(find "$1/Storage/manifests" -type f | wc -l) tmp=$(ls "$1/Storage/tmp" | wc -l)"
             exit $rc
             """
         let result = try Subprocess.run(
-            "/usr/bin/unshare", ["-Urm", "/bin/sh", "-c", script, "sh", mount, TestPaths.exhibitExecutable, TestPaths.policies, file])
+            "/usr/bin/unshare", ["-Urm", "/bin/sh", "-c", script, "sh", mount, TestPaths.exhibitExecutable, TestPaths.policies, file, storage])
         #expect(result.status != 90, "could not mount a tmpfs: \(result.err)")
         #expect(result.status != 0)
         #expect(result.err.contains("No space left on device"), "\(result.err)")
         #expect(result.out.contains("manifests=0 tmp=0"), "\(result.out)")
+        #expect(result.out.contains("exhibits=0"), "\(result.out)")
     }
 
     @Test func aBadPolicyFileNamesTheLineAndTheProblem() throws {
         let file = try makeFile("p.bin", size: 1000, seed: 10)
         let policies = folder.appending("Policies")
         try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: TestPaths.policies + "/roles.yaml", toPath: policies + "/roles.yaml")
         let cases: [(String, String)] = [
             ("chunking:\n  min_size: 1KiB\n  avg_size: 1MiB\n  max_size: 4MiB\nuploads:\n  max_size: 1GiB\n",
              "storage.yaml:2: chunking.min_size: 1KiB is below the smallest allowed chunk size (4KiB)"),
@@ -177,16 +190,20 @@ import Testing
         ]
         for (yaml, expected) in cases {
             try yaml.write(toFile: policies + "/storage.yaml", atomically: true, encoding: .utf8)
-            let result = try ExhibitCLI.run(["ingest", "--storage", storage, "--policies", policies, file])
+            let result = try ExhibitCLI.run(ingest + ["--storage", storage, "--policies", policies, file])
             #expect(result.status != 0)
             #expect(result.err.contains(expected), "expected '\(expected)' in: \(result.err)")
         }
         #expect(manifests().isEmpty)
     }
 
-    @Test(arguments: ["ingest", "cat", "verify"])
-    func everyCommandExplainsItselfWithAnExample(command: String) throws {
-        let result = try ExhibitCLI.run([command, "--help"])
+    @Test(arguments: [
+        ["ingest"], ["cat"], ["verify"], ["probe"], ["show"], ["user", "add"], ["user", "list"], ["case", "create"],
+        ["case", "list"], ["case", "show"], ["case", "add-member"], ["custody", "export"], ["custody", "verify"],
+        ["custody", "checkpoint"], ["custody", "pubkey"], ["custody", "note"],
+    ])
+    func everyCommandExplainsItselfWithAnExample(command: [String]) throws {
+        let result = try ExhibitCLI.run(command + ["--help"])
         #expect(result.status == 0)
         #expect(result.out.contains("Example"))
     }
@@ -197,12 +214,11 @@ import Testing
         let seed = UInt64(Date().timeIntervalSince1970 * 1000) % 100_000
         print("crash rounds seed: \(seed)")
         var random = DeterministicRandom(seed: seed)
-        _ = try ExhibitCLI.run(["verify"] + common)  // creates the store
         for round in 0..<8 {
             let path = try makeFile("crash\(round).bin", size: 48 << 20, seed: seed + UInt64(round))
             let process = Process()
             process.executableURL = URL(fileURLWithPath: TestPaths.exhibitExecutable)
-            process.arguments = ["ingest"] + common + [path]
+            process.arguments = ingest + common + [path]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
@@ -217,5 +233,10 @@ import Testing
         }
         let verify = try ExhibitCLI.run(["verify"] + common)
         #expect(verify.status == 0, "\(verify.out)")
+        // An exhibit exists exactly when its exhibit.ingested event does, and the ledger is intact.
+        let exhibits = try store.sql("SELECT count(*) FROM exhibits").out
+        let events = try store.sql("SELECT count(*) FROM custody_events WHERE action = 'exhibit.ingested'").out
+        #expect(exhibits == events)
+        #expect(try store.run(["custody", "verify"]).status == 0)
     }
 }

@@ -1,0 +1,88 @@
+public import Custody
+public import ExhibitCrypto
+
+/// The catalog and the custody ledger: the one seam between the application and its database.
+///
+/// Each method that changes state is one transaction that also appends its custody event(s), so a record
+/// never exists without its event and the reverse; appends are serialised by the database (not by one
+/// process), so several writers never fork the chain. SQLite is the embedded implementation; PostgreSQL
+/// plugs in behind the same protocol.
+public protocol Catalog: Sendable {
+    // Users
+    func insertUser(_ user: User, tokenSHA256: String, event: CustodyEvent.Draft) async throws -> CustodyEvent
+    func user(named name: String) async throws -> User?
+    func user(tokenSHA256: String) async throws -> User?
+    func users() async throws -> [User]
+
+    // Cases
+    func insertCase(_ record: CaseRecord, event: CustodyEvent.Draft) async throws -> CustodyEvent
+    func caseRecord(_ idOrReference: String) async throws -> CaseRecord?
+    func cases() async throws -> [CaseRecord]
+    func members(of caseID: String) async throws -> [String]
+    func isMember(_ user: String, of caseID: String) async throws -> Bool
+    func insertMember(caseID: String, user: String, addedBy: String, event: CustodyEvent.Draft) async throws -> CustodyEvent
+
+    // Exhibits
+    /// Records an exhibit (allocating its reference, `<initials>/<n>`, in the same transaction) with its blob
+    /// and the event `makeEvent(reference)`.
+    func insertExhibit(
+        _ exhibit: NewExhibit, makeEvent: @escaping @Sendable (String) -> CustodyEvent.Draft
+    ) async throws -> (ExhibitRecord, CustodyEvent)
+    func exhibit(id: String) async throws -> ExhibitRecord?
+    func exhibits(reference: String, caseID: String?) async throws -> [ExhibitRecord]
+    func exhibits(blob: SHA256Digest) async throws -> [ExhibitRecord]
+    func exhibits(caseID: String) async throws -> [ExhibitRecord]
+    func allExhibits() async throws -> [ExhibitRecord]
+
+    // Ledger
+    func append(_ draft: CustodyEvent.Draft) async throws -> CustodyEvent
+    /// Calls `body` with every event matching `filter`, in `seq` order, with its seal.
+    func forEachEvent(_ filter: EventFilter, _ body: @escaping @Sendable (CustodyEvent, String?) throws -> Void) async throws
+    func head() async throws -> (seq: Int64, hash: String)?
+    /// Appends `draft`, then signs the new head with `sign` and stores that checkpoint, in one transaction.
+    func appendAndCheckpoint(
+        _ draft: CustodyEvent.Draft, sign: @escaping @Sendable (Int64, String, String) throws -> Checkpoint
+    ) async throws -> (CustodyEvent, Checkpoint)
+    func latestCheckpoint() async throws -> Checkpoint?
+    func checkpointSeqs() async throws -> Set<Int64>
+}
+
+/// An exhibit about to be recorded.
+public struct NewExhibit: Sendable {
+    public let id: String
+    public let caseID: String
+    public let initials: String
+    public let filename: String
+    public let blob: SHA256Digest
+    public let size: Int64
+    public let chunks: Int
+    public let uploadedBy: String
+    public let media: MediaJSON
+    public let coverage: String?
+}
+
+/// The probe results of a blob, as stored JSON text.
+public struct MediaJSON: Sendable {
+    public let media: String?
+    public let integrity: String?
+    public let verdict: String?
+}
+
+/// Which custody events to read.
+public struct EventFilter: Sendable {
+    public var caseReference: String?
+    public var exhibitIDs: [String]?
+    public var since: String?
+    public var until: String?
+    public var throughSeq: Int64?
+
+    public init(caseReference: String? = nil, exhibitIDs: [String]? = nil, since: String? = nil, until: String? = nil, throughSeq: Int64? = nil) {
+        self.caseReference = caseReference
+        self.exhibitIDs = exhibitIDs
+        self.since = since
+        self.until = until
+        self.throughSeq = throughSeq
+    }
+
+    public var isEverything: Bool { caseReference == nil && exhibitIDs == nil && since == nil && until == nil }
+}

@@ -1,0 +1,179 @@
+public import Custody
+public import ExhibitCrypto
+public import MediaProbe
+import Foundation
+
+/// A person (or service) who can act on evidence.
+public struct User: Sendable, Equatable, Codable {
+    /// The login name: `[a-z][a-z0-9._-]{0,31}`.
+    public let name: String
+    public let fullName: String?
+    /// Initials used in exhibit references (`JS` in `JS/1`).
+    public let initials: String
+    public let role: String
+    public let createdAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case fullName = "full_name"
+        case initials, role
+        case createdAt = "created_at"
+    }
+
+    public init(name: String, fullName: String?, initials: String, role: String, createdAt: String) {
+        self.name = name
+        self.fullName = fullName
+        self.initials = initials
+        self.role = role
+        self.createdAt = createdAt
+    }
+}
+
+/// An investigation: evidence belongs to a case.
+public struct CaseRecord: Sendable, Equatable, Codable {
+    /// A URL-safe id (`case_…`).
+    public let id: String
+    /// The force's reference, e.g. `2017/MPS/0421`.
+    public let reference: String
+    public let title: String?
+    public let createdBy: String
+    public let createdAt: String
+    public let status: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, reference, title
+        case createdBy = "created_by"
+        case createdAt = "created_at"
+        case status
+    }
+
+    public init(id: String, reference: String, title: String?, createdBy: String, createdAt: String, status: String) {
+        self.id = id
+        self.reference = reference
+        self.title = title
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+        self.status = status
+    }
+}
+
+/// One uploaded file in one case.
+public struct ExhibitRecord: Sendable, Codable {
+    /// A URL-safe id (`ex_…`).
+    public let id: String
+    public let caseID: String
+    public let caseReference: String
+    /// `JS/1`: the uploader's initials and their running number in the case (`JS/1-W1` for a working copy).
+    public let reference: String
+    /// The original filename, as sent (never used as a path).
+    public let filename: String
+    public let sha256: SHA256Digest
+    public let size: Int64
+    public let uploadedBy: String
+    public let uploadedAt: String
+    public let integrity: IntegrityReport?
+    public let media: MediaInfo?
+    public let coverage: TimeCoverage?
+
+    public var verdict: String { integrity?.verdict.rawValue ?? "pending" }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case caseID = "case_id"
+        case caseReference = "case"
+        case reference, filename, sha256, size
+        case uploadedBy = "uploaded_by"
+        case uploadedAt = "uploaded_at"
+        case integrity, media, coverage
+    }
+
+    public init(id: String, caseID: String, caseReference: String, reference: String, filename: String,
+                sha256: SHA256Digest, size: Int64, uploadedBy: String, uploadedAt: String,
+                integrity: IntegrityReport?, media: MediaInfo?, coverage: TimeCoverage?) {
+        self.id = id
+        self.caseID = caseID
+        self.caseReference = caseReference
+        self.reference = reference
+        self.filename = filename
+        self.sha256 = sha256
+        self.size = size
+        self.uploadedBy = uploadedBy
+        self.uploadedAt = uploadedAt
+        self.integrity = integrity
+        self.media = media
+        self.coverage = coverage
+    }
+}
+
+/// Who is acting, in which role, from where: recorded in every custody event.
+public struct Actor: Sendable, Equatable {
+    public let name: String
+    public let role: Role
+    /// `cli:<os user>@<host>` or `http:<address> <user agent>`.
+    public let client: String
+
+    public init(name: String, role: Role, client: String) {
+        self.name = name
+        self.role = role
+        self.client = client
+    }
+
+    /// Exhibit itself (bootstrap and background jobs).
+    public static func system(client: String) -> Actor { Actor(name: "system", role: RolesPolicy.system, client: client) }
+
+    func event(_ action: String, exhibit: String? = nil, caseReference: String? = nil, details: JSONValue = [:]) -> CustodyEvent.Draft {
+        CustodyEvent.Draft(
+            actor: name, role: role.name, action: action, exhibit: exhibit, caseReference: caseReference,
+            details: details, client: client)
+    }
+}
+
+/// Validation of names and references that users type.
+enum Validate {
+    static func userName(_ name: String) throws(ExhibitError) {
+        guard name.range(of: "^[a-z][a-z0-9._-]{0,31}$", options: .regularExpression) != nil, name != "system" else {
+            throw ExhibitError(.badRequest, "'\(name.prefix(40))' is not a valid user name: lowercase letters, digits, '.', '_' or '-', starting with a letter, at most 32 (and not 'system')")
+        }
+    }
+
+    static func caseReference(_ reference: String) throws(ExhibitError) {
+        let valid = reference.range(of: "^[A-Za-z0-9][A-Za-z0-9/._-]{0,63}$", options: .regularExpression) != nil
+            && !reference.hasSuffix("/") && !reference.contains("//") && !reference.contains("..")
+        guard valid else {
+            throw ExhibitError(.badRequest, "'\(reference.prefix(70))' is not a valid case reference: letters, digits, '/', '.', '_' and '-', at most 64, e.g. 2017/MPS/0421")
+        }
+    }
+
+    static func initials(_ initials: String) throws(ExhibitError) {
+        guard initials.range(of: "^[A-Z]{1,4}$", options: .regularExpression) != nil else {
+            throw ExhibitError(.badRequest, "'\(initials.prefix(10))' are not valid initials: 1 to 4 capital letters")
+        }
+    }
+
+    /// Printable text without control characters, of bounded length (titles, recipients, notes).
+    static func text(_ text: String, _ what: String, max: Int = 500) throws(ExhibitError) {
+        guard text.count <= max, !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ExhibitError(.badRequest, "\(what) must be at most \(max) characters without control characters")
+        }
+    }
+}
+
+/// Random URL-safe identifiers: a prefix and 16 characters of lowercase base32 (80 bits).
+enum Identifier {
+    static func make(_ prefix: String) -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
+        let bytes = SecureRandom.bytes(count: 10)
+        var bits: UInt64 = 0
+        var count = 0
+        var out = prefix
+        for byte in bytes {
+            bits = bits << 8 | UInt64(byte)
+            count += 8
+            while count >= 5 {
+                count -= 5
+                out.append(alphabet[Int((bits >> UInt64(count)) & 31)])
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Yams
+
+/// A permission a role may hold (Policies/roles.yaml lists and explains them).
+public enum Permission: String, Sendable, CaseIterable, Codable {
+    case caseCreate = "case.create"
+    case caseRead = "case.read"
+    case caseMembers = "case.members"
+    case exhibitUpload = "exhibit.upload"
+    case exhibitRead = "exhibit.read"
+    case exhibitDownload = "exhibit.download"
+    case shareCreate = "share.create"
+    case shareRevoke = "share.revoke"
+    case custodyRead = "custody.read"
+    case custodyCheckpoint = "custody.checkpoint"
+    case userManage = "user.manage"
+}
+
+/// One role from Policies/roles.yaml.
+public struct Role: Sendable, Equatable {
+    public enum Scope: String, Sendable {
+        /// Only cases the user created or was added to.
+        case member
+        /// Every case.
+        case all
+    }
+
+    public let name: String
+    public let description: String
+    public let scope: Scope
+    public let permissions: Set<Permission>
+
+    public func can(_ permission: Permission) -> Bool { permissions.contains(permission) }
+}
+
+/// `Policies/roles.yaml`.
+public struct RolesPolicy: Sendable {
+    public let roles: [String: Role]
+
+    public init(roles: [String: Role]) {
+        self.roles = roles
+    }
+
+    public subscript(name: String) -> Role? { roles[name] }
+
+    /// A built-in role for the system itself (first-user bootstrap, background jobs).
+    public static let system = Role(
+        name: "system", description: "Exhibit itself", scope: .all, permissions: Set(Permission.allCases))
+
+    static func load(_ path: String) throws(PolicyError) -> RolesPolicy {
+        let document = try PolicyDocument(contentsOf: path)
+        var top = try document.mapping()
+        let rolesMap = try top.mapping("roles")
+        try top.rejectUnknownKeys()
+        var roles: [String: Role] = [:]
+        for name in rolesMap.keys {
+            guard name.range(of: "^[a-z][a-z0-9-]{0,31}$", options: .regularExpression) != nil, name != "system" else {
+                throw document.error(rolesMap.keyNode(name), "'\(name)' is not a valid role name (lowercase letters, digits, '-'; not 'system')")
+            }
+            var role = try PolicyMapping(node: rolesMap.valueNode(name)!, path: "roles.\(name)", document: document)
+            let description = try role.take("description").flatMap(\.string) ?? ""
+            let scopeText = try role.string("scope")
+            guard let scope = Role.Scope(rawValue: scopeText) else {
+                throw document.error(role.valueNode("scope"), "roles.\(name).scope: '\(scopeText)' is not member or all")
+            }
+            var permissions = Set<Permission>()
+            for text in try role.stringList("permissions") {
+                guard let permission = Permission(rawValue: text) else {
+                    throw document.error(role.valueNode("permissions"), "roles.\(name).permissions: unknown permission '\(text)'")
+                }
+                permissions.insert(permission)
+            }
+            try role.rejectUnknownKeys()
+            roles[name] = Role(name: name, description: description, scope: scope, permissions: permissions)
+        }
+        guard !roles.isEmpty else { throw document.error(rolesMap.node, "roles: at least one role is needed") }
+        return RolesPolicy(roles: roles)
+    }
+}

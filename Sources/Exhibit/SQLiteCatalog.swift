@@ -1,0 +1,432 @@
+public import Custody
+public import ExhibitCrypto
+public import Foundation
+import GRDB
+import MediaProbe
+
+/// The catalog and ledger in one SQLite file (WAL), through GRDB (DESIGN.md §5–6).
+///
+/// Durability: `synchronous = FULL`, checked after opening (GRDB's pool sets NORMAL on its writer after
+/// `prepareDatabase`, so it is set again on the writer and read back). Times are stored as the exact text
+/// that is hashed, never as `Date` (GRDB would round them to milliseconds after hashing).
+public final class SQLiteCatalog: Catalog {
+    let pool: DatabasePool
+    let now: @Sendable () -> Date
+    let sealKey: [UInt8]
+
+    public init(path: String, sealKey: [UInt8], now: @escaping @Sendable () -> Date = { Date() }) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(60)
+        configuration.foreignKeysEnabled = true
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            let level = try Int.fetchOne(db, sql: "PRAGMA synchronous")
+            guard level == 2 else { throw ExhibitError(.storage, "SQLite refused synchronous=FULL (got \(level ?? -1))") }
+        }
+        try Self.migrator.migrate(pool)
+        self.pool = pool
+        self.now = now
+        self.sealKey = sealKey
+    }
+
+    // MARK: Schema
+
+    /// A frozen timeline of migrations: never change one that has shipped; add a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: users, cases, exhibits, blobs, shares, custody ledger") { db in
+            try db.execute(sql: """
+                CREATE TABLE users (
+                    name TEXT PRIMARY KEY,
+                    full_name TEXT,
+                    initials TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    token_sha256 TEXT NOT NULL UNIQUE,
+                    created_at TEXT NOT NULL
+                );
+                CREATE TABLE cases (
+                    id TEXT PRIMARY KEY,
+                    reference TEXT NOT NULL UNIQUE,
+                    title TEXT,
+                    created_by TEXT NOT NULL REFERENCES users(name),
+                    created_at TEXT NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'open'
+                );
+                CREATE TABLE case_members (
+                    case_id TEXT NOT NULL REFERENCES cases(id),
+                    user TEXT NOT NULL REFERENCES users(name),
+                    added_by TEXT NOT NULL,
+                    added_at TEXT NOT NULL,
+                    PRIMARY KEY (case_id, user)
+                );
+                CREATE TABLE blobs (
+                    sha256 TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+                    size INTEGER NOT NULL CHECK (size >= 0),
+                    chunks INTEGER NOT NULL,
+                    media TEXT,
+                    integrity TEXT,
+                    verdict TEXT,
+                    created_at TEXT NOT NULL
+                );
+                CREATE TABLE exhibits (
+                    id TEXT PRIMARY KEY,
+                    case_id TEXT NOT NULL REFERENCES cases(id),
+                    reference TEXT NOT NULL,
+                    initials TEXT NOT NULL,
+                    number INTEGER NOT NULL,
+                    filename TEXT NOT NULL,
+                    blob TEXT NOT NULL REFERENCES blobs(sha256),
+                    uploaded_by TEXT NOT NULL REFERENCES users(name),
+                    uploaded_at TEXT NOT NULL,
+                    coverage TEXT,
+                    UNIQUE (case_id, reference)
+                );
+                CREATE INDEX exhibits_by_blob ON exhibits(blob);
+                CREATE TABLE shares (
+                    id TEXT PRIMARY KEY,
+                    exhibit TEXT NOT NULL REFERENCES exhibits(id),
+                    created_by TEXT NOT NULL REFERENCES users(name),
+                    created_at TEXT NOT NULL,
+                    expires_at TEXT NOT NULL,
+                    max_downloads INTEGER,
+                    downloads INTEGER NOT NULL DEFAULT 0,
+                    revoked_at TEXT,
+                    recipient TEXT,
+                    note TEXT
+                );
+                CREATE TABLE custody_events (
+                    seq INTEGER PRIMARY KEY,
+                    at TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    role TEXT,
+                    action TEXT NOT NULL,
+                    exhibit TEXT,
+                    "case" TEXT,
+                    details TEXT NOT NULL,
+                    client TEXT,
+                    prev_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL,
+                    seal TEXT NOT NULL
+                );
+                CREATE TRIGGER custody_events_append_only_update BEFORE UPDATE ON custody_events
+                    BEGIN SELECT RAISE(ABORT, 'custody events are append-only'); END;
+                CREATE TRIGGER custody_events_append_only_delete BEFORE DELETE ON custody_events
+                    BEGIN SELECT RAISE(ABORT, 'custody events are append-only'); END;
+                CREATE TABLE checkpoints (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    seq INTEGER NOT NULL,
+                    hash TEXT NOT NULL,
+                    at TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    signature TEXT NOT NULL
+                );
+                CREATE TRIGGER checkpoints_append_only_update BEFORE UPDATE ON checkpoints
+                    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+                CREATE TRIGGER checkpoints_append_only_delete BEFORE DELETE ON checkpoints
+                    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Transactions
+
+    /// One write transaction, `BEGIN IMMEDIATE` so it holds the write lock from its first statement: two
+    /// processes appending at once queue instead of both reading the same head.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.writeWithoutTransaction { db in
+            var result: T?
+            try db.inTransaction(.immediate) {
+                result = try body(db)
+                return .commit
+            }
+            return result!
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.read(body)
+    }
+
+    var timestamp: String { CustodyTime.string(now()) }
+
+    /// Appends one event inside the current transaction.
+    ///
+    /// The ledger table has no secondary index: every index is one more page written (and synced) per
+    /// append, and appends are what the ledger does most. Filtered exports scan it in `seq` order instead.
+    func append(_ draft: CustodyEvent.Draft, in db: Database) throws -> CustodyEvent {
+        let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM custody_events ORDER BY seq DESC LIMIT 1"))
+            .map { (seq: $0["seq"] as Int64, hash: $0["hash"] as String) }
+        let event = CustodyEvent.chained(draft, after: head, at: timestamp)
+        try db.cachedStatement(sql: """
+            INSERT INTO custody_events (seq, at, actor, role, action, exhibit, "case", details, client, prev_hash, hash, seal)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(
+            arguments: [
+                event.seq, event.at, event.actor, event.role, event.action, event.exhibit, event.caseReference,
+                event.detailsJSON, event.client, event.prevHash, event.hash, Seal.make(hash: event.hash, key: sealKey),
+            ])
+        return event
+    }
+
+    // MARK: Users
+
+    public func insertUser(_ user: User, tokenSHA256: String, event: CustodyEvent.Draft) async throws -> CustodyEvent {
+        try await write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [user.name]) == true {
+                throw ExhibitError(.conflict, "a user named \(user.name) already exists")
+            }
+            try db.execute(
+                sql: "INSERT INTO users (name, full_name, initials, role, token_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [user.name, user.fullName, user.initials, user.role, tokenSHA256, user.createdAt])
+            return try self.append(event, in: db)
+        }
+    }
+
+    static func user(_ row: Row) -> User {
+        User(name: row["name"], fullName: row["full_name"], initials: row["initials"], role: row["role"], createdAt: row["created_at"])
+    }
+
+    public func user(named name: String) async throws -> User? {
+        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]).map(Self.user) }
+    }
+
+    public func user(tokenSHA256: String) async throws -> User? {
+        // The lookup is by the token's hash; the caller compares the stored hash in constant time.
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE token_sha256 = ?", arguments: [tokenSHA256]).flatMap { row in
+                ConstantTime.equals(Array((row["token_sha256"] as String).utf8), Array(tokenSHA256.utf8)) ? Self.user(row) : nil
+            }
+        }
+    }
+
+    public func users() async throws -> [User] {
+        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY name").map(Self.user) }
+    }
+
+    // MARK: Cases
+
+    public func insertCase(_ record: CaseRecord, event: CustodyEvent.Draft) async throws -> CustodyEvent {
+        try await write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM cases WHERE reference = ?", arguments: [record.reference]) == true {
+                throw ExhibitError(.conflict, "case \(record.reference) already exists")
+            }
+            try db.execute(
+                sql: "INSERT INTO cases (id, reference, title, created_by, created_at, status) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [record.id, record.reference, record.title, record.createdBy, record.createdAt, record.status])
+            if record.createdBy != "system" {
+                try db.execute(
+                    sql: "INSERT INTO case_members (case_id, user, added_by, added_at) VALUES (?, ?, ?, ?)",
+                    arguments: [record.id, record.createdBy, record.createdBy, record.createdAt])
+            }
+            return try self.append(event, in: db)
+        }
+    }
+
+    static func caseRecord(_ row: Row) -> CaseRecord {
+        CaseRecord(id: row["id"], reference: row["reference"], title: row["title"], createdBy: row["created_by"],
+                   createdAt: row["created_at"], status: row["status"])
+    }
+
+    public func caseRecord(_ idOrReference: String) async throws -> CaseRecord? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM cases WHERE id = ? OR reference = ?", arguments: [idOrReference, idOrReference])
+                .map(Self.caseRecord)
+        }
+    }
+
+    public func cases() async throws -> [CaseRecord] {
+        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM cases ORDER BY created_at, reference").map(Self.caseRecord) }
+    }
+
+    public func members(of caseID: String) async throws -> [String] {
+        try await read { db in try String.fetchAll(db, sql: "SELECT user FROM case_members WHERE case_id = ? ORDER BY user", arguments: [caseID]) }
+    }
+
+    public func isMember(_ user: String, of caseID: String) async throws -> Bool {
+        try await read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM case_members WHERE case_id = ? AND user = ?", arguments: [caseID, user]) ?? false
+        }
+    }
+
+    public func insertMember(caseID: String, user: String, addedBy: String, event: CustodyEvent.Draft) async throws -> CustodyEvent {
+        try await write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM case_members WHERE case_id = ? AND user = ?", arguments: [caseID, user]) == true {
+                throw ExhibitError(.conflict, "\(user) is already a member of this case")
+            }
+            try db.execute(
+                sql: "INSERT INTO case_members (case_id, user, added_by, added_at) VALUES (?, ?, ?, ?)",
+                arguments: [caseID, user, addedBy, self.timestamp])
+            return try self.append(event, in: db)
+        }
+    }
+
+    // MARK: Exhibits
+
+    public func insertExhibit(
+        _ exhibit: NewExhibit, makeEvent: @escaping @Sendable (String) -> CustodyEvent.Draft
+    ) async throws -> (ExhibitRecord, CustodyEvent) {
+        let (id, event) = try await write { db -> (String, CustodyEvent) in
+            let at = self.timestamp
+            try db.execute(
+                sql: """
+                    INSERT INTO blobs (sha256, size, chunks, media, integrity, verdict, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (sha256) DO UPDATE SET
+                        media = coalesce(excluded.media, blobs.media),
+                        integrity = coalesce(excluded.integrity, blobs.integrity),
+                        verdict = coalesce(excluded.verdict, blobs.verdict)
+                    """,
+                arguments: [exhibit.blob.hex, exhibit.size, exhibit.chunks, exhibit.media.media, exhibit.media.integrity,
+                            exhibit.media.verdict, at])
+            let number = (try Int.fetchOne(
+                db, sql: "SELECT max(number) FROM exhibits WHERE case_id = ? AND initials = ?",
+                arguments: [exhibit.caseID, exhibit.initials]) ?? 0) + 1
+            let reference = "\(exhibit.initials)/\(number)"
+            try db.execute(
+                sql: """
+                    INSERT INTO exhibits (id, case_id, reference, initials, number, filename, blob, uploaded_by, uploaded_at, coverage)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [exhibit.id, exhibit.caseID, reference, exhibit.initials, number, exhibit.filename,
+                            exhibit.blob.hex, exhibit.uploadedBy, at, exhibit.coverage])
+            return (exhibit.id, try self.append(makeEvent(reference), in: db))
+        }
+        guard let record = try await self.exhibit(id: id) else { throw ExhibitError(.storage, "the exhibit vanished after insert") }
+        return (record, event)
+    }
+
+    static let exhibitSelect = """
+        SELECT e.*, c.reference AS case_reference, b.size AS size, b.media AS media, b.integrity AS integrity
+        FROM exhibits e JOIN cases c ON c.id = e.case_id JOIN blobs b ON b.sha256 = e.blob
+        """
+
+    static func exhibit(_ row: Row) -> ExhibitRecord {
+        let decoder = JSONDecoder()
+        func decode<T: Decodable>(_ type: T.Type, _ column: String) -> T? {
+            (row[column] as String?).flatMap { try? decoder.decode(T.self, from: Data($0.utf8)) }
+        }
+        return ExhibitRecord(
+            id: row["id"], caseID: row["case_id"], caseReference: row["case_reference"], reference: row["reference"],
+            filename: row["filename"], sha256: SHA256Digest(hex: row["blob"] as String)!, size: row["size"],
+            uploadedBy: row["uploaded_by"], uploadedAt: row["uploaded_at"],
+            integrity: decode(IntegrityReport.self, "integrity"), media: decode(MediaInfo.self, "media"),
+            coverage: decode(TimeCoverage.self, "coverage"))
+    }
+
+    public func exhibit(id: String) async throws -> ExhibitRecord? {
+        try await read { db in try Row.fetchOne(db, sql: Self.exhibitSelect + " WHERE e.id = ?", arguments: [id]).map(Self.exhibit) }
+    }
+
+    public func exhibits(reference: String, caseID: String?) async throws -> [ExhibitRecord] {
+        try await read { db in
+            if let caseID {
+                return try Row.fetchAll(db, sql: Self.exhibitSelect + " WHERE e.reference = ? AND e.case_id = ?", arguments: [reference, caseID]).map(Self.exhibit)
+            }
+            return try Row.fetchAll(db, sql: Self.exhibitSelect + " WHERE e.reference = ?", arguments: [reference]).map(Self.exhibit)
+        }
+    }
+
+    public func exhibits(blob: SHA256Digest) async throws -> [ExhibitRecord] {
+        try await read { db in try Row.fetchAll(db, sql: Self.exhibitSelect + " WHERE e.blob = ? ORDER BY e.uploaded_at", arguments: [blob.hex]).map(Self.exhibit) }
+    }
+
+    public func exhibits(caseID: String) async throws -> [ExhibitRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: Self.exhibitSelect + " WHERE e.case_id = ? ORDER BY e.initials, e.number", arguments: [caseID]).map(Self.exhibit)
+        }
+    }
+
+    public func allExhibits() async throws -> [ExhibitRecord] {
+        try await read { db in try Row.fetchAll(db, sql: Self.exhibitSelect + " ORDER BY e.uploaded_at").map(Self.exhibit) }
+    }
+
+    // MARK: Ledger
+
+    public func append(_ draft: CustodyEvent.Draft) async throws -> CustodyEvent {
+        try await write { db in try self.append(draft, in: db) }
+    }
+
+    /// Appends many events in one transaction (bulk loads: benchmarks, migrations).
+    public func appendBatch(_ drafts: [CustodyEvent.Draft]) async throws {
+        try await write { db in
+            for draft in drafts { _ = try self.append(draft, in: db) }
+        }
+    }
+
+    public func forEachEvent(_ filter: EventFilter, _ body: @escaping @Sendable (CustodyEvent, String?) throws -> Void) async throws {
+        var clauses: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let caseReference = filter.caseReference {
+            clauses.append("\"case\" = ?")
+            arguments.append(caseReference)
+        }
+        if let exhibits = filter.exhibitIDs {
+            clauses.append("exhibit IN (\(exhibits.map { _ in "?" }.joined(separator: ",")))")
+            arguments.append(contentsOf: exhibits)
+        }
+        if let since = filter.since {
+            clauses.append("at >= ?")
+            arguments.append(since)
+        }
+        if let until = filter.until {
+            clauses.append("at < ?")
+            arguments.append(until)
+        }
+        if let through = filter.throughSeq {
+            clauses.append("seq <= ?")
+            arguments.append(through)
+        }
+        let sql = "SELECT seq, at, actor, role, action, exhibit, \"case\", details, client, prev_hash, hash, seal FROM custody_events" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY seq"
+        let statementArguments = StatementArguments(arguments)
+        try await pool.read { db in
+            let cursor = try Row.fetchCursor(db, sql: sql, arguments: statementArguments)
+            while let row = try cursor.next() {
+                try body(Self.event(row), row[11])
+            }
+        }
+    }
+
+    /// Reads an event from `SELECT seq, at, actor, role, action, exhibit, "case", details, client, prev_hash,
+    /// hash, seal` by column index (the verification path reads every row).
+    static func event(_ row: Row) -> CustodyEvent {
+        CustodyEvent(
+            seq: row[0], at: row[1], actor: row[2], role: row[3], action: row[4], exhibit: row[5],
+            caseReference: row[6], detailsJSON: row[7], client: row[8], prevHash: row[9], hash: row[10])
+    }
+
+    public func head() async throws -> (seq: Int64, hash: String)? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT seq, hash FROM custody_events ORDER BY seq DESC LIMIT 1")
+                .map { (seq: $0["seq"] as Int64, hash: $0["hash"] as String) }
+        }
+    }
+
+    public func appendAndCheckpoint(
+        _ draft: CustodyEvent.Draft, sign: @escaping @Sendable (Int64, String, String) throws -> Checkpoint
+    ) async throws -> (CustodyEvent, Checkpoint) {
+        try await write { db in
+            let event = try self.append(draft, in: db)
+            let checkpoint = try sign(event.seq, event.hash, event.at)
+            try db.execute(
+                sql: "INSERT INTO checkpoints (seq, hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?)",
+                arguments: [checkpoint.seq, checkpoint.hash, checkpoint.at, checkpoint.keyID, checkpoint.signature])
+            return (event, checkpoint)
+        }
+    }
+
+    public func latestCheckpoint() async throws -> Checkpoint? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1").map {
+                Checkpoint(seq: $0["seq"], hash: $0["hash"], at: $0["at"], keyID: $0["key_id"], signature: $0["signature"])
+            }
+        }
+    }
+
+    public func checkpointSeqs() async throws -> Set<Int64> {
+        try await read { db in Set(try Int64.fetchAll(db, sql: "SELECT seq FROM checkpoints")) }
+    }
+}

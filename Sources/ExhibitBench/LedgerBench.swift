@@ -1,0 +1,110 @@
+import Custody
+import Exhibit
+import ExhibitCrypto
+import Foundation
+
+/// Issue 4: durable custody appends per second and verification rate, each beside Python's sqlite3 + hashlib
+/// doing the same hash-chained work on the same machine in the same run.
+struct LedgerBench {
+    let benchDir: String
+    let appends: Int
+    let verifyEvents: Int
+
+    static let pythonAppend = #"""
+import hashlib, json, os, sqlite3, sys, time
+path, n = sys.argv[1], int(sys.argv[2])
+for suffix in ("", "-wal", "-shm"):
+    if os.path.exists(path + suffix): os.remove(path + suffix)
+db = sqlite3.connect(path, isolation_level=None)
+db.execute("PRAGMA journal_mode=WAL"); db.execute("PRAGMA synchronous=FULL")
+db.execute("CREATE TABLE custody_events (seq INTEGER PRIMARY KEY, at TEXT, actor TEXT, role TEXT, action TEXT, exhibit TEXT, \"case\" TEXT, details TEXT, client TEXT, prev_hash TEXT, hash TEXT)")
+start = time.perf_counter()
+for i in range(n):
+    db.execute("BEGIN IMMEDIATE")
+    row = db.execute("SELECT seq, hash FROM custody_events ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (row[0] + 1, row[1]) if row else (1, "0" * 64)
+    at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".000Z"
+    details = {"note": "bench %d" % i}
+    e = {"action": "custody.note", "actor": "bench", "at": at, "case": None, "client": "bench", "details": details, "exhibit": None, "role": "auditor", "seq": seq}
+    h = hashlib.sha256((prev + json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=True)).encode()).hexdigest()
+    db.execute("INSERT INTO custody_events VALUES (?,?,?,?,?,?,?,?,?,?,?)", (seq, at, "bench", "auditor", "custody.note", None, None, json.dumps(details, sort_keys=True, separators=(",", ":")), "bench", prev, h))
+    db.execute("COMMIT")
+print(n / (time.perf_counter() - start))
+"""#
+
+    static let pythonVerify = #"""
+import hashlib, json, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+start = time.perf_counter()
+prev, n = "0" * 64, 0
+for seq, at, actor, role, action, exhibit, case, details, client, prev_hash, h in db.execute(
+        'SELECT seq, at, actor, role, action, exhibit, "case", details, client, prev_hash, hash FROM custody_events ORDER BY seq'):
+    e = {"action": action, "actor": actor, "at": at, "case": case, "client": client, "details": json.loads(details), "exhibit": exhibit, "role": role, "seq": seq}
+    assert prev_hash == prev and hashlib.sha256((prev + json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=True)).encode()).hexdigest() == h
+    prev, n = h, n + 1
+print(n / (time.perf_counter() - start))
+"""#
+
+    func run() async throws -> Table {
+        var table = Table(
+            title: "Custody ledger: durable appends (one event per transaction, WAL, synchronous=FULL) and verification",
+            header: ["what", "events/s", "Exhibit ÷ Python"])
+        let folder = benchDir + "/ledger"
+        Measure.shell("rm -rf '\(folder)' && mkdir -p '\(folder)'")
+        try Self.pythonAppend.write(toFile: folder + "/append.py", atomically: true, encoding: .utf8)
+        try Self.pythonVerify.write(toFile: folder + "/verify.py", atomically: true, encoding: .utf8)
+
+        // Exhibit: durable appends through the catalog.
+        let catalog = try SQLiteCatalog(path: folder + "/exhibit.sqlite", sealKey: SecureRandom.bytes(count: 32))
+        let start = DispatchTime.now()
+        for i in 0..<appends {
+            _ = try await catalog.append(.init(actor: "bench", role: "auditor", action: "custody.note", details: ["note": .string("bench \(i)")], client: "bench"))
+        }
+        let ours = Double(appends) / (Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+        let pythonAppends = python(["append.py", folder + "/python.sqlite", String(appends)], in: folder)
+
+        // Verification of a large ledger (loaded in bulk), by both.
+        var drafts: [CustodyEvent.Draft] = []
+        for i in 0..<(verifyEvents - appends) {
+            drafts.append(.init(actor: "bench", role: "auditor", action: "custody.note", exhibit: "ex_bench", caseReference: "2024/BENCH/1",
+                                details: ["note": .string("bulk \(i)"), "n": .int(Int64(i))], client: "cli:bench@host"))
+            if drafts.count == 10_000 {
+                try await catalog.appendBatch(drafts)
+                drafts.removeAll()
+            }
+        }
+        try await catalog.appendBatch(drafts)
+        let box = VerifyBox()
+        let verifyStart = DispatchTime.now()
+        try await catalog.forEachEvent(EventFilter()) { event, seal in box.feed(event, seal: seal) }
+        let report = box.finish()
+        let verifySeconds = Double(DispatchTime.now().uptimeNanoseconds - verifyStart.uptimeNanoseconds) / 1e9
+        let ourVerify = Double(report.eventsChecked) / verifySeconds
+        let pythonVerify = python(["verify.py", folder + "/exhibit.sqlite"], in: folder)
+        if !report.isIntact { table.notes.append("VERIFY FAILED: \(report.problems.first!)") }
+
+        table.rows = [
+            ["Exhibit append (SQLiteCatalog.append)", fmt(ours, 0), pythonAppends.map { fmt(ours / $0) + "×" } ?? "n/a"],
+            ["Python sqlite3 + hashlib append", pythonAppends.map { fmt($0, 0) } ?? "failed", "1.00×"],
+            ["Exhibit verify (\(report.eventsChecked) events)", fmt(ourVerify, 0), pythonVerify.map { fmt(ourVerify / $0) + "×" } ?? "n/a"],
+            ["Python verify (same database)", pythonVerify.map { fmt($0, 0) } ?? "failed", "1.00×"],
+        ]
+        table.notes.append("Goals (issue 4): appends ≥ 0.8× Python's, verification ≥ 1× Python's. Both scripts are written to \(folder).")
+        return table
+    }
+
+    func python(_ arguments: [String], in folder: String) -> Double? {
+        let out = folder + "/python.out"
+        let run = Measure.spawn(["python3"] + arguments.enumerated().map { $0 == 0 ? folder + "/" + $1 : $1 }, stdout: out)
+        guard run.status == 0 else { return nil }
+        return Double(((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
+
+/// Feeds a verifier from the sequential row callback.
+final class VerifyBox: @unchecked Sendable {
+    // Used by one sequential callback, then read after it returns.
+    var verifier = LedgerVerifier(checkpointSeqs: [], sealsAfter: .max)
+    func feed(_ event: CustodyEvent, seal: String?) { verifier.feed(event, seal: seal) }
+    func finish() -> LedgerVerifier.Report { verifier.finish(latest: nil, publicKey: nil, sealKey: nil) }
+}

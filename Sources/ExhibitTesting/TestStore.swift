@@ -1,0 +1,55 @@
+import Foundation
+
+/// A storage folder set up through the real CLI: users `jsmith` (investigator), `akhan` (investigator),
+/// `sup` (supervisor), `audit` (auditor), `root` (admin), and case `2017/MPS/0421` created by jsmith.
+public final class TestStore: Sendable {
+    public let folder: TemporaryDirectory
+    public let tokens: [String: String]
+    public static let caseReference = "2017/MPS/0421"
+
+    public var storage: String { folder.appending("Storage") }
+    /// `--storage … --policies …`.
+    public var common: [String] { ["--storage", storage, "--policies", TestPaths.policies] }
+
+    public init(_ label: String = "store", withCase: Bool = true) throws {
+        folder = try TemporaryDirectory(label)
+        let storage = folder.appending("Storage")
+        let common = ["--storage", storage, "--policies", TestPaths.policies]
+        var tokens: [String: String] = [:]
+        for (name, role, full) in [
+            ("jsmith", "investigator", "John Smith"), ("akhan", "investigator", "Aisha Khan"),
+            ("sup", "supervisor", "Sam Upton"), ("audit", "auditor", "Alex Udit"), ("root", "admin", "Rita Oot"),
+        ] {
+            let result = try ExhibitCLI.run(["user", "add", name, "--role", role, "--full-name", full, "--json"] + common)
+            guard result.status == 0,
+                  let object = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any],
+                  let token = object["token"] as? String
+            else { throw TestSupportError("user add \(name) failed: \(result.err)") }
+            tokens[name] = token
+        }
+        self.tokens = tokens
+        if withCase {
+            let created = try ExhibitCLI.run(["case", "create", Self.caseReference, "--title", "Burglary", "--as", "jsmith"] + common)
+            guard created.status == 0 else { throw TestSupportError("case create failed: \(created.err)") }
+        }
+    }
+
+    /// Runs `exhibit <arguments> --storage … --policies …`.
+    @discardableResult
+    public func run(_ arguments: [String]) throws -> Subprocess.Result {
+        try ExhibitCLI.run(arguments + common)
+    }
+
+    /// Ingests files as `user` into the test case; returns the JSON lines.
+    public func ingest(_ files: [String], as user: String = "jsmith", extra: [String] = []) throws -> [[String: Any]] {
+        let result = try run(["ingest", "--case", Self.caseReference, "--as", user] + extra + files)
+        guard result.status == 0 else { throw TestSupportError("ingest failed: \(result.err)") }
+        return try ExhibitCLI.jsonLines(result)
+    }
+
+    /// Runs SQL with the sqlite3 command line on the store's database.
+    @discardableResult
+    public func sql(_ statements: String) throws -> Subprocess.Result {
+        try Subprocess.run(Subprocess.which("sqlite3") ?? "/usr/bin/sqlite3", [storage + "/exhibit.sqlite", statements])
+    }
+}

@@ -1,0 +1,159 @@
+public import Foundation
+
+/// When footage was recorded in true time, and how much of the window asked of its owner it covers.
+///
+/// CCTV clocks drift; officers note the offset when they seize footage. All inputs and results are kept with
+/// the exhibit. The clock offset is *recorder time minus true time*: a recorder 90 s fast has `+00:01:30`,
+/// and true time is recorder time minus the offset.
+public struct TimeCoverage: Codable, Sendable, Equatable {
+    public struct Inputs: Codable, Sendable, Equatable {
+        /// Recorder-clock start given by the investigator (when the file has none, or to override it).
+        public var recordedStart: Date?
+        /// Recorder time minus true time, in seconds.
+        public var clockOffset: Double?
+        /// The window asked of the footage owner, in true time.
+        public var requestedFrom: Date?
+        public var requestedTo: Date?
+
+        enum CodingKeys: String, CodingKey {
+            case recordedStart = "recorded_start"
+            case clockOffset = "clock_offset"
+            case requestedFrom = "requested_from"
+            case requestedTo = "requested_to"
+        }
+
+        public init(recordedStart: Date? = nil, clockOffset: Double? = nil, requestedFrom: Date? = nil, requestedTo: Date? = nil) {
+            self.recordedStart = recordedStart
+            self.clockOffset = clockOffset
+            self.requestedFrom = requestedFrom
+            self.requestedTo = requestedTo
+        }
+
+        public var isEmpty: Bool { recordedStart == nil && clockOffset == nil && requestedFrom == nil && requestedTo == nil }
+    }
+
+    public var inputs: Inputs
+    /// Where the recorder-clock start came from: `file` (its creation_time), `investigator`, or absent.
+    public var startSource: String?
+    /// The recorded span corrected to true time.
+    public var trueStart: Date?
+    public var trueEnd: Date?
+    /// Fraction (0…1) of the requested window the footage covers, and what is missing on either side.
+    public var requestedCoverage: Double?
+    public var missingAtStart: Double?
+    public var missingAtEnd: Double?
+    /// The result in one sentence.
+    public var summary: String
+
+    enum CodingKeys: String, CodingKey {
+        case inputs
+        case startSource = "start_source"
+        case trueStart = "true_start"
+        case trueEnd = "true_end"
+        case requestedCoverage = "requested_coverage"
+        case missingAtStart = "missing_at_start"
+        case missingAtEnd = "missing_at_end"
+        case summary
+    }
+
+    /// Computes the true-time span from the file's own start (if any), the inputs and the readable duration.
+    public static func compute(inputs: Inputs, fileStart: Date?, readableDuration: Double?) -> TimeCoverage {
+        var result = TimeCoverage(inputs: inputs, summary: "")
+        let recorderStart = inputs.recordedStart ?? fileStart
+        result.startSource = inputs.recordedStart != nil ? "investigator" : (fileStart != nil ? "file" : nil)
+        guard let recorderStart else {
+            result.summary = "recording time unknown: the file has no creation time; give the recorder's start time"
+            return result
+        }
+        let offset = inputs.clockOffset ?? 0
+        let start = recorderStart.addingTimeInterval(-offset)
+        result.trueStart = start
+        guard let duration = readableDuration else {
+            result.summary = "starts \(dayTime(start)) UTC (true time); its duration is unknown"
+            return result
+        }
+        let end = start.addingTimeInterval(duration)
+        result.trueEnd = end
+        let span = "\(time(start))–\(time(end)) UTC"
+        let offsetNote = offset == 0 ? "" : " (recorder clock \(formatOffset(offset)), corrected)"
+        guard let from = inputs.requestedFrom, let to = inputs.requestedTo, to > from else {
+            result.summary = "recorded \(day(start)) \(span)\(offsetNote)"
+            return result
+        }
+        let window = to.timeIntervalSince(from)
+        let covered = max(0, min(end, to).timeIntervalSince(max(start, from)))
+        let fraction = covered / window
+        result.requestedCoverage = fraction
+        let before = max(0, min(start, to).timeIntervalSince(from))
+        let after = max(0, to.timeIntervalSince(max(end, from)))
+        result.missingAtStart = before
+        result.missingAtEnd = after
+        // Nearest whole percent, but never 100 % for a window not wholly covered.
+        let percent = fraction < 1 ? min(99, Int((fraction * 100).rounded())) : 100
+        var sentence = "covers \(span) of the requested \(windowText(from, to)) (\(percent) %)"
+        if covered == 0 {
+            sentence = "recorded \(span), outside the requested \(windowText(from, to)) (0 %)"
+        } else {
+            var missing: [String] = []
+            if before >= 1 { missing.append("\(describe(seconds: before)) missing at the start") }
+            if after >= 1 { missing.append("\(describe(seconds: after)) missing at the end") }
+            if !missing.isEmpty { sentence += "; " + missing.joined(separator: ", ") }
+        }
+        result.summary = sentence + offsetNote
+        return result
+    }
+
+    /// Parses `±HH:MM:SS` (also `HH:MM:SS`, `±MM:SS`, `±SS`, with optional fractional seconds) into seconds.
+    public static func parseOffset(_ text: String) -> Double? {
+        var body = Substring(text.trimmingCharacters(in: .whitespaces))
+        var sign = 1.0
+        if body.first == "-" || body.first == "+" {
+            sign = body.first == "-" ? -1 : 1
+            body = body.dropFirst()
+        }
+        let parts = body.split(separator: ":", omittingEmptySubsequences: false)
+        guard (1...3).contains(parts.count) else { return nil }
+        var seconds = 0.0
+        for (i, part) in parts.enumerated() {
+            let isLast = i == parts.count - 1
+            guard !part.isEmpty, part.count <= 9, part.allSatisfy({ $0.isASCII && ($0.isNumber || (isLast && $0 == ".")) }),
+                  let value = Double(part) else { return nil }
+            if i > 0 && value >= 60 { return nil }
+            seconds = seconds * 60 + value
+        }
+        guard seconds <= 7 * 86400 else { return nil }
+        return sign * seconds
+    }
+
+    static func formatOffset(_ seconds: Double) -> String {
+        let total = Int(abs(seconds).rounded())
+        return (seconds < 0 ? "-" : "+") + String(format: "%02d:%02d:%02d", total / 3600, (total % 3600) / 60, total % 60)
+    }
+
+    static let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+
+    static func time(_ date: Date) -> String {
+        let c = utc.dateComponents([.hour, .minute, .second], from: date)
+        return String(format: "%02d:%02d:%02d", c.hour!, c.minute!, c.second!)
+    }
+
+    static func day(_ date: Date) -> String {
+        let c = utc.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+    }
+
+    static func dayTime(_ date: Date) -> String { day(date) + " " + time(date) }
+
+    /// `14:00–14:30` when the times fall on whole minutes, with seconds otherwise; with the day.
+    static func windowText(_ from: Date, _ to: Date) -> String {
+        func short(_ date: Date) -> String {
+            let text = time(date)
+            return text.hasSuffix(":00") ? String(text.dropLast(3)) : text
+        }
+        return "\(short(from))–\(short(to)) UTC on \(day(from))"
+    }
+}

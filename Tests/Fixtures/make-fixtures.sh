@@ -1,0 +1,51 @@
+#!/bin/sh
+# Regenerates the committed test videos with ffmpeg (`make fixtures`). Small on purpose: under 3 MB in all.
+# Every file is made from FFmpeg's synthetic sources with a single thread and -bitexact, so reruns give the
+# same bytes on the same FFmpeg version.
+set -eu
+cd "$(dirname "$0")"
+ff() { ffmpeg -nostdin -v error -y -threads 1 "$@"; }
+VIDEO="testsrc2=duration=4:size=320x240:rate=25"
+TONE="sine=frequency=440:duration=4:sample_rate=48000"
+X264="-c:v libx264 -preset veryfast -pix_fmt yuv420p -g 25 -x264-params threads=1 -bitexact"
+AAC="-c:a aac -b:a 64k"
+
+# Intact files, one per common container/codec.
+ff -f lavfi -i "$VIDEO" $X264 -metadata creation_time=2024-03-01T14:00:00Z -metadata title="Camera 3, rear yard" \
+   -movflags +faststart mp4_h264.mp4
+ff -f lavfi -i "$VIDEO" -f lavfi -i "$TONE" $X264 $AAC -shortest -metadata creation_time=2024-03-01T14:05:00Z mp4_h264_aac.mp4
+ff -f lavfi -i "$VIDEO" $X264 -metadata creation_time=2024-03-01T14:10:00Z mov_h264.mov
+ff -f lavfi -i "$VIDEO" -f lavfi -i "$TONE" $X264 $AAC -shortest mkv_h264_aac.mkv
+ff -f lavfi -i "testsrc2=duration=2:size=320x240:rate=25" -c:v libvpx-vp9 -b:v 200k -deadline realtime -cpu-used 8 webm_vp9.webm
+ff -f lavfi -i "$VIDEO" -c:v mjpeg -q:v 24 -pix_fmt yuvj420p avi_mjpeg.avi
+ff -f lavfi -i "$VIDEO" -f lavfi -i "$TONE" $X264 $AAC -shortest -f mpegts ts_h264_aac.ts
+ff -f lavfi -i "$VIDEO" $X264 -f h264 raw.h264
+ff -f lavfi -i "$TONE" $AAC audio_only.m4a
+# Refused by browsers, for working copies: MPEG-4 Part 2 in AVI, MPEG-2 in MPEG-PS, an odd frame size,
+# an MKV with an attachment.
+ff -f lavfi -i "$VIDEO" -f lavfi -i "$TONE" -c:v mpeg4 -q:v 12 -c:a libmp3lame -b:a 64k -shortest avi_mpeg4.avi
+ff -f lavfi -i "$VIDEO" -f lavfi -i "$TONE" -c:v mpeg2video -q:v 12 -c:a mp2 -b:a 64k -shortest -f vob mpegps_mpeg2.mpg
+ff -f lavfi -i "testsrc2=duration=2:size=720x406:rate=25,format=yuvj422p,crop=720:405:0:0" -c:v mjpeg -q:v 28 avi_odd_720x405.avi
+printf 'Seized from DVR at 14 High Street by PC 1234.\n' > attachment.txt
+ff -f lavfi -i "$VIDEO" $X264 -attach attachment.txt -metadata:s:t mimetype=text/plain mkv_attachment.mkv
+rm attachment.txt
+
+# Damaged files.
+# An MP4 written with its index (moov) at the end, cut in the middle: the index never made it.
+ff -f lavfi -i "$VIDEO" $X264 .full.mp4
+size=$(stat -c %s .full.mp4); head -c $((size / 2)) .full.mp4 > truncated_no_moov.mp4; rm .full.mp4
+# An MP4 with its index first (+faststart), cut short: opens fine and claims its full duration.
+ff -f lavfi -i "$VIDEO" $X264 -movflags +faststart .fast.mp4
+size=$(stat -c %s .fast.mp4); head -c $((size * 55 / 100)) .fast.mp4 > truncated_faststart.mp4; rm .fast.mp4
+# An MPEG-TS with 64 KiB in the middle overwritten by noise.
+ff -f lavfi -i "$VIDEO" $X264 -f mpegts .clean.ts
+cp .clean.ts corrupted_middle.ts; size=$(stat -c %s .clean.ts)
+python3 -c "import random,sys; random.seed(7); sys.stdout.buffer.write(bytes(random.getrandbits(8) for _ in range(65536)))" \
+  | dd of=corrupted_middle.ts bs=1 seek=$((size / 2)) conv=notrunc status=none
+rm .clean.ts
+
+# Not media at all.
+: > empty.bin
+python3 -c "import random,sys; random.seed(42); sys.stdout.buffer.write(bytes(random.getrandbits(8) for _ in range(100000)))" > random.bin
+
+du -ch * | tail -1
