@@ -49,18 +49,12 @@ test: deps
 	$(SWIFT) test
 
 EXHIBIT    := .build/release/exhibit
-WHERE      := --storage $(STORAGE) --policies $(POLICIES)
+HOST       ?= 127.0.0.1
+PORT       ?= 8080
 
-# Until the HTTP server lands, `run` stores a short demo video as an exhibit and verifies the store and ledger.
+# Starts the server on ./Storage; the first start creates the user `admin` and prints its token once.
 run: release
-	@mkdir -p .build/demo
-	@[ -f .build/demo/demo.mp4 ] || ffmpeg -nostdin -v error -y -f lavfi -i testsrc=duration=5:size=640x360:rate=25 \
-	  -c:v libx264 -pix_fmt yuv420p -metadata creation_time=2024-03-01T14:00:00Z .build/demo/demo.mp4
-	@$(EXHIBIT) case list --as demo $(WHERE) >/dev/null 2>&1 || $(EXHIBIT) user add demo --role investigator --full-name "Demo User" $(WHERE)
-	@$(EXHIBIT) case show DEMO/1 --as demo $(WHERE) >/dev/null 2>&1 || $(EXHIBIT) case create DEMO/1 --title "Demo case" --as demo $(WHERE)
-	$(EXHIBIT) ingest --case DEMO/1 --as demo $(WHERE) .build/demo/demo.mp4
-	$(EXHIBIT) verify $(WHERE)
-	$(EXHIBIT) custody verify $(WHERE)
+	$(EXHIBIT) serve --storage $(STORAGE) --policies $(POLICIES) --host $(HOST) --port $(PORT)
 
 bench: bench-deps
 	$(SWIFT) build -c release --product exhibit

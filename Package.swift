@@ -20,6 +20,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C shims over system libraries.
@@ -86,9 +91,32 @@ let package = Package(
 
         // Shells.
         .target(
+            name: "ExhibitServer",
+            dependencies: [
+                "Exhibit",
+                "BlobStore",
+                "MediaProbe",
+                "Custody",
+                "ExhibitCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("openapi.yaml")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ExhibitCLI",
             dependencies: [
                 "Exhibit",
+                "ExhibitServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 "MediaProbe",
                 "Custody",
                 "BlobStore",
@@ -143,7 +171,17 @@ let package = Package(
         ),
         .testTarget(
             name: "MediaProbeTests",
-            dependencies: ["MediaProbe", "ExhibitTesting"],
+            dependencies: ["MediaProbe", "ExhibitTesting", "exhibit"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ExhibitServerTests",
+            dependencies: [
+                "exhibit", "ExhibitServer", "Exhibit", "ExhibitCrypto", "ExhibitTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

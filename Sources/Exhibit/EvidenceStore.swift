@@ -266,6 +266,23 @@ public final class EvidenceStore: Sendable {
         return exhibit
     }
 
+    /// The exhibits the actor may read whose span in true time contains `date` (optionally in one case).
+    public func exhibits(covering date: Date, in caseName: String?, for actor: Actor) async throws -> [ExhibitRecord] {
+        guard actor.role.can(.exhibitRead) else { throw ExhibitError(.forbidden, "the \(actor.role.name) role may not exhibit.read") }
+        let candidates: [ExhibitRecord]
+        if let caseName {
+            candidates = try await exhibits(in: caseName, for: actor)
+        } else {
+            var visible: [ExhibitRecord] = []
+            for record in try await cases(for: actor) { visible += try await catalog.exhibits(caseID: record.id) }
+            candidates = visible
+        }
+        return candidates.filter { exhibit in
+            guard let start = exhibit.coverage?.trueStart, let end = exhibit.coverage?.trueEnd else { return false }
+            return start <= date && date <= end
+        }
+    }
+
     /// The exhibits of a case the actor may read.
     public func exhibits(in idOrReference: String, for actor: Actor) async throws -> [ExhibitRecord] {
         let record = try await findCase(idOrReference, for: actor, needing: .caseRead)

@@ -17,6 +17,7 @@ public struct ExhibitError: Error, Sendable, CustomStringConvertible {
         public static let damaged = Code("damaged")
         public static let storage = Code("storage")
         public static let conflict = Code("conflict")
+        public static let gone = Code("gone")
         public static let forbidden = Code("forbidden")
         public static let unauthorized = Code("unauthorized")
     }

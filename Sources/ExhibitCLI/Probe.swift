@@ -23,15 +23,37 @@ extension ExhibitCommand {
         @Argument(help: ArgumentHelp("The file to examine.", valueName: "file"))
         var file: String
 
+        /// Diagnostics: probe `file` and `--also` files this many times in this process and report the resident
+        /// memory before and after on standard error (the leak check of the test suite).
+        @Option(help: .hidden) var repeatCount: Int = 0
+        @Option(help: .hidden) var also: [String] = []
+
         func run() async throws {
             guard FileManager.default.isReadableFile(atPath: file) else {
                 throw CLIError(FileManager.default.fileExists(atPath: file) ? "cannot read \(file): permission denied" : "no such file: \(file)")
             }
             let limits = (try? options.loadPolicies())?.storage.probe ?? .default
+            if repeatCount > 0 {
+                let files = [file] + also
+                func round(_ count: Int) throws {
+                    for i in 0..<count { _ = try MediaProbe.examine(path: files[i % files.count], limits: limits) }
+                }
+                try round(200)  // warm up allocator pools and FFmpeg's static tables
+                let before = residentKiB()
+                try round(repeatCount)
+                FileHandle.standardError.write(Data("rss-kib before=\(before) after=\(residentKiB()) probes=\(repeatCount)\n".utf8))
+                return
+            }
             let report = try MediaProbe.examine(path: file, limits: limits)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         }
     }
+}
+
+func residentKiB() -> Int {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+    return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
 }

@@ -30,6 +30,52 @@ public struct TimeCoverage: Codable, Sendable, Equatable {
         }
 
         public var isEmpty: Bool { recordedStart == nil && clockOffset == nil && requestedFrom == nil && requestedTo == nil }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            recordedStart = try c.decodeTime(.recordedStart)
+            clockOffset = try c.decodeIfPresent(Double.self, forKey: .clockOffset)
+            requestedFrom = try c.decodeTime(.requestedFrom)
+            requestedTo = try c.decodeTime(.requestedTo)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encodeIfPresent(recordedStart.map(Timestamp.format), forKey: .recordedStart)
+            try c.encodeIfPresent(clockOffset, forKey: .clockOffset)
+            try c.encodeIfPresent(requestedFrom.map(Timestamp.format), forKey: .requestedFrom)
+            try c.encodeIfPresent(requestedTo.map(Timestamp.format), forKey: .requestedTo)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        inputs = try c.decode(Inputs.self, forKey: .inputs)
+        startSource = try c.decodeIfPresent(String.self, forKey: .startSource)
+        trueStart = try c.decodeTime(.trueStart)
+        trueEnd = try c.decodeTime(.trueEnd)
+        requestedCoverage = try c.decodeIfPresent(Double.self, forKey: .requestedCoverage)
+        missingAtStart = try c.decodeIfPresent(Double.self, forKey: .missingAtStart)
+        missingAtEnd = try c.decodeIfPresent(Double.self, forKey: .missingAtEnd)
+        summary = try c.decode(String.self, forKey: .summary)
+    }
+
+    /// Times are written as RFC 3339 UTC strings with milliseconds.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(inputs, forKey: .inputs)
+        try c.encodeIfPresent(startSource, forKey: .startSource)
+        try c.encodeIfPresent(trueStart.map(Timestamp.format), forKey: .trueStart)
+        try c.encodeIfPresent(trueEnd.map(Timestamp.format), forKey: .trueEnd)
+        try c.encodeIfPresent(requestedCoverage, forKey: .requestedCoverage)
+        try c.encodeIfPresent(missingAtStart, forKey: .missingAtStart)
+        try c.encodeIfPresent(missingAtEnd, forKey: .missingAtEnd)
+        try c.encode(summary, forKey: .summary)
+    }
+
+    init(inputs: Inputs, summary: String) {
+        self.inputs = inputs
+        self.summary = summary
     }
 
     public var inputs: Inputs
@@ -155,5 +201,16 @@ public struct TimeCoverage: Codable, Sendable, Equatable {
             return text.hasSuffix(":00") ? String(text.dropLast(3)) : text
         }
         return "\(short(from))–\(short(to)) UTC on \(day(from))"
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A time written as RFC 3339 text.
+    func decodeTime(_ key: Key) throws -> Date? {
+        guard let text = try decodeIfPresent(String.self, forKey: key) else { return nil }
+        guard let date = Timestamp.parse(text) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "not an RFC 3339 time: \(text)")
+        }
+        return date
     }
 }

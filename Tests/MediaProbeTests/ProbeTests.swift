@@ -158,21 +158,23 @@ func ffprobe(_ path: String) throws -> [String: Any] {
         #expect(report.integrity.summary.contains("time limit"))
     }
 
-    /// Probing the fixtures 1,000 times leaves the resident memory flat: every FFmpeg object is freed.
+    /// Probing the fixtures 1,000 times leaves the resident memory flat: every FFmpeg object is freed. Run in
+    /// its own process (the `exhibit` executable), so other tests' memory does not count.
     @Test func repeatedProbesDoNotLeak() throws {
         let names = mediaFixtures + ["truncated_no_moov.mp4", "random.bin", "empty.bin"]
-        let sources = try names.map { [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture($0)))) }
-        func probeRound(_ count: Int) throws {
-            for i in 0..<count {
-                let index = i % names.count
-                _ = try MediaProbe.examine(MemoryByteSource(sources[index]), filename: names[index])
-            }
-        }
-        try probeRound(200)  // warm up allocator pools and FFmpeg's static tables
-        let before = residentKiB()
-        try probeRound(1000)
-        let after = residentKiB()
-        #expect(after - before < 8 * 1024, "RSS grew from \(before) KiB to \(after) KiB over 1,000 probes")
+        var arguments = ["probe", fixture(names[0]), "--repeat-count", "1000"]
+        for name in names.dropFirst() { arguments += ["--also", fixture(name)] }
+        let result = try ExhibitCLI.run(arguments)
+        #expect(result.status == 0, "\(result.err)")
+        let fields = Dictionary(uniqueKeysWithValues: result.err.split(separator: " ").compactMap { field -> (String, Int)? in
+            let parts = field.split(separator: "=")
+            guard parts.count == 2, let value = Int(parts[1].trimmingCharacters(in: .whitespacesAndNewlines)) else { return nil }
+            return (String(parts[0]), value)
+        })
+        let before = try #require(fields["before"])
+        let after = try #require(fields["after"])
+        #expect(fields["probes"] == 1000)
+        #expect(after - before < 4 * 1024, "RSS grew from \(before) KiB to \(after) KiB over 1,000 probes")
     }
 
     @Test func libraryVersionsAreKnown() {
@@ -182,11 +184,6 @@ func ffprobe(_ path: String) throws -> [String: Any] {
     }
 }
 
-func residentKiB() -> Int {
-    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-    let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-    return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
-}
 
 @Suite struct TimeCoverageTests {
     func date(_ text: String) -> Date { Timestamp.parse(text)! }

@@ -1,0 +1,122 @@
+import BlobStore
+import CoreMetrics
+import Exhibit
+import ExhibitCrypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import MediaProbe
+import NIOCore
+
+/// Serving an exhibit's bytes: one RFC 9110 byte range at most, strong ETag (the SHA-256), `Repr-Digest`
+/// (RFC 9530), `Content-Disposition` with the reference and original filename, conditional requests.
+enum ContentResponse {
+    /// What a `Range` header asks for.
+    enum RangeRequest: Equatable {
+        case whole
+        case range(Range<Int64>)
+        case unsatisfiable
+    }
+
+    /// Parses `Range` for a representation of `size` bytes (RFC 9110 §14.1.2). Several ranges are answered
+    /// with the whole representation (allowed by the RFC); anything malformed or reversed is unsatisfiable.
+    static func parse(_ header: String?, size: Int64) -> RangeRequest {
+        guard let header else { return .whole }
+        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        guard trimmed.lowercased().hasPrefix("bytes=") else { return .unsatisfiable }
+        let specs = trimmed.dropFirst(6).split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard specs.count == 1 else {
+            // Multiple ranges: valid syntax is served whole; junk is refused.
+            return specs.allSatisfy { ByteRangeSpec($0) != nil } ? .whole : .unsatisfiable
+        }
+        guard let spec = ByteRangeSpec(specs[0]), let range = spec.resolve(size: size) else { return .unsatisfiable }
+        return .range(range)
+    }
+
+    static func etag(_ exhibit: ExhibitRecord) -> String { "\"\(exhibit.sha256.hex)\"" }
+
+    static func headers(for exhibit: ExhibitRecord) -> HTTPFields {
+        var headers: HTTPFields = [:]
+        headers[.contentType] = mediaType(exhibit)
+        headers[.eTag] = etag(exhibit)
+        headers[HTTPField.Name("Repr-Digest")!] = "sha-256=:\(exhibit.sha256.base64):"
+        headers[.acceptRanges] = "bytes"
+        headers[.contentDisposition] = disposition(exhibit)
+        headers[.cacheControl] = "private, no-cache"
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        if let date = Timestamp.parse(exhibit.uploadedAt) {
+            headers[.lastModified] = httpDate(date)
+        }
+        return headers
+    }
+
+    /// `attachment; filename="JS-1_cam1.mp4"; filename*=UTF-8''JS-1_cam%C3%A91.mp4`.
+    static func disposition(_ exhibit: ExhibitRecord, kind: String = "attachment") -> String {
+        let name = exhibit.reference.replacingOccurrences(of: "/", with: "-") + "_" + exhibit.filename
+        let ascii = String(name.unicodeScalars.map { scalar -> Character in
+            (scalar.isASCII && scalar.value >= 0x20 && scalar.value != 0x7f && scalar != "\"" && scalar != "\\" && scalar != ";")
+                ? Character(scalar) : "_"
+        })
+        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
+        allowed.insert(charactersIn: "!#$&+-.^_`|~")
+        let encoded = name.addingPercentEncoding(withAllowedCharacters: allowed) ?? ascii
+        return "\(kind); filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
+    }
+
+    /// The media type from the probe: what a browser needs to play it, else generic bytes.
+    static func mediaType(_ exhibit: ExhibitRecord) -> String {
+        guard let media = exhibit.media else { return "application/octet-stream" }
+        let format = media.format.formatName
+        let hasVideo = !media.videoStreams.isEmpty
+        let codecs = Set(media.streams.map(\.codecName))
+        switch format {
+        case "mov,mp4,m4a,3gp,3g2,mj2":
+            if media.format.tags["major_brand"]?.hasPrefix("qt") == true { return "video/quicktime" }
+            return hasVideo ? "video/mp4" : "audio/mp4"
+        case "matroska,webm":
+            let webm = codecs.isSubset(of: ["vp8", "vp9", "av1", "opus", "vorbis"])
+            return webm ? (hasVideo ? "video/webm" : "audio/webm") : (hasVideo ? "video/x-matroska" : "audio/x-matroska")
+        case "avi": return "video/x-msvideo"
+        case "mpegts": return "video/mp2t"
+        case "mpeg", "vob": return "video/mpeg"
+        case "h264": return "video/h264"
+        case "hevc": return "video/h265"
+        case "mp3": return "audio/mpeg"
+        case "flv": return "video/x-flv"
+        case "asf": return "video/x-ms-asf"
+        case "ogg": return hasVideo ? "video/ogg" : "audio/ogg"
+        case "wav": return "audio/wav"
+        default: return "application/octet-stream"
+        }
+    }
+
+    static func httpDate(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.string(from: date)
+    }
+
+    /// Whether an `If-None-Match` or `If-Range` value names this ETag (weak comparison for If-None-Match).
+    static func matches(_ header: String?, etag: String) -> Bool {
+        guard let header else { return false }
+        return header.split(separator: ",").contains { item in
+            let tag = item.trimmingCharacters(in: .whitespaces)
+            return tag == "*" || tag == etag || tag == "W/" + etag
+        }
+    }
+
+    /// Streams `contents` as a response body of known length.
+    static func body(_ contents: BlobContents, metrics: ExhibitMetrics) -> ResponseBody {
+        ResponseBody(contentLength: Int(contents.count)) { writer in
+            for try await piece in contents {
+                metrics.bytesOut.increment(by: piece.readableBytes)
+                try await writer.write(piece)
+            }
+            try await writer.finish(nil)
+        }
+    }
+}

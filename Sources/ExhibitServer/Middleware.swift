@@ -1,0 +1,122 @@
+import Exhibit
+import Foundation
+public import HTTPTypes
+public import Hummingbird
+import HummingbirdCore
+import Logging
+import Metrics
+import NIOCore
+
+/// Turns every error into an RFC 9457 problem response (outermost, so router errors are covered too).
+struct ProblemMiddleware: RouterMiddleware {
+    typealias Context = ExhibitRequestContext
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = Problem.from(error)
+            if problem.kind == .internalError {
+                logger.error("internal error on \(request.method) \(redactedPath(request.uri.path)): \(String(reflecting: error))")
+            }
+            return try problem.response(from: request, context: context)
+        }
+    }
+}
+
+/// One log line per request: method, path (share tokens redacted), status, bytes sent, duration.
+struct RequestLogMiddleware: RouterMiddleware {
+    typealias Context = ExhibitRequestContext
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let path = redactedPath(request.uri.path)
+        var response = try await next(request, context)
+        let status = response.status.code
+        let method = request.method
+        let remote = context.remoteAddress
+        let logger = self.logger
+        response.body = response.body.observed { bytes, finished in
+            let elapsed = ContinuousClock.now - start
+            let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            let cut = finished ? "" : " (cut short)"
+            logger.info("\(method) \(path) \(status) \(bytes)B\(cut) \(String(format: "%.1f", milliseconds))ms \(remote)")
+        }
+        return response
+    }
+}
+
+/// Share links carry a secret in their path: never log it.
+func redactedPath(_ path: String) -> String {
+    path.hasPrefix("/s/") ? "/s/[redacted]" : path
+}
+
+final class ByteCounter: @unchecked Sendable {
+    // Updated from the response body writer, which writes one buffer at a time, then read once it is done.
+    private(set) var value = 0
+    var finished = false
+    func add(_ count: Int) { value += count }
+}
+
+/// Passes writes through, counting bytes and noting whether the body was finished.
+struct CountingWriter: ResponseBodyWriter {
+    var parent: any ResponseBodyWriter
+    let counter: ByteCounter
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        try await parent.write(buffer)
+        counter.add(buffer.readableBytes)
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        try await parent.finish(trailingHeaders)
+        counter.finished = true
+    }
+}
+
+extension ResponseBody {
+    /// The same body, calling `done(bytes written, finished)` once writing ends, completely or not (a client
+    /// that goes away cuts it short).
+    func observed(_ done: @escaping @Sendable (Int, Bool) -> Void) -> ResponseBody {
+        let original = self
+        return ResponseBody(contentLength: contentLength) { writer in
+            let counter = ByteCounter()
+            defer { done(counter.value, counter.finished) }
+            try await original.write(CountingWriter(parent: writer, counter: counter))
+        }
+    }
+}
+
+/// Requires `Authorization: Bearer <token>`; a missing or unknown token is 401 with no hint which.
+struct Authenticator: RouterMiddleware {
+    typealias Context = ExhibitRequestContext
+    let store: EvidenceStore
+    /// Paths served without a token.
+    let open: Set<String>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if open.contains(request.uri.path) { return try await next(request, context) }
+        let challenge: HTTPFields = [.wwwAuthenticate: "Bearer realm=\"exhibit\""]
+        guard let header = request.headers[.authorization], header.count > 7,
+              header.prefix(7).lowercased() == "bearer "
+        else { throw Problem(.unauthorized, "send Authorization: Bearer <token>", headers: challenge) }
+        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        guard let actor = try await store.authenticate(token: token, client: clientDescription(request, context)) else {
+            throw Problem(.unauthorized, "the token is not valid", headers: challenge)
+        }
+        var context = context
+        context.actor = actor
+        return try await next(request, context)
+    }
+}
+
+/// Counters exported at /metrics (with Hummingbird's request counts and durations).
+struct ExhibitMetrics: Sendable {
+    let uploads = Counter(label: "exhibit_uploads_total")
+    let uploadFailures = Counter(label: "exhibit_upload_failures_total")
+    let bytesIn = Counter(label: "exhibit_upload_bytes_total")
+    let bytesOut = Counter(label: "exhibit_download_bytes_total")
+    let verifyFailures = Counter(label: "exhibit_verify_failures_total")
+}

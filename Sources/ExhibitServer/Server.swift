@@ -1,0 +1,108 @@
+public import Exhibit
+import Foundation
+public import HTTPTypes
+public import Hummingbird
+import HummingbirdCore
+import HummingbirdCore
+public import Logging
+import Metrics
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// Where and how the server listens.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// A connection that sends nothing (no headers, no body bytes) for this long is closed.
+    public var idleTimeout: Duration
+    /// Requests whose headers together exceed this are refused.
+    public var maxHeaderSize: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, idleTimeout: Duration = .seconds(60), maxHeaderSize: Int = 16 << 10) {
+        self.host = host
+        self.port = port
+        self.idleTimeout = idleTimeout
+        self.maxHeaderSize = maxHeaderSize
+    }
+}
+
+/// The Exhibit HTTP server: builds the router and the application over an `EvidenceStore`.
+public enum ExhibitHTTPServer {
+    /// The process-wide Prometheus registry behind /metrics (swift-metrics is bootstrapped once per process).
+    static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+
+    /// The OpenAPI description served at /openapi.yaml (Sources/ExhibitServer/openapi.yaml).
+    public static var openAPIDocument: String {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+              let text = try? String(contentsOf: url, encoding: .utf8)
+        else { return "openapi: 3.1.0\ninfo: {title: Exhibit, version: '1'}\npaths: {}\n" }
+        return text
+    }
+
+    /// Every route, with the middleware that authenticates all but /healthz and /metrics.
+    public static func buildRouter(store: EvidenceStore, logger: Logger) -> Router<ExhibitRequestContext> {
+        let registry = Self.registry
+        let metrics = ExhibitMetrics()
+        let controllers = Controllers(store: store, metrics: metrics, openAPI: openAPIDocument)
+        let router = Router(context: ExhibitRequestContext.self)
+        router.add(middleware: RequestLogMiddleware(logger: logger))
+        router.add(middleware: ProblemMiddleware(logger: logger))
+        router.add(middleware: MetricsMiddleware())
+        // Every path needs a token except these: an unknown path without a token is 401, not 404.
+        router.add(middleware: Authenticator(store: store, open: ["/healthz", "/metrics"]))
+
+        // Open to anyone: liveness and metrics (no evidence in either).
+        router.get("/healthz", use: controllers.health)
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+
+        let api = router
+        api.get("/openapi.yaml", use: controllers.openAPIDocument)
+        api.get("/v1/me", use: controllers.me)
+        api.get("/v1/users", use: controllers.users)
+        api.post("/v1/users", use: controllers.addUser)
+        api.get("/v1/cases", use: controllers.cases)
+        api.post("/v1/cases", use: controllers.createCase)
+        api.get("/v1/cases/{case}", use: controllers.showCase)
+        api.post("/v1/cases/{case}/members", use: controllers.addMember)
+        api.get("/v1/cases/{case}/exhibits", use: controllers.caseExhibits)
+        api.post("/v1/cases/{case}/exhibits", use: controllers.upload)
+        // `curl -T file URL` sends PUT: the same upload.
+        api.put("/v1/cases/{case}/exhibits", use: controllers.upload)
+        api.get("/v1/exhibits", use: controllers.findCovering)
+        api.get("/v1/exhibits/{exhibit}", use: controllers.showExhibit)
+        api.get("/v1/exhibits/{exhibit}/content", use: controllers.content)
+        api.head("/v1/exhibits/{exhibit}/content", use: controllers.content)
+        api.get("/v1/custody", use: controllers.custody)
+        return router
+    }
+
+    /// The application: router, HTTP/1.1 with bounded headers and an idle timeout, graceful shutdown on
+    /// SIGINT/SIGTERM through swift-service-lifecycle.
+    public static func buildApplication(
+        store: EvidenceStore, configuration: ServerConfiguration, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = buildRouter(store: store, logger: logger)
+        let seconds = configuration.idleTimeout.components.seconds
+        let http1 = HTTP1Channel.Configuration(
+            idleTimeout: .seconds(seconds),
+            httpDecoderConfiguration: .init(
+                maxHeaderFieldSize: configuration.maxHeaderSize, maxHeaderListSize: configuration.maxHeaderSize,
+                maxHeaderFieldCount: 200))
+        return Application(
+            router: router,
+            server: .http1(configuration: http1),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "exhibit"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger)
+    }
+}

@@ -1,0 +1,111 @@
+public import Foundation
+
+/// A real `exhibit serve` process on 127.0.0.1 and a free port, stopped when released.
+public final class LiveServer: @unchecked Sendable {
+    // `process` and the pipes are only touched from init and stop/deinit (one test at a time).
+    public let url: String
+    /// The admin token printed on a first start (nil when the store already had users).
+    public let adminToken: String?
+    public let process: Process
+    private let output: Pipe
+
+    public init(storage: String, policies: String = TestPaths.policies, environment: [String: String] = [:]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.exhibitExecutable)
+        process.arguments = ["serve", "--storage", storage, "--policies", policies, "--port", "0"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["LOG_LEVEL": "warning"].merging(environment) { $1 }) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        self.output = output
+        // Read until the "listening" line; the first-start token line is written in the same write.
+        var text = ""
+        let deadline = Date().addingTimeInterval(60)
+        while !text.contains("listening on"), Date() < deadline, process.isRunning {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { Thread.sleep(forTimeInterval: 0.01); continue }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        guard let range = text.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) else {
+            process.terminate()
+            throw TestSupportError("the server did not start: \(text)")
+        }
+        url = String(text[range])
+        adminToken = text.range(of: #"exh_[A-Za-z0-9_-]+"#, options: .regularExpression).map { String(text[$0]) }
+    }
+
+    /// Stops the server (SIGTERM: graceful) and waits for it; returns its exit status.
+    @discardableResult
+    public func stop(signal: Int32 = SIGTERM) -> Int32 {
+        if process.isRunning {
+            kill(process.processIdentifier, signal)
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+
+    deinit { stop(signal: SIGKILL) }
+}
+
+/// HTTP through the `curl` command line: a real, independent client.
+public enum HTTP {
+    public struct Result: Sendable {
+        public let status: Int
+        public let headers: [String: String]
+        public let body: Data
+        public var text: String { String(decoding: body, as: UTF8.self) }
+        public func json() throws -> [String: Any] {
+            guard let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+                throw TestSupportError("not a JSON object: \(text.prefix(200))")
+            }
+            return object
+        }
+        public func jsonArray() throws -> [[String: Any]] {
+            guard let array = try JSONSerialization.jsonObject(with: body) as? [[String: Any]] else {
+                throw TestSupportError("not a JSON array: \(text.prefix(200))")
+            }
+            return array
+        }
+        public func header(_ name: String) -> String? { headers[name.lowercased()] }
+    }
+
+    /// Runs one request. `upload` sends a file as the body (streamed by curl); `data` sends bytes.
+    public static func request(
+        _ method: String, _ url: String, token: String? = nil, headers: [String: String] = [:],
+        data: Data? = nil, upload: String? = nil, extra: [String] = []
+    ) throws -> Result {
+        let folder = try TemporaryDirectory("curl")
+        var arguments = ["-s", "-g", "-X", method, "-D", folder.appending("headers"), "-o", folder.appending("body"),
+                         "-w", "%{http_code}", "--max-time", "300"]
+        if method == "HEAD" { arguments = ["-s", "-g", "-I", "-D", folder.appending("headers"), "-o", folder.appending("body"), "-w", "%{http_code}"] }
+        if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+        for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
+        if let data {
+            try data.write(to: URL(fileURLWithPath: folder.appending("request")))
+            arguments += ["--data-binary", "@" + folder.appending("request")]
+        }
+        if let upload { arguments += ["--data-binary", "@" + upload, "-H", "Content-Type: application/octet-stream"] }
+        arguments += extra + [url]
+        let result = try Subprocess.run("/usr/bin/curl", arguments)
+        let status = Int(result.out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        var parsed: [String: String] = [:]
+        let raw = (try? String(contentsOfFile: folder.appending("headers"), encoding: .utf8)) ?? ""
+        for line in raw.components(separatedBy: "\r\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            parsed[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        let body = (try? Data(contentsOf: URL(fileURLWithPath: folder.appending("body")))) ?? Data()
+        return Result(status: status, headers: parsed, body: body)
+    }
+
+    public static func get(_ url: String, token: String? = nil, headers: [String: String] = [:]) throws -> Result {
+        try request("GET", url, token: token, headers: headers)
+    }
+
+    public static func postJSON(_ url: String, token: String?, _ object: [String: Any]) throws -> Result {
+        try request("POST", url, token: token, headers: ["Content-Type": "application/json"],
+                    data: try JSONSerialization.data(withJSONObject: object))
+    }
+}
