@@ -16,7 +16,7 @@ APT_GET    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::
 DEPS       := libssl-dev libsqlite3-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
               pkg-config ffmpeg sqlite3 python3 util-linux openssl
 # Reference tools the benchmarks compare against.
-BENCH_DEPS := borgbackup restic
+BENCH_DEPS := borgbackup restic nginx-light curl wrk
 
 .PHONY: all deps bench-deps build release test run bench fixtures clean
 

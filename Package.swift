@@ -141,6 +141,7 @@ let package = Package(
                 "ExhibitCrypto",
                 "ExhibitTesting",
             ],
+            exclude: ["nginx.conf.template"],
             swiftSettings: swiftSettings
         ),
 

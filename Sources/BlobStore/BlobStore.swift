@@ -284,7 +284,7 @@ public final class BlobStore: Sendable {
     /// A chunk read whole is checked against its digest as it streams; a mismatch ends the stream with
     /// `corruptChunk` before its last piece is handed out.
     public func contents(
-        of blob: SHA256Digest, range: Range<Int64>? = nil, pieceSize: Int = 256 << 10
+        of blob: SHA256Digest, range: Range<Int64>? = nil, pieceSize: Int = 1 << 20
     ) async throws -> BlobContents {
         let manifest = try await manifest(of: blob)
         let range = range ?? 0..<manifest.size
@@ -330,6 +330,8 @@ struct ManifestCache {
 }
 
 /// The bytes of a range of a blob, as an async sequence of buffers.
+///
+/// Reads one piece ahead: while the caller sends piece *k*, piece *k + 1* is read and hashed on another task.
 public struct BlobContents: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
     let manifest: Manifest
@@ -340,63 +342,71 @@ public struct BlobContents: AsyncSequence, Sendable {
     public var count: Int64 { range.upperBound - range.lowerBound }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(contents: self)
+        Iterator(reader: PieceReader(contents: self))
     }
 
     public struct Iterator: AsyncIteratorProtocol {
-        let contents: BlobContents
-        var position: Int64
-        var entryIndex: Int
-        /// Hashing a chunk that is being read from its first byte to its last.
-        var hasher: SHA256Box?
-
-        init(contents: BlobContents) {
-            self.contents = contents
-            self.position = contents.range.lowerBound
-            self.entryIndex = contents.range.isEmpty ? 0 : contents.manifest.entryIndex(containing: position)
-        }
+        let reader: PieceReader
+        var ahead: Task<ByteBuffer?, any Error>?
 
         public mutating func next() async throws -> ByteBuffer? {
-            let manifest = contents.manifest
-            guard position < contents.range.upperBound else { return nil }
-            let entry = manifest.entries[entryIndex]
-            let chunkStart = manifest.offsets[entryIndex]
-            let chunkEnd = manifest.offsets[entryIndex + 1]
-            let offsetInChunk = position - chunkStart
-            let wholeChunk = contents.range.lowerBound <= chunkStart && contents.range.upperBound >= chunkEnd
-            if offsetInChunk == 0 && wholeChunk { hasher = SHA256Box() }
-            let length = Int(Swift.min(Int64(contents.pieceSize), Swift.min(chunkEnd, contents.range.upperBound) - position))
-            let piece = try await contents.backend.read(.chunk(entry.chunk), offset: offsetInChunk, length: length)
-            guard piece.readableBytes == length else {
-                throw BlobStoreError(
-                    .corruptChunk,
-                    "chunk \(entry.chunk.hex) of blob \(manifest.blob.hex) is shorter than its manifest says")
+            let reader = self.reader
+            let current = ahead ?? Task { try await reader.next() }
+            let piece = try await withTaskCancellationHandler {
+                try await current.value
+            } onCancel: {
+                current.cancel()
             }
-            if let hasher {
-                piece.withUnsafeReadableBytes { hasher.update($0) }
-                if position + Int64(length) == chunkEnd {
-                    let digest = hasher.finalize()
-                    self.hasher = nil
-                    guard digest == entry.chunk else {
-                        throw BlobStoreError(
-                            .corruptChunk, "chunk \(entry.chunk.hex) of blob \(manifest.blob.hex) does not match its digest")
-                    }
-                }
-            }
-            position += Int64(length)
-            if position == chunkEnd { entryIndex += 1 }
+            ahead = piece == nil ? nil : Task { try await reader.next() }
             return piece
         }
     }
 }
 
-/// A heap-held hasher so an iterator (a copyable struct) can carry one.
-final class SHA256Box: @unchecked Sendable {
-    // Used by one iterator at a time: async iterators are never shared between tasks.
-    private var hasher: SHA256? = SHA256()
-    func update(_ bytes: UnsafeRawBufferPointer) { hasher!.update(bytes) }
-    func finalize() -> SHA256Digest {
-        let digest = hasher.take()!.finalize()
-        return digest
+/// Reads a blob's range piece by piece, checking every chunk read whole against its digest. Used by one task
+/// at a time (the iterator starts the next read only after the previous one finished).
+final class PieceReader: @unchecked Sendable {
+    // Mutated only inside `next()`, whose calls never overlap (see above).
+    let contents: BlobContents
+    var position: Int64
+    var entryIndex: Int
+    /// Hashing a chunk that is being read from its first byte to its last.
+    var hasher: SHA256?
+
+    init(contents: BlobContents) {
+        self.contents = contents
+        self.position = contents.range.lowerBound
+        self.entryIndex = contents.range.isEmpty ? 0 : contents.manifest.entryIndex(containing: contents.range.lowerBound)
+    }
+
+    func next() async throws -> ByteBuffer? {
+        let manifest = contents.manifest
+        guard position < contents.range.upperBound else { return nil }
+        let entry = manifest.entries[entryIndex]
+        let chunkStart = manifest.offsets[entryIndex]
+        let chunkEnd = manifest.offsets[entryIndex + 1]
+        let offsetInChunk = position - chunkStart
+        let wholeChunk = contents.range.lowerBound <= chunkStart && contents.range.upperBound >= chunkEnd
+        if offsetInChunk == 0 && wholeChunk { hasher = SHA256() }
+        let length = Int(Swift.min(Int64(contents.pieceSize), Swift.min(chunkEnd, contents.range.upperBound) - position))
+        let piece = try await contents.backend.read(.chunk(entry.chunk), offset: offsetInChunk, length: length)
+        guard piece.readableBytes == length else {
+            throw BlobStoreError(
+                .corruptChunk, "chunk \(entry.chunk.hex) of blob \(manifest.blob.hex) is shorter than its manifest says")
+        }
+        if hasher != nil {
+            piece.withUnsafeReadableBytes { hasher!.update($0) }
+            if position + Int64(length) == chunkEnd {
+                let digest = hasher.take()!.finalize()
+                guard digest == entry.chunk else {
+                    throw BlobStoreError(
+                        .corruptChunk, "chunk \(entry.chunk.hex) of blob \(manifest.blob.hex) does not match its digest")
+                }
+            }
+        }
+        position += Int64(length)
+        if position == chunkEnd { entryIndex += 1 }
+        return piece
     }
 }
+

@@ -87,3 +87,46 @@ public final class FileBytes: AsyncSequence, Sendable {
         }
     }
 }
+
+/// Copies a stream of small buffers (a socket's, typically 2–64 KiB) into buffers of `size` bytes.
+///
+/// The small buffers are released at once (a network stack can reuse them), and the put pipeline handles a
+/// few large pieces instead of many small ones.
+public struct Coalesced<Base: AsyncSequence>: AsyncSequence where Base.Element == ByteBuffer {
+    public typealias Element = ByteBuffer
+    let base: Base
+    let size: Int
+
+    public init(_ base: Base, size: Int = 1 << 20) {
+        self.base = base
+        self.size = size
+    }
+
+    public func makeAsyncIterator() -> Iterator { Iterator(base: base.makeAsyncIterator(), size: size) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        let size: Int
+        var done = false
+
+        public mutating func next() async throws -> ByteBuffer? {
+            guard !done else { return nil }
+            var out: ByteBuffer?
+            while true {
+                guard var piece = try await base.next() else {
+                    done = true
+                    return out
+                }
+                if out == nil {
+                    // A piece already as large as wanted passes through without a copy.
+                    if piece.readableBytes >= size { return piece }
+                    out = ByteBufferAllocator().buffer(capacity: size)
+                }
+                out!.writeBuffer(&piece)
+                if out!.readableBytes >= size - (64 << 10) { return out }
+            }
+        }
+    }
+}
+
+extension Coalesced: Sendable where Base: Sendable {}

@@ -3,7 +3,7 @@ import Foundation
 // `make bench`: every row beside a reference run on the same machine, in the same invocation.
 //
 // Usage: exhibit-bench [--runs N] [--only SECTION,...]
-// Sections: ingest, probe, ledger
+// Sections: ingest, probe, ledger, http
 
 var runs = 3
 var only: Set<String>?
@@ -13,7 +13,7 @@ while let argument = arguments.popFirst() {
     case "--runs": runs = Int(arguments.popFirst() ?? "") ?? runs
     case "--only": only = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
     default:
-        FileHandle.standardError.write(Data("usage: exhibit-bench [--runs N] [--only ingest,probe,ledger]\n".utf8))
+        FileHandle.standardError.write(Data("usage: exhibit-bench [--runs N] [--only ingest,probe,ledger,http]\n".utf8))
         exit(2)
     }
 }
@@ -36,6 +36,14 @@ print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores (\(cpu)), 
 
 if wanted("ingest") {
     for table in IngestBench(benchDir: benchDir, exhibit: exhibit, policies: policies, runs: runs).run() {
+        table.print()
+    }
+}
+if wanted("http") {
+    for table in try HTTPBench(
+        benchDir: benchDir, exhibit: exhibit, policies: policies,
+        nginxTemplate: root + "/Sources/ExhibitBench/nginx.conf.template", runs: runs
+    ).run() {
         table.print()
     }
 }

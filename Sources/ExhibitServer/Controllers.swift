@@ -121,7 +121,7 @@ struct Controllers: Sendable {
         let expected = try request.headers[HTTPField.Name("Content-Digest")!].flatMap(Self.sha256ContentDigest)
         let time = try Self.timeInputs(request.uri)
         let declared = request.headers[.contentLength].flatMap(Int.init)
-        let body = CountedBody(base: request.body, expectedLength: declared, metrics: metrics)
+        let body = Coalesced(CountedBody(base: request.body, expectedLength: declared, metrics: metrics))
         do {
             let result = try await store.ingest(
                 body, filename: filename, into: caseName,

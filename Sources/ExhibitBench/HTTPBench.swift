@@ -1,0 +1,132 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Issue 5: upload and download of 1 GiB over HTTP on loopback, Exhibit beside nginx (and restic for uploads),
+/// with the Exhibit server's peak RSS.
+struct HTTPBench {
+    let benchDir: String
+    let exhibit: String
+    let policies: String
+    let nginxTemplate: String
+    let runs: Int
+
+    func run() throws -> [Table] {
+        let file = benchDir + "/random-1g.bin"
+        IngestBench(benchDir: benchDir, exhibit: exhibit, policies: policies, runs: runs).prepareInput(file)
+        let mib = Double(1 << 30) / 1_048_576
+        let root = benchDir + "/http"
+        Measure.shell("rm -rf '\(root)' && mkdir -p '\(root)/files' '\(root)/body'")
+
+        // nginx on three free ports.
+        let ports = (0..<4).map { _ in freePort() }
+        var config = try String(contentsOfFile: nginxTemplate, encoding: .utf8)
+        config = config.replacingOccurrences(of: "@ROOT@", with: root)
+            .replacingOccurrences(of: "@PORT_DAV@", with: String(ports[0]))
+            .replacingOccurrences(of: "@PORT_SENDFILE@", with: String(ports[1]))
+            .replacingOccurrences(of: "@PORT_PLAIN@", with: String(ports[2]))
+            .replacingOccurrences(of: "@USER@", with: ProcessInfo.processInfo.environment["USER"] ?? "root")
+        try config.write(toFile: root + "/nginx.conf", atomically: true, encoding: .utf8)
+        let nginx = Process()
+        nginx.executableURL = URL(fileURLWithPath: Measure.which("nginx") ?? "/usr/sbin/nginx")
+        nginx.arguments = ["-c", root + "/nginx.conf", "-e", root + "/error.log"]
+        nginx.standardError = FileHandle.nullDevice
+        try nginx.run()
+        defer { nginx.terminate(); nginx.waitUntilExit() }
+
+        // Exhibit on the fourth, with a fresh store on the same disk.
+        let storage = root + "/exhibit"
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: exhibit)
+        server.arguments = ["serve", "--storage", storage, "--policies", policies, "--port", String(ports[3])]
+        server.environment = ProcessInfo.processInfo.environment.merging(["LOG_LEVEL": "warning"]) { $1 }
+        let serverOut = Pipe()
+        server.standardOutput = serverOut
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        var banner = ""
+        while !banner.contains("Token") { banner += String(decoding: serverOut.fileHandleForReading.availableData, as: UTF8.self) }
+        let admin = String(banner[banner.range(of: #"exh_[A-Za-z0-9_-]+"#, options: .regularExpression)!])
+        let base = "http://127.0.0.1:\(ports[3])"
+        let created = shellOutput("curl -s -X POST \(base)/v1/users -H 'Authorization: Bearer \(admin)' -d '{\"name\":\"bench\",\"role\":\"investigator\",\"initials\":\"BN\"}'")
+        let token = String(created[created.range(of: #"exh_[A-Za-z0-9_-]+"#, options: .regularExpression)!])
+        _ = shellOutput("curl -s -X POST \(base)/v1/cases -H 'Authorization: Bearer \(token)' -d '{\"reference\":\"BENCH/1\"}'")
+
+        // Uploads: curl -T (PUT) of the same file.
+        var upload = Table(title: "Upload of 1 GiB with curl -T on loopback (best of \(runs); to disk)",
+                           header: ["what", "seconds", "MiB/s", "Exhibit ÷ it"])
+        var number = 0
+        let exhibitUpload = Measure.best(times: runs) {
+            number += 1
+            return Measure.spawn(["curl", "-sf", "-o", "/dev/null", "-T", file, "-H", "Authorization: Bearer \(token)",
+                                  "\(base)/v1/cases/BENCH%2F1/exhibits?filename=run\(number).bin"])
+        }
+        let nginxUpload = Measure.best(times: runs, prepare: { Measure.shell("rm -f '\(root)/files/up.bin'") }) {
+            Measure.spawn(["curl", "-sf", "-o", "/dev/null", "-T", file, "http://127.0.0.1:\(ports[0])/up.bin"])
+        }
+        var restic: Run?
+        if Measure.which("restic") != nil {
+            let repo = root + "/restic"
+            let env = ["RESTIC_PASSWORD": "bench", "RESTIC_CACHE_DIR": root + "/restic-cache"]
+            restic = Measure.best(times: runs, prepare: {
+                Measure.shell("rm -rf '\(repo)' '\(root)/restic-cache'")
+                _ = Measure.spawn(["restic", "init", "--repository-version", "2", "--repo", repo], environment: env)
+            }) { Measure.spawn(["restic", "backup", "--compression", "off", "--repo", repo, file], environment: env) }
+        }
+        func row(_ table: inout Table, _ name: String, _ run: Run?, _ ours: Run?) {
+            guard let run else { return table.rows.append([name, "failed", "", ""]) }
+            table.rows.append([name, fmt(run.seconds, 3), fmt(mib / run.seconds, 0), ours.map { fmt(run.seconds / $0.seconds) + "×" } ?? ""])
+        }
+        row(&upload, "Exhibit PUT /v1/cases/{case}/exhibits", exhibitUpload, nil)
+        row(&upload, "nginx WebDAV PUT (writes the body, hashes nothing)", nginxUpload, exhibitUpload)
+        row(&upload, "restic backup --compression off (local, no HTTP)", restic, exhibitUpload)
+        upload.notes = ["Goals (issue 5): ≥ 1.2× nginx and ≥ 3× restic. Exhibit's upload includes chunking, two SHA-256 passes, fsync of every chunk, the integrity scan and the catalog transaction."]
+
+        // Downloads: the exhibit vs the same file from nginx.
+        Measure.shell("cp '\(file)' '\(root)/files/static.bin'")
+        var download = Table(title: "Download of 1 GiB with curl -o /dev/null on loopback (best of \(runs))",
+                             header: ["what", "seconds", "MiB/s", "Exhibit ÷ it"])
+        let exhibitDownload = Measure.best(times: runs) {
+            Measure.spawn(["curl", "-sf", "-o", "/dev/null", "-H", "Authorization: Bearer \(token)", "\(base)/v1/exhibits/BN%2F1/content?case=BENCH%2F1"])
+        }
+        let sendfileOn = Measure.best(times: runs) { Measure.spawn(["curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:\(ports[1])/static.bin"]) }
+        let sendfileOff = Measure.best(times: runs) { Measure.spawn(["curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:\(ports[2])/static.bin"]) }
+        row(&download, "Exhibit GET /v1/exhibits/{id}/content", exhibitDownload, nil)
+        row(&download, "nginx, sendfile on", sendfileOn, exhibitDownload)
+        row(&download, "nginx, sendfile off", sendfileOff, exhibitDownload)
+        let peak = peakRSS(server.processIdentifier)
+        download.notes = [
+            "Goal (issue 5): ≥ 0.7× the faster nginx. Exhibit re-hashes every chunk it sends whole (verify on read).",
+            "Exhibit server peak RSS over the uploads and downloads above: \(peak / 1024) MiB (goal < 150 MiB).",
+        ]
+        return [upload, download]
+    }
+
+    func shellOutput(_ command: String) -> String {
+        let out = benchDir + "/shell.out"
+        _ = Measure.spawn(["/bin/sh", "-c", command], stdout: out)
+        return (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+    }
+
+    /// VmHWM of a running process, in KiB.
+    func peakRSS(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released).
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
