@@ -14,7 +14,9 @@ APT_GET    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::
 
 # Build and test dependencies: the C libraries Exhibit links, ffmpeg for test videos.
 DEPS       := libssl-dev libsqlite3-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
-              pkg-config ffmpeg sqlite3 python3 util-linux openssl
+              pkg-config ffmpeg sqlite3 python3 util-linux openssl curl chromium chromium-driver
+# Python packages the tests drive real clients with (from PyPI; Debian's packages as a fallback).
+PIP_DEPS   := selenium
 # Reference tools the benchmarks compare against.
 BENCH_DEPS := borgbackup restic nginx-light curl wrk
 
@@ -35,6 +37,12 @@ endef
 
 deps:
 	$(call apt_install,$(DEPS))
+	@for p in $(PIP_DEPS); do \
+	  python3 -c "import $$p" 2>/dev/null && continue; \
+	  echo "installing python package: $$p"; \
+	  python3 -m pip install -q $$p 2>/dev/null || python3 -m pip install -q --break-system-packages $$p 2>/dev/null \
+	    || $(APT_GET) install -y -q python3-$$p; \
+	done
 
 bench-deps: deps
 	$(call apt_install,$(BENCH_DEPS))

@@ -16,6 +16,7 @@
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
 #include <libswresample/swresample.h>
+#include <string.h>
 
 /* Macros Swift cannot import, as functions. */
 static inline int exhibit_averror(int e) { return AVERROR(e); }
@@ -34,5 +35,34 @@ static inline int exhibit_format_log_line(void *avcl, int level, const char *fmt
     int print_prefix = 1;
     return av_log_format_line2(avcl, level, fmt, vl, line, line_size, &print_prefix);
 }
+
+/* Working copies: frame-array plumbing that is clumsy from Swift. */
+
+/* Scales `src` into the top-left corner of `dst`, which may be larger (padding to even sizes). */
+static inline int exhibit_sws_scale_into(struct SwsContext *c, const AVFrame *src, AVFrame *dst) {
+    return sws_scale(c, (const uint8_t * const *)src->data, src->linesize, 0, src->height, dst->data, dst->linesize);
+}
+
+/* Paints a yuv420p frame black (limited range), so padding rows and columns stay black. */
+static inline void exhibit_fill_black_yuv420p(AVFrame *f) {
+    for (int y = 0; y < f->height; y++) memset(f->data[0] + y * f->linesize[0], 16, f->width);
+    for (int p = 1; p < 3; p++)
+        for (int y = 0; y < (f->height + 1) / 2; y++) memset(f->data[p] + y * f->linesize[p], 128, (f->width + 1) / 2);
+}
+
+static inline int exhibit_fifo_write_frame(AVAudioFifo *fifo, const AVFrame *f) {
+    return av_audio_fifo_write(fifo, (void **)f->data, f->nb_samples);
+}
+
+static inline int exhibit_fifo_read_frame(AVAudioFifo *fifo, AVFrame *f, int samples) {
+    return av_audio_fifo_read(fifo, (void **)f->data, samples);
+}
+
+static inline int exhibit_frame_is_corrupt(const AVFrame *f) {
+    return (f->flags & AV_FRAME_FLAG_CORRUPT) || f->decode_error_flags;
+}
+
+static inline int exhibit_codec_flag_global_header(void) { return AV_CODEC_FLAG_GLOBAL_HEADER; }
+static inline int exhibit_fmt_global_header(void) { return AVFMT_GLOBALHEADER; }
 
 #endif

@@ -28,6 +28,22 @@ public protocol Catalog: Sendable {
     func insertExhibit(
         _ exhibit: NewExhibit, makeEvent: @escaping @Sendable (String) -> CustodyEvent.Draft
     ) async throws -> (ExhibitRecord, CustodyEvent)
+    /// Records a working copy of `masterID` (reference `<master>-W<n>`, allocated here) with its lineage, marks
+    /// the master's copy as done and adds the decode check to the master's integrity, with the event, in one
+    /// transaction.
+    func insertWorkingCopy(
+        _ copy: NewExhibit, masterID: String, lineage: String, masterIntegrity: String?,
+        makeEvent: @escaping @Sendable (String) -> CustodyEvent.Draft
+    ) async throws -> (ExhibitRecord, CustodyEvent)
+    /// Sets a master's working-copy status (and error), with an event when given, in one transaction; the
+    /// master's integrity report is replaced when `masterIntegrity` is given.
+    func setWorkingCopyStatus(
+        masterID: String, status: String, error: String?, masterIntegrity: String?, event: CustodyEvent.Draft?
+    ) async throws
+    func workingCopies(of masterID: String) async throws -> [ExhibitRecord]
+    /// Masters whose working-copy status is one of `statuses` (nil included when `includeUnplanned`).
+    func masters(withWorkingCopyStatus statuses: [String], includeUnplanned: Bool) async throws -> [ExhibitRecord]
+
     func exhibit(id: String) async throws -> ExhibitRecord?
     func exhibits(reference: String, caseID: String?) async throws -> [ExhibitRecord]
     func exhibits(blob: SHA256Digest) async throws -> [ExhibitRecord]

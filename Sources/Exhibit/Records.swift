@@ -74,8 +74,15 @@ public struct ExhibitRecord: Sendable, Codable {
     public let integrity: IntegrityReport?
     public let media: MediaInfo?
     public let coverage: TimeCoverage?
+    /// For a working copy: its master, and how it was made.
+    public var masterID: String?
+    public var lineage: Lineage?
+    /// For a master: `pending`, `done`, `failed`, `interrupted`, `not-needed`, or nil before it was planned.
+    public var workingCopyStatus: String?
+    public var workingCopyError: String?
 
     public var verdict: String { integrity?.verdict.rawValue ?? "pending" }
+    public var isWorkingCopy: Bool { masterID != nil }
 
     enum CodingKeys: String, CodingKey {
         case id
@@ -85,11 +92,21 @@ public struct ExhibitRecord: Sendable, Codable {
         case uploadedBy = "uploaded_by"
         case uploadedAt = "uploaded_at"
         case integrity, media, coverage
+        case masterID = "master_id"
+        case lineage
+        case workingCopyStatus = "working_copy_status"
+        case workingCopyError = "working_copy_error"
     }
 
     public init(id: String, caseID: String, caseReference: String, reference: String, filename: String,
                 sha256: SHA256Digest, size: Int64, uploadedBy: String, uploadedAt: String,
-                integrity: IntegrityReport?, media: MediaInfo?, coverage: TimeCoverage?) {
+                integrity: IntegrityReport?, media: MediaInfo?, coverage: TimeCoverage?,
+                masterID: String? = nil, lineage: Lineage? = nil, workingCopyStatus: String? = nil,
+                workingCopyError: String? = nil) {
+        self.masterID = masterID
+        self.lineage = lineage
+        self.workingCopyStatus = workingCopyStatus
+        self.workingCopyError = workingCopyError
         self.id = id
         self.caseID = caseID
         self.caseReference = caseReference
@@ -102,6 +119,60 @@ public struct ExhibitRecord: Sendable, Codable {
         self.integrity = integrity
         self.media = media
         self.coverage = coverage
+    }
+}
+
+/// How a working copy was made from its master, recorded with the copy (and summarised in its custody event).
+public struct Lineage: Codable, Sendable {
+    public var masterID: String
+    public var masterReference: String
+    public var masterSHA256: String
+    /// `remux` (streams copied) or `transcode` (at least one stream encoded).
+    public var operation: String
+    public var reason: String
+    public var requestedBy: String
+    public var requestedFrom: String
+    public var startedAt: String
+    public var finishedAt: String
+    /// Per stream: copied or encoded, from which codec to which, with the encoder's parameters; library
+    /// versions; decode errors found in the master.
+    public var transcode: TranscodeReport
+    public var encoder: EncoderSettings
+    /// The copy's probe compared with the master's.
+    public var check: CopyCheck
+
+    enum CodingKeys: String, CodingKey {
+        case masterID = "master_id"
+        case masterReference = "master_reference"
+        case masterSHA256 = "master_sha256"
+        case operation, reason
+        case requestedBy = "requested_by"
+        case requestedFrom = "requested_from"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case transcode, encoder, check
+    }
+}
+
+/// A copy against its master: duration within one frame per second of footage, frame count likewise, the
+/// same video and audio streams.
+public struct CopyCheck: Codable, Sendable {
+    public var masterDuration: Double
+    public var copyDuration: Double
+    public var masterFrames: Int
+    public var copyFrames: Int
+    public var tolerance: Double
+    public var masterStreams: String
+    public var copyStreams: String
+
+    enum CodingKeys: String, CodingKey {
+        case masterDuration = "master_duration"
+        case copyDuration = "copy_duration"
+        case masterFrames = "master_frames"
+        case copyFrames = "copy_frames"
+        case tolerance
+        case masterStreams = "master_streams"
+        case copyStreams = "copy_streams"
     }
 }
 

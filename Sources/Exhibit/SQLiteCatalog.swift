@@ -130,6 +130,15 @@ public final class SQLiteCatalog: Catalog {
                     BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
                 """)
         }
+        migrator.registerMigration("v2: working copies") { db in
+            try db.execute(sql: """
+                ALTER TABLE exhibits ADD COLUMN master_id TEXT REFERENCES exhibits(id);
+                ALTER TABLE exhibits ADD COLUMN lineage TEXT;
+                ALTER TABLE exhibits ADD COLUMN working_copy_status TEXT;
+                ALTER TABLE exhibits ADD COLUMN working_copy_error TEXT;
+                CREATE INDEX exhibits_by_master ON exhibits(master_id);
+                """)
+        }
         return migrator
     }
 
@@ -283,7 +292,7 @@ public final class SQLiteCatalog: Catalog {
                 arguments: [exhibit.blob.hex, exhibit.size, exhibit.chunks, exhibit.media.media, exhibit.media.integrity,
                             exhibit.media.verdict, at])
             let number = (try Int.fetchOne(
-                db, sql: "SELECT max(number) FROM exhibits WHERE case_id = ? AND initials = ?",
+                db, sql: "SELECT max(number) FROM exhibits WHERE case_id = ? AND initials = ? AND master_id IS NULL",
                 arguments: [exhibit.caseID, exhibit.initials]) ?? 0) + 1
             let reference = "\(exhibit.initials)/\(number)"
             try db.execute(
@@ -297,6 +306,76 @@ public final class SQLiteCatalog: Catalog {
         }
         guard let record = try await self.exhibit(id: id) else { throw ExhibitError(.storage, "the exhibit vanished after insert") }
         return (record, event)
+    }
+
+    public func insertWorkingCopy(
+        _ copy: NewExhibit, masterID: String, lineage: String, masterIntegrity: String?,
+        makeEvent: @escaping @Sendable (String) -> CustodyEvent.Draft
+    ) async throws -> (ExhibitRecord, CustodyEvent) {
+        let event = try await write { db -> CustodyEvent in
+            let at = self.timestamp
+            guard let master = try Row.fetchOne(db, sql: "SELECT reference, initials, number, blob FROM exhibits WHERE id = ?", arguments: [masterID]) else {
+                throw ExhibitError(.notFound, "the master is gone")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO blobs (sha256, size, chunks, media, integrity, verdict, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (sha256) DO UPDATE SET media = coalesce(excluded.media, blobs.media),
+                        integrity = coalesce(excluded.integrity, blobs.integrity), verdict = coalesce(excluded.verdict, blobs.verdict)
+                    """,
+                arguments: [copy.blob.hex, copy.size, copy.chunks, copy.media.media, copy.media.integrity, copy.media.verdict, at])
+            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM exhibits WHERE master_id = ?", arguments: [masterID]) ?? 0
+            let reference = "\(master["reference"] as String)-W\(count + 1)"
+            try db.execute(
+                sql: """
+                    INSERT INTO exhibits (id, case_id, reference, initials, number, filename, blob, uploaded_by, uploaded_at,
+                                          coverage, master_id, lineage)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [copy.id, copy.caseID, reference, master["initials"] as String, master["number"] as Int, copy.filename,
+                            copy.blob.hex, copy.uploadedBy, at, copy.coverage, masterID, lineage])
+            try db.execute(
+                sql: "UPDATE exhibits SET working_copy_status = 'done', working_copy_error = NULL WHERE id = ?", arguments: [masterID])
+            if let masterIntegrity {
+                try db.execute(sql: "UPDATE blobs SET integrity = ? WHERE sha256 = ?", arguments: [masterIntegrity, master["blob"] as String])
+            }
+            return try self.append(makeEvent(reference), in: db)
+        }
+        guard let record = try await exhibit(id: copy.id) else { throw ExhibitError(.storage, "the working copy vanished after insert") }
+        return (record, event)
+    }
+
+    public func setWorkingCopyStatus(
+        masterID: String, status: String, error: String?, masterIntegrity: String?, event: CustodyEvent.Draft?
+    ) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE exhibits SET working_copy_status = ?, working_copy_error = ? WHERE id = ?",
+                arguments: [status, error, masterID])
+            if let masterIntegrity {
+                try db.execute(
+                    sql: "UPDATE blobs SET integrity = ? WHERE sha256 = (SELECT blob FROM exhibits WHERE id = ?)",
+                    arguments: [masterIntegrity, masterID])
+            }
+            if let event { _ = try self.append(event, in: db) }
+        }
+    }
+
+    public func workingCopies(of masterID: String) async throws -> [ExhibitRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: Self.exhibitSelect + " WHERE e.master_id = ? ORDER BY e.uploaded_at", arguments: [masterID]).map(Self.exhibit)
+        }
+    }
+
+    public func masters(withWorkingCopyStatus statuses: [String], includeUnplanned: Bool) async throws -> [ExhibitRecord] {
+        try await read { db in
+            let marks = statuses.map { _ in "?" }.joined(separator: ",")
+            var condition = statuses.isEmpty ? "0" : "e.working_copy_status IN (\(marks))"
+            if includeUnplanned { condition = "(\(condition) OR e.working_copy_status IS NULL)" }
+            return try Row.fetchAll(
+                db, sql: Self.exhibitSelect + " WHERE e.master_id IS NULL AND \(condition) ORDER BY e.uploaded_at",
+                arguments: StatementArguments(statuses)).map(Self.exhibit)
+        }
     }
 
     static let exhibitSelect = """
@@ -314,7 +393,9 @@ public final class SQLiteCatalog: Catalog {
             filename: row["filename"], sha256: SHA256Digest(hex: row["blob"] as String)!, size: row["size"],
             uploadedBy: row["uploaded_by"], uploadedAt: row["uploaded_at"],
             integrity: decode(IntegrityReport.self, "integrity"), media: decode(MediaInfo.self, "media"),
-            coverage: decode(TimeCoverage.self, "coverage"))
+            coverage: decode(TimeCoverage.self, "coverage"),
+            masterID: row["master_id"], lineage: decode(Lineage.self, "lineage"),
+            workingCopyStatus: row["working_copy_status"], workingCopyError: row["working_copy_error"])
     }
 
     public func exhibit(id: String) async throws -> ExhibitRecord? {

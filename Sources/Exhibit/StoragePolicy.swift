@@ -8,13 +8,24 @@ public struct StoragePolicy: Sendable, Equatable {
     public var maxUploadSize: Int64
     /// Bounds on probing and scanning footage.
     public var probe: ProbeLimits
+    /// Working copies: made automatically or not, how many at once, how they are encoded.
+    public var workingCopies: WorkingCopyPolicy
 
-    public static let `default` = StoragePolicy(chunking: .default, maxUploadSize: 1 << 40, probe: .default)
+    public struct WorkingCopyPolicy: Sendable, Equatable {
+        public var automatic: Bool
+        public var jobs: Int
+        public var encoder: EncoderSettings
 
-    public init(chunking: ChunkingParameters, maxUploadSize: Int64, probe: ProbeLimits) {
+        public static let `default` = WorkingCopyPolicy(automatic: true, jobs: 1, encoder: .default)
+    }
+
+    public static let `default` = StoragePolicy(chunking: .default, maxUploadSize: 1 << 40, probe: .default, workingCopies: .default)
+
+    public init(chunking: ChunkingParameters, maxUploadSize: Int64, probe: ProbeLimits, workingCopies: WorkingCopyPolicy = .default) {
         self.chunking = chunking
         self.maxUploadSize = maxUploadSize
         self.probe = probe
+        self.workingCopies = workingCopies
     }
 
     static func load(_ path: String) throws(PolicyError) -> StoragePolicy {
@@ -60,11 +71,31 @@ public struct StoragePolicy: Sendable, Equatable {
         try positive(scanTime > .zero, "scan_time_limit", "must be above 0")
         try positive(gapFrames >= 2 && gapFrames <= 100_000, "gap_frames", "must be between 2 and 100000")
         try media.rejectUnknownKeys()
+        var copies = try top.mapping("working_copies")
+        let automatic = try copies.bool("automatic")
+        let jobs = try copies.integer("jobs")
+        let preset = try copies.string("preset")
+        let crf = try copies.integer("crf")
+        let audioBitRate = try copies.integer("audio_bit_rate")
+        let timeLimit = try copies.duration("time_limit")
+        func checkCopy(_ ok: Bool, _ key: String, _ message: String) throws(PolicyError) {
+            if !ok { throw document.error(copies.valueNode(key), "working_copies.\(key): \(message)") }
+        }
+        try checkCopy((1...16).contains(jobs), "jobs", "must be between 1 and 16")
+        let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
+        try checkCopy(presets.contains(preset), "preset", "'\(preset)' is not a libx264 preset (\(presets.joined(separator: ", ")))")
+        try checkCopy((0...51).contains(crf), "crf", "must be between 0 and 51")
+        try checkCopy((32_000...512_000).contains(audioBitRate), "audio_bit_rate", "must be between 32000 and 512000")
+        try checkCopy(timeLimit > .zero, "time_limit", "must be above 0")
+        try copies.rejectUnknownKeys()
         try top.rejectUnknownKeys()
         return StoragePolicy(
             chunking: chunking, maxUploadSize: maxUpload,
             probe: ProbeLimits(
                 probeSize: probeSize, analyzeDuration: analyze, probeTimeLimit: probeTime, scanTimeLimit: scanTime,
-                gapFrames: gapFrames))
+                gapFrames: gapFrames),
+            workingCopies: WorkingCopyPolicy(
+                automatic: automatic, jobs: jobs,
+                encoder: EncoderSettings(preset: preset, crf: crf, audioBitRate: audioBitRate, timeLimit: timeLimit)))
     }
 }

@@ -16,6 +16,7 @@ struct Controllers: Sendable {
     let store: EvidenceStore
     let metrics: ExhibitMetrics
     let openAPI: String
+    let workingCopies: WorkingCopyService?
 
     // MARK: Users
 
@@ -128,7 +129,16 @@ struct Controllers: Sendable {
                 by: Actor(name: actor.name, role: actor.role, client: clientDescription(request, context)),
                 time: time, expectedDigest: expected)
             metrics.uploads.increment()
-            var json = ExhibitJSON(result.exhibit)
+            let plan = store.workingCopyPlan(result.exhibit)
+            var exhibit = result.exhibit
+            if let workingCopies, store.policies.storage.workingCopies.automatic,
+               plan.operation == .remux || plan.operation == .transcode {
+                try await store.markWorkingCopyPending(result.exhibit)
+                exhibit.workingCopyStatus = "pending"
+                workingCopies.enqueue(result.exhibit.id, requestedBy: "after upload by \(actor.name)")
+            }
+            var json = ExhibitJSON(exhibit)
+            json.plan = plan
             json.chunks = result.chunks
             json.newBytes = result.newBytes
             return try jsonResponse(json, status: .created, headers: [.location: "/v1/exhibits/\(result.exhibit.id)"])
@@ -187,7 +197,46 @@ struct Controllers: Sendable {
 
     func showExhibit(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         let (actor, record) = try await findExhibit(request, context, needing: .exhibitRead)
-        return try jsonResponse(ExhibitJSON(try await store.view(record, by: actor)))
+        return try jsonResponse(try await detailed(try await store.view(record, by: actor)))
+    }
+
+    /// An exhibit with its working copies (for a master) and its playback plan.
+    func detailed(_ record: ExhibitRecord) async throws -> ExhibitJSON {
+        var json = ExhibitJSON(record)
+        if !record.isWorkingCopy {
+            json.plan = store.workingCopyPlan(record)
+            json.copies = try await store.workingCopies(of: record).map(ExhibitJSON.init)
+        }
+        return json
+    }
+
+    /// `GET`/`HEAD /v1/exhibits/{exhibit}/working-copy`: the bytes of the master's latest working copy.
+    func workingCopyContent(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let (actor, record) = try await findExhibit(request, context, needing: .exhibitDownload)
+        guard !record.isWorkingCopy else { return try await serve(record, request: request, actor: actor) }
+        guard let copy = try await store.workingCopies(of: record).last else {
+            let plan = store.workingCopyPlan(record)
+            let status = record.workingCopyStatus.map { " (status: \($0)\(record.workingCopyError.map { ": \($0)" } ?? ""))" } ?? ""
+            throw Problem(.notFound, "\(record.reference) has no working copy: \(plan.reason)\(status)")
+        }
+        return try await serve(copy, request: request, actor: actor)
+    }
+
+    /// `POST /v1/exhibits/{exhibit}/working-copy`: asks for a copy now (202, made in the background).
+    func requestWorkingCopy(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let (actor, record) = try await findExhibit(request, context, needing: .exhibitDownload)
+        guard !record.isWorkingCopy else { throw Problem(.badRequest, "\(record.reference) is itself a working copy") }
+        let plan = store.workingCopyPlan(record)
+        if let copy = try await store.workingCopies(of: record).last {
+            return try jsonResponse(["status": "exists", "reference": copy.reference, "id": copy.id])
+        }
+        guard plan.operation == .remux || plan.operation == .transcode else {
+            return try jsonResponse(["status": "not-needed", "reason": plan.reason])
+        }
+        guard let workingCopies else { throw Problem(.unavailable, "this server makes no working copies") }
+        try await store.markWorkingCopyPending(record)
+        workingCopies.enqueue(record.id, requestedBy: "requested by \(actor.name)")
+        return try jsonResponse(["status": "queued", "operation": plan.operation.rawValue, "reason": plan.reason], status: .accepted)
     }
 
     /// `GET /v1/exhibits?covers=T[&case=…]`: exhibits whose span in true time contains T.
@@ -201,8 +250,13 @@ struct Controllers: Sendable {
 
     /// `GET` and `HEAD /v1/exhibits/{exhibit}/content`.
     func content(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
-        let head = request.method == .head
         let (actor, record) = try await findExhibit(request, context, needing: .exhibitDownload)
+        return try await serve(record, request: request, actor: actor)
+    }
+
+    /// An exhibit's bytes with ranges and conditional requests; a download is recorded before any byte leaves.
+    func serve(_ record: ExhibitRecord, request: Request, actor: Actor) async throws -> Response {
+        let head = request.method == .head
         var headers = ContentResponse.headers(for: record)
         let etag = ContentResponse.etag(record)
         if ContentResponse.matches(request.headers[.ifNoneMatch], etag: etag) {
@@ -290,6 +344,8 @@ struct ExhibitJSON: Encodable {
     let exhibit: ExhibitRecord
     var chunks: Int?
     var newBytes: Int64?
+    var plan: WorkingCopyPlan?
+    var copies: [ExhibitJSON]?
 
     init(_ exhibit: ExhibitRecord) { self.exhibit = exhibit }
 
@@ -297,6 +353,8 @@ struct ExhibitJSON: Encodable {
         case id, `case`, caseID = "case_id", reference, filename, sha256, size, uploadedBy = "uploaded_by"
         case uploadedAt = "uploaded_at", verdict, integrity, media, coverage, contentType = "content_type", links
         case chunks, newBytes = "new_bytes"
+        case masterID = "master_id", lineage, workingCopyStatus = "working_copy_status", workingCopyError = "working_copy_error"
+        case playback, workingCopies = "working_copies"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -315,9 +373,17 @@ struct ExhibitJSON: Encodable {
         try c.encodeIfPresent(exhibit.media, forKey: .media)
         try c.encodeIfPresent(exhibit.coverage, forKey: .coverage)
         try c.encode(ContentResponse.mediaType(exhibit), forKey: .contentType)
-        try c.encode(["self": "/v1/exhibits/\(exhibit.id)", "content": "/v1/exhibits/\(exhibit.id)/content"], forKey: .links)
+        var links = ["self": "/v1/exhibits/\(exhibit.id)", "content": "/v1/exhibits/\(exhibit.id)/content"]
+        if !exhibit.isWorkingCopy { links["working_copy"] = "/v1/exhibits/\(exhibit.id)/working-copy" }
+        try c.encode(links, forKey: .links)
         try c.encodeIfPresent(chunks, forKey: .chunks)
         try c.encodeIfPresent(newBytes, forKey: .newBytes)
+        try c.encodeIfPresent(exhibit.masterID, forKey: .masterID)
+        try c.encodeIfPresent(exhibit.lineage, forKey: .lineage)
+        try c.encodeIfPresent(exhibit.workingCopyStatus, forKey: .workingCopyStatus)
+        try c.encodeIfPresent(exhibit.workingCopyError, forKey: .workingCopyError)
+        try c.encodeIfPresent(plan, forKey: .playback)
+        try c.encodeIfPresent(copies, forKey: .workingCopies)
     }
 }
 

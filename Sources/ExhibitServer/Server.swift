@@ -46,10 +46,10 @@ public enum ExhibitHTTPServer {
     }
 
     /// Every route, with the middleware that authenticates all but /healthz and /metrics.
-    public static func buildRouter(store: EvidenceStore, logger: Logger) -> Router<ExhibitRequestContext> {
+    public static func buildRouter(store: EvidenceStore, logger: Logger, workingCopies: WorkingCopyService? = nil) -> Router<ExhibitRequestContext> {
         let registry = Self.registry
         let metrics = ExhibitMetrics()
-        let controllers = Controllers(store: store, metrics: metrics, openAPI: openAPIDocument)
+        let controllers = Controllers(store: store, metrics: metrics, openAPI: openAPIDocument, workingCopies: workingCopies)
         let router = Router(context: ExhibitRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger))
         router.add(middleware: ProblemMiddleware(logger: logger))
@@ -81,6 +81,9 @@ public enum ExhibitHTTPServer {
         api.get("/v1/exhibits/{exhibit}", use: controllers.showExhibit)
         api.get("/v1/exhibits/{exhibit}/content", use: controllers.content)
         api.head("/v1/exhibits/{exhibit}/content", use: controllers.content)
+        api.get("/v1/exhibits/{exhibit}/working-copy", use: controllers.workingCopyContent)
+        api.head("/v1/exhibits/{exhibit}/working-copy", use: controllers.workingCopyContent)
+        api.post("/v1/exhibits/{exhibit}/working-copy", use: controllers.requestWorkingCopy)
         api.get("/v1/custody", use: controllers.custody)
         return router
     }
@@ -91,7 +94,8 @@ public enum ExhibitHTTPServer {
         store: EvidenceStore, configuration: ServerConfiguration, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = buildRouter(store: store, logger: logger)
+        let workingCopies = WorkingCopyService(store: store, logger: logger)
+        let router = buildRouter(store: store, logger: logger, workingCopies: workingCopies)
         let seconds = configuration.idleTimeout.components.seconds
         let http1 = HTTP1Channel.Configuration(
             idleTimeout: .seconds(seconds),
@@ -102,6 +106,7 @@ public enum ExhibitHTTPServer {
             router: router,
             server: .http1(configuration: http1),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "exhibit"),
+            services: [workingCopies],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }

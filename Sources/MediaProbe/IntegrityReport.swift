@@ -86,6 +86,29 @@ public struct IntegrityReport: Codable, Sendable, Equatable {
     public var size: Int64
     /// What FFmpeg itself reported while reading (first messages only).
     public var demuxerMessages: [String]
+    /// What decoding every frame found, when a working copy was made (decoders catch damage demuxing misses).
+    public var decode: DecodeCheck?
+
+    public struct DecodeCheck: Codable, Sendable, Equatable {
+        public var errors: Int
+        public var corruptFrames: Int
+        public var framesDecoded: Int
+        public var checkedAt: String
+
+        public init(errors: Int, corruptFrames: Int, framesDecoded: Int, checkedAt: String) {
+            self.errors = errors
+            self.corruptFrames = corruptFrames
+            self.framesDecoded = framesDecoded
+            self.checkedAt = checkedAt
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case errors
+            case corruptFrames = "corrupt_frames"
+            case framesDecoded = "frames_decoded"
+            case checkedAt = "checked_at"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case verdict, summary, problems
@@ -98,13 +121,14 @@ public struct IntegrityReport: Codable, Sendable, Equatable {
         case bytesRead = "bytes_read"
         case size
         case demuxerMessages = "demuxer_messages"
+        case decode
     }
 
     static func notMedia(_ summary: String, size: Int64, messages: [String]) -> IntegrityReport {
         IntegrityReport(
             verdict: .notMedia, summary: summary, problems: [summary], expectedDuration: nil, readableDuration: nil,
             missingDuration: nil, streams: [], readErrors: [], readErrorCount: 0, bytesRead: 0, size: size,
-            demuxerMessages: messages)
+            demuxerMessages: messages, decode: nil)
     }
 }
 

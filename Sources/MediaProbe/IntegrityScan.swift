@@ -204,7 +204,7 @@ struct IntegrityScan {
             verdict: verdict, summary: summary, problems: problems, expectedDuration: expected,
             readableDuration: readable, missingDuration: missing, streams: streams, readErrors: readErrors,
             readErrorCount: readErrorCount, bytesRead: format.ioState.bytesRead, size: size,
-            demuxerMessages: Array(messages.prefix(20)))
+            demuxerMessages: Array(messages.prefix(20)), decode: nil)
     }
 }
 
