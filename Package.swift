@@ -73,6 +73,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "ShareLinks",
+            dependencies: ["ExhibitCrypto"],
+            swiftSettings: swiftSettings
+        ),
+
         // Application: policies and use-cases shared by the CLI and (later) the server.
         .target(
             name: "Exhibit",
@@ -80,6 +86,7 @@ let package = Package(
                 "BlobStore",
                 "MediaProbe",
                 "Custody",
+                "ShareLinks",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 "ExhibitCrypto",
                 .product(name: "Yams", package: "Yams"),
@@ -163,6 +170,11 @@ let package = Package(
                 "BlobStore", "ExhibitCrypto", "ExhibitTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ShareLinksTests",
+            dependencies: ["ShareLinks", "ExhibitCrypto", "ExhibitTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -351,13 +351,19 @@ public struct BlobContents: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> ByteBuffer? {
             let reader = self.reader
-            let current = ahead ?? Task { try await reader.next() }
-            let piece = try await withTaskCancellationHandler {
-                try await current.value
-            } onCancel: {
-                current.cancel()
+            let piece: ByteBuffer?
+            if let current = ahead {
+                piece = try await withTaskCancellationHandler {
+                    try await current.value
+                } onCancel: {
+                    current.cancel()
+                }
+            } else {
+                // The first piece (or the end): read here, no task needed.
+                piece = try await reader.next()
             }
-            ahead = piece == nil ? nil : Task { try await reader.next() }
+            // Read the next piece while this one is sent, unless this one was the last.
+            ahead = piece == nil || reader.isFinished ? nil : Task { try await reader.next() }
             return piece
         }
     }
@@ -372,6 +378,9 @@ final class PieceReader: @unchecked Sendable {
     var entryIndex: Int
     /// Hashing a chunk that is being read from its first byte to its last.
     var hasher: SHA256?
+
+    /// Whether every byte of the range has been read (only read between calls to `next()`).
+    var isFinished: Bool { position >= contents.range.upperBound }
 
     init(contents: BlobContents) {
         self.contents = contents

@@ -167,6 +167,41 @@ public enum CustodyTime {
         string(milliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
     }
 
+    /// Milliseconds since 1970 of a time in the exact form `string` writes (`YYYY-MM-DDTHH:MM:SS.mmmZ`), by
+    /// integer arithmetic (days from civil); nil for any other form or an impossible date.
+    public static func milliseconds(_ text: String) -> Int64? {
+        var text = text
+        return text.withUTF8 { bytes -> Int64? in
+            guard bytes.count == 24, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+                  bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "."),
+                  bytes[23] == UInt8(ascii: "Z")
+            else { return nil }
+            func number(_ from: Int, _ count: Int) -> Int64? {
+                var value: Int64 = 0
+                for i in from..<(from + count) {
+                    let digit = bytes[i] &- UInt8(ascii: "0")
+                    guard digit < 10 else { return nil }
+                    value = value * 10 + Int64(digit)
+                }
+                return value
+            }
+            guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+                  let minute = number(14, 2), let second = number(17, 2), let millis = number(20, 3),
+                  (1...12).contains(month), day >= 1, hour < 24, minute < 60, second < 60
+            else { return nil }
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+            let monthDays: [Int64] = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+            guard day <= monthDays[Int(month) - 1] else { return nil }
+            let y = month <= 2 ? year - 1 : year
+            let era = (y >= 0 ? y : y - 399) / 400
+            let yearOfEra = y - era * 400
+            let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+            let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+            let days = era * 146_097 + dayOfEra - 719_468
+            return ((days * 86400 + hour * 3600 + minute * 60 + second) * 1000) + millis
+        }
+    }
+
     /// The same, from milliseconds since 1970 (civil date by Howard Hinnant's days-from-civil inverse:
     /// plain integer arithmetic, no calendar or formatter on the append path).
     public static func string(milliseconds: Int64) -> String {
@@ -210,6 +245,7 @@ public enum CustodyTime {
 
     /// Parses the exact form written by `string`, plus date-only and second-precision forms for filters.
     public static func parse(_ text: String) -> Date? {
+        if let milliseconds = milliseconds(text) { return Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let date = formatter.date(from: text) { return date }

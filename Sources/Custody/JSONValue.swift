@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A JSON value without floating-point numbers, with one canonical text form.
 ///

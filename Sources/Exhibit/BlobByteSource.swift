@@ -1,5 +1,5 @@
-public import BlobStore
-public import ExhibitCrypto
+import BlobStore
+import ExhibitCrypto
 import Foundation
 import MediaProbe
 import NIOCore

@@ -50,6 +50,29 @@ public protocol Catalog: Sendable {
     func exhibits(caseID: String) async throws -> [ExhibitRecord]
     func allExhibits() async throws -> [ExhibitRecord]
 
+    // Shares
+    func insertShare(_ share: ShareRecord, event: CustodyEvent.Draft) async throws -> CustodyEvent
+    func share(id: String) async throws -> ShareRecord?
+    func shares(exhibitID: String) async throws -> [ShareRecord]
+    /// Marks a share revoked (an error when it already is), with its event.
+    func revokeShare(id: String, event: CustodyEvent.Draft) async throws -> ShareRecord
+    /// Records a view of a share: the event is appended only for a view id not seen before (one playback, many
+    /// range requests, one event). Returns whether it was new.
+    func recordShareView(shareID: String, viewID: String, kind: String, event: CustodyEvent.Draft) async throws -> Bool
+    /// Ends a download response: adds its bytes and closes its view; when `complete` (the file's last byte was
+    /// sent) counts one download if the share has one left. One transaction with the event `event` makes (given
+    /// whether the download was counted). Returns whether it was counted.
+    func endShareDownload(
+        shareID: String, viewID: String, bytes: Int, complete: Bool,
+        event: @escaping @Sendable (_ counted: Bool, ShareViewSummary) -> CustodyEvent.Draft
+    ) async throws -> Bool
+    /// Adds bytes sent to a view's total.
+    /// Closes the views of links with no request since `idleSince` (a custody time), appending for each the event
+    /// `event` makes from its summary, in one transaction. Returns what was closed.
+    func closeShareViews(idleSince: String, event: @escaping @Sendable (ShareViewSummary) -> CustodyEvent.Draft) async throws -> [ShareViewSummary]
+    /// Adds requests and bytes counted in memory to open views (one transaction for all).
+    func addShareViewTallies(_ tallies: [ShareViewTally]) async throws
+
     // Ledger
     func append(_ draft: CustodyEvent.Draft) async throws -> CustodyEvent
     /// Calls `body` with every event matching `filter`, in `seq` order, with its seal.

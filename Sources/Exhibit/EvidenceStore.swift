@@ -4,6 +4,7 @@ public import ExhibitCrypto
 public import Foundation
 public import MediaProbe
 public import NIOCore
+import Synchronization
 
 /// The application over one storage root: blob store, catalog, custody ledger, keys and policies.
 ///
@@ -17,7 +18,9 @@ public final class EvidenceStore: Sendable {
     public let backend: LocalBackend
     public let catalog: any Catalog
     public let keys: KeyRing
-    let now: @Sendable () -> Date
+    public let now: @Sendable () -> Date
+    /// Exhibits served through links (see `servedExhibit`).
+    let servedExhibits = Mutex<[String: ExhibitRecord]>([:])
 
     /// Opens the store at `root`, creating its folders, keys and database when missing.
     public init(root: String, policies: Policies, now: @escaping @Sendable () -> Date = { Date() }) throws {

@@ -7,13 +7,15 @@ import Foundation
 public struct Policies: Sendable {
     public var storage: StoragePolicy
     public var roles: RolesPolicy
+    public var sharing: SharingPolicy
 
-    public init(storage: StoragePolicy = .default, roles: RolesPolicy = RolesPolicy(roles: [:])) {
+    public init(storage: StoragePolicy = .default, roles: RolesPolicy = RolesPolicy(roles: [:]), sharing: SharingPolicy = .default) {
         self.storage = storage
         self.roles = roles
+        self.sharing = sharing
     }
 
-    /// Loads `storage.yaml` and `roles.yaml` from `folder`.
+    /// Loads `storage.yaml`, `roles.yaml` and `sharing.yaml` from `folder`.
     public static func load(from folder: String) throws(PolicyError) -> Policies {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -21,6 +23,7 @@ public struct Policies: Sendable {
         }
         let storage = try StoragePolicy.load(folder + "/storage.yaml")
         let roles = try RolesPolicy.load(folder + "/roles.yaml")
-        return Policies(storage: storage, roles: roles)
+        let sharing = try SharingPolicy.load(folder + "/sharing.yaml")
+        return Policies(storage: storage, roles: roles, sharing: sharing)
     }
 }

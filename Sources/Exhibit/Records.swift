@@ -1,4 +1,4 @@
-public import Custody
+import Custody
 public import ExhibitCrypto
 public import MediaProbe
 import Foundation
@@ -230,8 +230,11 @@ enum Validate {
 }
 
 /// Random URL-safe identifiers: a prefix and 16 characters of lowercase base32 (80 bits).
-enum Identifier {
-    static func make(_ prefix: String) -> String {
+public enum Identifier {
+    /// 16 random lowercase base32 characters (a view id).
+    public static func random() -> String { make("") }
+
+    public static func make(_ prefix: String) -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
         let bytes = SecureRandom.bytes(count: 10)
         var bits: UInt64 = 0
@@ -246,5 +249,85 @@ enum Identifier {
             }
         }
         return out
+    }
+}
+
+/// A grant to fetch one exhibit through a signed link until it expires, is revoked, or its downloads run out.
+/// What one view (or download) through a link amounted to, when it is closed.
+public struct ShareViewSummary: Sendable, Equatable {
+    public let shareID: String
+    public let viewID: String
+    public let kind: String
+    public let firstAt: String
+    public let lastAt: String
+    public let requests: Int
+    public let bytes: Int64
+    public let exhibitID: String?
+    public let caseReference: String?
+    public let client: String?
+}
+
+/// Requests and bytes of a view counted since the last time they were written.
+public struct ShareViewTally: Sendable, Equatable {
+    public let shareID: String
+    public let viewID: String
+    public let kind: String
+    public var requests: Int
+    public var bytes: Int64
+    /// A custody time.
+    public var lastAt: String
+
+    public init(shareID: String, viewID: String, kind: String, requests: Int, bytes: Int64, lastAt: String) {
+        self.shareID = shareID
+        self.viewID = viewID
+        self.kind = kind
+        self.requests = requests
+        self.bytes = bytes
+        self.lastAt = lastAt
+    }
+}
+
+public struct ShareRecord: Sendable, Codable, Equatable {
+    public let id: String
+    public let exhibitID: String
+    public let createdBy: String
+    public let createdAt: String
+    public let expiresAt: String
+    /// Whole-file downloads allowed (nil: no limit) and completed so far.
+    public let maxDownloads: Int?
+    public let downloads: Int
+    public let revokedAt: String?
+    public let recipient: String?
+    public let note: String?
+    public let keyID: String
+
+    public var downloadsLeft: Int? { maxDownloads.map { max(0, $0 - downloads) } }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case exhibitID = "exhibit_id"
+        case createdBy = "created_by"
+        case createdAt = "created_at"
+        case expiresAt = "expires_at"
+        case maxDownloads = "max_downloads"
+        case downloads
+        case revokedAt = "revoked_at"
+        case recipient, note
+        case keyID = "key_id"
+    }
+
+    public init(id: String, exhibitID: String, createdBy: String, createdAt: String, expiresAt: String, maxDownloads: Int?,
+                downloads: Int, revokedAt: String?, recipient: String?, note: String?, keyID: String) {
+        self.id = id
+        self.exhibitID = exhibitID
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.maxDownloads = maxDownloads
+        self.downloads = downloads
+        self.revokedAt = revokedAt
+        self.recipient = recipient
+        self.note = note
+        self.keyID = keyID
     }
 }

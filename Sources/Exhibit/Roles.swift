@@ -58,7 +58,7 @@ public struct RolesPolicy: Sendable {
                 throw document.error(rolesMap.keyNode(name), "'\(name)' is not a valid role name (lowercase letters, digits, '-'; not 'system')")
             }
             var role = try PolicyMapping(node: rolesMap.valueNode(name)!, path: "roles.\(name)", document: document)
-            let description = try role.take("description").flatMap(\.string) ?? ""
+            let description = role.take("description").flatMap(\.string) ?? ""
             let scopeText = try role.string("scope")
             guard let scope = Role.Scope(rawValue: scopeText) else {
                 throw document.error(role.valueNode("scope"), "roles.\(name).scope: '\(scopeText)' is not member or all")

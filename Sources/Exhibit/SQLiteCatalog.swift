@@ -139,6 +139,27 @@ public final class SQLiteCatalog: Catalog {
                 CREATE INDEX exhibits_by_master ON exhibits(master_id);
                 """)
         }
+        migrator.registerMigration("v3: share links") { db in
+            try db.execute(sql: """
+                ALTER TABLE shares ADD COLUMN key_id TEXT;
+                CREATE INDEX shares_by_exhibit ON shares(exhibit);
+                CREATE TABLE share_views (
+                    share_id TEXT NOT NULL REFERENCES shares(id),
+                    view_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    first_at TEXT NOT NULL,
+                    last_at TEXT NOT NULL,
+                    requests INTEGER NOT NULL DEFAULT 1,
+                    bytes INTEGER NOT NULL DEFAULT 0,
+                    exhibit TEXT,
+                    case_ref TEXT,
+                    client TEXT,
+                    closed INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (share_id, view_id, kind)
+                );
+                CREATE INDEX share_views_open ON share_views(closed, last_at);
+                """)
+        }
         return migrator
     }
 
@@ -399,7 +420,9 @@ public final class SQLiteCatalog: Catalog {
     }
 
     public func exhibit(id: String) async throws -> ExhibitRecord? {
-        try await read { db in try Row.fetchOne(db, sql: Self.exhibitSelect + " WHERE e.id = ?", arguments: [id]).map(Self.exhibit) }
+        try await read { db in
+            try Row.fetchOne(db.cachedStatement(sql: Self.exhibitSelect + " WHERE e.id = ?"), arguments: [id]).map(Self.exhibit)
+        }
     }
 
     public func exhibits(reference: String, caseID: String?) async throws -> [ExhibitRecord] {
@@ -423,6 +446,142 @@ public final class SQLiteCatalog: Catalog {
 
     public func allExhibits() async throws -> [ExhibitRecord] {
         try await read { db in try Row.fetchAll(db, sql: Self.exhibitSelect + " ORDER BY e.uploaded_at").map(Self.exhibit) }
+    }
+
+    // MARK: Shares
+
+    public func insertShare(_ share: ShareRecord, event: CustodyEvent.Draft) async throws -> CustodyEvent {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO shares (id, exhibit, created_by, created_at, expires_at, max_downloads, downloads, revoked_at,
+                                        recipient, note, key_id)
+                    VALUES (?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)
+                    """,
+                arguments: [share.id, share.exhibitID, share.createdBy, share.createdAt, share.expiresAt, share.maxDownloads,
+                            share.recipient, share.note, share.keyID])
+            return try self.append(event, in: db)
+        }
+    }
+
+    static func share(_ row: Row) -> ShareRecord {
+        ShareRecord(
+            id: row["id"], exhibitID: row["exhibit"], createdBy: row["created_by"], createdAt: row["created_at"],
+            expiresAt: row["expires_at"], maxDownloads: row["max_downloads"], downloads: row["downloads"],
+            revokedAt: row["revoked_at"], recipient: row["recipient"], note: row["note"], keyID: row["key_id"] ?? "")
+    }
+
+    public func share(id: String) async throws -> ShareRecord? {
+        try await read { db in try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM shares WHERE id = ?"), arguments: [id]).map(Self.share) }
+    }
+
+    public func shares(exhibitID: String) async throws -> [ShareRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM shares WHERE exhibit = ? ORDER BY created_at", arguments: [exhibitID]).map(Self.share)
+        }
+    }
+
+    public func revokeShare(id: String, event: CustodyEvent.Draft) async throws -> ShareRecord {
+        try await write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM shares WHERE id = ?", arguments: [id]) else {
+                throw ExhibitError(.notFound, "no share \(id)")
+            }
+            guard (row["revoked_at"] as String?) == nil else { throw ExhibitError(.conflict, "share \(id) is already revoked") }
+            try db.execute(sql: "UPDATE shares SET revoked_at = ? WHERE id = ?", arguments: [self.timestamp, id])
+            _ = try self.append(event, in: db)
+            return Self.share(try Row.fetchOne(db, sql: "SELECT * FROM shares WHERE id = ?", arguments: [id])!)
+        }
+    }
+
+    public func recordShareView(shareID: String, viewID: String, kind: String, event: CustodyEvent.Draft) async throws -> Bool {
+        try await write { db in
+            let now = self.timestamp
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO share_views (share_id, view_id, kind, first_at, last_at, requests, exhibit, case_ref, client, closed)
+                    VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
+                    """,
+                arguments: [shareID, viewID, kind, now, now, event.exhibit, event.caseReference, event.client, kind == "page" || kind == "head" ? 1 : 0])
+            if db.changesCount == 0 {
+                // A view already recorded: one more request, unless it was closed (idle), when it starts again
+                // as a new access.
+                try db.execute(
+                    sql: "UPDATE share_views SET requests = requests + 1, last_at = ? WHERE share_id = ? AND view_id = ? AND kind = ? AND closed = 0",
+                    arguments: [now, shareID, viewID, kind])
+                if db.changesCount > 0 { return false }
+                try db.execute(
+                    sql: """
+                        UPDATE share_views SET closed = 0, first_at = ?, last_at = ?, requests = 1, bytes = 0, client = ?
+                        WHERE share_id = ? AND view_id = ? AND kind = ?
+                        """,
+                    arguments: [now, now, event.client, shareID, viewID, kind])
+            }
+            _ = try self.append(event, in: db)
+            return true
+        }
+    }
+
+    public func closeShareViews(
+        idleSince: String, event: @escaping @Sendable (ShareViewSummary) -> CustodyEvent.Draft
+    ) async throws -> [ShareViewSummary] {
+        try await write { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM share_views WHERE closed = 0 AND last_at <= ? ORDER BY first_at", arguments: [idleSince])
+            var closed: [ShareViewSummary] = []
+            for row in rows {
+                let summary = Self.viewSummary(row)
+                try db.execute(
+                    sql: "UPDATE share_views SET closed = 1 WHERE share_id = ? AND view_id = ? AND kind = ?",
+                    arguments: [summary.shareID, summary.viewID, summary.kind])
+                _ = try self.append(event(summary), in: db)
+                closed.append(summary)
+            }
+            return closed
+        }
+    }
+
+    public func endShareDownload(
+        shareID: String, viewID: String, bytes: Int, complete: Bool,
+        event: @escaping @Sendable (_ counted: Bool, ShareViewSummary) -> CustodyEvent.Draft
+    ) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE share_views SET bytes = bytes + ?, last_at = ?, closed = 1 WHERE share_id = ? AND view_id = ? AND kind = 'download'",
+                arguments: [bytes, self.timestamp, shareID, viewID])
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM share_views WHERE share_id = ? AND view_id = ? AND kind = 'download'", arguments: [shareID, viewID])
+            else { return false }
+            var counted = false
+            if complete {
+                try db.execute(
+                    sql: "UPDATE shares SET downloads = downloads + 1 WHERE id = ? AND (max_downloads IS NULL OR downloads < max_downloads)",
+                    arguments: [shareID])
+                counted = db.changesCount > 0
+            }
+            _ = try self.append(event(counted, Self.viewSummary(row)), in: db)
+            return counted
+        }
+    }
+
+    static func viewSummary(_ row: Row) -> ShareViewSummary {
+        ShareViewSummary(
+            shareID: row["share_id"], viewID: row["view_id"], kind: row["kind"], firstAt: row["first_at"], lastAt: row["last_at"],
+            requests: row["requests"], bytes: row["bytes"], exhibitID: row["exhibit"], caseReference: row["case_ref"],
+            client: row["client"])
+    }
+
+    public func addShareViewTallies(_ tallies: [ShareViewTally]) async throws {
+        guard !tallies.isEmpty else { return }
+        try await write { db in
+            for tally in tallies {
+                try db.execute(
+                    sql: """
+                        UPDATE share_views SET requests = requests + ?, bytes = bytes + ?, last_at = max(last_at, ?)
+                        WHERE share_id = ? AND view_id = ? AND kind = ?
+                        """,
+                    arguments: [tally.requests, tally.bytes, tally.lastAt, tally.shareID, tally.viewID, tally.kind])
+            }
+        }
     }
 
     // MARK: Ledger

@@ -1,5 +1,5 @@
-public import BlobStore
-public import Custody
+import BlobStore
+import Custody
 import ExhibitCrypto
 import Foundation
 public import MediaProbe

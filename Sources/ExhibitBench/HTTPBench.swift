@@ -19,39 +19,13 @@ struct HTTPBench {
         let root = benchDir + "/http"
         Measure.shell("rm -rf '\(root)' && mkdir -p '\(root)/files' '\(root)/body'")
 
-        // nginx on three free ports.
-        let ports = (0..<4).map { _ in freePort() }
-        var config = try String(contentsOfFile: nginxTemplate, encoding: .utf8)
-        config = config.replacingOccurrences(of: "@ROOT@", with: root)
-            .replacingOccurrences(of: "@PORT_DAV@", with: String(ports[0]))
-            .replacingOccurrences(of: "@PORT_SENDFILE@", with: String(ports[1]))
-            .replacingOccurrences(of: "@PORT_PLAIN@", with: String(ports[2]))
-            .replacingOccurrences(of: "@USER@", with: ProcessInfo.processInfo.environment["USER"] ?? "root")
-        try config.write(toFile: root + "/nginx.conf", atomically: true, encoding: .utf8)
-        let nginx = Process()
-        nginx.executableURL = URL(fileURLWithPath: Measure.which("nginx") ?? "/usr/sbin/nginx")
-        nginx.arguments = ["-c", root + "/nginx.conf", "-e", root + "/error.log"]
-        nginx.standardError = FileHandle.nullDevice
-        try nginx.run()
-        defer { nginx.terminate(); nginx.waitUntilExit() }
-
-        // Exhibit on the fourth, with a fresh store on the same disk.
-        let storage = root + "/exhibit"
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: exhibit)
-        server.arguments = ["serve", "--storage", storage, "--policies", policies, "--port", String(ports[3])]
-        server.environment = ProcessInfo.processInfo.environment.merging(["LOG_LEVEL": "warning"]) { $1 }
-        let serverOut = Pipe()
-        server.standardOutput = serverOut
-        try server.run()
-        defer { server.terminate(); server.waitUntilExit() }
-        var banner = ""
-        while !banner.contains("Token") { banner += String(decoding: serverOut.fileHandleForReading.availableData, as: UTF8.self) }
-        let admin = String(banner[banner.range(of: #"exh_[A-Za-z0-9_-]+"#, options: .regularExpression)!])
-        let base = "http://127.0.0.1:\(ports[3])"
-        let created = shellOutput("curl -s -X POST \(base)/v1/users -H 'Authorization: Bearer \(admin)' -d '{\"name\":\"bench\",\"role\":\"investigator\",\"initials\":\"BN\"}'")
-        let token = String(created[created.range(of: #"exh_[A-Za-z0-9_-]+"#, options: .regularExpression)!])
-        _ = shellOutput("curl -s -X POST \(base)/v1/cases -H 'Authorization: Bearer \(token)' -d '{\"reference\":\"BENCH/1\"}'")
+        let nginx = try BenchNginx(root: root, template: nginxTemplate)
+        defer { nginx.stop() }
+        let ports = nginx.ports
+        let server = try BenchExhibit(exhibit: exhibit, storage: root + "/exhibit", policies: policies, benchDir: benchDir)
+        defer { server.stop() }
+        let base = server.base
+        let token = server.token
 
         // Uploads: curl -T (PUT) of the same file.
         var upload = Table(title: "Upload of 1 GiB with curl -T on loopback (best of \(runs); to disk)",
@@ -95,18 +69,12 @@ struct HTTPBench {
         row(&download, "Exhibit GET /v1/exhibits/{id}/content", exhibitDownload, nil)
         row(&download, "nginx, sendfile on", sendfileOn, exhibitDownload)
         row(&download, "nginx, sendfile off", sendfileOff, exhibitDownload)
-        let peak = peakRSS(server.processIdentifier)
+        let peak = peakRSS(server.process.processIdentifier)
         download.notes = [
             "Goal (issue 5): ≥ 0.7× the faster nginx. Exhibit re-hashes every chunk it sends whole (verify on read).",
             "Exhibit server peak RSS over the uploads and downloads above: \(peak / 1024) MiB (goal < 150 MiB).",
         ]
         return [upload, download]
-    }
-
-    func shellOutput(_ command: String) -> String {
-        let out = benchDir + "/shell.out"
-        _ = Measure.spawn(["/bin/sh", "-c", command], stdout: out)
-        return (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
     }
 
     /// VmHWM of a running process, in KiB.
@@ -115,6 +83,77 @@ struct HTTPBench {
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
         return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
     }
+}
+
+/// nginx started from Sources/ExhibitBench/nginx.conf.template on free ports: `ports[0]` takes WebDAV PUT,
+/// `ports[1]` serves `root/files` with sendfile, `ports[2]` without.
+struct BenchNginx {
+    let process: Process
+    let ports: [Int]
+
+    init(root: String, template: String) throws {
+        Measure.shell("mkdir -p '\(root)/files' '\(root)/body'")
+        let ports = (0..<3).map { _ in freePort() }
+        var config = try String(contentsOfFile: template, encoding: .utf8)
+        config = config.replacingOccurrences(of: "@ROOT@", with: root)
+            .replacingOccurrences(of: "@PORT_DAV@", with: String(ports[0]))
+            .replacingOccurrences(of: "@PORT_SENDFILE@", with: String(ports[1]))
+            .replacingOccurrences(of: "@PORT_PLAIN@", with: String(ports[2]))
+            .replacingOccurrences(of: "@USER@", with: ProcessInfo.processInfo.environment["USER"] ?? "root")
+        try config.write(toFile: root + "/nginx.conf", atomically: true, encoding: .utf8)
+        let nginx = Process()
+        nginx.executableURL = URL(fileURLWithPath: Measure.which("nginx") ?? "/usr/sbin/nginx")
+        nginx.arguments = ["-c", root + "/nginx.conf", "-e", root + "/error.log"]
+        nginx.standardError = FileHandle.nullDevice
+        try nginx.run()
+        self.process = nginx
+        self.ports = ports
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+/// `exhibit serve` on a fresh store and a free port, with an investigator `bench` (token) and case `BENCH/1`.
+struct BenchExhibit {
+    let process: Process
+    let base: String
+    let token: String
+
+    init(exhibit: String, storage: String, policies: String, benchDir: String) throws {
+        let port = freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: exhibit)
+        server.arguments = ["serve", "--storage", storage, "--policies", policies, "--port", String(port)]
+        server.environment = ProcessInfo.processInfo.environment.merging(["LOG_LEVEL": "warning"]) { $1 }
+        let serverOut = Pipe()
+        server.standardOutput = serverOut
+        try server.run()
+        var banner = ""
+        while !banner.contains("Token") { banner += String(decoding: serverOut.fileHandleForReading.availableData, as: UTF8.self) }
+        let admin = String(banner[banner.range(of: #"exh_[A-Za-z0-9_-]+"#, options: .regularExpression)!])
+        let base = "http://127.0.0.1:\(port)"
+        let created = shellOutput(benchDir, "curl -s -X POST \(base)/v1/users -H 'Authorization: Bearer \(admin)' -d '{\"name\":\"bench\",\"role\":\"investigator\",\"initials\":\"BN\"}'")
+        let token = String(created[created.range(of: #"exh_[A-Za-z0-9_-]+"#, options: .regularExpression)!])
+        _ = shellOutput(benchDir, "curl -s -X POST \(base)/v1/cases -H 'Authorization: Bearer \(token)' -d '{\"reference\":\"BENCH/1\"}'")
+        self.process = server
+        self.base = base
+        self.token = token
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+/// Runs a shell command and returns its standard output.
+func shellOutput(_ benchDir: String, _ command: String) -> String {
+    let out = benchDir + "/shell.out"
+    _ = Measure.spawn(["/bin/sh", "-c", command], stdout: out)
+    return (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released).

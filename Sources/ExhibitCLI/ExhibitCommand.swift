@@ -10,7 +10,8 @@ public struct ExhibitCommand: AsyncParsableCommand {
             identical footage is kept once and every byte can be re-checked against its SHA-256.
             """,
         subcommands: [
-            Serve.self, UserCommand.self, CaseCommand.self, Ingest.self, Show.self, Cat.self, Derive.self, Probe.self,
+            Serve.self, UserCommand.self, CaseCommand.self, Ingest.self, Show.self, Cat.self, Derive.self, ShareCommand.self,
+            Probe.self, Keys.self,
             CustodyCommand.self,
             Verify.self,
         ]

@@ -2,34 +2,63 @@ public import Foundation
 
 /// base64url without padding (RFC 4648 §5), for tokens that travel in URLs.
 public enum Base64URL {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// The 6-bit value of each byte, or 0xFF for bytes outside the URL alphabet.
+    static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, char) in alphabet.enumerated() { table[Int(char)] = UInt8(index) }
+        return table
+    }()
+
     public static func encode(_ bytes: some ContiguousBytes) -> String {
-        let data = bytes.withUnsafeBytes { Data($0) }
-        var text = data.base64EncodedString()
-        text = text.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        while text.hasSuffix("=") { text.removeLast() }
-        return text
+        bytes.withUnsafeBytes { input in
+            var out = [UInt8]()
+            out.reserveCapacity((input.count * 4 + 2) / 3)
+            var index = 0
+            while index + 3 <= input.count {
+                let value = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+                out.append(alphabet[Int(value >> 18 & 63)])
+                out.append(alphabet[Int(value >> 12 & 63)])
+                out.append(alphabet[Int(value >> 6 & 63)])
+                out.append(alphabet[Int(value & 63)])
+                index += 3
+            }
+            let rest = input.count - index
+            if rest > 0 {
+                let value = UInt32(input[index]) << 16 | (rest == 2 ? UInt32(input[index + 1]) << 8 : 0)
+                out.append(alphabet[Int(value >> 18 & 63)])
+                out.append(alphabet[Int(value >> 12 & 63)])
+                if rest == 2 { out.append(alphabet[Int(value >> 6 & 63)]) }
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
     }
 
     /// Decodes strictly: only the URL alphabet, no padding, and the canonical encoding of the bytes
     /// (unused trailing bits must be zero), so that one byte string has exactly one text form.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 4 != 1 else { return nil }
-        for char in utf8 {
-            switch char {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
-                continue
-            default:
-                return nil
+        var text = String(text)
+        return text.withUTF8 { input -> [UInt8]? in
+            guard input.count % 4 != 1 else { return nil }
+            var out = [UInt8]()
+            out.reserveCapacity(input.count * 3 / 4)
+            var bits: UInt32 = 0
+            var count = 0
+            for char in input {
+                let value = values[Int(char)]
+                guard value != 0xFF else { return nil }
+                bits = bits << 6 | UInt32(value)
+                count += 6
+                if count >= 8 {
+                    count -= 8
+                    out.append(UInt8(truncatingIfNeeded: bits >> UInt32(count)))
+                    bits &= (1 << UInt32(count)) - 1
+                }
             }
+            // Leftover bits (2 or 4) must be zero in the canonical form.
+            guard bits == 0 else { return nil }
+            return out
         }
-        var standard = String(decoding: utf8, as: UTF8.self)
-            .replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while standard.utf8.count % 4 != 0 { standard.append("=") }
-        guard let data = Data(base64Encoded: standard) else { return nil }
-        let bytes = [UInt8](data)
-        guard encode(bytes) == String(decoding: utf8, as: UTF8.self) else { return nil }
-        return bytes
     }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A SHA-256 digest: 32 bytes, held as four big-endian words so that equality and hashing are cheap.
 ///

@@ -1,5 +1,6 @@
 import BlobStore
 import CoreMetrics
+import Custody
 import Exhibit
 import ExhibitCrypto
 import Foundation
@@ -8,6 +9,7 @@ import Hummingbird
 import HummingbirdCore
 import MediaProbe
 import NIOCore
+import Synchronization
 
 /// Serving an exhibit's bytes: one RFC 9110 byte range at most, strong ETag (the SHA-256), `Repr-Digest`
 /// (RFC 9530), `Content-Disposition` with the reference and original filename, conditional requests.
@@ -23,6 +25,11 @@ enum ContentResponse {
     /// with the whole representation (allowed by the RFC); anything malformed or reversed is unsatisfiable.
     static func parse(_ header: String?, size: Int64) -> RangeRequest {
         guard let header else { return .whole }
+        // The common form (`bytes=A-B`, `bytes=A-`, `bytes=-N`) without the general parsing below.
+        if header.hasPrefix("bytes="), !header.utf8.contains(UInt8(ascii: ",")), !header.utf8.contains(UInt8(ascii: " ")) {
+            guard let spec = ByteRangeSpec(header.dropFirst(6)), let range = spec.resolve(size: size) else { return .unsatisfiable }
+            return .range(range)
+        }
         let trimmed = header.trimmingCharacters(in: .whitespaces)
         guard trimmed.lowercased().hasPrefix("bytes=") else { return .unsatisfiable }
         let specs = trimmed.dropFirst(6).split(separator: ",", omittingEmptySubsequences: false)
@@ -37,6 +44,22 @@ enum ContentResponse {
 
     static func etag(_ exhibit: ExhibitRecord) -> String { "\"\(exhibit.sha256.hex)\"" }
 
+    /// `headers(for:)` with `Content-Disposition: <kind>`, remembered per exhibit (these fields never change),
+    /// for the many requests of a player.
+    static func cachedHeaders(for exhibit: ExhibitRecord, kind: String) -> HTTPFields {
+        let key = exhibit.id + "\u{0}" + kind
+        if let fields = headerCache.withLock({ $0[key] }) { return fields }
+        var fields = headers(for: exhibit)
+        fields[.contentDisposition] = disposition(exhibit, kind: kind)
+        headerCache.withLock { cache in
+            if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
+            cache[key] = fields
+        }
+        return fields
+    }
+
+    static let headerCache = Mutex<[String: HTTPFields]>([:])
+
     static func headers(for exhibit: ExhibitRecord) -> HTTPFields {
         var headers: HTTPFields = [:]
         headers[.contentType] = mediaType(exhibit)
@@ -46,7 +69,7 @@ enum ContentResponse {
         headers[.contentDisposition] = disposition(exhibit)
         headers[.cacheControl] = "private, no-cache"
         headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-        if let date = Timestamp.parse(exhibit.uploadedAt) {
+        if let date = CustodyTime.parse(exhibit.uploadedAt) {
             headers[.lastModified] = httpDate(date)
         }
         return headers
@@ -92,12 +115,17 @@ enum ContentResponse {
         }
     }
 
+    /// An HTTP date (RFC 9110 IMF-fixdate), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`, from the custody time form.
     static func httpDate(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: date)
+        let text = CustodyTime.string(date)  // YYYY-MM-DDTHH:MM:SS.mmmZ
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
+        let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][Int(((days % 7) + 7) % 7)]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let parts = Array(text.utf8)
+        func slice(_ from: Int, _ to: Int) -> String { String(decoding: parts[from..<to], as: UTF8.self) }
+        let month = months[(Int(slice(5, 7)) ?? 1) - 1]
+        return "\(weekday), \(slice(8, 10)) \(month) \(slice(0, 4)) \(slice(11, 19)) GMT"
     }
 
     /// Whether an `If-None-Match` or `If-Range` value names this ETag (weak comparison for If-None-Match).

@@ -1,7 +1,7 @@
 import Exhibit
 import Foundation
-public import HTTPTypes
-public import Hummingbird
+import HTTPTypes
+import Hummingbird
 import HummingbirdCore
 import Logging
 import Metrics
@@ -95,9 +95,12 @@ struct Authenticator: RouterMiddleware {
     let store: EvidenceStore
     /// Paths served without a token.
     let open: Set<String>
+    /// Path prefixes served without a token (share links carry their own credential).
+    let openPrefixes: [String]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if open.contains(request.uri.path) { return try await next(request, context) }
+        let path = request.uri.path
+        if open.contains(path) || openPrefixes.contains(where: { path.hasPrefix($0) }) { return try await next(request, context) }
         let challenge: HTTPFields = [.wwwAuthenticate: "Bearer realm=\"exhibit\""]
         guard let header = request.headers[.authorization], header.count > 7,
               header.prefix(7).lowercased() == "bearer "

@@ -1,6 +1,6 @@
 public import Exhibit
 import Foundation
-public import HTTPTypes
+import HTTPTypes
 public import Hummingbird
 import HummingbirdCore
 import HummingbirdCore
@@ -47,6 +47,12 @@ public enum ExhibitHTTPServer {
 
     /// Every route, with the middleware that authenticates all but /healthz and /metrics.
     public static func buildRouter(store: EvidenceStore, logger: Logger, workingCopies: WorkingCopyService? = nil) -> Router<ExhibitRequestContext> {
+        buildRouter(store: store, logger: logger, workingCopies: workingCopies, linkViews: LinkViewCounters())
+    }
+
+    static func buildRouter(
+        store: EvidenceStore, logger: Logger, workingCopies: WorkingCopyService?, linkViews: LinkViewCounters
+    ) -> Router<ExhibitRequestContext> {
         let registry = Self.registry
         let metrics = ExhibitMetrics()
         let controllers = Controllers(store: store, metrics: metrics, openAPI: openAPIDocument, workingCopies: workingCopies)
@@ -55,7 +61,7 @@ public enum ExhibitHTTPServer {
         router.add(middleware: ProblemMiddleware(logger: logger))
         router.add(middleware: MetricsMiddleware())
         // Every path needs a token except these: an unknown path without a token is 401, not 404.
-        router.add(middleware: Authenticator(store: store, open: ["/healthz", "/metrics"]))
+        router.add(middleware: Authenticator(store: store, open: ["/healthz", "/metrics"], openPrefixes: ["/s/"]))
 
         // Open to anyone: liveness and metrics (no evidence in either).
         router.get("/healthz", use: controllers.health)
@@ -85,6 +91,14 @@ public enum ExhibitHTTPServer {
         api.head("/v1/exhibits/{exhibit}/working-copy", use: controllers.workingCopyContent)
         api.post("/v1/exhibits/{exhibit}/working-copy", use: controllers.requestWorkingCopy)
         api.get("/v1/custody", use: controllers.custody)
+
+        let shares = ShareController(store: store, controllers: controllers, views: linkViews, logger: logger)
+        api.post("/v1/exhibits/{exhibit}/shares", use: shares.create)
+        api.get("/v1/exhibits/{exhibit}/shares", use: shares.list)
+        api.delete("/v1/shares/{share}", use: shares.revoke)
+        // Open to anyone holding a link: the link itself is the credential.
+        api.get("/s/{token}", use: shares.link)
+        api.head("/s/{token}", use: shares.link)
         return router
     }
 
@@ -95,7 +109,8 @@ public enum ExhibitHTTPServer {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let workingCopies = WorkingCopyService(store: store, logger: logger)
-        let router = buildRouter(store: store, logger: logger, workingCopies: workingCopies)
+        let linkViews = LinkViewCounters()
+        let router = buildRouter(store: store, logger: logger, workingCopies: workingCopies, linkViews: linkViews)
         let seconds = configuration.idleTimeout.components.seconds
         let http1 = HTTP1Channel.Configuration(
             idleTimeout: .seconds(seconds),
@@ -106,7 +121,7 @@ public enum ExhibitHTTPServer {
             router: router,
             server: .http1(configuration: http1),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "exhibit"),
-            services: [workingCopies],
+            services: [workingCopies, LinkViewService(store: store, counters: linkViews, logger: logger)],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }

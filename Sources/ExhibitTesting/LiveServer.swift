@@ -16,7 +16,11 @@ public final class LiveServer: @unchecked Sendable {
         process.environment = ProcessInfo.processInfo.environment.merging(["LOG_LEVEL": "warning"].merging(environment) { $1 }) { $1 }
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        // Errors go to a file, so a server that does not start says why.
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("exhibit-serve-\(UUID().uuidString).err")
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        defer { try? FileManager.default.removeItem(at: errors) }
         try process.run()
         self.process = process
         self.output = output
@@ -30,7 +34,9 @@ public final class LiveServer: @unchecked Sendable {
         }
         guard let range = text.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) else {
             process.terminate()
-            throw TestSupportError("the server did not start: \(text)")
+            process.waitUntilExit()
+            let reason = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+            throw TestSupportError("the server did not start: \(text)\(reason)")
         }
         url = String(text[range])
         adminToken = text.range(of: #"exh_[A-Za-z0-9_-]+"#, options: .regularExpression).map { String(text[$0]) }

@@ -58,7 +58,15 @@ import Testing
             let ms = Int64(random.next() % 8_000_000_000_000)  // up to year 2223
             let date = Date(timeIntervalSince1970: Double(ms) / 1000)
             #expect(CustodyTime.string(milliseconds: ms) == formatter.string(from: date))
+            // Parsing is the exact inverse.
+            #expect(CustodyTime.milliseconds(CustodyTime.string(milliseconds: ms)) == ms)
         }
+        for bad in ["2024-02-30T00:00:00.000Z", "2023-02-29T00:00:00.000Z", "2024-13-01T00:00:00.000Z", "2024-01-01T24:00:00.000Z",
+                    "2024-01-01T00:00:00.000", "2024-01-01 00:00:00.000Z", "2024-01-01T00:00:00.0a0Z", "+024-01-01T00:00:00.000Z"] {
+            #expect(CustodyTime.milliseconds(bad) == nil, "\(bad)")
+        }
+        #expect(CustodyTime.milliseconds("2000-02-29T23:59:59.999Z") == 951_868_799_999)
+        #expect(CustodyTime.parse("2024-03-01") == Date(timeIntervalSince1970: 1_709_251_200), "date-only still parses for filters")
     }
 
     @Test func checkpointsSignAndRefuseTampering() throws {

@@ -121,6 +121,10 @@ import Testing
             let text = Base64URL.encode(bytes)
             #expect(!text.contains("=") && !text.contains("+") && !text.contains("/"))
             #expect(Base64URL.decode(text) == bytes)
+            // The same text as Foundation's base64 with the URL alphabet and no padding.
+            let reference = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            #expect(text == reference)
         }
         #expect(Base64URL.decode("AQ==") == nil)  // padding
         #expect(Base64URL.decode("A+8") == nil)  // standard alphabet

@@ -323,7 +323,9 @@ import Yams
 
     @Test func uploadsOverThePolicyLimitAre413() throws {
         let policies = try TemporaryDirectory("limit")
-        try FileManager.default.copyItem(atPath: TestPaths.policies + "/roles.yaml", toPath: policies.appending("roles.yaml"))
+        for name in try FileManager.default.contentsOfDirectory(atPath: TestPaths.policies) where name != "storage.yaml" {
+            try FileManager.default.copyItem(atPath: TestPaths.policies + "/" + name, toPath: policies.appending(name))
+        }
         let storage = try String(contentsOfFile: TestPaths.policies + "/storage.yaml", encoding: .utf8)
             .replacingOccurrences(of: "max_size: 1TiB", with: "max_size: 1MiB")
         try storage.write(toFile: policies.appending("storage.yaml"), atomically: true, encoding: .utf8)

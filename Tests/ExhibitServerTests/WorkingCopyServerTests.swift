@@ -55,6 +55,30 @@ import Testing
         // Chromium plays every copy with a picture (videoWidth > 0), the master's duration, and seeks.
         var paths = Self.refused.map { "/v1/exhibits/\(masters[$0]!["id"] as! String)/working-copy" }
         paths.append("/v1/exhibits/\(masters["mp4_h264_aac.mp4"]!["id"] as! String)/content")
+        // Share pages: one for a master that plays, one for a master that plays through its working copy.
+        var pages: [String: String] = [:]
+        for name in ["mp4_h264_aac.mp4", "avi_mpeg4.avi"] {
+            let shared = try HTTP.postJSON(server.url + "/v1/exhibits/\(masters[name]!["id"] as! String)/shares", token: token, ["recipient": "CPS"])
+            #expect(shared.status == 201, "\(shared.text)")
+            let url = try #require(try shared.json()["url"] as? String)
+            pages[name] = String(url[try #require(url.range(of: "/s/")).lowerBound...])
+            let html = try HTTP.get(url).text
+            #expect(html.contains(name == "avi_mpeg4.avi" ? "play=copy" : "play=master"), "\(name): \(html)")
+            if name == "avi_mpeg4.avi" {
+                #expect(html.contains("Working copy") && html.contains("download=copy") && html.contains(copies[name]!["sha256"] as! String))
+            }
+        }
+        let screenshot = NSTemporaryDirectory() + "exhibit-share-page.png"
+        let onPage = try playInChromium(base: server.url, token: nil, paths: [pages["avi_mpeg4.avi"]!, pages["mp4_h264_aac.mp4"]!], screenshot: screenshot)
+        for (name, page) in pages {
+            let state = try #require(onPage[page]?["state"] as? [String: Any], "\(name): the share page was not played")
+            #expect((state["width"] as? Int ?? 0) > 0 && (state["ready"] as? Int ?? 0) >= 2, "\(name): \(state)")
+            let expected = (masters[name]!["integrity"] as! [String: Any])["readable_duration"] as? Double ?? 0
+            #expect(abs((state["duration"] as? Double ?? 0) - expected) <= max(1, expected) / 25 + 0.05, "\(name): duration \(state)")
+            #expect(onPage[page]?["played_from_middle"] as? Bool == true, "\(name): seeking to the middle did not play")
+        }
+        #expect(FileManager.default.fileExists(atPath: screenshot))
+
         let played = try playInChromium(base: server.url, token: token, paths: paths)
         for (name, path) in zip(Self.refused + ["mp4_h264_aac.mp4"], paths) {
             let result = try #require(played[path], "\(name) was not played")

@@ -1,0 +1,214 @@
+public import Custody
+import ExhibitCrypto
+import Foundation
+import ShareLinks
+import Synchronization
+
+extension EvidenceStore {
+    /// A new share and its link (`path` is `/s/<token>`; the token is not stored, it is made again from the share
+    /// row and the link key whenever it is needed).
+    public struct CreatedShare: Sendable {
+        public let share: ShareRecord
+        public let token: String
+        public var path: String { "/s/" + token }
+    }
+
+    /// Shares an exhibit: a link that works until it expires, is revoked, or its downloads run out.
+    /// A lifetime or download count over the policy's maximum is refused, never silently clipped.
+    public func createShare(
+        _ exhibit: ExhibitRecord, expiresIn: Duration?, maxDownloads: Int?, recipient: String?, note: String?, by actor: Actor
+    ) async throws -> CreatedShare {
+        guard actor.role.can(.shareCreate) else { throw ExhibitError(.forbidden, "the \(actor.role.name) role may not share.create") }
+        guard !exhibit.isWorkingCopy else {
+            throw ExhibitError(.badRequest, "\(exhibit.reference) is a working copy: share its master \(exhibit.lineage?.masterReference ?? ""); the link offers both")
+        }
+        let policy = policies.sharing
+        let lifetime = expiresIn ?? policy.defaultLifetime
+        guard lifetime >= .seconds(60) else { throw ExhibitError(.badRequest, "a link must live at least a minute") }
+        guard lifetime <= policy.maxLifetime else {
+            throw ExhibitError(.badRequest, "a link may live at most \(Self.describe(policy.maxLifetime)) (Policies/sharing.yaml); \(Self.describe(lifetime)) was asked")
+        }
+        let downloads = maxDownloads ?? policy.defaultMaxDownloads
+        guard downloads >= 1 else { throw ExhibitError(.badRequest, "max_downloads must be at least 1 (it was \(downloads))") }
+        guard downloads <= policy.maxDownloadsLimit else {
+            throw ExhibitError(.badRequest, "max_downloads may be at most \(policy.maxDownloadsLimit) (Policies/sharing.yaml); \(downloads) was asked")
+        }
+        if let recipient { try Validate.text(recipient, "the recipient", max: 200) }
+        if let note { try Validate.text(note, "the note", max: 1000) }
+        let key = try keys.linkKeyRing().current
+        let created = now()
+        let expires = Int64(created.timeIntervalSince1970) + lifetime.components.seconds
+        let id = ShareID.random()
+        let token = ShareToken(keyID: key.id, shareID: id, expiresAt: expires)
+        let share = ShareRecord(
+            id: id.description, exhibitID: exhibit.id, createdBy: actor.name, createdAt: CustodyTime.string(created),
+            expiresAt: CustodyTime.string(Date(timeIntervalSince1970: Double(expires))), maxDownloads: downloads, downloads: 0,
+            revokedAt: nil, recipient: recipient, note: note, keyID: key.id.description)
+        _ = try await catalog.insertShare(
+            share,
+            event: actor.event(
+                "share.created", exhibit: exhibit.id, caseReference: exhibit.caseReference,
+                details: [
+                    "share": .string(share.id), "reference": .string(exhibit.reference), "expires_at": .string(share.expiresAt),
+                    "max_downloads": .int(Int64(downloads)), "recipient": JSONValue(recipient), "note": JSONValue(note),
+                ]))
+        return CreatedShare(share: share, token: token.signed(with: key))
+    }
+
+    /// The link of an existing share, made again from its row (nil when its key has been pruned).
+    public func token(for share: ShareRecord) throws -> String? {
+        guard let id = ShareID(share.id), let keyID = LinkKeyID(hex: share.keyID),
+              let key = try keys.linkKeyRing().key(for: keyID), let expiry = CustodyTime.parse(share.expiresAt)
+        else { return nil }
+        return ShareToken(keyID: keyID, shareID: id, expiresAt: Int64(expiry.timeIntervalSince1970)).signed(with: key)
+    }
+
+    /// An exhibit's shares, for someone who may share it.
+    public func shares(of exhibit: ExhibitRecord, for actor: Actor) async throws -> [ShareRecord] {
+        guard actor.role.can(.shareCreate) || actor.role.can(.shareRevoke) || actor.role.can(.custodyRead) else {
+            throw ExhibitError(.forbidden, "the \(actor.role.name) role may not see shares")
+        }
+        return try await catalog.shares(exhibitID: exhibit.id)
+    }
+
+    /// Revokes a share: its link stops working on the next request.
+    public func revokeShare(_ id: String, by actor: Actor) async throws -> ShareRecord {
+        guard let share = try await catalog.share(id: id) else { throw ExhibitError(.notFound, "no share \(id.prefix(40))") }
+        // The share's exhibit must be one the actor can see (else: not found, as for any hidden record).
+        let exhibit = try await findExhibit(share.exhibitID, for: actor, needing: .exhibitRead)
+        guard actor.role.can(.shareRevoke) else { throw ExhibitError(.forbidden, "the \(actor.role.name) role may not share.revoke") }
+        return try await catalog.revokeShare(
+            id: id,
+            event: actor.event(
+                "share.revoked", exhibit: exhibit.id, caseReference: exhibit.caseReference,
+                details: ["share": .string(id), "reference": .string(exhibit.reference)]))
+    }
+
+    /// What a presented link leads to.
+    public enum LinkResolution: Sendable {
+        case valid(ShareRecord, ExhibitRecord)
+        /// Malformed, forged, or for a share that does not exist: nothing is there.
+        case invalid
+        case expired(ShareRecord, ExhibitRecord?)
+        case revoked(ShareRecord, ExhibitRecord?)
+    }
+
+    /// Checks a link: well-formed → MAC (constant time) → expiry → the share row (revoked?).
+    public func resolveLink(_ token: some StringProtocol) async throws -> LinkResolution {
+        let ring = try keys.linkKeyRing()
+        switch ShareToken.verify(token, keys: ring, now: now()) {
+        case .failure(.invalid):
+            return .invalid
+        case .failure(.expired(let expired)):
+            guard let share = try await catalog.share(id: expired.shareID.description) else { return .invalid }
+            return .expired(share, try await catalog.exhibit(id: share.exhibitID))
+        case .success(let valid):
+            guard let share = try await catalog.share(id: valid.shareID.description),
+                  Int64(CustodyTime.parse(share.expiresAt)?.timeIntervalSince1970 ?? 0) == valid.expiresAt
+            else { return .invalid }
+            let exhibit = try await servedExhibit(id: share.exhibitID)
+            if share.revokedAt != nil { return .revoked(share, exhibit) }
+            guard let exhibit else { return .revoked(share, nil) }
+            return .valid(share, exhibit)
+        }
+    }
+
+    /// An exhibit for serving its bytes through links: the fields that never change (its blob, size, name,
+    /// media) are cached, as players make many requests. The share row, which can change at any time, is
+    /// always read afresh; what the page shows is read afresh too.
+    func servedExhibit(id: String) async throws -> ExhibitRecord? {
+        if let cached = servedExhibits.withLock({ $0[id] }) { return cached }
+        guard let exhibit = try await catalog.exhibit(id: id) else { return nil }
+        servedExhibits.withLock { cache in
+            if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
+            cache[id] = exhibit
+        }
+        return exhibit
+    }
+
+    /// The actor recorded for accesses through a link: the share itself, never a user.
+    public func linkActor(_ share: ShareRecord, client: String) -> Actor {
+        Actor(name: "link:\(share.id)", role: Role(name: "link", description: "a share link", scope: .member, permissions: []), client: client)
+    }
+
+    /// Records a request through a link: the first request of a view (`viewID`, `kind`) is a `share.accessed`
+    /// event (returns true); later ones only count (a view closed as idle starts again with a new event).
+    @discardableResult
+    public func recordLinkAccess(_ share: ShareRecord, _ exhibit: ExhibitRecord, viewID: String, kind: String, client: String, details: [String: JSONValue] = [:]) async throws -> Bool {
+        var all = details
+        all["share"] = .string(share.id)
+        all["kind"] = .string(kind)
+        all["view"] = .string(viewID)
+        all["reference"] = .string(exhibit.reference)
+        return try await catalog.recordShareView(
+            shareID: share.id, viewID: viewID, kind: kind,
+            event: linkActor(share, client: client).event("share.accessed", exhibit: exhibit.id, caseReference: exhibit.caseReference, details: .object(all)))
+    }
+
+    /// Ends a download through a link: when `complete` (its response sent the file's last byte) one download is
+    /// counted if one is left (`share.downloaded`); otherwise the bytes it sent are recorded (`share.served`).
+    public func endLinkDownload(
+        _ share: ShareRecord, _ exhibit: ExhibitRecord, file: ExhibitRecord, viewID: String, bytes: Int, complete: Bool, client: String
+    ) async throws -> Bool {
+        let actor = linkActor(share, client: client)
+        return try await catalog.endShareDownload(shareID: share.id, viewID: viewID, bytes: bytes, complete: complete) { counted, view in
+            var details: [String: JSONValue] = [
+                "share": .string(share.id), "view": .string(viewID), "file": .string(file.reference), "bytes": .int(Int64(bytes)),
+                "requests": .int(Int64(view.requests)),
+            ]
+            if counted {
+                details["sha256"] = .string(file.sha256.hex)
+                return actor.event("share.downloaded", exhibit: exhibit.id, caseReference: exhibit.caseReference, details: .object(details))
+            }
+            details["kind"] = .string("download")
+            details["complete"] = .bool(complete)
+            if complete { details["reason"] = .string("no downloads left") }
+            return actor.event("share.served", exhibit: exhibit.id, caseReference: exhibit.caseReference, details: .object(details))
+        }
+    }
+
+    /// Closes link views (playback) with no request for `policies.sharing.viewIdle` (or all, with `all`), recording
+    /// for each what it served (`share.served`: requests, bytes, first and last request).
+    @discardableResult
+    public func closeIdleLinkViews(all: Bool = false) async throws -> [ShareViewSummary] {
+        let cutoff = all ? now().addingTimeInterval(3600) : now().addingTimeInterval(-Double(policies.sharing.viewIdle.components.seconds))
+        return try await catalog.closeShareViews(idleSince: CustodyTime.string(cutoff)) { view in
+            CustodyEvent.Draft(
+                actor: "link:\(view.shareID)", role: "link", action: "share.served", exhibit: view.exhibitID, caseReference: view.caseReference,
+                details: [
+                    "share": .string(view.shareID), "view": .string(view.viewID), "kind": .string(view.kind),
+                    "requests": .int(Int64(view.requests)), "bytes": .int(view.bytes), "first_request_at": .string(view.firstAt),
+                    "last_request_at": .string(view.lastAt),
+                ],
+                client: view.client)
+        }
+    }
+
+    /// Records a refused use of a genuine link (expired or revoked), so attempts are on the record too.
+    public func recordLinkRefusal(_ share: ShareRecord, _ exhibit: ExhibitRecord?, reason: String, client: String) async throws {
+        _ = try await catalog.append(linkActor(share, client: client).event(
+            "share.refused", exhibit: exhibit?.id, caseReference: exhibit?.caseReference,
+            details: ["share": .string(share.id), "reason": .string(reason)]))
+    }
+
+    /// Writes requests and bytes counted in memory since the last call.
+    public func addLinkViewTallies(_ tallies: [ShareViewTally]) async throws {
+        try await catalog.addShareViewTallies(tallies)
+    }
+
+    /// Makes a new link key for new links; old keys keep verifying their links until pruned.
+    public func rotateLinkKey() throws -> (added: String, pruned: [String]) {
+        let key = try keys.addLinkKey(now: now())
+        // Keys retired longer ago than the longest a link may live can sign nothing still valid.
+        let pruned = try keys.pruneLinkKeys(now: now(), maxLifetime: policies.sharing.maxLifetime)
+        return (key.id.description, pruned.map(\.description))
+    }
+
+    static func describe(_ duration: Duration) -> String {
+        let seconds = duration.components.seconds
+        if seconds % 86400 == 0 { return "\(seconds / 86400)d" }
+        if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
+        if seconds % 60 == 0 { return "\(seconds / 60)m" }
+        return "\(seconds)s"
+    }
+}

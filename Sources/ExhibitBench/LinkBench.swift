@@ -1,0 +1,89 @@
+import Foundation
+
+/// Issue 7: requests per second for a 64 KiB range through a share link (MAC check, share lookup, view
+/// accounting, chunk read and verify) with `wrk`, beside nginx serving a 64 KiB static file, in the same run.
+struct LinkBench {
+    let benchDir: String
+    let exhibit: String
+    let policies: String
+    let nginxTemplate: String
+    let seconds: Int
+    let connections = 32
+
+    struct WrkResult {
+        let requestsPerSecond: Double
+        let p50: Double
+        let p99: Double
+        let errors: String
+    }
+
+    func run() throws -> Table {
+        let root = benchDir + "/links"
+        Measure.shell("rm -rf '\(root)' && mkdir -p '\(root)/files'")
+        // 16 MiB of random bytes: the footage (16 chunks at the default sizes), and a 64 KiB file for nginx.
+        Measure.shell("head -c 16777216 /dev/urandom > '\(root)/footage.bin' && head -c 65536 /dev/urandom > '\(root)/files/64k.bin'")
+        let nginx = try BenchNginx(root: root, template: nginxTemplate)
+        defer { nginx.stop() }
+        let server = try BenchExhibit(exhibit: exhibit, storage: root + "/exhibit", policies: policies, benchDir: benchDir)
+        defer { server.stop() }
+        _ = shellOutput(benchDir, "curl -s -T '\(root)/footage.bin' -H 'Authorization: Bearer \(server.token)' '\(server.base)/v1/cases/BENCH%2F1/exhibits?filename=footage.bin'")
+        let shared = shellOutput(benchDir, "curl -s -X POST '\(server.base)/v1/exhibits/BN%2F1/shares?case=BENCH%2F1' -H 'Authorization: Bearer \(server.token)' -d '{\"max_downloads\": 1}'")
+        guard let range = shared.range(of: #"/s/[A-Za-z0-9_.-]+"#, options: .regularExpression) else {
+            throw BenchError("cannot create a share: \(shared)")
+        }
+        let link = server.base + shared[range]
+
+        // A player's range request in the middle of the file, all in one view (as a browser seeking), and nginx.
+        let exhibitRun = wrk(link + "?play=master&view=benchview", range: "bytes=8388608-8454143")
+        let health = wrk(server.base + "/healthz", range: nil)
+        let nginxRun = wrk("http://127.0.0.1:\(nginx.ports[1])/64k.bin", range: nil)
+        let nginxPlain = wrk("http://127.0.0.1:\(nginx.ports[2])/64k.bin", range: nil)
+
+        var table = Table(
+            title: "64 KiB through a share link vs nginx, wrk -t2 -c\(connections) -d\(seconds)s on loopback",
+            header: ["what", "requests/s", "p50 ms", "p99 ms", "Exhibit ÷ it", "errors"])
+        func row(_ name: String, _ result: WrkResult?, _ ours: WrkResult?) {
+            guard let result else { return table.rows.append([name, "failed", "", "", "", ""]) }
+            table.rows.append([
+                name, fmt(result.requestsPerSecond, 0), fmt(result.p50, 2), fmt(result.p99, 2),
+                ours.map { fmt($0.requestsPerSecond / result.requestsPerSecond) + "×" } ?? "", result.errors,
+            ])
+        }
+        row("Exhibit GET /s/{token}?play=… Range: 64 KiB", exhibitRun, nil)
+        row("Exhibit GET /healthz (the framework and one catalog read; no link, no bytes)", health, exhibitRun)
+        row("nginx 64 KiB static file, sendfile on", nginxRun, exhibitRun)
+        row("nginx 64 KiB static file, sendfile off", nginxPlain, exhibitRun)
+        table.notes = ["Goal (issue 7): ≥ 0.4× nginx with p99 < 20 ms at 32 connections. wrk, nginx and Exhibit share the machine's cores."]
+        return table
+    }
+
+    func wrk(_ url: String, range: String?) -> WrkResult? {
+        let out = benchDir + "/wrk.out"
+        var arguments = ["wrk", "-t2", "-c\(connections)", "-d\(seconds)s", "--latency"]
+        if let range { arguments += ["-H", "Range: \(range)"] }
+        _ = Measure.spawn(arguments + [url], stdout: out)
+        guard let text = try? String(contentsOfFile: out, encoding: .utf8) else { return nil }
+        func value(after label: String) -> String? {
+            guard let line = text.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(label) }) else { return nil }
+            return line.trimmingCharacters(in: .whitespaces).dropFirst(label.count).split(separator: " ").first.map(String.init)
+        }
+        func milliseconds(_ text: String?) -> Double {
+            guard let text else { return .nan }
+            if text.hasSuffix("us") { return (Double(text.dropLast(2)) ?? .nan) / 1000 }
+            if text.hasSuffix("ms") { return Double(text.dropLast(2)) ?? .nan }
+            if text.hasSuffix("s") { return (Double(text.dropLast(1)) ?? .nan) * 1000 }
+            return .nan
+        }
+        guard let rps = value(after: "Requests/sec:").flatMap(Double.init) else { return nil }
+        var errors = ""
+        if let line = text.split(separator: "\n").first(where: { $0.contains("Non-2xx") || $0.contains("Socket errors") }) {
+            errors = line.trimmingCharacters(in: .whitespaces)
+        }
+        return WrkResult(requestsPerSecond: rps, p50: milliseconds(value(after: "50%")), p99: milliseconds(value(after: "99%")), errors: errors)
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

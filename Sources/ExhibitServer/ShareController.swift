@@ -1,0 +1,310 @@
+import BlobStore
+import Custody
+import Exhibit
+import ExhibitCrypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import MediaProbe
+import NIOCore
+import Synchronization
+
+/// Share links: the API that makes and revokes them, and `/s/{token}`, which anyone holding a link may open.
+///
+/// A download (`?download=master|copy`) counts against the share's limit only when the server has sent the
+/// file's last byte of that response. So that the limit is exact when many downloads run at once, a response
+/// that would send the last byte first reserves one of the downloads left (and gives it back if it is cut
+/// short). Playback (`?play=…&view=…`) never counts: the page gives each load a view id, and all the range
+/// requests of one view are one `share.accessed` event.
+struct ShareController: Sendable {
+    let store: EvidenceStore
+    let controllers: Controllers
+    let reservations = DownloadReservations()
+    let views: LinkViewCounters
+    let logger: Logger
+
+    // MARK: API
+
+    struct NewShare: Decodable {
+        let expiresIn: ExpiresIn?
+        let maxDownloads: Int?
+        let recipient: String?
+        let note: String?
+        enum CodingKeys: String, CodingKey {
+            case expiresIn = "expires_in"
+            case maxDownloads = "max_downloads"
+            case recipient, note
+        }
+    }
+
+    /// `expires_in` as seconds (a number) or a duration text (`72h`, `14d`).
+    struct ExpiresIn: Decodable {
+        let duration: Duration
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let seconds = try? container.decode(Int64.self) {
+                guard seconds > 0, seconds < 100 * 365 * 86400 else {
+                    throw DecodingError.dataCorruptedError(in: container, debugDescription: "expires_in must be a positive number of seconds")
+                }
+                duration = .seconds(seconds)
+            } else if let text = try? container.decode(String.self), let parsed = Duration.parsePolicy(text), parsed > .zero {
+                duration = parsed
+            } else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "expires_in must be seconds or a duration such as 72h")
+            }
+        }
+    }
+
+    struct ShareJSON: Encodable {
+        let share: ShareRecord
+        let url: String?
+        let reference: String
+        enum CodingKeys: String, CodingKey {
+            case id, exhibitID = "exhibit_id", reference, createdBy = "created_by", createdAt = "created_at"
+            case expiresAt = "expires_at", maxDownloads = "max_downloads", downloads, downloadsLeft = "downloads_left"
+            case revokedAt = "revoked_at", recipient, note, url
+        }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(share.id, forKey: .id)
+            try c.encode(share.exhibitID, forKey: .exhibitID)
+            try c.encode(reference, forKey: .reference)
+            try c.encode(share.createdBy, forKey: .createdBy)
+            try c.encode(share.createdAt, forKey: .createdAt)
+            try c.encode(share.expiresAt, forKey: .expiresAt)
+            try c.encodeIfPresent(share.maxDownloads, forKey: .maxDownloads)
+            try c.encode(share.downloads, forKey: .downloads)
+            try c.encodeIfPresent(share.downloadsLeft, forKey: .downloadsLeft)
+            try c.encodeIfPresent(share.revokedAt, forKey: .revokedAt)
+            try c.encodeIfPresent(share.recipient, forKey: .recipient)
+            try c.encodeIfPresent(share.note, forKey: .note)
+            try c.encodeIfPresent(url, forKey: .url)
+        }
+    }
+
+    /// `http(s)://host` as the request reached us (the Host header, checked), else the policy's base URL.
+    func baseURL(_ request: Request) -> String {
+        let host = request.head.authority ?? ""
+        guard !host.isEmpty, host.count < 256, host.allSatisfy({ $0.isLetter || $0.isNumber || ".-:[]".contains($0) }) else {
+            return store.policies.sharing.baseURL
+        }
+        let scheme = request.headers[HTTPField.Name("X-Forwarded-Proto")!] == "https" ? "https" : "http"
+        return "\(scheme)://\(host)"
+    }
+
+    func create(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let input = try await decodeJSON(NewShare.self, from: request, context: context)
+        let (actor, exhibit) = try await controllers.findExhibit(request, context, needing: .exhibitRead)
+        let created = try await store.createShare(
+            exhibit, expiresIn: input.expiresIn?.duration, maxDownloads: input.maxDownloads, recipient: input.recipient,
+            note: input.note, by: actor)
+        return try jsonResponse(
+            ShareJSON(share: created.share, url: baseURL(request) + created.path, reference: exhibit.reference), status: .created,
+            headers: [.location: "/v1/exhibits/\(exhibit.id)/shares"])
+    }
+
+    func list(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let (actor, exhibit) = try await controllers.findExhibit(request, context, needing: .exhibitRead)
+        let base = baseURL(request)
+        let shares = try await store.shares(of: exhibit, for: actor).map { share in
+            ShareJSON(share: share, url: try store.token(for: share).map { base + "/s/" + $0 }, reference: exhibit.reference)
+        }
+        return try jsonResponse(shares)
+    }
+
+    func revoke(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let actor = try context.requireActor()
+        let client = Actor(name: actor.name, role: actor.role, client: clientDescription(request, context))
+        let share = try await store.revokeShare(try context.parameters.decoded("share"), by: client)
+        return try jsonResponse(ShareJSON(share: share, url: nil, reference: (try? await store.catalog.exhibit(id: share.exhibitID))?.reference ?? ""))
+    }
+
+    // MARK: Links
+
+    static func html(_ text: String, status: HTTPResponse.Status) -> Response {
+        Response(
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                HTTPField.Name("Content-Security-Policy")!: "default-src 'none'; style-src 'unsafe-inline'; media-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+                HTTPField.Name("X-Content-Type-Options")!: "nosniff", HTTPField.Name("Referrer-Policy")!: "no-referrer",
+            ],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    func sharedBy(_ share: ShareRecord) async -> String {
+        guard let user = try? await store.catalog.user(named: share.createdBy) else { return share.createdBy }
+        return user.fullName.map { "\($0) (\(user.name))" } ?? user.name
+    }
+
+    /// `GET`/`HEAD /s/{token}`: the page, `?play=master|copy&view=…` (streams for the player) or
+    /// `?download=master|copy` (downloads).
+    func link(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let token = context.parameters.get("token") ?? ""
+        let client = clientDescription(request, context)
+        switch try await store.resolveLink(token) {
+        case .invalid:
+            return Self.html(SharePage.notFound, status: .notFound)
+        case .expired(let share, let exhibit):
+            try await store.recordLinkRefusal(share, exhibit, reason: "expired", client: client)
+            return Self.html(SharePage.gone(reason: "This link expired on \(share.expiresAt).", share: share, sharedBy: await sharedBy(share)), status: .gone)
+        case .revoked(let share, let exhibit):
+            try await store.recordLinkRefusal(share, exhibit, reason: share.revokedAt != nil ? "revoked" : "exhibit deleted", client: client)
+            let reason = share.revokedAt.map { "This link was withdrawn on \($0)." } ?? "The exhibit is no longer held."
+            return Self.html(SharePage.gone(reason: reason, share: share, sharedBy: await sharedBy(share)), status: .gone)
+        case .valid(let share, let exhibit):
+            // The working copy is looked up only when it is asked for (or for the page).
+            func copy(if which: String) async throws -> ExhibitRecord? {
+                which == "copy" ? try await store.workingCopies(of: exhibit).last : nil
+            }
+            if let which = request.uri.queryValue("download") {
+                return try await download(which, share: share, exhibit: exhibit, copy: try await copy(if: which), request: request, client: client)
+            }
+            if let which = request.uri.queryValue("play") {
+                let view = request.uri.queryValue("view").flatMap { $0.count <= 40 && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } ? $0 : nil }
+                    ?? Identifier.random()
+                return try await play(which, view: view, share: share, exhibit: exhibit, copy: try await copy(if: which), request: request, client: client)
+            }
+            // The page shows the exhibit as it is now (its integrity report grows when a copy is made).
+            let exhibit = try await store.catalog.exhibit(id: exhibit.id) ?? exhibit
+            let copy = try await store.workingCopies(of: exhibit).last
+            let plan = store.workingCopyPlan(exhibit)
+            let view = Identifier.random()
+            try await store.recordLinkAccess(share, exhibit, viewID: view, kind: request.method == .head ? "head" : "page", client: client)
+            let page = SharePage.page(
+                share: share, exhibit: exhibit, copy: copy, plan: plan, token: token, viewID: view, sharedBy: await sharedBy(share))
+            return Self.html(page, status: .ok)
+        }
+    }
+
+    func file(_ which: String, exhibit: ExhibitRecord, copy: ExhibitRecord?) throws -> ExhibitRecord {
+        switch which {
+        case "master", "1", "": return exhibit
+        case "copy":
+            guard let copy else { throw Problem(.notFound, "\(exhibit.reference) has no working copy") }
+            return copy
+        default: throw Problem(.badRequest, "ask for master or copy")
+        }
+    }
+
+    func play(
+        _ which: String, view: String, share: ShareRecord, exhibit: ExhibitRecord, copy: ExhibitRecord?, request: Request, client: String
+    ) async throws -> Response {
+        let target = try file(which, exhibit: exhibit, copy: copy)
+        var headers = ContentResponse.cachedHeaders(for: target, kind: "inline")
+        let key = LinkViewCounters.Key(share: share.id, view: view, kind: "play")
+        if views.isOpen(key) {
+            views.count(key, requests: 1, at: store.now())
+        } else {
+            try await store.recordLinkAccess(share, exhibit, viewID: view, kind: "play", client: client, details: ["file": .string(target.reference)])
+            views.opened(key)
+        }
+        let (status, range) = try rangeFor(request, target, &headers)
+        if request.method == .head { return Response(status: status, headers: headers) }
+        let contents = try await store.blobs.contents(of: target.sha256, range: range)
+        let (views, now) = (self.views, store.now)
+        let body = ContentResponse.body(contents, metrics: controllers.metrics).observed { bytes, _ in
+            views.count(key, bytes: bytes, at: now())
+        }
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    func download(
+        _ which: String, share: ShareRecord, exhibit: ExhibitRecord, copy: ExhibitRecord?, request: Request, client: String
+    ) async throws -> Response {
+        let target = try file(which, exhibit: exhibit, copy: copy)
+        if let left = share.downloadsLeft, left <= 0 {
+            try await store.recordLinkRefusal(share, exhibit, reason: "no downloads left", client: client)
+            return Self.html(SharePage.gone(reason: "This link's downloads have all been used.", share: share, sharedBy: await sharedBy(share)), status: .gone)
+        }
+        var headers = ContentResponse.headers(for: target)
+        let (status, range) = try rangeFor(request, target, &headers)
+        let view = Identifier.random()
+        try await store.recordLinkAccess(
+            share, exhibit, viewID: view, kind: request.method == .head ? "head" : "download", client: client,
+            details: ["file": .string(target.reference), "range": .string("\(range.lowerBound)-\(range.upperBound - 1)")])
+        if request.method == .head { return Response(status: status, headers: headers) }
+        // Only a response that sends the file's last byte can complete a download: it reserves one first.
+        let completes = range.upperBound == target.size
+        if completes {
+            guard reservations.reserve(share.id, completed: share.downloads, limit: share.maxDownloads) else {
+                return Self.html(SharePage.gone(reason: "This link's downloads have all been used (or are in progress).", share: share, sharedBy: await sharedBy(share)), status: .gone)
+            }
+        }
+        let contents: BlobContents
+        do {
+            contents = try await store.blobs.contents(of: target.sha256, range: range)
+        } catch {
+            if completes { reservations.finish(share.id, counted: false) }
+            throw error
+        }
+        let store = self.store
+        let reservations = self.reservations
+        let logger = self.logger
+        let body = ContentResponse.body(contents, metrics: controllers.metrics).observed { bytes, finished in
+            Task {
+                var counted = false
+                do {
+                    counted = try await store.endLinkDownload(
+                        share, exhibit, file: target, viewID: view, bytes: bytes, complete: completes && finished, client: client)
+                } catch {
+                    logger.error("cannot record the end of a download through \(share.id): \(error)")
+                }
+                if completes { reservations.finish(share.id, counted: counted) }
+            }
+        }
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    /// The status and byte range for a request's `Range` header (416 when it cannot be served).
+    func rangeFor(_ request: Request, _ target: ExhibitRecord, _ headers: inout HTTPFields) throws -> (HTTPResponse.Status, Range<Int64>) {
+        var wanted = ContentResponse.parse(request.headers[.range], size: target.size)
+        if let ifRange = request.headers[.ifRange], !ContentResponse.matches(ifRange, etag: ContentResponse.etag(target)) { wanted = .whole }
+        switch wanted {
+        case .unsatisfiable:
+            throw Problem(.rangeNotSatisfiable, "the file has \(target.size) bytes", headers: [.contentRange: "bytes */\(target.size)"])
+        case .whole:
+            headers[.contentLength] = String(target.size)
+            return (.ok, 0..<target.size)
+        case .range(let range):
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(target.size)"
+            headers[.contentLength] = String(range.count)
+            return (.partialContent, range)
+        }
+    }
+}
+
+/// Downloads in progress (and completed) per share in this process, so that a share's limit holds exactly
+/// under concurrent downloads: a download is only started when completed + running is below the limit, and
+/// the completed count is never behind what the database said when the request was resolved.
+final class DownloadReservations: Sendable {
+    private struct State {
+        var running = 0
+        var completed = 0
+    }
+    private let shares = Mutex<[String: State]>([:])
+
+    /// Takes one of the downloads left; false when none is left.
+    func reserve(_ share: String, completed: Int, limit: Int?) -> Bool {
+        shares.withLock { map in
+            var state = map[share, default: State()]
+            state.completed = max(state.completed, completed)
+            if let limit, state.completed + state.running >= limit { return false }
+            state.running += 1
+            map[share] = state
+            return true
+        }
+    }
+
+    /// Ends a reserved download; `counted` when its last byte was sent and the database counted it.
+    func finish(_ share: String, counted: Bool) {
+        shares.withLock { map in
+            var state = map[share, default: State()]
+            state.running = max(0, state.running - 1)
+            if counted { state.completed += 1 }
+            map[share] = state
+        }
+    }
+}
