@@ -190,7 +190,7 @@ let package = Package(
         .testTarget(
             name: "ExhibitServerTests",
             dependencies: [
-                "exhibit", "ExhibitServer", "Exhibit", "ExhibitCrypto", "ExhibitTesting",
+                "exhibit", "ExhibitServer", "Exhibit", "ExhibitCrypto", "ExhibitTesting", "Custody", "BlobStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -14,6 +14,8 @@ import Synchronization
 public final class BlobStore: Sendable {
     public let backend: any ObjectBackend
     public let chunking: ChunkingParameters
+    /// Leases that keep garbage collection off objects being written (nil: this store is never collected).
+    public let leases: (any WriteLeases)?
     private let manifests = Mutex<ManifestCache>(ManifestCache())
 
     /// Bytes the put pipeline lets wait for each stage (whole-file hashing, chunk hashing, chunk writes);
@@ -25,10 +27,15 @@ public final class BlobStore: Sendable {
     /// the memory bound).
     static let bytesInFlight = 8 << 20
 
-    public init(backend: any ObjectBackend, chunking: ChunkingParameters = .default) {
+    public init(backend: any ObjectBackend, chunking: ChunkingParameters = .default, leases: (any WriteLeases)? = nil) {
         self.backend = backend
         self.chunking = chunking
+        self.leases = leases
     }
+
+    /// A lease for a writer that must keep what it stores from garbage collection beyond `put` (until the catalog
+    /// records the blob): pass it to `put` and release it afterwards.
+    public func lease() throws -> (any WriteLease)? { try leases?.lease() }
 
     // MARK: Writing
 
@@ -49,12 +56,17 @@ public final class BlobStore: Sendable {
     /// digest is known are the chunks committed (durable under their names), then the manifest. Throws
     /// `tooLarge` past `sizeLimit`, and `digestMismatch` when `expectedDigest` differs from the digest of the
     /// bytes; then, as on any failure of the body, nothing is committed and the written chunks are removed.
+    ///
+    /// Every chunk and the manifest are named in `lease` (a lease of the put's own, released when it returns, when
+    /// none is given) before they are looked for or written, so garbage collection never removes them.
     public func put<Body: AsyncSequence>(
-        _ body: Body, sizeLimit: Int64? = nil, expectedDigest: SHA256Digest? = nil
+        _ body: Body, sizeLimit: Int64? = nil, expectedDigest: SHA256Digest? = nil, lease: (any WriteLease)? = nil
     ) async throws -> PutResult where Body.Element == ByteBuffer {
+        let ownLease = lease == nil ? try leases?.lease() : nil
+        defer { ownLease?.release() }
         let batch = backend.batch()
         do {
-            return try await put(body, into: batch, sizeLimit: sizeLimit, expectedDigest: expectedDigest)
+            return try await put(body, into: batch, sizeLimit: sizeLimit, expectedDigest: expectedDigest, lease: lease ?? ownLease)
         } catch {
             await batch.abort()
             throw error
@@ -62,7 +74,7 @@ public final class BlobStore: Sendable {
     }
 
     private func put<Body: AsyncSequence>(
-        _ body: Body, into batch: any ObjectBatch, sizeLimit: Int64?, expectedDigest: SHA256Digest?
+        _ body: Body, into batch: any ObjectBatch, sizeLimit: Int64?, expectedDigest: SHA256Digest?, lease: (any WriteLease)?
     ) async throws -> PutResult where Body.Element == ByteBuffer {
         let wholeFile = BoundedChannel<[ByteBuffer]>(capacity: Self.queuedBatches)
         let chunks = BoundedChannel<ChunkJob>(capacity: Self.queuedChunks)
@@ -82,7 +94,7 @@ public final class BlobStore: Sendable {
             }
             group.addTask {
                 do {
-                    return .chunks(try await Self.hashAndWrite(chunks, into: batch))
+                    return .chunks(try await Self.hashAndWrite(chunks, into: batch, lease: lease))
                 } catch {
                     chunks.close(throwing: error)
                     throw error
@@ -136,6 +148,7 @@ public final class BlobStore: Sendable {
         let text = ByteBuffer(string: manifest.encoded)
         let manifestBatch = backend.batch()
         do {
+            try await lease?.hold([.manifest(digest)])
             _ = try await manifestBatch.store(.manifest(digest), parts: [text], length: text.readableBytes)
             _ = try await manifestBatch.commit()
         } catch {
@@ -211,7 +224,7 @@ public final class BlobStore: Sendable {
     /// (hashing runs in the child tasks, so chunks are hashed in parallel with each other and with the
     /// whole-file digest). A chunk that occurs again in the same body is written once.
     private static func hashAndWrite(
-        _ chunks: BoundedChannel<ChunkJob>, into batch: any ObjectBatch
+        _ chunks: BoundedChannel<ChunkJob>, into batch: any ObjectBatch, lease: (any WriteLease)?
     ) async throws -> [Manifest.Entry] {
         var digests: [SHA256Digest?] = []
         var lengths: [Int] = []
@@ -237,6 +250,7 @@ public final class BlobStore: Sendable {
                     let digest = hasher.finalize()
                     // The first task to claim a digest writes it; the batch commits them all together.
                     if claimed.claim(digest) {
+                        try await lease?.hold([.chunk(digest)])
                         _ = try await batch.store(.chunk(digest), parts: job.parts, length: job.length)
                     }
                     return (index, digest)
@@ -258,6 +272,11 @@ public final class BlobStore: Sendable {
     // MARK: Reading
 
     /// The manifest of a blob; `blobNotFound` when the store has none.
+    /// Forgets cached manifests of blobs that were removed.
+    func dropCachedManifests(_ blobs: [SHA256Digest]) {
+        manifests.withLock { cache in for blob in blobs { cache.remove(blob) } }
+    }
+
     public func manifest(of blob: SHA256Digest) async throws -> Manifest {
         if let cached = manifests.withLock({ $0[blob] }) { return cached }
         let key = ObjectKey.manifest(blob)
@@ -326,6 +345,10 @@ struct ManifestCache {
         if items.updateValue(manifest, forKey: manifest.blob) == nil {
             cachedEntries += manifest.entries.count + 1
         }
+    }
+
+    mutating func remove(_ blob: SHA256Digest) {
+        if let manifest = items.removeValue(forKey: blob) { cachedEntries -= manifest.entries.count + 1 }
     }
 }
 

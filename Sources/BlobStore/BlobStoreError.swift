@@ -22,6 +22,8 @@ public struct BlobStoreError: Error, Sendable, CustomStringConvertible {
         public static let invalidRange = Code("invalid-range")
         public static let io = Code("io")
         public static let unavailable = Code("unavailable")
+        /// Garbage collection stopped because it could not tell what is needed.
+        public static let collectionRefused = Code("collection-refused")
     }
 
     public let code: Code

@@ -268,11 +268,12 @@ public final class LocalBackend: ObjectBackend {
         return Int64(info.st_size)
     }
 
+    /// Removes the file. The folder is not synced: a removal lost in a crash leaves an orphan, which the next
+    /// garbage collection removes again.
     public func delete(_ key: ObjectKey) async throws {
         let file = path(of: key)
         try await pool.runIfActive {
             guard unlink(file) == 0 || errno == ENOENT else { throw BlobStoreError.posix(errno, "cannot delete", file) }
-            try Self.syncDirectory(file)
         }
     }
 

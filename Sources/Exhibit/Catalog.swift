@@ -73,6 +73,31 @@ public protocol Catalog: Sendable {
     /// Adds requests and bytes counted in memory to open views (one transaction for all).
     func addShareViewTallies(_ tallies: [ShareViewTally]) async throws
 
+    // Retention (README, "Retention")
+    /// Records a case's new status (and its own retention class when `retentionClass` says so) with its history
+    /// row and event; bumps the case's `status_version`.
+    func setCaseStatus(caseID: String, change: CaseStatusChange, retentionClass: ClassChange, event: CustodyEvent.Draft) async throws -> CaseRecord
+    func statusHistory(caseID: String) async throws -> [CaseStatusChange]
+    /// Sets a hold on a case or an exhibit (conflict when one already stands there).
+    func insertHold(_ hold: HoldRecord, event: CustodyEvent.Draft) async throws
+    func releaseHold(caseID: String?, exhibitID: String?, by user: String, reason: String?,
+                     event: @escaping @Sendable (HoldRecord) -> CustodyEvent.Draft) async throws -> HoldRecord
+    func standingHolds() async throws -> [HoldRecord]
+    /// Every hold, standing or released, on a case or on any of the exhibits.
+    func holds(caseID: String?, exhibitIDs: [String]) async throws -> [HoldRecord]
+    /// Moves live exhibits (a master and its working copies) to pending deletion, with their events; refused
+    /// (conflict) when the guard no longer holds.
+    func scheduleDeletion(_ ids: [String], guard: RetentionGuard, deletion: ExhibitDeletion, events: [CustodyEvent.Draft]) async throws
+    func restoreExhibits(_ ids: [String], events: [CustodyEvent.Draft]) async throws
+    /// Makes exhibits pending deletion past their grace period tombstones, revokes their shares and marks blobs no
+    /// other exhibit uses as purged, with an event per exhibit, in one transaction. Returns the blobs freed.
+    func purgeExhibits(
+        _ ids: [String], guard: RetentionGuard, by user: String, reason: String,
+        makeEvent: @escaping @Sendable (ExhibitRecord, PurgeEffect) -> CustodyEvent.Draft
+    ) async throws -> [SHA256Digest]
+    /// Blobs some exhibit that is not purged still needs (garbage collection keeps their manifests and chunks).
+    func liveBlobs() async throws -> Set<SHA256Digest>
+
     // Ledger
     func append(_ draft: CustodyEvent.Draft) async throws -> CustodyEvent
     /// Calls `body` with every event matching `filter`, in `seq` order, with its seal.

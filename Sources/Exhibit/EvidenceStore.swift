@@ -27,7 +27,7 @@ public final class EvidenceStore: Sendable {
         self.root = URL(fileURLWithPath: root).standardizedFileURL.path
         self.policies = policies
         self.backend = try LocalBackend(root: self.root)
-        self.blobs = BlobStore(backend: backend, chunking: policies.storage.chunking)
+        self.blobs = BlobStore(backend: backend, chunking: policies.storage.chunking, leases: LocalLeases(root: self.root))
         self.keys = try KeyRing.load(folder: self.root + "/keys")
         self.catalog = try SQLiteCatalog(path: self.root + "/exhibit.sqlite", sealKey: keys.sealKey, now: now)
         self.now = now
@@ -177,7 +177,11 @@ public final class EvidenceStore: Sendable {
         let record = try await findCase(caseIDOrReference, for: actor, needing: .exhibitUpload)
         guard let user = try await catalog.user(named: actor.name) else { throw ExhibitError(.unauthorized, "no user \(actor.name)") }
         let name = Self.safeFilename(filename)
-        let stored = try await blobs.put(body, sizeLimit: policies.storage.maxUploadSize, expectedDigest: expectedDigest)
+        // The chunks and manifest stay leased until the catalog records the exhibit: garbage collection running
+        // meanwhile (in this process or another) keeps them.
+        let lease = try blobs.lease()
+        defer { lease?.release() }
+        let stored = try await blobs.put(body, sizeLimit: policies.storage.maxUploadSize, expectedDigest: expectedDigest, lease: lease)
         let report = try await probe(stored.blob, filename: name)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -239,13 +243,22 @@ public final class EvidenceStore: Sendable {
             candidates = try await catalog.exhibits(blob: digest)
         } else {
             var caseID: String?
-            if let caseHint { caseID = try await findCase(caseHint, for: actor, needing: .caseRead).id }
+            if let caseHint {
+                if permission == .retentionApply && actor.role.can(.retentionApply) {
+                    guard let record = try await catalog.caseRecord(caseHint) else { throw ExhibitError(.notFound, "no case \(caseHint.prefix(80))") }
+                    caseID = record.id
+                } else {
+                    caseID = try await findCase(caseHint, for: actor, needing: .caseRead).id
+                }
+            }
             candidates = try await catalog.exhibits(reference: name, caseID: caseID)
         }
         var visible: [ExhibitRecord] = []
         for candidate in candidates {
             guard let record = try await catalog.caseRecord(candidate.caseID) else { continue }
+            // Retention works store-wide: who may apply it reaches every exhibit to restore it.
             let seesAll = actor.role.scope == .all || actor.name == "system"
+                || (permission == .retentionApply && actor.role.can(.retentionApply))
             if seesAll {
                 visible.append(candidate)
             } else if try await catalog.isMember(actor.name, of: record.id) {
@@ -266,7 +279,16 @@ public final class EvidenceStore: Sendable {
     /// An exhibit's metadata, logged as `exhibit.viewed`.
     public func view(_ exhibit: ExhibitRecord, by actor: Actor) async throws -> ExhibitRecord {
         _ = try await catalog.append(actor.event("exhibit.viewed", exhibit: exhibit.id, caseReference: exhibit.caseReference, details: ["reference": .string(exhibit.reference)]))
-        return exhibit
+        return try await describe(exhibit)
+    }
+
+    /// Refuses to serve the bytes of a purged exhibit (only its tombstone is left).
+    func requireFootage(_ exhibit: ExhibitRecord) throws {
+        guard exhibit.isPurged else { return }
+        let deletion = exhibit.deletion
+        throw ExhibitError(
+            .gone,
+            "\(exhibit.reference) was deleted under the retention policy at \(deletion?.purgedAt ?? "?") by \(deletion?.purgedBy ?? "?") (\(deletion?.purgeReason ?? "")): only its record is kept")
     }
 
     /// The exhibits the actor may read whose span in true time contains `date` (optionally in one case).
@@ -297,6 +319,7 @@ public final class EvidenceStore: Sendable {
         guard actor.role.can(.exhibitDownload) else {
             throw ExhibitError(.forbidden, "the \(actor.role.name) role may not exhibit.download")
         }
+        try requireFootage(exhibit)
         let contents = try await blobs.contents(of: exhibit.sha256, range: range)
         var details: JSONValue = ["reference": .string(exhibit.reference), "sha256": .string(exhibit.sha256.hex)]
         if let range, range != 0..<exhibit.size {

@@ -8,14 +8,17 @@ public struct Policies: Sendable {
     public var storage: StoragePolicy
     public var roles: RolesPolicy
     public var sharing: SharingPolicy
+    public var retention: RetentionPolicy
 
-    public init(storage: StoragePolicy = .default, roles: RolesPolicy = RolesPolicy(roles: [:]), sharing: SharingPolicy = .default) {
+    public init(storage: StoragePolicy = .default, roles: RolesPolicy = RolesPolicy(roles: [:]), sharing: SharingPolicy = .default,
+                retention: RetentionPolicy = .default) {
         self.storage = storage
         self.roles = roles
         self.sharing = sharing
+        self.retention = retention
     }
 
-    /// Loads `storage.yaml`, `roles.yaml` and `sharing.yaml` from `folder`.
+    /// Loads `storage.yaml`, `roles.yaml`, `sharing.yaml` and `retention.yaml` from `folder`.
     public static func load(from folder: String) throws(PolicyError) -> Policies {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -24,6 +27,7 @@ public struct Policies: Sendable {
         let storage = try StoragePolicy.load(folder + "/storage.yaml")
         let roles = try RolesPolicy.load(folder + "/roles.yaml")
         let sharing = try SharingPolicy.load(folder + "/sharing.yaml")
-        return Policies(storage: storage, roles: roles, sharing: sharing)
+        let retention = try RetentionPolicy.load(folder + "/retention.yaml")
+        return Policies(storage: storage, roles: roles, sharing: sharing, retention: retention)
     }
 }

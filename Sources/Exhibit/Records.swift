@@ -38,23 +38,124 @@ public struct CaseRecord: Sendable, Equatable, Codable {
     public let title: String?
     public let createdBy: String
     public let createdAt: String
+    /// One of `CaseStatus` (README, "Retention").
     public let status: String
+    /// When the case took its status (the outcome's date, not when it was typed in).
+    public var statusAt: String?
+    /// With a conviction: when the convicted person is to be released.
+    public var releaseDate: String?
+    /// A retention class of its own (e.g. `major-crime`), on top of its status's.
+    public var retentionClass: String?
+    /// Bumped by every status change: retention checks that a case did not change under them.
+    public var statusVersion: Int = 0
+    /// Filled in where a case is shown: its retention deadline and its legal hold.
+    public var retention: RetentionPolicy.Deadline?
+    public var hold: HoldRecord?
 
     enum CodingKeys: String, CodingKey {
         case id, reference, title
         case createdBy = "created_by"
         case createdAt = "created_at"
         case status
+        case statusAt = "status_at"
+        case releaseDate = "release_date"
+        case retentionClass = "retention_class"
+        case retention, hold
     }
 
-    public init(id: String, reference: String, title: String?, createdBy: String, createdAt: String, status: String) {
+    public init(id: String, reference: String, title: String?, createdBy: String, createdAt: String, status: String,
+                statusAt: String? = nil, releaseDate: String? = nil, retentionClass: String? = nil, statusVersion: Int = 0) {
         self.id = id
         self.reference = reference
         self.title = title
         self.createdBy = createdBy
         self.createdAt = createdAt
         self.status = status
+        self.statusAt = statusAt
+        self.releaseDate = releaseDate
+        self.retentionClass = retentionClass
+        self.statusVersion = statusVersion
     }
+}
+
+/// A legal hold on a case or one exhibit: while it stands, nothing it covers is deleted, whatever its deadline.
+public struct HoldRecord: Sendable, Equatable, Codable {
+    public let id: String
+    public let caseID: String?
+    public let exhibitID: String?
+    public let reason: String
+    public let setBy: String
+    public let setAt: String
+    public var releasedBy: String?
+    public var releasedAt: String?
+    public var releaseReason: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case caseID = "case_id"
+        case exhibitID = "exhibit_id"
+        case reason
+        case setBy = "set_by"
+        case setAt = "set_at"
+        case releasedBy = "released_by"
+        case releasedAt = "released_at"
+        case releaseReason = "release_reason"
+    }
+
+    public init(id: String, caseID: String?, exhibitID: String?, reason: String, setBy: String, setAt: String,
+                releasedBy: String? = nil, releasedAt: String? = nil, releaseReason: String? = nil) {
+        self.id = id
+        self.caseID = caseID
+        self.exhibitID = exhibitID
+        self.reason = reason
+        self.setBy = setBy
+        self.setAt = setAt
+        self.releasedBy = releasedBy
+        self.releasedAt = releasedAt
+        self.releaseReason = releaseReason
+    }
+}
+
+/// Where an exhibit is in its life: `live`, `pending-deletion` (restorable until `purge_after`), or `purged` (a
+/// tombstone: its reference, hash, and who deleted it, when and why; its bytes gone).
+public struct ExhibitDeletion: Sendable, Equatable, Codable {
+    public let requestedAt: String
+    public let requestedBy: String
+    public let reason: String
+    public let purgeAfter: String
+    public var purgedAt: String?
+    public var purgedBy: String?
+    public var purgeReason: String?
+
+    enum CodingKeys: String, CodingKey {
+        case requestedAt = "requested_at"
+        case requestedBy = "requested_by"
+        case reason
+        case purgeAfter = "purge_after"
+        case purgedAt = "purged_at"
+        case purgedBy = "purged_by"
+        case purgeReason = "purge_reason"
+    }
+
+    public init(requestedAt: String, requestedBy: String, reason: String, purgeAfter: String,
+                purgedAt: String? = nil, purgedBy: String? = nil, purgeReason: String? = nil) {
+        self.requestedAt = requestedAt
+        self.requestedBy = requestedBy
+        self.reason = reason
+        self.purgeAfter = purgeAfter
+        self.purgedAt = purgedAt
+        self.purgedBy = purgedBy
+        self.purgeReason = purgeReason
+    }
+}
+
+/// An exhibit's retention as shown with its metadata.
+public struct ExhibitRetention: Sendable, Equatable, Codable {
+    /// The deadline of its case (nil: not due while the case stays as it is) and the rules behind it.
+    public let deadline: String?
+    public let because: String
+    /// The hold that keeps it (on it, its master, or its case), if any.
+    public let hold: HoldRecord?
 }
 
 /// One uploaded file in one case.
@@ -80,6 +181,14 @@ public struct ExhibitRecord: Sendable, Codable {
     /// For a master: `pending`, `done`, `failed`, `interrupted`, `not-needed`, or nil before it was planned.
     public var workingCopyStatus: String?
     public var workingCopyError: String?
+    /// `live`, `pending-deletion` or `purged` (README, "Retention").
+    public var state: String = "live"
+    public var deletion: ExhibitDeletion?
+    /// Filled in where an exhibit is shown.
+    public var retention: ExhibitRetention?
+
+    public var isLive: Bool { state == "live" }
+    public var isPurged: Bool { state == "purged" }
 
     public var verdict: String { integrity?.verdict.rawValue ?? "pending" }
     public var isWorkingCopy: Bool { masterID != nil }
@@ -96,6 +205,7 @@ public struct ExhibitRecord: Sendable, Codable {
         case lineage
         case workingCopyStatus = "working_copy_status"
         case workingCopyError = "working_copy_error"
+        case state, deletion, retention
     }
 
     public init(id: String, caseID: String, caseReference: String, reference: String, filename: String,
@@ -300,6 +410,8 @@ public struct ShareRecord: Sendable, Codable, Equatable {
     public let recipient: String?
     public let note: String?
     public let keyID: String
+    /// Why it was revoked when not by hand (`purged`: its exhibit was deleted under the retention policy).
+    public var revokedReason: String?
 
     public var downloadsLeft: Int? { maxDownloads.map { max(0, $0 - downloads) } }
 
@@ -314,10 +426,12 @@ public struct ShareRecord: Sendable, Codable, Equatable {
         case revokedAt = "revoked_at"
         case recipient, note
         case keyID = "key_id"
+        case revokedReason = "revoked_reason"
     }
 
     public init(id: String, exhibitID: String, createdBy: String, createdAt: String, expiresAt: String, maxDownloads: Int?,
-                downloads: Int, revokedAt: String?, recipient: String?, note: String?, keyID: String) {
+                downloads: Int, revokedAt: String?, recipient: String?, note: String?, keyID: String, revokedReason: String? = nil) {
+        self.revokedReason = revokedReason
         self.id = id
         self.exhibitID = exhibitID
         self.createdBy = createdBy

@@ -14,6 +14,11 @@ public enum Permission: String, Sendable, CaseIterable, Codable {
     case custodyRead = "custody.read"
     case custodyCheckpoint = "custody.checkpoint"
     case userManage = "user.manage"
+    case caseStatus = "case.status"
+    case holdSet = "hold.set"
+    case holdRelease = "hold.release"
+    case retentionRead = "retention.read"
+    case retentionApply = "retention.apply"
 }
 
 /// One role from Policies/roles.yaml.

@@ -160,6 +160,56 @@ public final class SQLiteCatalog: Catalog {
                 CREATE INDEX share_views_open ON share_views(closed, last_at);
                 """)
         }
+        migrator.registerMigration("v4: retention, holds, deletion") { db in
+            try db.execute(sql: """
+                ALTER TABLE cases ADD COLUMN status_at TEXT;
+                ALTER TABLE cases ADD COLUMN release_date TEXT;
+                ALTER TABLE cases ADD COLUMN retention_class TEXT;
+                ALTER TABLE cases ADD COLUMN status_version INTEGER NOT NULL DEFAULT 0;
+                CREATE TABLE case_statuses (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    case_id TEXT NOT NULL REFERENCES cases(id),
+                    status TEXT NOT NULL,
+                    at TEXT NOT NULL,
+                    release_date TEXT,
+                    set_by TEXT NOT NULL,
+                    set_at TEXT NOT NULL
+                );
+                CREATE INDEX case_statuses_by_case ON case_statuses(case_id, id);
+                CREATE TABLE holds (
+                    id TEXT PRIMARY KEY,
+                    case_id TEXT REFERENCES cases(id),
+                    exhibit_id TEXT REFERENCES exhibits(id),
+                    reason TEXT NOT NULL,
+                    set_by TEXT NOT NULL,
+                    set_at TEXT NOT NULL,
+                    released_by TEXT,
+                    released_at TEXT,
+                    release_reason TEXT,
+                    CHECK ((case_id IS NULL) <> (exhibit_id IS NULL))
+                );
+                CREATE UNIQUE INDEX holds_standing_case ON holds(case_id) WHERE released_at IS NULL AND case_id IS NOT NULL;
+                CREATE UNIQUE INDEX holds_standing_exhibit ON holds(exhibit_id) WHERE released_at IS NULL AND exhibit_id IS NOT NULL;
+                ALTER TABLE exhibits ADD COLUMN state TEXT NOT NULL DEFAULT 'live'
+                    CHECK (state IN ('live', 'pending-deletion', 'purged'));
+                ALTER TABLE exhibits ADD COLUMN deletion_requested_at TEXT;
+                ALTER TABLE exhibits ADD COLUMN deletion_requested_by TEXT;
+                ALTER TABLE exhibits ADD COLUMN deletion_reason TEXT;
+                ALTER TABLE exhibits ADD COLUMN purge_after TEXT;
+                ALTER TABLE exhibits ADD COLUMN purged_at TEXT;
+                ALTER TABLE exhibits ADD COLUMN purged_by TEXT;
+                ALTER TABLE exhibits ADD COLUMN purge_reason TEXT;
+                CREATE INDEX exhibits_by_state ON exhibits(state);
+                ALTER TABLE blobs ADD COLUMN purged_at TEXT;
+                ALTER TABLE shares ADD COLUMN revoked_reason TEXT;
+                -- A purged exhibit is a tombstone for good: nothing brings it back or rewrites it.
+                CREATE TRIGGER exhibits_tombstones_stay BEFORE UPDATE ON exhibits
+                    WHEN OLD.state = 'purged'
+                    BEGIN SELECT RAISE(ABORT, 'a purged exhibit is a tombstone and cannot change'); END;
+                CREATE TRIGGER exhibits_never_deleted BEFORE DELETE ON exhibits
+                    BEGIN SELECT RAISE(ABORT, 'exhibits are never deleted: they are purged and keep a tombstone'); END;
+                """)
+        }
         return migrator
     }
 
@@ -259,7 +309,8 @@ public final class SQLiteCatalog: Catalog {
 
     static func caseRecord(_ row: Row) -> CaseRecord {
         CaseRecord(id: row["id"], reference: row["reference"], title: row["title"], createdBy: row["created_by"],
-                   createdAt: row["created_at"], status: row["status"])
+                   createdAt: row["created_at"], status: row["status"], statusAt: row["status_at"], releaseDate: row["release_date"],
+                   retentionClass: row["retention_class"], statusVersion: row["status_version"])
     }
 
     public func caseRecord(_ idOrReference: String) async throws -> CaseRecord? {
@@ -306,6 +357,7 @@ public final class SQLiteCatalog: Catalog {
                 sql: """
                     INSERT INTO blobs (sha256, size, chunks, media, integrity, verdict, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (sha256) DO UPDATE SET
+                        purged_at = NULL,
                         media = coalesce(excluded.media, blobs.media),
                         integrity = coalesce(excluded.integrity, blobs.integrity),
                         verdict = coalesce(excluded.verdict, blobs.verdict)
@@ -341,7 +393,7 @@ public final class SQLiteCatalog: Catalog {
             try db.execute(
                 sql: """
                     INSERT INTO blobs (sha256, size, chunks, media, integrity, verdict, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (sha256) DO UPDATE SET media = coalesce(excluded.media, blobs.media),
+                    ON CONFLICT (sha256) DO UPDATE SET purged_at = NULL, media = coalesce(excluded.media, blobs.media),
                         integrity = coalesce(excluded.integrity, blobs.integrity), verdict = coalesce(excluded.verdict, blobs.verdict)
                     """,
                 arguments: [copy.blob.hex, copy.size, copy.chunks, copy.media.media, copy.media.integrity, copy.media.verdict, at])
@@ -409,7 +461,7 @@ public final class SQLiteCatalog: Catalog {
         func decode<T: Decodable>(_ type: T.Type, _ column: String) -> T? {
             (row[column] as String?).flatMap { try? decoder.decode(T.self, from: Data($0.utf8)) }
         }
-        return ExhibitRecord(
+        var record = ExhibitRecord(
             id: row["id"], caseID: row["case_id"], caseReference: row["case_reference"], reference: row["reference"],
             filename: row["filename"], sha256: SHA256Digest(hex: row["blob"] as String)!, size: row["size"],
             uploadedBy: row["uploaded_by"], uploadedAt: row["uploaded_at"],
@@ -417,6 +469,13 @@ public final class SQLiteCatalog: Catalog {
             coverage: decode(TimeCoverage.self, "coverage"),
             masterID: row["master_id"], lineage: decode(Lineage.self, "lineage"),
             workingCopyStatus: row["working_copy_status"], workingCopyError: row["working_copy_error"])
+        record.state = row["state"]
+        if let requestedAt = row["deletion_requested_at"] as String? {
+            record.deletion = ExhibitDeletion(
+                requestedAt: requestedAt, requestedBy: row["deletion_requested_by"], reason: row["deletion_reason"],
+                purgeAfter: row["purge_after"], purgedAt: row["purged_at"], purgedBy: row["purged_by"], purgeReason: row["purge_reason"])
+        }
+        return record
     }
 
     public func exhibit(id: String) async throws -> ExhibitRecord? {
@@ -468,7 +527,8 @@ public final class SQLiteCatalog: Catalog {
         ShareRecord(
             id: row["id"], exhibitID: row["exhibit"], createdBy: row["created_by"], createdAt: row["created_at"],
             expiresAt: row["expires_at"], maxDownloads: row["max_downloads"], downloads: row["downloads"],
-            revokedAt: row["revoked_at"], recipient: row["recipient"], note: row["note"], keyID: row["key_id"] ?? "")
+            revokedAt: row["revoked_at"], recipient: row["recipient"], note: row["note"], keyID: row["key_id"] ?? "",
+            revokedReason: row["revoked_reason"])
     }
 
     public func share(id: String) async throws -> ShareRecord? {

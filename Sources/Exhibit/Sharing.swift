@@ -22,6 +22,10 @@ extension EvidenceStore {
         guard !exhibit.isWorkingCopy else {
             throw ExhibitError(.badRequest, "\(exhibit.reference) is a working copy: share its master \(exhibit.lineage?.masterReference ?? ""); the link offers both")
         }
+        try requireFootage(exhibit)
+        guard exhibit.isLive else {
+            throw ExhibitError(.conflict, "\(exhibit.reference) is pending deletion (\(exhibit.deletion?.reason ?? "")): restore it before sharing it")
+        }
         let policy = policies.sharing
         let lifetime = expiresIn ?? policy.defaultLifetime
         guard lifetime >= .seconds(60) else { throw ExhibitError(.badRequest, "a link must live at least a minute") }

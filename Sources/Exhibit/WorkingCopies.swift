@@ -39,7 +39,11 @@ extension EvidenceStore {
         guard actor.role.can(.exhibitDownload) || actor.name == "system" else {
             throw ExhibitError(.forbidden, "the \(actor.role.name) role may not exhibit.download")
         }
+        try requireFootage(master)
         if let existing = try await catalog.workingCopies(of: master.id).last { return .existing(existing) }
+        guard master.isLive else {
+            throw ExhibitError(.conflict, "\(master.reference) is pending deletion: restore it before making a working copy")
+        }
         let plan = workingCopyPlan(master)
         guard plan.operation == .remux || plan.operation == .transcode else {
             if master.workingCopyStatus != "not-needed" {
@@ -67,7 +71,10 @@ extension EvidenceStore {
             // Check the copy before it enters the store: a failed check leaves nothing behind.
             let copyReport = try await MediaWork.run { try MediaProbe.examine(path: temporary, limits: limits) }
             let check = try Self.check(copy: copyReport, against: master)
-            let stored = try await blobs.put(try FileBytes(path: temporary), sizeLimit: nil)
+            // Leased until the catalog records the copy, so garbage collection cannot take its chunks meanwhile.
+            let lease = try blobs.lease()
+            defer { lease?.release() }
+            let stored = try await blobs.put(try FileBytes(path: temporary), sizeLimit: nil, lease: lease)
             let finished = timestamp
             let lineage = Lineage(
                 masterID: master.id, masterReference: master.reference, masterSHA256: master.sha256.hex,
@@ -167,6 +174,7 @@ extension EvidenceStore {
     /// Masters that still need a working copy (planned but not made, or interrupted): for the server at start.
     public func mastersAwaitingWorkingCopies() async throws -> [ExhibitRecord] {
         try await catalog.masters(withWorkingCopyStatus: ["pending", "interrupted"], includeUnplanned: true).filter { master in
+            guard master.isLive else { return false }
             let operation = workingCopyPlan(master).operation
             return operation == .remux || operation == .transcode
         }

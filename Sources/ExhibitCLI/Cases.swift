@@ -7,7 +7,7 @@ extension ExhibitCommand {
     struct CaseCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "case", abstract: "Create, list and show cases; add members.",
-            subcommands: [Create.self, List.self, Show.self, AddMember.self])
+            subcommands: [Create.self, List.self, Show.self, AddMember.self, Status.self])
 
         struct Create: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -58,18 +58,22 @@ extension ExhibitCommand {
             func run() async throws {
                 let store = try options.openExisting()
                 let actor = try await actorOptions.actor(in: store)
-                let record = try await store.findCase(caseName, for: actor)
+                let record = try await store.describe(try await store.findCase(caseName, for: actor))
                 let members = try await store.members(of: record, for: actor)
                 let exhibits = try await store.exhibits(in: record.id, for: actor)
                 if json {
                     struct Output: Encodable { let `case`: CaseRecord; let members: [String]; let exhibits: [ExhibitRecord] }
                     return try printJSONLine(Output(case: record, members: members, exhibits: exhibits))
                 }
-                print("case \(record.reference) (\(record.id)), \(record.status), created by \(record.createdBy) at \(record.createdAt)")
+                print("case \(record.reference) (\(record.id)), \(record.status)\(record.statusAt.map { " since \($0)" } ?? ""), created by \(record.createdBy) at \(record.createdAt)")
                 if let title = record.title { print("title: \(title)") }
                 print("members: \(members.joined(separator: ", "))")
-                printTable(["REFERENCE", "ID", "FILENAME", "SIZE", "VERDICT", "SHA-256"], exhibits.map {
-                    [$0.reference, $0.id, $0.filename, String($0.size), $0.verdict, $0.sha256.hex]
+                if let retention = record.retention {
+                    print("retention: \(retention.date.map { "due \($0)" } ?? "not due") (\(retention.because))")
+                }
+                if let hold = record.hold { print("legal hold: set by \(hold.setBy) at \(hold.setAt): \(hold.reason)") }
+                printTable(["REFERENCE", "ID", "FILENAME", "SIZE", "VERDICT", "STATE", "SHA-256"], exhibits.map {
+                    [$0.reference, $0.id, $0.filename, String($0.size), $0.verdict, $0.state, $0.sha256.hex]
                 })
             }
         }

@@ -81,12 +81,15 @@ struct Controllers: Sendable {
     struct CaseDetail: Encodable {
         let `case`: CaseRecord
         let members: [String]
+        let statuses: [CaseStatusChange]
     }
 
     func showCase(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         let actor = try context.requireActor()
-        let record = try await store.findCase(try context.parameters.decoded("case"), for: actor)
-        return try jsonResponse(CaseDetail(case: record, members: try await store.members(of: record, for: actor)))
+        let record = try await store.describe(try await store.findCase(try context.parameters.decoded("case"), for: actor))
+        return try jsonResponse(CaseDetail(
+            case: record, members: try await store.members(of: record, for: actor),
+            statuses: try await store.statusHistory(of: record, for: actor)))
     }
 
     struct NewMember: Decodable {
@@ -355,6 +358,7 @@ struct ExhibitJSON: Encodable {
         case chunks, newBytes = "new_bytes"
         case masterID = "master_id", lineage, workingCopyStatus = "working_copy_status", workingCopyError = "working_copy_error"
         case playback, workingCopies = "working_copies"
+        case state, deletion, retention
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -380,6 +384,9 @@ struct ExhibitJSON: Encodable {
         try c.encodeIfPresent(newBytes, forKey: .newBytes)
         try c.encodeIfPresent(exhibit.masterID, forKey: .masterID)
         try c.encodeIfPresent(exhibit.lineage, forKey: .lineage)
+        try c.encode(exhibit.state, forKey: .state)
+        try c.encodeIfPresent(exhibit.deletion, forKey: .deletion)
+        try c.encodeIfPresent(exhibit.retention, forKey: .retention)
         try c.encodeIfPresent(exhibit.workingCopyStatus, forKey: .workingCopyStatus)
         try c.encodeIfPresent(exhibit.workingCopyError, forKey: .workingCopyError)
         try c.encodeIfPresent(plan, forKey: .playback)

@@ -92,6 +92,15 @@ public enum ExhibitHTTPServer {
         api.post("/v1/exhibits/{exhibit}/working-copy", use: controllers.requestWorkingCopy)
         api.get("/v1/custody", use: controllers.custody)
 
+        let retention = RetentionController(store: store)
+        api.put("/v1/cases/{case}/status", use: retention.setStatus)
+        api.post("/v1/cases/{case}/hold", use: retention.setHold)
+        api.delete("/v1/cases/{case}/hold", use: retention.releaseHold)
+        api.post("/v1/exhibits/{exhibit}/hold", use: retention.setHold)
+        api.delete("/v1/exhibits/{exhibit}/hold", use: retention.releaseHold)
+        api.get("/v1/holds", use: retention.holds)
+        api.get("/v1/retention/plan", use: retention.plan)
+
         let shares = ShareController(store: store, controllers: controllers, views: linkViews, logger: logger)
         api.post("/v1/exhibits/{exhibit}/shares", use: shares.create)
         api.get("/v1/exhibits/{exhibit}/shares", use: shares.list)
@@ -121,7 +130,10 @@ public enum ExhibitHTTPServer {
             router: router,
             server: .http1(configuration: http1),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "exhibit"),
-            services: [workingCopies, LinkViewService(store: store, counters: linkViews, logger: logger)],
+            services: [
+                workingCopies, LinkViewService(store: store, counters: linkViews, logger: logger),
+                RetentionService(store: store, logger: logger),
+            ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }

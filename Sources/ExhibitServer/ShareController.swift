@@ -64,7 +64,7 @@ struct ShareController: Sendable {
         enum CodingKeys: String, CodingKey {
             case id, exhibitID = "exhibit_id", reference, createdBy = "created_by", createdAt = "created_at"
             case expiresAt = "expires_at", maxDownloads = "max_downloads", downloads, downloadsLeft = "downloads_left"
-            case revokedAt = "revoked_at", recipient, note, url
+            case revokedAt = "revoked_at", revokedReason = "revoked_reason", recipient, note, url
         }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -78,6 +78,7 @@ struct ShareController: Sendable {
             try c.encode(share.downloads, forKey: .downloads)
             try c.encodeIfPresent(share.downloadsLeft, forKey: .downloadsLeft)
             try c.encodeIfPresent(share.revokedAt, forKey: .revokedAt)
+            try c.encodeIfPresent(share.revokedReason, forKey: .revokedReason)
             try c.encodeIfPresent(share.recipient, forKey: .recipient)
             try c.encodeIfPresent(share.note, forKey: .note)
             try c.encodeIfPresent(url, forKey: .url)
@@ -151,8 +152,11 @@ struct ShareController: Sendable {
             try await store.recordLinkRefusal(share, exhibit, reason: "expired", client: client)
             return Self.html(SharePage.gone(reason: "This link expired on \(share.expiresAt).", share: share, sharedBy: await sharedBy(share)), status: .gone)
         case .revoked(let share, let exhibit):
-            try await store.recordLinkRefusal(share, exhibit, reason: share.revokedAt != nil ? "revoked" : "exhibit deleted", client: client)
-            let reason = share.revokedAt.map { "This link was withdrawn on \($0)." } ?? "The exhibit is no longer held."
+            let purged = share.revokedReason == "purged" || exhibit?.isPurged == true || exhibit == nil
+            try await store.recordLinkRefusal(share, exhibit, reason: purged ? "exhibit deleted" : "revoked", client: client)
+            let reason = purged
+                ? "The exhibit was deleted under the force's retention policy\(share.revokedAt.map { " on \($0)" } ?? "") and is no longer held."
+                : "This link was withdrawn on \(share.revokedAt ?? "?")."
             return Self.html(SharePage.gone(reason: reason, share: share, sharedBy: await sharedBy(share)), status: .gone)
         case .valid(let share, let exhibit):
             // The working copy is looked up only when it is asked for (or for the page).

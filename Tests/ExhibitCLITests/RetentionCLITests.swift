@@ -1,0 +1,107 @@
+import ExhibitTesting
+import Foundation
+import Testing
+
+/// `exhibit case status`, `hold`, `retention`, `restore` and `gc` from the command line; the retention policy's
+/// validation.
+@Suite struct RetentionCLITests {
+    /// The README's "Retention" block, run as printed.
+    @Test func theReadmeRetentionSessionWorksAsPrinted() throws {
+        let store = try TestStore("retention-readme")
+        let work = try TemporaryDirectory("retention-readme-work")
+        try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/mp4_h264.mp4", toPath: work.appending("cam1.mp4"))
+        #expect(try store.ingest([work.appending("cam1.mp4")]).first?["reference"] as? String == "JS/1")
+        let readme = try String(contentsOfFile: TestPaths.packageRoot + "/README.md", encoding: .utf8)
+        let marker = try #require(readme.range(of: "A case's life, from the command line"))
+        let rest = readme[marker.upperBound...]
+        let open = try #require(rest.range(of: "```bash\n"))
+        let close = try #require(rest[open.upperBound...].range(of: "```"))
+        let script = "set -euo pipefail\n" + rest[open.upperBound..<close.lowerBound]
+        let bin = (TestPaths.exhibitExecutable as NSString).deletingLastPathComponent
+        let result = try Subprocess.run(
+            "/bin/bash", ["-c", script],
+            environment: [
+                "EXHIBIT_STORAGE": store.storage, "EXHIBIT_POLICIES": TestPaths.policies,
+                "PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+            ],
+            currentDirectory: work.path)
+        #expect(result.status == 0, "stdout: \(result.out)\nstderr: \(result.err)")
+        let lines = result.out.split(whereSeparator: \.isNewline).map(String.init)
+        #expect(lines.contains { $0.hasPrefix("retention: due 2020-07-01T00:00:00.000Z") })
+        #expect(lines.contains { $0.hasPrefix("delete ") && $0.contains("JS/1") && $0.contains("6mo from release 2020-01-01") })
+        #expect(lines.contains { $0.hasPrefix("held ") && $0.contains("civil claim 2024/0193") })
+        #expect(lines.contains("scheduled for deletion: 1 (2017/MPS/0421 JS/1)"))
+        #expect(lines.contains("restored JS/1"))
+        #expect(lines.contains { $0.hasPrefix("note: still due") })
+        #expect(lines.last?.hasPrefix("would remove 0 manifest(s) and 0 chunk(s)") == true)
+        let shown = try store.run(["show", "JS/1", "--as", "sup"])
+        #expect(shown.out.contains("\"state\" : \"live\""))
+    }
+
+    @Test func badInputIsRefusedAndChangesNothing() throws {
+        let store = try TestStore("retention-bad")
+        _ = try store.ingest([TestPaths.fixtures + "/mp4_h264.mp4"])
+        // Events other than the exports that read them.
+        func events() throws -> Int {
+            try ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
+                .filter { $0["action"] as? String != "custody.exported" }.count
+        }
+        let before = try events()
+        let refusals: [([String], String)] = [
+            (["case", "status", TestStore.caseReference, "sentenced", "--as", "jsmith"], "unknown status 'sentenced'"),
+            (["case", "status", TestStore.caseReference, "convicted", "--at", "2020-05-01", "--release-date", "2020-01-01", "--as", "jsmith"],
+             "is before the conviction"),
+            (["case", "status", TestStore.caseReference, "closed", "--class", "nope", "--as", "jsmith"], "unknown retention class 'nope'"),
+            (["case", "status", TestStore.caseReference, "open", "--at", "2999-01-01", "--as", "jsmith"], "in the future"),
+            (["case", "status", TestStore.caseReference, "open", "--at", "soon", "--as", "jsmith"], "is not a time"),
+            (["case", "status", TestStore.caseReference, "charged", "--as", "audit"], "may not case.status"),
+            (["case", "status", TestStore.caseReference, "charged", "--as", "akhan"], "no case"),
+            (["retention", "apply", "--as", "sup"], "a reason is required"),
+            (["retention", "apply", "--reason", "tidy", "--as", "jsmith"], "may not retention.apply"),
+            (["retention", "plan", "--as", "jsmith"], "may not retention.read"),
+            (["hold", "set", "--case", TestStore.caseReference, "--reason", " ", "--as", "jsmith"], "a reason is required"),
+            (["hold", "set", "--reason", "x", "--as", "jsmith"], "name an exhibit or a --case"),
+            (["hold", "release", "--case", TestStore.caseReference, "--as", "sup"], "no legal hold"),
+            (["restore", "JS/1", "--reason", "x", "--as", "sup"], "not pending deletion"),
+            (["restore", "JS/1", "--reason", "x", "--as", "jsmith"], "may not retention.apply"),
+        ]
+        for (arguments, message) in refusals {
+            let result = try store.run(arguments)
+            #expect(result.status != 0, "\(arguments) succeeded")
+            #expect(result.err.contains(message), "\(arguments): \(result.err)")
+        }
+        #expect(try events() == before, "refused commands appended nothing")
+        #expect(try store.run(["case", "show", TestStore.caseReference, "--as", "jsmith"]).out.contains(", open, created by"))
+    }
+
+    /// A policy that does not validate stops every command and the server, naming the line and the problem.
+    @Test func anInvalidRetentionPolicyStopsEverything() throws {
+        let store = try TestStore("retention-policy", withCase: false)
+        let shipped = try String(contentsOfFile: TestPaths.policies + "/retention.yaml", encoding: .utf8)
+        let cases: [(String, String, String)] = [
+            ("  closed: default", "  closed: defualt", "statuses.closed: unknown class 'defualt'"),
+            ("    keep: 31d", "    keep: -31d", "is negative"),
+            ("    keep: 31d", "    keep: 31 days", "is not a period"),
+            ("  acquitted: acquitted", "  acquited: acquitted", "unknown status 'acquited'"),
+            ("  appeal-pending: active\n", "", "no class for 'appeal-pending'"),
+            ("    from: release", "    from: sentencing", "is not one of status, release, opened"),
+            ("grace_period: 30d", "grace_period: indefinitely", "grace_period cannot be indefinitely"),
+            ("auto_apply: false", "auto_apply: sometimes", "not true or false"),
+            ("plan_every: 24h", "plan_every: 24h\nkeep_forever: true", "unknown setting 'keep_forever'"),
+        ]
+        for (original, broken, message) in cases {
+            #expect(shipped.contains(original), "the shipped file has \(original)")
+            let folder = try TemporaryDirectory("policies")
+            for name in try FileManager.default.contentsOfDirectory(atPath: TestPaths.policies) {
+                try FileManager.default.copyItem(atPath: TestPaths.policies + "/" + name, toPath: folder.appending(name))
+            }
+            try shipped.replacingOccurrences(of: original, with: broken).write(toFile: folder.appending("retention.yaml"), atomically: true, encoding: .utf8)
+            let result = try ExhibitCLI.run(["case", "list", "--as", "sup", "--storage", store.storage, "--policies", folder.path])
+            #expect(result.status != 0)
+            #expect(result.err.contains("retention.yaml:") && result.err.contains(message), "\(broken): \(result.err)")
+            if message.contains("defualt") {
+                #expect(throws: (any Error).self) { try LiveServer(storage: store.storage, policies: folder.path) }
+            }
+        }
+    }
+}
