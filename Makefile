@@ -14,7 +14,7 @@ APT_GET    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::
 
 # Build and test dependencies: the C libraries Exhibit links, ffmpeg for test videos.
 DEPS       := libssl-dev libsqlite3-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
-              pkg-config ffmpeg sqlite3 python3 util-linux openssl curl chromium chromium-driver
+              pkg-config ffmpeg sqlite3 python3 python3-venv util-linux openssl curl chromium chromium-driver
 # Python packages the tests drive real clients with (from PyPI; Debian's packages as a fallback).
 PIP_DEPS   := selenium
 # Reference tools the benchmarks compare against.
@@ -43,6 +43,10 @@ deps:
 	  python3 -m pip install -q $$p 2>/dev/null || python3 -m pip install -q --break-system-packages $$p 2>/dev/null \
 	    || $(APT_GET) install -y -q python3-$$p; \
 	done
+	@# tuspy (the Python tus client the upload tests interoperate with), in a virtualenv of its own.
+	@.build/tus-venv/bin/python -c "import tusclient" 2>/dev/null || { \
+	  echo "installing tuspy into .build/tus-venv"; \
+	  /usr/bin/python3 -m venv .build/tus-venv && .build/tus-venv/bin/pip install -q tuspy; }
 
 bench-deps: deps
 	$(call apt_install,$(BENCH_DEPS))

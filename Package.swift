@@ -190,7 +190,8 @@ let package = Package(
         .testTarget(
             name: "ExhibitServerTests",
             dependencies: [
-                "exhibit", "ExhibitServer", "Exhibit", "ExhibitCrypto", "ExhibitTesting", "Custody", "BlobStore",
+                "exhibit", "ExhibitServer", "Exhibit", "ExhibitCrypto", "ExhibitTesting", "Custody", "BlobStore", "MediaProbe",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -76,61 +76,14 @@ public final class BlobStore: Sendable {
     private func put<Body: AsyncSequence>(
         _ body: Body, into batch: any ObjectBatch, sizeLimit: Int64?, expectedDigest: SHA256Digest?, lease: (any WriteLease)?
     ) async throws -> PutResult where Body.Element == ByteBuffer {
-        let wholeFile = BoundedChannel<[ByteBuffer]>(capacity: Self.queuedBatches)
-        let chunks = BoundedChannel<ChunkJob>(capacity: Self.queuedChunks)
-
-        let (digest, size, entries) = try await withThrowingTaskGroup(of: StageResult.self) { group in
-            group.addTask {
-                var hasher = SHA256()
-                do {
-                    while let pieces = try await wholeFile.next() {
-                        for buffer in pieces { buffer.withUnsafeReadableBytes { hasher.update($0) } }
-                    }
-                } catch {
-                    wholeFile.close(throwing: error)
-                    throw error
-                }
-                return .wholeFile(hasher.finalize())
-            }
-            group.addTask {
-                do {
-                    return .chunks(try await Self.hashAndWrite(chunks, into: batch, lease: lease))
-                } catch {
-                    chunks.close(throwing: error)
-                    throw error
-                }
-            }
-
-            let size: Int64
-            do {
-                size = try await Self.cut(
-                    body, chunking: chunking, sizeLimit: sizeLimit, wholeFile: wholeFile, chunks: chunks)
-                wholeFile.finish()
-                chunks.finish()
-            } catch {
-                wholeFile.close(throwing: error)
-                chunks.close(throwing: error)
-                while !group.isEmpty { _ = try? await group.next() }
-                throw error
-            }
-
-            var digest: SHA256Digest?
-            var entries: [Manifest.Entry]?
-            do {
-                while let result = try await group.next() {
-                    switch result {
-                    case .wholeFile(let d): digest = d
-                    case .chunks(let e): entries = e
-                    }
-                }
-            } catch {
-                wholeFile.close(throwing: error)
-                chunks.close(throwing: error)
-                while !group.isEmpty { _ = try? await group.next() }
-                throw error
-            }
-            return (digest!, size, entries!)
-        }
+        let hashers = Hashers(SHA256())
+        var cutState = CutState(chunking: chunking)
+        let streamed = try await Self.stream(
+            body, cutState: &cutState, flush: true, sizeLimit: sizeLimit, into: batch, lease: lease, hashers: hashers)
+        if let error = streamed.bodyError { throw error }
+        let digest = hashers.finalize()
+        let size = streamed.size
+        let entries = streamed.entries
 
         if let expectedDigest, expectedDigest != digest {
             throw BlobStoreError(
@@ -145,45 +98,134 @@ public final class BlobStore: Sendable {
         }
         let manifest = Manifest(blob: digest, entries: entries)
         precondition(manifest.size == size, "chunk lengths must add up to the bytes received")
+        try await store(manifest, lease: lease)
+        return PutResult(
+            blob: BlobInfo(digest: digest, size: size), manifest: manifest, newBytes: newBytes,
+            newChunks: counted.count)
+    }
+
+    /// Writes a manifest durably (after its chunks), named in `lease` first.
+    func store(_ manifest: Manifest, lease: (any WriteLease)?) async throws {
         let text = ByteBuffer(string: manifest.encoded)
         let manifestBatch = backend.batch()
         do {
-            try await lease?.hold([.manifest(digest)])
-            _ = try await manifestBatch.store(.manifest(digest), parts: [text], length: text.readableBytes)
+            try await lease?.hold([.manifest(manifest.blob)])
+            _ = try await manifestBatch.store(.manifest(manifest.blob), parts: [text], length: text.readableBytes)
             _ = try await manifestBatch.commit()
         } catch {
             await manifestBatch.abort()
             throw error
         }
         manifests.withLock { $0.insert(manifest) }
-        return PutResult(
-            blob: BlobInfo(digest: digest, size: size), manifest: manifest, newBytes: newBytes,
-            newChunks: counted.count)
     }
 
-    private enum StageResult: Sendable {
-        case wholeFile(SHA256Digest)
-        case chunks([Manifest.Entry])
-    }
-
-    private struct ChunkJob: Sendable {
+    struct ChunkJob: Sendable {
         let parts: [ByteBuffer]
         let length: Int
     }
 
-    /// Reads the body, finds chunk boundaries and feeds both hashing stages. Returns the total size.
-    private static func cut<Body: AsyncSequence>(
-        _ body: Body, chunking: ChunkingParameters, sizeLimit: Int64?,
-        wholeFile: BoundedChannel<[ByteBuffer]>, chunks: BoundedChannel<ChunkJob>
-    ) async throws -> Int64 where Body.Element == ByteBuffer {
-        var chunker = Chunker(parameters: chunking)
+    /// Where a stream is cut: the chunker's state and the bytes since the last cut (fewer than the largest chunk).
+    struct CutState: Sendable {
+        var chunker: Chunker
         var pending: [ByteBuffer] = []
         var pendingLength = 0
+
+        init(chunking: ChunkingParameters) { chunker = Chunker(parameters: chunking) }
+    }
+
+    /// What `stream` did with a body.
+    struct Streamed: Sendable {
+        /// The chunks cut from it, in order (each hashed and stored in the batch).
+        let entries: [Manifest.Entry]
+        /// Bytes read from the body.
+        let size: Int64
+        /// Set when the body itself failed (a connection cut): everything read before it was processed.
+        let bodyError: (any Error)?
+    }
+
+    /// Streams `body` through the chunker (going on from `cutState`), hashing every buffer in `hashers` on one task
+    /// and every chunk on others, and storing the chunks in `batch`. With `flush` the bytes after the last cut
+    /// are a final chunk; without, they stay in `cutState` for the next body. A failure of the body ends the
+    /// stream with what was read before it (`bodyError`); any other failure throws.
+    static func stream<Body: AsyncSequence>(
+        _ body: Body, cutState: inout CutState, flush: Bool, sizeLimit: Int64?, into batch: any ObjectBatch,
+        lease: (any WriteLease)?, hashers: Hashers
+    ) async throws -> Streamed where Body.Element == ByteBuffer {
+        let wholeFile = BoundedChannel<[ByteBuffer]>(capacity: Self.queuedBatches)
+        let chunks = BoundedChannel<ChunkJob>(capacity: Self.queuedChunks)
+        var state = cutState
+        let result = try await withThrowingTaskGroup(of: [Manifest.Entry]?.self) { group in
+            group.addTask {
+                do {
+                    while let pieces = try await wholeFile.next() { hashers.update(pieces) }
+                } catch {
+                    wholeFile.close(throwing: error)
+                    throw error
+                }
+                return nil
+            }
+            group.addTask {
+                do {
+                    return try await Self.hashAndWrite(chunks, into: batch, lease: lease)
+                } catch {
+                    chunks.close(throwing: error)
+                    throw error
+                }
+            }
+            let size: Int64
+            let bodyError: (any Error)?
+            do {
+                (size, bodyError) = try await Self.cut(
+                    body, state: &state, flush: flush, sizeLimit: sizeLimit, wholeFile: wholeFile, chunks: chunks)
+                wholeFile.finish()
+                chunks.finish()
+            } catch {
+                wholeFile.close(throwing: error)
+                chunks.close(throwing: error)
+                while !group.isEmpty { _ = try? await group.next() }
+                throw error
+            }
+            var entries: [Manifest.Entry]?
+            do {
+                while let stage = try await group.next() {
+                    if let stage { entries = stage }
+                }
+            } catch {
+                wholeFile.close(throwing: error)
+                chunks.close(throwing: error)
+                while !group.isEmpty { _ = try? await group.next() }
+                throw error
+            }
+            return Streamed(entries: entries!, size: size, bodyError: bodyError)
+        }
+        cutState = state
+        return result
+    }
+
+    /// Reads the body, finds chunk boundaries and feeds both hashing stages. Returns the bytes read, and the
+    /// body's error if it failed (between two buffers, so everything before it was fed).
+    private static func cut<Body: AsyncSequence>(
+        _ body: Body, state: inout CutState, flush: Bool, sizeLimit: Int64?,
+        wholeFile: BoundedChannel<[ByteBuffer]>, chunks: BoundedChannel<ChunkJob>
+    ) async throws -> (Int64, (any Error)?) where Body.Element == ByteBuffer {
+        var chunker = state.chunker
+        var pending = state.pending
+        var pendingLength = state.pendingLength
         var batch: [ByteBuffer] = []
         var batchLength = 0
         var cuts: [Int] = []
         var size: Int64 = 0
-        for try await buffer in body {
+        var bodyError: (any Error)?
+        var iterator = body.makeAsyncIterator()
+        while true {
+            let next: ByteBuffer?
+            do {
+                next = try await iterator.next()
+            } catch {
+                bodyError = error
+                break
+            }
+            guard let buffer = next else { break }
             let count = buffer.readableBytes
             guard count > 0 else { continue }
             size += Int64(count)
@@ -214,16 +256,23 @@ public final class BlobStore: Sendable {
             }
         }
         if batchLength > 0 { try await wholeFile.send(batch) }
-        let last = chunker.finish()
-        precondition(last == pendingLength)
-        if pendingLength > 0 { try await chunks.send(ChunkJob(parts: pending, length: pendingLength)) }
-        return size
+        if flush {
+            let last = chunker.finish()
+            precondition(last == pendingLength)
+            if pendingLength > 0 { try await chunks.send(ChunkJob(parts: pending, length: pendingLength)) }
+            pending = []
+            pendingLength = 0
+        }
+        state.chunker = chunker
+        state.pending = pending
+        state.pendingLength = pendingLength
+        return (size, bodyError)
     }
 
     /// Hashes each chunk and writes the new ones into the batch, a few megabytes of chunks in flight at a time
     /// (hashing runs in the child tasks, so chunks are hashed in parallel with each other and with the
     /// whole-file digest). A chunk that occurs again in the same body is written once.
-    private static func hashAndWrite(
+    static func hashAndWrite(
         _ chunks: BoundedChannel<ChunkJob>, into batch: any ObjectBatch, lease: (any WriteLease)?
     ) async throws -> [Manifest.Entry] {
         var digests: [SHA256Digest?] = []
@@ -442,3 +491,30 @@ final class PieceReader: @unchecked Sendable {
     }
 }
 
+
+/// The whole-file hasher of a stream (and, for one request of a resumable upload, that request's own), updated by
+/// one task at a time: the stream's hashing task, then its owner after the stream ends.
+final class Hashers: @unchecked Sendable {
+    // Touched by one task at a time (see above); the hand-over is ordered by the task group's completion.
+    var whole: SHA256?
+    var request: SHA256?
+
+    init(_ whole: consuming SHA256?, request: consuming SHA256? = nil) {
+        self.whole = whole
+        self.request = request
+    }
+
+    func update(_ pieces: [ByteBuffer]) {
+        for buffer in pieces {
+            buffer.withUnsafeReadableBytes { bytes in
+                whole?.update(bytes)
+                request?.update(bytes)
+            }
+        }
+    }
+
+    func finalize() -> SHA256Digest {
+        let hasher = whole.take()!
+        return hasher.finalize()
+    }
+}

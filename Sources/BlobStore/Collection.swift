@@ -32,9 +32,10 @@ extension BlobStore {
     /// recorded since the first look keeps its chunks. When the manifest of a live blob is missing or unreadable
     /// nothing is removed (its chunks could not be told from orphans): `verify` names the damage.
     ///
-    /// - Parameter live: the blobs the catalog still needs.
+    /// - Parameter live: the blobs the catalog still needs, and chunks it needs outside any blob (those of
+    ///   resumable uploads still open).
     public func collectGarbage(
-        live: @escaping @Sendable () async throws -> Set<SHA256Digest>, dryRun: Bool = false
+        live: @escaping @Sendable () async throws -> (blobs: Set<SHA256Digest>, chunks: Set<SHA256Digest>), dryRun: Bool = false
     ) async throws -> CollectionReport {
         guard let leases else { throw BlobStoreError(.collectionRefused, "this store has no write leases: it cannot be collected safely") }
         var report = CollectionReport()
@@ -48,14 +49,17 @@ extension BlobStore {
         report.manifestsChecked = manifestKeys.count
         report.chunksChecked = chunkKeys.count
 
-        let seen = try await live()
-        var referenced = Set<SHA256Digest>()
+        let first = try await live()
+        let seen = first.blobs
+        var referenced = first.chunks
         try await addChunks(of: seen, to: &referenced)
 
         let plan = try await leases.exclusively { [referenced, seen, manifestKeys, chunkKeys] leased in
             var referenced = referenced
             var seen = seen
-            let now = try await live()
+            let again = try await live()
+            let now = again.blobs
+            referenced.formUnion(again.chunks)
             let added = now.subtracting(seen)
             try await self.addChunks(of: added, to: &referenced)
             seen.formUnion(added)

@@ -98,6 +98,17 @@ public protocol Catalog: Sendable {
     /// Blobs some exhibit that is not purged still needs (garbage collection keeps their manifests and chunks).
     func liveBlobs() async throws -> Set<SHA256Digest>
 
+    // Resumable uploads (README, "Uploading")
+    func insertUpload(_ upload: UploadRecord) async throws
+    func upload(id: String) async throws -> UploadRecord?
+    /// Records what an open upload has made durable (offset, chunks, tail start, counters).
+    func saveUploadProgress(_ upload: UploadRecord) async throws
+    /// Ends an open upload (`failed`, `terminated`, `expired`).
+    func endUpload(id: String, state: String, error: String?) async throws
+    func expiredUploads(before time: String) async throws -> [UploadRecord]
+    /// Chunks that open uploads have stored: garbage collection keeps them.
+    func openUploadChunks() async throws -> Set<SHA256Digest>
+
     // Ledger
     func append(_ draft: CustodyEvent.Draft) async throws -> CustodyEvent
     /// Calls `body` with every event matching `filter`, in `seq` order, with its seal.
@@ -123,6 +134,8 @@ public struct NewExhibit: Sendable {
     public let uploadedBy: String
     public let media: MediaJSON
     public let coverage: String?
+    /// The resumable upload this exhibit completes (marked completed in the same transaction).
+    public var uploadID: String? = nil
 }
 
 /// The probe results of a blob, as stored JSON text.

@@ -21,6 +21,8 @@ public final class EvidenceStore: Sendable {
     public let now: @Sendable () -> Date
     /// Exhibits served through links (see `servedExhibit`).
     let servedExhibits = Mutex<[String: ExhibitRecord]>([:])
+    /// Resumable uploads with a request in progress or recently made.
+    let uploadSessions = UploadSessions()
 
     /// Opens the store at `root`, creating its folders, keys and database when missing.
     public init(root: String, policies: Policies, now: @escaping @Sendable () -> Date = { Date() }) throws {
@@ -175,13 +177,22 @@ public final class EvidenceStore: Sendable {
         time: TimeCoverage.Inputs = .init(), expectedDigest: SHA256Digest? = nil
     ) async throws -> Ingested where Body.Element == ByteBuffer {
         let record = try await findCase(caseIDOrReference, for: actor, needing: .exhibitUpload)
-        guard let user = try await catalog.user(named: actor.name) else { throw ExhibitError(.unauthorized, "no user \(actor.name)") }
         let name = Self.safeFilename(filename)
         // The chunks and manifest stay leased until the catalog records the exhibit: garbage collection running
         // meanwhile (in this process or another) keeps them.
         let lease = try blobs.lease()
         defer { lease?.release() }
         let stored = try await blobs.put(body, sizeLimit: policies.storage.maxUploadSize, expectedDigest: expectedDigest, lease: lease)
+        return try await self.record(stored, filename: name, in: record, by: actor, time: time)
+    }
+
+    /// Records stored bytes as a new exhibit: the media probe and integrity scan read back out of the blob store,
+    /// then one catalog transaction with the exhibit and its `exhibit.ingested` event (with `extraDetails`).
+    func record(
+        _ stored: BlobStore.PutResult, filename name: String, in record: CaseRecord, by actor: Actor, time: TimeCoverage.Inputs,
+        uploadID: String? = nil, extraDetails: [String: JSONValue] = [:]
+    ) async throws -> Ingested {
+        guard let user = try await catalog.user(named: actor.name) else { throw ExhibitError(.unauthorized, "no user \(actor.name)") }
         let report = try await probe(stored.blob, filename: name)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -191,19 +202,21 @@ public final class EvidenceStore: Sendable {
             media: try report.media.map { String(decoding: try encoder.encode($0), as: UTF8.self) },
             integrity: String(decoding: try encoder.encode(report.integrity), as: UTF8.self),
             verdict: report.integrity.verdict.rawValue)
-        let new = NewExhibit(
+        var new = NewExhibit(
             id: Identifier.make("ex_"), caseID: record.id, initials: user.initials, filename: name,
             blob: stored.blob.digest, size: stored.blob.size, chunks: stored.chunkCount, uploadedBy: actor.name,
             media: media, coverage: String(decoding: try encoder.encode(coverage), as: UTF8.self))
+        new.uploadID = uploadID
+        let id = new.id
         let (exhibit, event) = try await catalog.insertExhibit(new) { reference in
-            actor.event(
-                "exhibit.ingested", exhibit: new.id, caseReference: record.reference,
-                details: [
-                    "reference": .string(reference), "filename": .string(name), "sha256": .string(stored.blob.digest.hex),
-                    "size": .int(stored.blob.size), "chunks": .int(Int64(stored.chunkCount)),
-                    "new_bytes": .int(stored.newBytes), "verdict": .string(report.integrity.verdict.rawValue),
-                    "integrity": .string(report.integrity.summary), "coverage": .string(coverage.summary),
-                ])
+            var details: [String: JSONValue] = [
+                "reference": .string(reference), "filename": .string(name), "sha256": .string(stored.blob.digest.hex),
+                "size": .int(stored.blob.size), "chunks": .int(Int64(stored.chunkCount)),
+                "new_bytes": .int(stored.newBytes), "verdict": .string(report.integrity.verdict.rawValue),
+                "integrity": .string(report.integrity.summary), "coverage": .string(coverage.summary),
+            ]
+            details.merge(extraDetails) { _, extra in extra }
+            return actor.event("exhibit.ingested", exhibit: id, caseReference: record.reference, details: .object(details))
         }
         return Ingested(exhibit: exhibit, chunks: stored.chunkCount, newBytes: stored.newBytes, event: event)
     }

@@ -20,6 +20,10 @@ public struct ExhibitError: Error, Sendable, CustomStringConvertible {
         public static let gone = Code("gone")
         public static let forbidden = Code("forbidden")
         public static let unauthorized = Code("unauthorized")
+        /// A resumable upload's request whose bytes do not match its `Upload-Checksum`.
+        public static let checksumMismatch = Code("checksum-mismatch")
+        /// Another request is writing to the same upload.
+        public static let locked = Code("locked")
     }
 
     public let code: Code

@@ -305,7 +305,8 @@ extension EvidenceStore {
     public func collectGarbage(dryRun: Bool, by actor: Actor) async throws -> CollectionReport {
         let catalog = self.catalog
         if !dryRun { backend.removeStaleTemporaryFiles() }
-        let report = try await blobs.collectGarbage(live: { try await catalog.liveBlobs() }, dryRun: dryRun)
+        let report = try await blobs.collectGarbage(
+            live: { (try await catalog.liveBlobs(), try await catalog.openUploadChunks()) }, dryRun: dryRun)
         if !dryRun {
             _ = try await catalog.append(actor.event(
                 "store.gc",

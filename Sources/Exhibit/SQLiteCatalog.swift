@@ -210,6 +210,9 @@ public final class SQLiteCatalog: Catalog {
                     BEGIN SELECT RAISE(ABORT, 'exhibits are never deleted: they are purged and keep a tombstone'); END;
                 """)
         }
+        migrator.registerMigration("v5: resumable uploads") { db in
+            try db.execute(sql: Self.uploadsMigration)
+        }
         return migrator
     }
 
@@ -375,6 +378,13 @@ public final class SQLiteCatalog: Catalog {
                     """,
                 arguments: [exhibit.id, exhibit.caseID, reference, exhibit.initials, number, exhibit.filename,
                             exhibit.blob.hex, exhibit.uploadedBy, at, exhibit.coverage])
+            if let uploadID = exhibit.uploadID {
+                // The upload becomes this exhibit in the same transaction, once: a second finisher finds it done.
+                try db.execute(
+                    sql: "UPDATE uploads SET state = 'completed', exhibit_id = ?, updated_at = ? WHERE id = ? AND state = 'open'",
+                    arguments: [exhibit.id, at, uploadID])
+                guard db.changesCount == 1 else { throw ExhibitError(.conflict, "the upload was already completed or ended") }
+            }
             return (exhibit.id, try self.append(makeEvent(reference), in: db))
         }
         guard let record = try await self.exhibit(id: id) else { throw ExhibitError(.storage, "the exhibit vanished after insert") }

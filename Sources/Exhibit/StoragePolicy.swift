@@ -6,6 +6,8 @@ public struct StoragePolicy: Sendable, Equatable {
     public var chunking: ChunkingParameters
     /// The largest upload accepted, in bytes.
     public var maxUploadSize: Int64
+    /// How long a resumable upload may sit without a request before it expires and its bytes are reclaimed.
+    public var uploadExpiry: Duration = .seconds(86400)
     /// Bounds on probing and scanning footage.
     public var probe: ProbeLimits
     /// Working copies: made automatically or not, how many at once, how they are encoded.
@@ -55,6 +57,10 @@ public struct StoragePolicy: Sendable, Equatable {
         var uploads = try top.mapping("uploads")
         let maxUpload = try uploads.size("max_size")
         guard maxUpload > 0 else { throw document.error(uploads.node, "uploads.max_size must be above 0") }
+        let expiry = try uploads.duration("expire_after")
+        guard expiry >= .seconds(60) && expiry <= .seconds(90 * 86400) else {
+            throw document.error(uploads.valueNode("expire_after"), "uploads.expire_after must be between 1m and 90d")
+        }
         try uploads.rejectUnknownKeys()
         var media = try top.mapping("media")
         let probeSize = try media.size("probe_size")
@@ -89,7 +95,7 @@ public struct StoragePolicy: Sendable, Equatable {
         try checkCopy(timeLimit > .zero, "time_limit", "must be above 0")
         try copies.rejectUnknownKeys()
         try top.rejectUnknownKeys()
-        return StoragePolicy(
+        var policy = StoragePolicy(
             chunking: chunking, maxUploadSize: maxUpload,
             probe: ProbeLimits(
                 probeSize: probeSize, analyzeDuration: analyze, probeTimeLimit: probeTime, scanTimeLimit: scanTime,
@@ -97,5 +103,7 @@ public struct StoragePolicy: Sendable, Equatable {
             workingCopies: WorkingCopyPolicy(
                 automatic: automatic, jobs: jobs,
                 encoder: EncoderSettings(preset: preset, crf: crf, audioBitRate: audioBitRate, timeLimit: timeLimit)))
+        policy.uploadExpiry = expiry
+        return policy
     }
 }

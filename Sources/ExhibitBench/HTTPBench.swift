@@ -39,6 +39,23 @@ struct HTTPBench {
         let nginxUpload = Measure.best(times: runs, prepare: { Measure.shell("rm -f '\(root)/files/up.bin'") }) {
             Measure.spawn(["curl", "-sf", "-o", "/dev/null", "-T", file, "http://127.0.0.1:\(ports[0])/up.bin"])
         }
+        // Resumable (tus): the whole file in the creation request, and with `exhibit upload` (requests of 16 MiB for
+        // this size, each checksummed and made durable before the next).
+        let digest = String(shellOutput(benchDir, "sha256sum '\(file)'").prefix(64))
+        func b64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
+        let tusUpload = Measure.best(times: runs) {
+            number += 1
+            return Measure.spawn([
+                "curl", "-sf", "-o", "/dev/null", "-X", "POST", "-T", file, "-H", "Authorization: Bearer \(token)",
+                "-H", "Tus-Resumable: 1.0.0", "-H", "Upload-Length: \(1 << 30)", "-H", "Content-Type: application/offset+octet-stream",
+                "-H", "Upload-Metadata: case \(b64("BENCH/1")),filename \(b64("tus\(number).bin")),sha256 \(b64(digest))",
+                "\(base)/v1/uploads",
+            ])
+        }
+        let clientUpload = Measure.best(times: runs, prepare: { Measure.shell("rm -rf '\(root)/client-config'") }) {
+            Measure.spawn([exhibit, "upload", "--server", base, "--case", "BENCH/1", file],
+                          environment: ["EXHIBIT_TOKEN": token, "XDG_CONFIG_HOME": root + "/client-config"])
+        }
         var restic: Run?
         if Measure.which("restic") != nil {
             let repo = root + "/restic"
@@ -53,9 +70,14 @@ struct HTTPBench {
             table.rows.append([name, fmt(run.seconds, 3), fmt(mib / run.seconds, 0), ours.map { fmt(run.seconds / $0.seconds) + "×" } ?? ""])
         }
         row(&upload, "Exhibit PUT /v1/cases/{case}/exhibits", exhibitUpload, nil)
+        row(&upload, "Exhibit tus POST /v1/uploads, the whole file in one request", tusUpload, exhibitUpload)
+        row(&upload, "exhibit upload (tus, 16 MiB requests each checksummed and durable; hashes the file first)", clientUpload, exhibitUpload)
         row(&upload, "nginx WebDAV PUT (writes the body, hashes nothing)", nginxUpload, exhibitUpload)
         row(&upload, "restic backup --compression off (local, no HTTP)", restic, exhibitUpload)
         upload.notes = ["Goals (issue 5): ≥ 1.2× nginx and ≥ 3× restic. Exhibit's upload includes chunking, two SHA-256 passes, fsync of every chunk, the integrity scan and the catalog transaction."]
+        if let single = exhibitUpload, let tus = tusUpload {
+            upload.notes.append("Resumable upload in one go: \(fmt(single.seconds / tus.seconds))× the speed of the single-request upload (goal ≥ 0.9×, issue 9).")
+        }
 
         // Downloads: the exhibit vs the same file from nginx.
         Measure.shell("cp '\(file)' '\(root)/files/static.bin'")

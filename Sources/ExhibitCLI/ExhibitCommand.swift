@@ -13,7 +13,7 @@ public struct ExhibitCommand: AsyncParsableCommand {
             Serve.self, UserCommand.self, CaseCommand.self, Ingest.self, Show.self, Cat.self, Derive.self, ShareCommand.self,
             Probe.self, Keys.self,
             CustodyCommand.self,
-            HoldCommand.self, RetentionCommand.self, Restore.self,
+            Upload.self, HoldCommand.self, RetentionCommand.self, Restore.self,
             Verify.self, GC.self,
         ]
     )

@@ -39,6 +39,13 @@ public struct SHA256: ~Copyable {
         text.withUTF8 { update(UnsafeRawBufferPointer($0)) }
     }
 
+    /// An independent hasher in the same state (to go on from a point, or go back to it).
+    public func copy() -> SHA256 {
+        let copy = SHA256()
+        precondition(EVP_MD_CTX_copy_ex(copy.context, context) == 1, "OpenSSL: EVP_MD_CTX_copy_ex failed")
+        return copy
+    }
+
     /// Returns the digest of everything added so far, and ends the hasher.
     public consuming func finalize() -> SHA256Digest {
         var out = [UInt8](repeating: 0, count: 32)

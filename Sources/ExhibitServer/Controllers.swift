@@ -133,13 +133,7 @@ struct Controllers: Sendable {
                 time: time, expectedDigest: expected)
             metrics.uploads.increment()
             let plan = store.workingCopyPlan(result.exhibit)
-            var exhibit = result.exhibit
-            if let workingCopies, store.policies.storage.workingCopies.automatic,
-               plan.operation == .remux || plan.operation == .transcode {
-                try await store.markWorkingCopyPending(result.exhibit)
-                exhibit.workingCopyStatus = "pending"
-                workingCopies.enqueue(result.exhibit.id, requestedBy: "after upload by \(actor.name)")
-            }
+            let exhibit = try await afterUpload(result.exhibit, by: actor.name)
             var json = ExhibitJSON(exhibit)
             json.plan = plan
             json.chunks = result.chunks
@@ -149,6 +143,20 @@ struct Controllers: Sendable {
             metrics.uploadFailures.increment()
             throw error
         }
+    }
+
+    /// Queues a working copy of a new exhibit that needs one (when the policy makes them automatically).
+    @discardableResult
+    func afterUpload(_ exhibit: ExhibitRecord, by user: String) async throws -> ExhibitRecord {
+        var exhibit = exhibit
+        let plan = store.workingCopyPlan(exhibit)
+        if let workingCopies, store.policies.storage.workingCopies.automatic,
+           plan.operation == .remux || plan.operation == .transcode {
+            try await store.markWorkingCopyPending(exhibit)
+            exhibit.workingCopyStatus = "pending"
+            workingCopies.enqueue(exhibit.id, requestedBy: "after upload by \(user)")
+        }
+        return exhibit
     }
 
     /// `Content-Digest: sha-256=:<base64>:` (RFC 9530); other algorithms alone are ignored.

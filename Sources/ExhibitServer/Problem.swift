@@ -18,6 +18,10 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         case gone
         case tooLarge = "too-large"
         case digestMismatch = "digest-mismatch"
+        case checksumMismatch = "checksum-mismatch"
+        case locked
+        case unsupportedMediaType = "unsupported-media-type"
+        case preconditionFailed = "precondition-failed"
         case rangeNotSatisfiable = "range-not-satisfiable"
         case headersTooLarge = "headers-too-large"
         case insufficientStorage = "insufficient-storage"
@@ -32,6 +36,10 @@ public struct Problem: Error, HTTPResponseError, Sendable {
             case .notFound: .notFound
             case .methodNotAllowed: .methodNotAllowed
             case .conflict: .conflict
+            case .checksumMismatch: .init(code: 460, reasonPhrase: "Checksum Mismatch")
+            case .locked: .init(code: 423, reasonPhrase: "Locked")
+            case .unsupportedMediaType: .unsupportedMediaType
+            case .preconditionFailed: .preconditionFailed
             case .gone: .gone
             case .tooLarge: .contentTooLarge
             case .rangeNotSatisfiable: .rangeNotSatisfiable
@@ -50,6 +58,10 @@ public struct Problem: Error, HTTPResponseError, Sendable {
             case .notFound: "Not found"
             case .methodNotAllowed: "Method not allowed"
             case .conflict: "Conflict"
+            case .checksumMismatch: "The request's bytes do not match its Upload-Checksum"
+            case .locked: "Another request is writing to this upload"
+            case .unsupportedMediaType: "Unsupported media type"
+            case .preconditionFailed: "Unsupported protocol version"
             case .gone: "Gone"
             case .tooLarge: "Too large"
             case .digestMismatch: "The body does not match its digest"
@@ -108,6 +120,8 @@ public struct Problem: Error, HTTPResponseError, Sendable {
             case .invalidRange: return Problem(.rangeNotSatisfiable, error.message)
             case .noSpace: return Problem(.insufficientStorage, error.message)
             case .gone: return Problem(.gone, error.message)
+            case .checksumMismatch: return Problem(.checksumMismatch, error.message)
+            case .locked: return Problem(.locked, error.message)
             default: return Problem(.internalError, "the store could not complete the request")
             }
         case let error as BlobStoreError:

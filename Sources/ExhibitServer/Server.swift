@@ -59,6 +59,7 @@ public enum ExhibitHTTPServer {
         let router = Router(context: ExhibitRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger))
         router.add(middleware: ProblemMiddleware(logger: logger))
+        router.add(middleware: TusHeaderMiddleware())
         router.add(middleware: MetricsMiddleware())
         // Every path needs a token except these: an unknown path without a token is 401, not 404.
         router.add(middleware: Authenticator(store: store, open: ["/healthz", "/metrics"], openPrefixes: ["/s/"]))
@@ -91,6 +92,14 @@ public enum ExhibitHTTPServer {
         api.head("/v1/exhibits/{exhibit}/working-copy", use: controllers.workingCopyContent)
         api.post("/v1/exhibits/{exhibit}/working-copy", use: controllers.requestWorkingCopy)
         api.get("/v1/custody", use: controllers.custody)
+
+        let tus = TusController(store: store, controllers: controllers)
+        api.on("/v1/uploads", method: .options, use: tus.options)
+        api.post("/v1/uploads", use: tus.create)
+        api.head("/v1/uploads/{upload}", use: tus.head)
+        api.get("/v1/uploads/{upload}", use: tus.show)
+        api.patch("/v1/uploads/{upload}", use: tus.patch)
+        api.delete("/v1/uploads/{upload}", use: tus.delete)
 
         let retention = RetentionController(store: store)
         api.put("/v1/cases/{case}/status", use: retention.setStatus)
@@ -132,7 +141,7 @@ public enum ExhibitHTTPServer {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "exhibit"),
             services: [
                 workingCopies, LinkViewService(store: store, counters: linkViews, logger: logger),
-                RetentionService(store: store, logger: logger),
+                RetentionService(store: store, logger: logger), UploadExpiryService(store: store, logger: logger),
             ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)

@@ -1,0 +1,494 @@
+import ArgumentParser
+import Exhibit
+import ExhibitCrypto
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension ExhibitCommand {
+    struct Upload: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Upload footage to a server, resuming after any interruption (tus).",
+            discussion: """
+                Each PATH is a file or a folder (a DVR export: every file in it, in name order). Each file is \
+                hashed first; its SHA-256 goes with the upload and the server checks it when the last byte \
+                arrives. A dropped connection or a restarted server is retried where it stopped; a killed \
+                upload resumes when the same command is run again (state in ~/.config/exhibit/uploads.json, \
+                by file hash). The token comes from --token or EXHIBIT_TOKEN (so it stays out of shell history).
+
+                Example:
+                  EXHIBIT_TOKEN=exh_… exhibit upload --server https://exhibit.example --case 2017/MPS/0421 ./DVR-export
+                """)
+
+        @Option(help: ArgumentHelp("The server (default: $EXHIBIT_SERVER, else http://127.0.0.1:8080).", valueName: "url"))
+        var server: String = ProcessInfo.processInfo.environment["EXHIBIT_SERVER"] ?? "http://127.0.0.1:8080"
+        @Option(help: ArgumentHelp("Your bearer token (default: $EXHIBIT_TOKEN).", valueName: "token"))
+        var token: String?
+        @Option(name: .customLong("case"), help: ArgumentHelp("The case to upload into.", valueName: "case"))
+        var caseName: String
+        @Option(name: .customLong("recorded-start"), help: ArgumentHelp("The recorder's clock at the footage's start.", valueName: "time"))
+        var recordedStart: String?
+        @Option(name: .customLong("clock-offset"), help: ArgumentHelp("Recorder time minus true time, in seconds.", valueName: "seconds"))
+        var clockOffset: Double?
+        @Option(name: .customLong("requested-from"), help: ArgumentHelp("Start of the window asked of the owner (true time).", valueName: "time"))
+        var requestedFrom: String?
+        @Option(name: .customLong("requested-to"), help: ArgumentHelp("End of that window (true time).", valueName: "time"))
+        var requestedTo: String?
+        @Option(
+            name: .customLong("request-size"),
+            help: ArgumentHelp("Bytes per request, each checksummed and acknowledged durably (default: a 64th of the file, 1–16 MiB).", valueName: "size"))
+        var requestSize: String?
+        @Option(help: ArgumentHelp("Retries of one request before giving up on a file (default 30).", valueName: "n"))
+        var retries: Int = 30
+        @Flag(help: "Print one JSON line per file instead of the table.") var json = false
+        @Argument(help: ArgumentHelp("Files or folders to upload.", valueName: "path")) var paths: [String]
+
+        func run() async throws {
+            guard let token = token ?? ProcessInfo.processInfo.environment["EXHIBIT_TOKEN"], !token.isEmpty else {
+                throw CLIError("give a token with --token or EXHIBIT_TOKEN")
+            }
+            var size: Int64?
+            if let requestSize {
+                guard let parsed = ByteSize.parse(requestSize), parsed >= 64 << 10, parsed <= 1 << 30 else {
+                    throw ValidationError("--request-size must be between 64KiB and 1GiB")
+                }
+                size = parsed
+            }
+            for text in [recordedStart, requestedFrom, requestedTo].compactMap({ $0 }) { _ = try parseTime(text, "time") }
+            let files = try Self.expand(paths)
+            guard !files.isEmpty else { throw CLIError("no files to upload in \(paths.joined(separator: " "))") }
+            let base = server.hasSuffix("/") ? String(server.dropLast()) : server
+            let client = TusClient(server: base, token: token, requestSize: size.map { Int($0) }, retries: retries)
+            let progress = Progress(files: files, json: json)
+            var results: [FileResult] = []
+            for (index, file) in files.enumerated() {
+                progress.start(index: index)
+                do {
+                    let result = try await client.upload(file, case: caseName, metadata: metadata(), progress: progress)
+                    results.append(result)
+                    progress.done(result)
+                } catch {
+                    let failed = FileResult(path: file.path, size: file.size, sha256: file.sha256 ?? "", reference: nil, exhibitID: nil,
+                                            verdict: nil, coverage: nil, error: "\(error)", resumed: false)
+                    results.append(failed)
+                    progress.done(failed)
+                }
+            }
+            progress.finish()
+            if json {
+                for result in results { try printJSONLine(result) }
+            } else {
+                printTable(["FILE", "EXHIBIT", "SHA-256", "VERDICT", "COVERAGE"], results.map {
+                    [$0.path, $0.reference ?? "FAILED", $0.sha256, $0.verdict ?? ($0.error ?? ""), $0.coverage ?? ""]
+                })
+            }
+            if results.contains(where: { $0.error != nil }) { throw ExitCode(1) }
+        }
+
+        func metadata() -> [String: String] {
+            var out: [String: String] = [:]
+            if let recordedStart { out["recorded_start"] = recordedStart }
+            if let clockOffset { out["clock_offset"] = String(clockOffset) }
+            if let requestedFrom { out["requested_from"] = requestedFrom }
+            if let requestedTo { out["requested_to"] = requestedTo }
+            return out
+        }
+
+        /// Files named, and every regular file under folders named (hidden ones skipped), folders in name order.
+        static func expand(_ paths: [String]) throws -> [LocalFile] {
+            var files: [LocalFile] = []
+            for path in paths {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                    throw CLIError("no such file or folder: \(path)")
+                }
+                if isDirectory.boolValue {
+                    let names = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? []).sorted()
+                    for name in names where !name.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+                        let full = (path as NSString).appendingPathComponent(name)
+                        var folder: ObjCBool = false
+                        if FileManager.default.fileExists(atPath: full, isDirectory: &folder), !folder.boolValue {
+                            files.append(try LocalFile(path: full))
+                        }
+                    }
+                } else {
+                    files.append(try LocalFile(path: path))
+                }
+            }
+            return files
+        }
+    }
+}
+
+struct LocalFile {
+    let path: String
+    let size: Int64
+    var sha256: String?
+
+    init(path: String) throws {
+        self.path = path
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+    }
+}
+
+struct FileResult: Encodable {
+    let path: String
+    let size: Int64
+    let sha256: String
+    let reference: String?
+    let exhibitID: String?
+    let verdict: String?
+    let coverage: String?
+    let error: String?
+    /// Whether it went on from an earlier run of the command.
+    let resumed: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case path, size, sha256, reference
+        case exhibitID = "exhibit_id"
+        case verdict, coverage, error, resumed
+    }
+}
+
+/// Where each file's upload is, between runs: `~/.config/exhibit/uploads.json` (or under `$XDG_CONFIG_HOME`),
+/// mode 0600, keyed by server, case, SHA-256 and size.
+struct ResumeState {
+    static var path: String {
+        let environment = ProcessInfo.processInfo.environment
+        let config = environment["XDG_CONFIG_HOME"] ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.config")
+        return config + "/exhibit/uploads.json"
+    }
+
+    static func key(server: String, caseName: String, sha256: String, size: Int64) -> String {
+        "\(server) \(caseName) \(sha256) \(size)"
+    }
+
+    static func load() -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: String] else { return [:] }
+        return object
+    }
+
+    static func update(_ change: (inout [String: String]) -> Void) throws {
+        var state = load()
+        change(&state)
+        let folder = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let data = try JSONSerialization.data(withJSONObject: state, options: [.sortedKeys, .prettyPrinted])
+        let temporary = path + ".\(getpid()).tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw CLIError("cannot write \(temporary)")
+        }
+        guard rename(temporary, path) == 0 else { throw CLIError("cannot write \(path): \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// A tus 1.0 client over URLSession: creation, HEAD to find the offset, PATCH in requests of `requestSize` bytes
+/// each with `Upload-Checksum`, retried with backoff after network errors, 5xx and 423.
+struct TusClient {
+    let server: String
+    let token: String
+    /// Bytes per PATCH; nil: a 64th of the file between 1 and 16 MiB, so an interruption (which loses at most the
+    /// request in flight) costs under 2% of the file, and large files go in few requests.
+    let requestSize: Int?
+    let retries: Int
+    let session: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        // An idle timeout (reset whenever bytes go either way): a connection that died silently is given up after it.
+        configuration.timeoutIntervalForRequest = 30
+        configuration.httpAdditionalHeaders = ["User-Agent": "exhibit-upload/1 (\(ProcessInfo.processInfo.hostName))"]
+        return URLSession(configuration: configuration)
+    }()
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    enum Outcome {
+        case response(HTTPURLResponse, Data)
+        case network(any Error)
+    }
+
+    func send(_ method: String, _ url: String, headers: [String: String], body: Data? = nil) async -> Outcome {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue("1.0.0", forHTTPHeaderField: "Tus-Resumable")
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        do {
+            let (data, response): (Data, URLResponse)
+            if let body {
+                (data, response) = try await session.upload(for: request, from: body)
+            } else {
+                (data, response) = try await session.data(for: request)
+            }
+            guard let http = response as? HTTPURLResponse else { return .network(Failure(description: "not an HTTP response")) }
+            return .response(http, data)
+        } catch {
+            return .network(error)
+        }
+    }
+
+    static func detail(_ data: Data) -> String {
+        (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["detail"] as? String ?? String(decoding: data.prefix(200), as: UTF8.self)
+    }
+
+    static func hash(_ file: LocalFile, progress: Progress) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: file.path) else { throw CLIError("cannot read \(file.path)") }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        var done: Int64 = 0
+        while true {
+            let data = handle.readData(ofLength: 4 << 20)
+            if data.isEmpty { break }
+            hasher.update(data)
+            done += Int64(data.count)
+            progress.hashing(done)
+        }
+        return hasher.finalize().hex
+    }
+
+    func upload(_ file: LocalFile, case caseName: String, metadata extra: [String: String], progress: Progress) async throws -> FileResult {
+        var file = file
+        let sha256 = try Self.hash(file, progress: progress)
+        file.sha256 = sha256
+        let key = ResumeState.key(server: server, caseName: caseName, sha256: sha256, size: file.size)
+        var location = ResumeState.load()[key]
+        var offset: Int64 = 0
+        let resumed = location != nil
+        if let known = location {
+            if let value = try await currentOffset(known) { offset = value } else { location = nil }
+        }
+        if location == nil {
+            location = try await create(file, caseName: caseName, sha256: sha256, extra: extra)
+            try ResumeState.update { $0[key] = location }
+        }
+        let url = server + location!
+        let requestSize = self.requestSize ?? Int(min(16 << 20, max(1 << 20, ((file.size / 64) >> 20) << 20)))
+        guard let handle = FileHandle(forReadingAtPath: file.path) else { throw CLIError("cannot read \(file.path)") }
+        defer { try? handle.close() }
+        var failures = 0
+        var exhibitID: String?
+        progress.sent(offset, of: file.size)
+        while exhibitID == nil {
+            if offset == file.size && file.size > 0 {
+                // Everything was sent before; the server may have finished the file already.
+                if let done = try await finished(url) { exhibitID = done; break }
+            }
+            try handle.seek(toOffset: UInt64(offset))
+            let data = handle.readData(ofLength: requestSize)
+            let checksum = "sha256 " + Data(SHA256.hash(data).bytes).base64EncodedString()
+            let outcome = await send("PATCH", url, headers: [
+                "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream", "Upload-Checksum": checksum,
+            ], body: data)
+            switch outcome {
+            case .response(let response, let body) where response.statusCode == 204:
+                offset = Int64(response.value(forHTTPHeaderField: "Upload-Offset") ?? "") ?? offset + Int64(data.count)
+                progress.sent(offset, of: file.size)
+                failures = 0
+                if let id = response.value(forHTTPHeaderField: "Exhibit-Id") { exhibitID = id }
+                _ = body
+            case .response(let response, let body) where [400, 401, 403, 413, 415].contains(response.statusCode):
+                try? ResumeState.update { $0[key] = nil }
+                throw Failure(description: "the server refused the upload (\(response.statusCode)): \(Self.detail(body))")
+            case .response(let response, _) where [404, 410].contains(response.statusCode):
+                // Expired or gone: start again from the beginning.
+                try? ResumeState.update { $0[key] = nil }
+                throw Failure(description: "the upload expired on the server (\(response.statusCode)); run the command again to start it anew")
+            case .response(let response, let body):
+                if response.statusCode == 400 || response.statusCode == 460 && failures > 3 {
+                    throw Failure(description: "\(response.statusCode): \(Self.detail(body))")
+                }
+                failures += 1
+                guard failures <= retries else { throw Failure(description: "gave up after \(retries) retries: \(response.statusCode) \(Self.detail(body))") }
+                if let current = try await retryingOffset(url) { offset = current }
+            case .network(let error):
+                failures += 1
+                guard failures <= retries else { throw Failure(description: "gave up after \(retries) retries: \(error.localizedDescription)") }
+                progress.note("connection lost (\(error.localizedDescription)); resuming")
+                try await Task.sleep(for: .milliseconds(min(10_000, 250 << min(failures, 6))))
+                if let current = try await retryingOffset(url) { offset = current }
+            }
+        }
+        try? ResumeState.update { $0[key] = nil }
+        return try await result(file, sha256: sha256, url: url, exhibitID: exhibitID!, resumed: resumed)
+    }
+
+    /// The offset the server has (nil when the upload is gone), retrying network failures.
+    func retryingOffset(_ url: String) async throws -> Int64? {
+        for attempt in 0..<retries {
+            if case .response(let response, _) = await send("HEAD", url, headers: [:]) {
+                if response.statusCode == 200 { return Int64(response.value(forHTTPHeaderField: "Upload-Offset") ?? "") }
+                if [404, 410].contains(response.statusCode) { throw Failure(description: "the upload expired on the server; run the command again") }
+            }
+            try await Task.sleep(for: .milliseconds(min(10_000, 250 << min(attempt, 6))))
+        }
+        throw Failure(description: "the server did not answer after \(retries) tries")
+    }
+
+    /// The offset of a known upload; nil when the server no longer has it (expired, ended).
+    func currentOffset(_ location: String) async throws -> Int64? {
+        switch await send("HEAD", server + location, headers: [:]) {
+        case .response(let response, _) where response.statusCode == 200:
+            return Int64(response.value(forHTTPHeaderField: "Upload-Offset") ?? "")
+        case .response:
+            return nil
+        case .network(let error):
+            throw Failure(description: "cannot reach \(server): \(error.localizedDescription)")
+        }
+    }
+
+    func finished(_ url: String) async throws -> String? {
+        guard case .response(let response, _) = await send("HEAD", url, headers: [:]), response.statusCode == 200 else { return nil }
+        return response.value(forHTTPHeaderField: "Exhibit-Id")
+    }
+
+    func create(_ file: LocalFile, caseName: String, sha256: String, extra: [String: String]) async throws -> String {
+        var fields = ["case": caseName, "filename": (file.path as NSString).lastPathComponent, "sha256": sha256]
+        fields.merge(extra) { _, new in new }
+        let metadata = fields.sorted { $0.key < $1.key }.map { "\($0.key) \(Data($0.value.utf8).base64EncodedString())" }.joined(separator: ",")
+        for attempt in 0...retries {
+            switch await send("POST", server + "/v1/uploads", headers: ["Upload-Length": String(file.size), "Upload-Metadata": metadata]) {
+            case .response(let response, _) where response.statusCode == 201:
+                guard let location = response.value(forHTTPHeaderField: "Location") else { throw Failure(description: "the server gave no Location") }
+                return location.hasPrefix("http") ? String(location[location.range(of: "/v1/")!.lowerBound...]) : location
+            case .response(let response, let body) where response.statusCode < 500:
+                throw Failure(description: "the server refused the upload (\(response.statusCode)): \(Self.detail(body))")
+            default:
+                try await Task.sleep(for: .milliseconds(min(10_000, 250 << min(attempt, 6))))
+            }
+        }
+        throw Failure(description: "could not create the upload on \(server)")
+    }
+
+    func result(_ file: LocalFile, sha256: String, url: String, exhibitID: String, resumed: Bool) async throws -> FileResult {
+        var reference: String?, verdict: String?, coverage: String?
+        if case .response(let response, let body) = await send("GET", url, headers: [:]), response.statusCode == 200,
+           let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+           let exhibit = object["exhibit"] as? [String: Any] {
+            reference = exhibit["reference"] as? String
+            verdict = exhibit["verdict"] as? String
+            coverage = (exhibit["coverage"] as? [String: Any])?["summary"] as? String
+            if let stored = exhibit["sha256"] as? String, stored != sha256 {
+                throw Failure(description: "the server stored \(stored), not \(sha256)")
+            }
+        }
+        return FileResult(path: file.path, size: file.size, sha256: sha256, reference: reference ?? exhibitID, exhibitID: exhibitID,
+                          verdict: verdict, coverage: coverage, error: nil, resumed: resumed)
+    }
+}
+
+/// Progress on standard error: a bar per file and overall on a terminal, plain lines otherwise.
+final class Progress: @unchecked Sendable {
+    // Used from the one task that uploads, one file after another.
+    let files: [LocalFile]
+    let total: Int64
+    let isTerminal = isatty(STDERR_FILENO) == 1
+    var index = 0
+    var doneBefore: Int64 = 0
+    var current: Int64 = 0
+    var started = Date()
+    var fileStarted = Date()
+    var startOffset: Int64 = 0
+    var lastLine = Date.distantPast
+    var lastPercent = -1
+    var first = true
+
+    init(files: [LocalFile], json: Bool) {
+        self.files = files
+        self.total = files.reduce(0) { $0 + $1.size }
+        _ = json  // the table or JSON lines go to standard output; progress always to standard error
+    }
+
+    func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
+
+    func start(index: Int) {
+        self.index = index
+        current = 0
+        fileStarted = Date()
+        lastPercent = -1
+        first = true
+    }
+
+    func hashing(_ bytes: Int64) {
+        guard isTerminal, Date().timeIntervalSince(lastLine) > 0.2 else { return }
+        lastLine = Date()
+        let file = files[index]
+        write("\r\u{1B}[K[\(index + 1)/\(files.count)] \((file.path as NSString).lastPathComponent): hashing \(percent(bytes, file.size))%")
+    }
+
+    func sent(_ offset: Int64, of size: Int64) {
+        if first {
+            first = false
+            startOffset = offset
+            fileStarted = Date()
+            if offset > 0 { note("resuming at \(Self.bytes(offset)) of \(Self.bytes(size)), sent before") }
+        }
+        current = offset
+        let file = files[index]
+        let elapsed = max(Date().timeIntervalSince(fileStarted), 0.001)
+        let rate = Double(offset - startOffset) / elapsed
+        let eta = rate > 0 ? Double(size - offset) / rate : 0
+        let overall = doneBefore + offset
+        let name = (file.path as NSString).lastPathComponent
+        if isTerminal {
+            guard Date().timeIntervalSince(lastLine) > 0.2 || offset == size else { return }
+            lastLine = Date()
+            let width = 24
+            let filled = size > 0 ? Int(Double(width) * Double(offset) / Double(size)) : width
+            let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+            write("\r\u{1B}[K[\(index + 1)/\(files.count)] \(name) [\(bar)] \(percent(offset, size))% \(Self.bytes(offset))/\(Self.bytes(size)) \(Self.bytes(Int64(rate)))/s ETA \(Self.duration(eta))  all \(percent(overall, total))%")
+        } else {
+            let step = percent(offset, size) / 10 * 10
+            guard step != lastPercent else { return }
+            lastPercent = step
+            write("[\(index + 1)/\(files.count)] \(name): \(step)% (\(Self.bytes(offset)) of \(Self.bytes(size)), \(Self.bytes(Int64(rate)))/s, ETA \(Self.duration(eta))); all files \(percent(overall, total))%\n")
+        }
+    }
+
+    func note(_ text: String) {
+        let name = (files[index].path as NSString).lastPathComponent
+        write((isTerminal ? "\r\u{1B}[K" : "") + "[\(index + 1)/\(files.count)] \(name): \(text)\n")
+    }
+
+    func done(_ result: FileResult) {
+        doneBefore += files[index].size
+        startOffset = 0
+        if isTerminal { write("\r\u{1B}[K") }
+        let name = (result.path as NSString).lastPathComponent
+        if let error = result.error {
+            write("[\(index + 1)/\(files.count)] \(name): FAILED: \(error)\n")
+        } else {
+            write("[\(index + 1)/\(files.count)] \(name): stored as \(result.reference ?? "?") (\(result.verdict ?? "?"))\n")
+        }
+    }
+
+    func finish() {
+        let elapsed = Date().timeIntervalSince(started)
+        write("\(files.count) file(s), \(Self.bytes(total)) in \(Self.duration(elapsed))\n")
+    }
+
+    func percent(_ part: Int64, _ whole: Int64) -> Int { whole > 0 ? Int(100 * part / whole) : 100 }
+
+    static func bytes(_ count: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}

@@ -1,0 +1,339 @@
+import BlobStore
+import CoreMetrics
+import Custody
+import Exhibit
+import ExhibitCrypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MediaProbe
+import NIOCore
+import Logging
+import ServiceLifecycle
+
+/// Resumable uploads: tus 1.0.0 core with `creation`, `creation-with-upload`, `termination`, `expiration` and
+/// `checksum` (sha256), under `/v1/uploads`, authenticated like every route (README, "Uploading").
+struct TusController: Sendable {
+    let store: EvidenceStore
+    let controllers: Controllers
+
+    static let version = "1.0.0"
+    static let extensions = "creation,creation-with-upload,termination,expiration,checksum"
+
+    enum Header {
+        static let resumable = HTTPField.Name("Tus-Resumable")!
+        static let version = HTTPField.Name("Tus-Version")!
+        static let extensionList = HTTPField.Name("Tus-Extension")!
+        static let maxSize = HTTPField.Name("Tus-Max-Size")!
+        static let checksumAlgorithm = HTTPField.Name("Tus-Checksum-Algorithm")!
+        static let uploadOffset = HTTPField.Name("Upload-Offset")!
+        static let uploadLength = HTTPField.Name("Upload-Length")!
+        static let uploadDeferLength = HTTPField.Name("Upload-Defer-Length")!
+        static let uploadMetadata = HTTPField.Name("Upload-Metadata")!
+        static let uploadExpires = HTTPField.Name("Upload-Expires")!
+        static let uploadChecksum = HTTPField.Name("Upload-Checksum")!
+        static let exhibitID = HTTPField.Name("Exhibit-Id")!
+        static let exhibitReference = HTTPField.Name("Exhibit-Reference")!
+    }
+
+    /// Every tus request but OPTIONS names the protocol version; every response says it.
+    static func checkVersion(_ request: Request) throws {
+        guard request.method == .options || request.headers[Header.resumable] == version else {
+            throw Problem(
+                .preconditionFailed, "this server speaks tus \(version): send Tus-Resumable: \(version)",
+                headers: [Header.version: version, Header.resumable: version])
+        }
+    }
+
+    /// `OPTIONS /v1/uploads`: what the server supports.
+    func options(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        _ = try context.requireActor()
+        return Response(status: .noContent, headers: [
+            Header.resumable: Self.version, Header.version: Self.version, Header.extensionList: Self.extensions,
+            Header.maxSize: String(store.policies.storage.maxUploadSize), Header.checksumAlgorithm: "sha256",
+        ])
+    }
+
+    /// `Upload-Metadata`: comma-separated `key base64(value)` pairs (a key alone has no value).
+    static func metadata(_ text: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in text.split(separator: ",") {
+            let parts = pair.trimmingCharacters(in: .whitespaces).split(separator: " ", omittingEmptySubsequences: true)
+            guard let key = parts.first, parts.count <= 2, !key.isEmpty else {
+                throw Problem(.badRequest, "Upload-Metadata: '\(pair.prefix(60))' is not 'key base64value'")
+            }
+            var value = ""
+            if parts.count == 2 {
+                guard let data = Data(base64Encoded: String(parts[1])) else {
+                    throw Problem(.badRequest, "Upload-Metadata: the value of '\(key.prefix(40))' is not base64")
+                }
+                value = String(decoding: data, as: UTF8.self)
+            }
+            guard out.updateValue(value, forKey: String(key)) == nil else {
+                throw Problem(.badRequest, "Upload-Metadata: '\(key.prefix(40))' appears twice")
+            }
+        }
+        return out
+    }
+
+    static func time(_ metadata: [String: String]) throws -> TimeCoverage.Inputs {
+        var inputs = TimeCoverage.Inputs()
+        func date(_ key: String) throws -> Date? {
+            guard let text = metadata[key], !text.isEmpty else { return nil }
+            guard let date = UserTime.parse(text) else { throw Problem(.badRequest, "Upload-Metadata: \(key) '\(text.prefix(40))' is not a time (RFC 3339)") }
+            return date
+        }
+        inputs.recordedStart = try date("recorded_start")
+        inputs.requestedFrom = try date("requested_from")
+        inputs.requestedTo = try date("requested_to")
+        if let text = metadata["clock_offset"], !text.isEmpty {
+            guard let offset = Double(text), offset.isFinite, abs(offset) < 10 * 365 * 86400 else {
+                throw Problem(.badRequest, "Upload-Metadata: clock_offset '\(text.prefix(40))' is not a number of seconds")
+            }
+            inputs.clockOffset = offset
+        }
+        return inputs
+    }
+
+    /// The whole file's SHA-256 from the metadata: 64 hex digits (or base64 of the 32 bytes).
+    static func sha256(_ metadata: [String: String]) throws -> SHA256Digest? {
+        guard let text = metadata["sha256"], !text.isEmpty else { return nil }
+        if let digest = SHA256Digest(prefixedHex: text) { return digest }
+        if let data = Data(base64Encoded: text), let digest = SHA256Digest(bytes: data) { return digest }
+        throw Problem(.badRequest, "Upload-Metadata: sha256 must be the file's SHA-256 as 64 hex digits")
+    }
+
+    func headers(_ upload: UploadRecord) -> HTTPFields {
+        var fields: HTTPFields = [
+            Header.resumable: Self.version, Header.uploadOffset: String(upload.offset), .cacheControl: "no-store",
+        ]
+        if upload.state == "open", let expires = CustodyTime.parse(upload.expiresAt) {
+            fields[Header.uploadExpires] = ContentResponse.httpDate(expires)
+        }
+        return fields
+    }
+
+    /// `POST /v1/uploads`: creates an upload (`Upload-Length`, `Upload-Metadata` with at least `case` and
+    /// `filename`), with its first bytes when the body carries them (creation-with-upload).
+    func create(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        try Self.checkVersion(request)
+        let actor = Actor(name: try context.requireActor().name, role: try context.requireActor().role, client: clientDescription(request, context))
+        if request.headers[Header.uploadDeferLength] != nil {
+            throw Problem(.badRequest, "Upload-Defer-Length is not supported: send Upload-Length")
+        }
+        guard let lengthText = request.headers[Header.uploadLength], let length = Int64(lengthText), length >= 0 else {
+            throw Problem(.badRequest, "Upload-Length (the file's size in bytes) is required")
+        }
+        guard length <= store.policies.storage.maxUploadSize else {
+            throw Problem(.tooLarge, "the upload is \(length) bytes; the limit is \(store.policies.storage.maxUploadSize)",
+                          headers: [Header.resumable: Self.version, Header.maxSize: String(store.policies.storage.maxUploadSize)])
+        }
+        let raw = request.headers[Header.uploadMetadata] ?? ""
+        guard raw.utf8.count <= 8192 else { throw Problem(.badRequest, "Upload-Metadata is too long") }
+        let metadata = try Self.metadata(raw)
+        guard let caseName = metadata["case"], !caseName.isEmpty else {
+            throw Problem(.badRequest, "Upload-Metadata must name the case: case <base64 of the case reference>")
+        }
+        let filename = metadata["filename"] ?? metadata["name"] ?? ""
+        guard !filename.isEmpty else { throw Problem(.badRequest, "Upload-Metadata must carry the file's name: filename <base64>") }
+        let created = try await store.createUpload(
+            EvidenceStore.UploadRequest(
+                caseName: caseName, filename: filename, length: length, metadata: raw, expectedSHA256: try Self.sha256(metadata),
+                time: try Self.time(metadata)),
+            by: actor)
+        var fields = headers(created)
+        fields[.location] = "/v1/uploads/\(created.id)"
+        let hasBody = request.headers[.contentType] == "application/offset+octet-stream"
+        if hasBody || length == 0 {
+            let progress = try await append(created.id, offset: 0, request: request, context: context, actor: actor)
+            fields = headers(progress.upload)
+            fields[.location] = "/v1/uploads/\(created.id)"
+            if let ingested = progress.ingested { add(ingested, to: &fields) }
+        }
+        return Response(status: .created, headers: fields)
+    }
+
+    func add(_ ingested: EvidenceStore.Ingested, to fields: inout HTTPFields) {
+        fields[Header.exhibitID] = ingested.exhibit.id
+        fields[Header.exhibitReference] = ingested.exhibit.reference
+    }
+
+    func append(
+        _ id: String, offset: Int64, request: Request, context: ExhibitRequestContext, actor: Actor
+    ) async throws -> EvidenceStore.UploadProgress {
+        let checksum = try request.headers[Header.uploadChecksum].map(Self.checksum)
+        let declared = request.headers[.contentLength].flatMap(Int.init)
+        let body = Coalesced(TusBody(base: request.body, expectedLength: declared, metrics: controllers.metrics))
+        let progress = try await store.appendUpload(id, offset: offset, body: body, checksum: checksum, by: actor)
+        if let ingested = progress.ingested {
+            controllers.metrics.uploads.increment()
+            try await controllers.afterUpload(ingested.exhibit, by: actor.name)
+        }
+        return progress
+    }
+
+    /// `Upload-Checksum: sha256 <base64>`.
+    static func checksum(_ text: String) throws -> SHA256Digest {
+        let parts = text.split(separator: " ")
+        guard parts.count == 2 else { throw Problem(.badRequest, "Upload-Checksum must be '<algorithm> <base64 digest>'") }
+        guard parts[0] == "sha256" else {
+            throw Problem(.badRequest, "Upload-Checksum: '\(parts[0].prefix(20))' is not supported; use sha256")
+        }
+        guard let data = Data(base64Encoded: String(parts[1])), let digest = SHA256Digest(bytes: data) else {
+            throw Problem(.badRequest, "Upload-Checksum: the digest is not the base64 of 32 bytes")
+        }
+        return digest
+    }
+
+    /// `HEAD /v1/uploads/{id}`: where the upload stands.
+    func head(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        try Self.checkVersion(request)
+        let upload = try await store.findUpload(try context.parameters.decoded("upload"), for: try context.requireActor())
+        var fields = headers(upload)
+        fields[Header.uploadLength] = String(upload.length)
+        if !upload.metadata.isEmpty { fields[Header.uploadMetadata] = upload.metadata }
+        if let exhibit = upload.exhibitID { fields[Header.exhibitID] = exhibit }
+        return Response(status: .ok, headers: fields)
+    }
+
+    /// `PATCH /v1/uploads/{id}`: the next bytes, at `Upload-Offset`.
+    func patch(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        try Self.checkVersion(request)
+        guard request.headers[.contentType] == "application/offset+octet-stream" else {
+            throw Problem(.unsupportedMediaType, "a PATCH carries Content-Type: application/offset+octet-stream")
+        }
+        guard let offsetText = request.headers[Header.uploadOffset], let offset = Int64(offsetText), offset >= 0 else {
+            throw Problem(.badRequest, "Upload-Offset (where these bytes go) is required")
+        }
+        let user = try context.requireActor()
+        let actor = Actor(name: user.name, role: user.role, client: clientDescription(request, context))
+        let progress = try await append(try context.parameters.decoded("upload"), offset: offset, request: request, context: context, actor: actor)
+        var fields = headers(progress.upload)
+        if let ingested = progress.ingested { add(ingested, to: &fields) }
+        return Response(status: .noContent, headers: fields)
+    }
+
+    /// `DELETE /v1/uploads/{id}`: abandons the upload (termination).
+    func delete(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        try Self.checkVersion(request)
+        try await store.terminateUpload(try context.parameters.decoded("upload"), by: try context.requireActor())
+        return Response(status: .noContent, headers: [Header.resumable: Self.version])
+    }
+
+    struct UploadJSON: Encodable {
+        let id: String
+        let `case`: String
+        let filename: String
+        let length: Int64
+        let offset: Int64
+        let state: String
+        let expiresAt: String
+        let requests: Int
+        let resumptions: Int
+        let error: String?
+        let exhibit: ExhibitJSON?
+
+        enum CodingKeys: String, CodingKey {
+            case id, `case`, filename, length, offset, state
+            case expiresAt = "expires_at"
+            case requests, resumptions, error, exhibit
+        }
+    }
+
+    /// `GET /v1/uploads/{id}`: the upload as JSON, with its exhibit once complete (not part of tus).
+    func show(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let actor = try context.requireActor()
+        let upload = try await store.findUpload(try context.parameters.decoded("upload"), for: actor)
+        var exhibit: ExhibitJSON?
+        if let id = upload.exhibitID {
+            exhibit = ExhibitJSON(try await store.findExhibit(id, for: actor))
+        }
+        let caseReference = try await store.findCase(upload.caseID, for: actor, needing: .exhibitUpload).reference
+        return try jsonResponse(UploadJSON(
+            id: upload.id, case: caseReference, filename: upload.filename, length: upload.length, offset: upload.offset,
+            state: upload.state, expiresAt: upload.expiresAt, requests: upload.patches, resumptions: upload.resumptions,
+            error: upload.error, exhibit: exhibit))
+    }
+}
+
+/// A tus request body: counted; when it ends short of its Content-Length, or the connection fails, the
+/// sequence throws after the bytes that did arrive (which the upload keeps, unless they carried a checksum).
+struct TusBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+    typealias Element = ByteBuffer
+    let base: Base
+    let expectedLength: Int?
+    let metrics: ExhibitMetrics
+
+    struct Cut: Error {
+        let received: Int
+    }
+
+    func makeAsyncIterator() -> Iterator { Iterator(base: base.makeAsyncIterator(), expectedLength: expectedLength, metrics: metrics) }
+
+    struct Iterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        let expectedLength: Int?
+        let metrics: ExhibitMetrics
+        var total = 0
+
+        mutating func next() async throws -> ByteBuffer? {
+            let next: ByteBuffer?
+            do {
+                next = try await base.next()
+            } catch {
+                throw Cut(received: total)
+            }
+            guard let buffer = next else {
+                if let expectedLength, total < expectedLength { throw Cut(received: total) }
+                return nil
+            }
+            total += buffer.readableBytes
+            metrics.bytesIn.increment(by: buffer.readableBytes)
+            return buffer
+        }
+    }
+}
+
+/// Adds `Tus-Resumable` to every response under `/v1/uploads` (problems included).
+struct TusHeaderMiddleware: RouterMiddleware {
+    typealias Context = ExhibitRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.uri.path.hasPrefix("/v1/uploads") else { return try await next(request, context) }
+        do {
+            var response = try await next(request, context)
+            response.headers[TusController.Header.resumable] = TusController.version
+            return response
+        } catch var problem as Problem {
+            problem.headers[TusController.Header.resumable] = TusController.version
+            throw problem
+        } catch {
+            var problem = Problem.from(error)
+            problem.headers[TusController.Header.resumable] = TusController.version
+            throw problem
+        }
+    }
+}
+
+/// Expires resumable uploads with no request for `uploads.expire_after` (Policies/storage.yaml) and reclaims
+/// their bytes; runs every few minutes.
+struct UploadExpiryService: Service {
+    let store: EvidenceStore
+    let logger: Logger
+
+    func run() async throws {
+        let expiry = store.policies.storage.uploadExpiry
+        let interval = min(Duration.seconds(300), expiry / 4)
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let expired = try await store.expireUploads()
+                    if expired > 0 { logger.info("expired \(expired) abandoned upload(s); their bytes were reclaimed") }
+                } catch {
+                    logger.error("cannot expire uploads: \(error)")
+                }
+                do { try await Task.sleep(for: interval) } catch { return }
+            }
+        }
+    }
+}

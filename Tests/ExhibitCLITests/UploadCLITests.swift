@@ -1,0 +1,201 @@
+import ExhibitCrypto
+import ExhibitTesting
+import Foundation
+import Testing
+
+/// `exhibit upload` against a real server: folders, resumption after the client is killed, the connection is
+/// cut and the server is restarted, the bytes that cross the wire, and two clients sending the same file.
+@Suite struct UploadCLITests {
+    /// A running `cutting_proxy.py` in front of a server.
+    final class Proxy: @unchecked Sendable {
+        // Touched by one test at a time.
+        let folder: TemporaryDirectory
+        let process: Process
+        let port: Int
+
+        init(target: Int) throws {
+            folder = try TemporaryDirectory("proxy")
+            try String(target).write(toFile: folder.appending("target"), atomically: true, encoding: .utf8)
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = [TestPaths.packageRoot + "/Tests/Tools/cutting_proxy.py", folder.appending("port"),
+                                 folder.appending("target"), folder.appending("stats"), folder.appending("cut")]
+            try process.run()
+            var port: Int?
+            for _ in 0..<500 where port == nil {
+                port = (try? String(contentsOfFile: folder.appending("port"), encoding: .utf8)).flatMap { Int($0) }
+                if port == nil { Thread.sleep(forTimeInterval: 0.01) }
+            }
+            guard let port else { throw TestSupportError("the proxy did not start") }
+            self.port = port
+        }
+
+        var url: String { "http://127.0.0.1:\(port)" }
+        var forwarded: Int { (try? String(contentsOfFile: folder.appending("stats"), encoding: .utf8)).flatMap { Int($0) } ?? 0 }
+        func retarget(_ port: Int) throws { try String(port).write(toFile: folder.appending("target"), atomically: true, encoding: .utf8) }
+        /// Cuts the connection carrying an upload now.
+        func cut() throws { try "1".write(toFile: folder.appending("cut"), atomically: true, encoding: .utf8) }
+
+        deinit {
+            // SIGKILL: a child of the test process may inherit a mask that blocks SIGTERM.
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// Five points in the middle 80% of the file, at least 5% apart, from a seed.
+    static func points(seed: UInt64, size: Int) throws -> [Int] {
+        var rng = DeterministicRandom(seed: seed)
+        for _ in 0..<1000 {
+            let points = (0..<5).map { _ in Int(Double(size) * (0.1 + 0.8 * Double(rng.next() % 1000) / 1000)) }.sorted()
+            if zip(points, points.dropFirst()).allSatisfy({ $1 - $0 >= size / 20 }) { return points }
+        }
+        throw TestSupportError("no spread of points")
+    }
+
+    static func port(_ server: LiveServer) -> Int { Int(server.url.split(separator: ":").last!)! }
+
+    func uploadProcess(_ arguments: [String], token: String, config: String, output: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.exhibitExecutable)
+        process.arguments = ["upload"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["EXHIBIT_TOKEN": token, "XDG_CONFIG_HOME": config]) { $1 }
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        _ = FileManager.default.createFile(atPath: output + ".err", contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: output + ".err"))
+        try process.run()
+        return process
+    }
+
+    func events(_ store: TestStore) throws -> [[String: Any]] {
+        try ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
+    }
+
+    /// 300 MB, interrupted five times at seeded random points (client killed, connection cut, server restarted):
+    /// the exhibit is the file, and what crossed the wire stays under 1.1× its size.
+    @Test func aLargeUploadSurvivesFiveInterruptions() throws {
+        let began = Date()
+        func log(_ text: String) { print(String(format: "[%6.1fs] ", Date().timeIntervalSince(began)) + text) }
+        let store = try TestStore("upload-resume")
+        let work = try TemporaryDirectory("upload-resume-work")
+        let path = work.appending("dvr-export.h264")
+        let size = 300_000_000
+        var random = DeterministicRandom(seed: 300)
+        try random.writeFile(at: path, size: size)
+        let expected = try SHA256.hash(Data(contentsOf: URL(fileURLWithPath: path)))
+        log("file written")
+        var server = try LiveServer(storage: store.storage)
+        let proxy = try Proxy(target: Self.port(server))
+        let token = store.tokens["jsmith"]!
+        let arguments = ["--server", proxy.url, "--case", TestStore.caseReference, "--json", path]
+        let config = work.appending("config")
+
+        let seed = UInt64(ProcessInfo.processInfo.environment["EXHIBIT_TEST_SEED"] ?? "") ?? UInt64.random(in: 1...99_999)
+        print("upload interruption seed: \(seed) (EXHIBIT_TEST_SEED=\(seed) repeats it)")
+        var points = try Self.points(seed: seed, size: size)
+        let kinds = ["client killed", "connection cut", "server restarted", "connection cut", "client killed"]
+        var client = try uploadProcess(arguments, token: token, config: config, output: work.appending("out0"))
+        var runs = 1
+        var done: [String] = []
+        let deadline = Date().addingTimeInterval(600)
+        while let point = points.first, Date() < deadline {
+            guard client.isRunning else { break }
+            if proxy.forwarded < point {
+                Thread.sleep(forTimeInterval: 0.02)
+                continue
+            }
+            points.removeFirst()
+            let kind = kinds[done.count]
+            done.append("\(kind) at \(proxy.forwarded)")
+            log(done.last!)
+            switch kind {
+            case "client killed":
+                kill(client.processIdentifier, SIGKILL)
+                client.waitUntilExit()
+                client = try uploadProcess(arguments, token: token, config: config, output: work.appending("out\(runs)"))
+                runs += 1
+            case "connection cut":
+                try proxy.cut()
+            default:
+                server.stop(signal: SIGKILL)
+                server = try LiveServer(storage: store.storage)
+                try proxy.retarget(Self.port(server))
+            }
+        }
+        client.waitUntilExit()
+        log("client done")
+        let last = work.appending("out\(runs - 1)")
+        let errors = (try? String(contentsOfFile: last + ".err", encoding: .utf8)) ?? ""
+        #expect(client.terminationStatus == 0, "\(done): \(errors)")
+        #expect(done.count == 5, "every interruption happened while the upload ran: \(done)")
+        let line = try String(contentsOfFile: last, encoding: .utf8).split(separator: "\n").compactMap {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(line.first?["sha256"] as? String == expected.hex && line.first?["reference"] as? String == "JS/1", "\(line)")
+        #expect(errors.contains("resuming at"), "the restarted client resumed: \(errors)")
+        // What crossed the wire: at most the file and a tenth.
+        #expect(Double(proxy.forwarded) < 1.1 * Double(size), "\(proxy.forwarded) bytes sent for \(size)")
+        print("upload of \(size) bytes with 5 interruptions sent \(proxy.forwarded) bytes (\(String(format: "%.3f", Double(proxy.forwarded) / Double(size)))×)")
+        // The stored exhibit is the file, recorded once, with its resumptions.
+        log("checking")
+        let stored = try HTTP.get(server.url + "/v1/exhibits/JS%2F1/content", token: token)
+        #expect(SHA256.hash(stored.body) == expected)
+        let ingested = try events(store).filter { $0["action"] as? String == "exhibit.ingested" }
+        #expect(ingested.count == 1)
+        let details = ingested.first?["details"] as? [String: Any] ?? [:]
+        #expect((details["resumptions"] as? Int ?? 0) >= 3, "\(details)")
+        #expect(details["client_sha256"] as? String == expected.hex)
+        #expect(try store.run(["verify"]).status == 0)
+    }
+
+    /// A folder: every file in name order, a table at the end; the token from EXHIBIT_TOKEN.
+    @Test func aFolderIsUploadedFileByFile() throws {
+        let store = try TestStore("upload-folder")
+        let server = try LiveServer(storage: store.storage)
+        let work = try TemporaryDirectory("upload-folder-work")
+        let export = work.appending("DVR")
+        try FileManager.default.createDirectory(atPath: export + "/CH02", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/mp4_h264.mp4", toPath: export + "/CH01.mp4")
+        try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/truncated_no_moov.mp4", toPath: export + "/CH02/clip.mp4")
+        try Data("hidden".utf8).write(to: URL(fileURLWithPath: export + "/.DS_Store"))
+        let result = try Subprocess.run(
+            TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, export],
+            environment: ["EXHIBIT_TOKEN": store.tokens["jsmith"]!, "XDG_CONFIG_HOME": work.appending("config")])
+        #expect(result.status == 0, "a damaged file is stored and flagged, not refused: \(result.err)")
+        let rows = result.out.split(separator: "\n").map(String.init)
+        #expect(rows.first?.hasPrefix("FILE") == true && rows.count == 3, "\(result.out)")
+        #expect(rows[1].contains("CH01.mp4") && rows[1].contains("JS/1") && rows[1].contains("complete"))
+        #expect(rows[2].contains("CH02/clip.mp4") && rows[2].contains("JS/2") && rows[2].contains("truncated"))
+        #expect(result.err.contains("[1/2] CH01.mp4: stored as JS/1 (complete)"), "\(result.err)")
+        // Without a token: a clear error, nothing sent.
+        let refused = try Subprocess.run(TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", "X", export],
+                                         environment: ["EXHIBIT_TOKEN": "", "XDG_CONFIG_HOME": work.appending("config")])
+        #expect(refused.status != 0 && refused.err.contains("EXHIBIT_TOKEN"))
+        let wrong = try Subprocess.run(TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, export],
+                                       environment: ["EXHIBIT_TOKEN": "exh_wrong", "XDG_CONFIG_HOME": work.appending("config")])
+        #expect(wrong.status != 0 && wrong.out.contains("FAILED") && wrong.err.contains("401"), "\(wrong.err)")
+    }
+
+    /// Two clients sending the same file at once: two exhibits, one blob.
+    @Test func twoClientsSendingTheSameFileEndInOneBlob() throws {
+        let store = try TestStore("upload-same")
+        let server = try LiveServer(storage: store.storage)
+        let work = try TemporaryDirectory("upload-same-work")
+        let path = work.appending("same.bin")
+        var random = DeterministicRandom(seed: 77)
+        try random.writeFile(at: path, size: 40 << 20)
+        let token = store.tokens["jsmith"]!
+        let arguments = ["--server", server.url, "--case", TestStore.caseReference, "--json", path]
+        let a = try uploadProcess(arguments, token: token, config: work.appending("a"), output: work.appending("a.out"))
+        let b = try uploadProcess(arguments, token: token, config: work.appending("b"), output: work.appending("b.out"))
+        a.waitUntilExit()
+        b.waitUntilExit()
+        #expect(a.terminationStatus == 0 && b.terminationStatus == 0)
+        let exhibits = try HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits", token: token).jsonArray()
+        #expect(exhibits.count == 2 && Set(exhibits.compactMap { $0["sha256"] as? String }).count == 1)
+        let manifests = try FileManager.default.subpathsOfDirectory(atPath: store.storage + "/manifests").filter { $0.count > 60 }
+        #expect(manifests.count == 1, "one blob: \(manifests)")
+        #expect(try store.run(["verify"]).status == 0)
+    }
+}

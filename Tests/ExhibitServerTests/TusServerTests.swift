@@ -1,0 +1,268 @@
+import BlobStore
+import Custody
+import Exhibit
+import ExhibitCrypto
+import ExhibitServer
+import ExhibitTesting
+import Foundation
+import Hummingbird
+import Logging
+import MediaProbe
+import NIOCore
+import Testing
+
+/// tus 1.0 on a real server through curl, and through tuspy (the Python tus client).
+@Suite struct TusServerTests {
+    let store: TestStore
+    let server: LiveServer
+    var jsmith: String { store.tokens["jsmith"]! }
+    static let caseReference = TestStore.caseReference
+
+    init() throws {
+        store = try TestStore("tus")
+        server = try LiveServer(storage: store.storage)
+    }
+
+    static func metadata(_ fields: [String: String]) -> String {
+        fields.sorted { $0.key < $1.key }.map { "\($0.key) \(Data($0.value.utf8).base64EncodedString())" }.joined(separator: ",")
+    }
+
+    func create(length: Int, fields: [String: String], token: String? = nil, extra: [String: String] = [:], body: Data? = nil) throws -> HTTP.Result {
+        var headers = ["Tus-Resumable": "1.0.0", "Upload-Length": String(length), "Upload-Metadata": Self.metadata(fields)]
+        if body != nil { headers["Content-Type"] = "application/offset+octet-stream" }
+        headers.merge(extra) { $1 }
+        return try HTTP.request("POST", server.url + "/v1/uploads", token: token ?? jsmith, headers: headers, data: body)
+    }
+
+    func patch(_ location: String, offset: Int, _ data: Data, token: String? = nil, extra: [String: String] = [:]) throws -> HTTP.Result {
+        var headers = ["Tus-Resumable": "1.0.0", "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream"]
+        headers.merge(extra) { $1 }
+        return try HTTP.request("PATCH", server.url + location, token: token ?? jsmith, headers: headers, data: data)
+    }
+
+    func head(_ location: String, token: String? = nil) throws -> HTTP.Result {
+        try HTTP.request("HEAD", server.url + location, token: token ?? jsmith, headers: ["Tus-Resumable": "1.0.0"])
+    }
+
+    func events() throws -> [[String: Any]] {
+        try ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
+    }
+
+    @Test func theProtocolAsTheSpecSaysIt() throws {
+        var random = DeterministicRandom(seed: 91)
+        let file = Data(random.bytes(9_000_000))
+        let digest = SHA256.hash(file)
+        let fields = ["case": Self.caseReference, "filename": "cam 1.bin", "sha256": digest.hex]
+
+        // Discovery, and the version every request must name.
+        let options = try HTTP.request("OPTIONS", server.url + "/v1/uploads", token: jsmith)
+        #expect(options.status == 204 && options.header("tus-version") == "1.0.0")
+        #expect(options.header("tus-extension") == "creation,creation-with-upload,termination,expiration,checksum")
+        #expect(options.header("tus-checksum-algorithm") == "sha256")
+        #expect(try HTTP.request("OPTIONS", server.url + "/v1/uploads").status == 401, "no route answers without a token")
+        let noVersion = try HTTP.request("POST", server.url + "/v1/uploads", token: jsmith, headers: ["Upload-Length": "10"])
+        #expect(noVersion.status == 412 && noVersion.header("tus-version") == "1.0.0" && noVersion.header("tus-resumable") == "1.0.0")
+
+        // Creation: the length and the case and name are required; the limit holds.
+        #expect(try create(length: 10, fields: ["filename": "a"]).status == 400)
+        #expect(try create(length: 10, fields: ["case": Self.caseReference]).status == 400)
+        #expect(try HTTP.request("POST", server.url + "/v1/uploads", token: jsmith, headers: ["Tus-Resumable": "1.0.0", "Upload-Metadata": Self.metadata(fields)]).status == 400)
+        #expect(try create(length: 10, fields: ["case": Self.caseReference, "filename": "a"], extra: ["Upload-Metadata": "case !!!"]).status == 400)
+        #expect(try create(length: 2 << 40, fields: fields).status == 413)
+        #expect(try create(length: 10, fields: ["case": "NO/SUCH", "filename": "a"]).status == 404)
+        #expect(try create(length: 10, fields: fields, token: store.tokens["audit"]).status == 403)
+
+        let created = try create(length: file.count, fields: fields)
+        #expect(created.status == 201 && created.header("upload-offset") == "0" && created.header("upload-expires") != nil)
+        let location = try #require(created.header("location"))
+        #expect(location.hasPrefix("/v1/uploads/up_"))
+
+        // PATCH: the right type, the right offset; HEAD says where it stands.
+        let first = file.prefix(3_000_000)
+        #expect(try patch(location, offset: 0, Data(first), extra: ["Content-Type": "application/octet-stream"]).status == 415)
+        #expect(try patch(location, offset: 5, Data(first)).status == 409)
+        let sent = try patch(location, offset: 0, Data(first))
+        #expect(sent.status == 204 && sent.header("upload-offset") == "3000000" && sent.header("tus-resumable") == "1.0.0")
+        let status = try head(location)
+        #expect(status.status == 200 && status.header("upload-offset") == "3000000" && status.header("upload-length") == String(file.count))
+        #expect(status.header("cache-control") == "no-store" && status.header("upload-metadata") == Self.metadata(fields))
+        #expect(try patch(location, offset: 0, Data(first)).status == 409, "the offset moved on")
+
+        // Someone else's upload does not exist for them.
+        #expect(try head(location, token: store.tokens["akhan"]).status == 404)
+        #expect(try patch(location, offset: 3_000_000, Data(first), token: store.tokens["akhan"]).status == 404)
+
+        // Checksums: a wrong one is 460 and keeps nothing; an unknown algorithm is 400; a right one is kept.
+        let second = file[3_000_000..<6_000_000]
+        let wrong = try patch(location, offset: 3_000_000, Data(second), extra: ["Upload-Checksum": "sha256 " + Data(SHA256.hash(Data(first)).bytes).base64EncodedString()])
+        #expect(wrong.status == 460, "\(wrong.text)")
+        #expect(try head(location).header("upload-offset") == "3000000")
+        #expect(try patch(location, offset: 3_000_000, Data(second), extra: ["Upload-Checksum": "md5 AAAA"]).status == 400)
+        let right = try patch(location, offset: 3_000_000, Data(second), extra: ["Upload-Checksum": "sha256 " + Data(SHA256.hash(Data(second)).bytes).base64EncodedString()])
+        #expect(right.status == 204 && right.header("upload-offset") == "6000000")
+        // More bytes than the length: refused, nothing kept.
+        #expect(try patch(location, offset: 6_000_000, Data(file.suffix(3_000_000)) + Data([1])).status == 400)
+
+        // The last bytes: an exhibit, through the same path as a single upload, with one event.
+        let last = try patch(location, offset: 6_000_000, Data(file.suffix(3_000_000)))
+        #expect(last.status == 204 && last.header("upload-offset") == String(file.count))
+        let exhibitID = try #require(last.header("exhibit-id"))
+        #expect(last.header("exhibit-reference") == "JS/1")
+        let exhibit = try HTTP.get(server.url + "/v1/exhibits/\(exhibitID)", token: jsmith).json()
+        #expect(exhibit["sha256"] as? String == digest.hex && exhibit["filename"] as? String == "cam 1.bin")
+        #expect(SHA256.hash(try HTTP.get(server.url + "/v1/exhibits/\(exhibitID)/content", token: jsmith).body) == digest)
+        let shown = try HTTP.get(server.url + location, token: jsmith).json()
+        #expect(shown["state"] as? String == "completed" && shown["requests"] as? Int == 3)
+        let ingested = try events().filter { $0["action"] as? String == "exhibit.ingested" }
+        #expect(ingested.count == 1)
+        let details = ingested.first?["details"] as? [String: Any] ?? [:]
+        #expect(details["upload"] as? String == String(location.dropFirst("/v1/uploads/".count)) && details["requests"] as? Int == 3)
+        #expect(details["resumptions"] as? Int == 0 && details["client_sha256"] as? String == digest.hex)
+        #expect(try patch(location, offset: file.count, Data([1])).status == 409, "a completed upload takes no more")
+
+        // Termination.
+        let abandoned = try #require(try create(length: 100, fields: fields).header("location"))
+        #expect(try patch(abandoned, offset: 0, Data(count: 50)).status == 204)
+        #expect(try HTTP.request("DELETE", server.url + abandoned, token: jsmith, headers: ["Tus-Resumable": "1.0.0"]).status == 204)
+        #expect(try head(abandoned).status == 404)
+        #expect(!FileManager.default.fileExists(atPath: store.storage + "/uploads/" + abandoned.dropFirst("/v1/uploads/".count)))
+    }
+
+    @Test func aWrongWholeFileDigestLeavesNoExhibitAndSaysWhy() throws {
+        let file = Data(DeterministicRandom.bytes(2_000_000, seed: 5))
+        let fields = ["case": Self.caseReference, "filename": "x.bin", "sha256": SHA256.hash(Data("something else".utf8)).hex]
+        // Creation with upload: all the bytes in the POST.
+        let created = try create(length: file.count, fields: fields, body: file)
+        #expect(created.status == 400 && created.text.contains("digest-mismatch") && created.text.contains("no exhibit was made"), "\(created.text)")
+        #expect(try HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits", token: jsmith).jsonArray().isEmpty)
+        #expect(try events().filter { $0["action"] as? String == "exhibit.ingested" }.isEmpty)
+        // With the right digest, creation-with-upload makes the exhibit in one request.
+        var right = fields
+        right["sha256"] = SHA256.hash(file).hex
+        let made = try create(length: file.count, fields: right, body: file)
+        #expect(made.status == 201 && made.header("exhibit-reference") == "JS/1" && made.header("upload-offset") == String(file.count))
+    }
+
+    /// tuspy, the Python tus client from PyPI (in a virtualenv `make deps` makes; made here when missing).
+    @Test func tuspyUploadsAndTheExhibitVerifies() throws {
+        let python = try TusPy.python()
+        let work = try TemporaryDirectory("tuspy")
+        let path = work.appending("clip.bin")
+        var random = DeterministicRandom(seed: 17)
+        try random.writeFile(at: path, size: 12_345_678)
+        let digest = try SHA256.hash(Data(contentsOf: URL(fileURLWithPath: path)))
+        let script = """
+            import sys
+            from tusclient import client
+            c = client.TusClient(sys.argv[1] + "/v1/uploads", headers={"Authorization": "Bearer " + sys.argv[2]})
+            u = c.uploader(sys.argv[3], chunk_size=5 * 1024 * 1024,
+                           metadata={"case": sys.argv[4], "filename": "clip.bin", "sha256": sys.argv[5]})
+            u.upload()
+            print(u.url)
+            """
+        let result = try Subprocess.run(python, ["-c", script, server.url, jsmith, path, Self.caseReference, digest.hex])
+        #expect(result.status == 0, "\(result.err)")
+        let url = result.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let upload = try HTTP.get(url, token: jsmith).json()
+        #expect(upload["state"] as? String == "completed" && upload["requests"] as? Int == 3, "\(upload)")
+        let exhibit = try #require(upload["exhibit"] as? [String: Any])
+        #expect(exhibit["sha256"] as? String == digest.hex)
+        #expect(try store.run(["verify"]).status == 0)
+    }
+}
+
+/// The tuspy virtualenv at `.build/tus-venv` (`make deps` creates it; a test run without it creates it too).
+enum TusPy {
+    static func python() throws -> String {
+        let venv = TestPaths.packageRoot + "/.build/tus-venv"
+        let python = venv + "/bin/python"
+        if FileManager.default.fileExists(atPath: python),
+           try Subprocess.run(python, ["-c", "import tusclient"]).status == 0 {
+            return python
+        }
+        let made = try Subprocess.run("/usr/bin/python3", ["-m", "venv", venv])
+        guard made.status == 0 else { throw TestSupportError("cannot make \(venv): \(made.err)") }
+        let installed = try Subprocess.run(venv + "/bin/pip", ["install", "-q", "tuspy"])
+        guard installed.status == 0 else { throw TestSupportError("cannot install tuspy: \(installed.err)") }
+        return python
+    }
+}
+
+/// Abandoned uploads expire, with a clock the test moves: 410, and their bytes are reclaimed.
+@Suite struct UploadExpiryTests {
+    @Test func anAbandonedUploadExpiresAndItsBytesAreReclaimed() async throws {
+        let files = try TestStore("upload-expiry")
+        let clock = ShareExpiryTests.TestClock()
+        let store = try EvidenceStore(root: files.storage, policies: try Policies.load(from: TestPaths.policies), now: { clock.read() })
+        let jsmith = try await store.actor(named: "jsmith", client: "test")
+        let upload = try await store.createUpload(
+            .init(caseName: TestStore.caseReference, filename: "a.bin", length: 20_000_000, metadata: "", expectedSHA256: nil, time: .init()),
+            by: jsmith)
+        let bytes = ByteBuffer(bytes: DeterministicRandom.bytes(10_000_000, seed: 3))
+        let progress = try await store.appendUpload(upload.id, offset: 0, body: [bytes].async, checksum: nil, by: jsmith)
+        #expect(progress.upload.offset == 10_000_000 && progress.ingested == nil)
+        let chunks = progress.upload.entries.map(\.chunk)
+        #expect(!chunks.isEmpty)
+        // A garbage collection meanwhile keeps the chunks of the open upload.
+        _ = try await store.collectGarbage(dryRun: false, by: jsmith)
+        for chunk in chunks { #expect(try await store.backend.size(of: .chunk(chunk)) != nil) }
+
+        clock.advance(23 * 3600)
+        #expect(try await store.expireUploads() == 0, "not yet: 24h without a request")
+        clock.advance(3600 + 1)
+        await #expect(throws: ExhibitError.self) { try await store.findUpload(upload.id, for: jsmith) }
+        #expect(try await store.expireUploads() == 1)
+        for chunk in chunks { #expect(try await store.backend.size(of: .chunk(chunk)) == nil, "the expired upload's chunks were reclaimed") }
+        #expect(!FileManager.default.fileExists(atPath: files.storage + "/uploads/" + upload.id))
+        do {
+            _ = try await store.findUpload(upload.id, for: jsmith)
+            Issue.record("an expired upload was found")
+        } catch let error as ExhibitError {
+            #expect(error.code == .gone)
+        }
+    }
+}
+
+extension Array where Element: Sendable {
+    /// The elements as an async sequence (a request body in a test).
+    var async: AsyncArray<Element> { AsyncArray(elements: self) }
+}
+
+struct AsyncArray<Element: Sendable>: AsyncSequence, Sendable {
+    let elements: [Element]
+    struct Iterator: AsyncIteratorProtocol {
+        var index = 0
+        let elements: [Element]
+        mutating func next() async -> Element? {
+            guard index < elements.count else { return nil }
+            defer { index += 1 }
+            return elements[index]
+        }
+    }
+    func makeAsyncIterator() -> Iterator { Iterator(elements: elements) }
+}
+
+/// The README's curl sequence, run as printed.
+@Suite struct TusReadmeTests {
+    @Test func theReadmeCurlSequenceWorksAsPrinted() throws {
+        let store = try TestStore("tus-readme")
+        let server = try LiveServer(storage: store.storage)
+        let work = try TemporaryDirectory("tus-readme-work")
+        try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/mp4_h264.mp4", toPath: work.appending("cam2.mp4"))
+        let readme = try String(contentsOfFile: TestPaths.packageRoot + "/README.md", encoding: .utf8)
+        let marker = try #require(readme.range(of: "By hand with curl"))
+        let rest = readme[marker.upperBound...]
+        let open = try #require(rest.range(of: "```bash\n"))
+        let close = try #require(rest[open.upperBound...].range(of: "```"))
+        let script = "set -euo pipefail\n" + rest[open.upperBound..<close.lowerBound]
+        let result = try Subprocess.run(
+            "/bin/bash", ["-c", script], environment: ["EXHIBIT": server.url, "TOKEN": store.tokens["jsmith"]!],
+            currentDirectory: work.path)
+        #expect(result.status == 0, "stdout: \(result.out)\nstderr: \(result.err)")
+        #expect(result.out.contains("the server has 100000 bytes"))
+        #expect(result.out.lowercased().contains("exhibit-reference: js/1"))
+        let exhibit = try HTTP.get(server.url + "/v1/exhibits/JS%2F1", token: store.tokens["jsmith"]!).json()
+        #expect(exhibit["sha256"] as? String == "2eb6f94d9ffa83916641929819c3de4f5413746416e9907c815c7f007124166d")
+        #expect(exhibit["verdict"] as? String == "complete")
+    }
+}
