@@ -191,6 +191,18 @@ public enum ByteSize {
         return overflow ? nil : value
     }
 
+    /// `12.3 MiB` (one decimal, binary units), or `512 B` under a KiB.
+    public static func human(_ bytes: Int64, byteUnit: String = "B") -> String {
+        let units = [byteUnit, "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) \(byteUnit)" : String(format: "%.1f %@", value, units[unit])
+    }
+
     public static func format(_ bytes: Int64) -> String {
         for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] where bytes >= 1 << shift {
             if bytes % (1 << shift) == 0 { return "\(bytes >> shift)\(unit)" }

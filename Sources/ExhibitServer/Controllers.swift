@@ -410,13 +410,21 @@ struct CountedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable wher
     let base: Base
     let expectedLength: Int?
     let metrics: ExhibitMetrics
+    /// Whether an empty body is allowed (a tus PATCH may carry nothing).
+    var allowsEmpty = false
+    /// What a body that breaks off (or ends short of its Content-Length) throws, given the bytes received.
+    var cut: @Sendable (_ received: Int, _ expected: Int?) -> any Error = { received, expected in
+        if let expected, received < expected {
+            return Problem(.badRequest, "the body ended after \(received) of its \(expected) bytes; nothing was kept")
+        }
+        return Problem(.badRequest, "the body was cut off after \(received) bytes (the client went away?); nothing was kept")
+    }
 
-    func makeAsyncIterator() -> Iterator { Iterator(base: base.makeAsyncIterator(), expectedLength: expectedLength, metrics: metrics) }
+    func makeAsyncIterator() -> Iterator { Iterator(body: self, base: base.makeAsyncIterator()) }
 
     struct Iterator: AsyncIteratorProtocol {
+        let body: CountedBody
         var base: Base.AsyncIterator
-        let expectedLength: Int?
-        let metrics: ExhibitMetrics
         var total = 0
 
         mutating func next() async throws -> ByteBuffer? {
@@ -426,17 +434,15 @@ struct CountedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable wher
             } catch let problem as Problem {
                 throw problem
             } catch {
-                throw Problem(.badRequest, "the body was cut off after \(total) bytes (the client went away?); nothing was kept")
+                throw body.cut(total, nil)
             }
             guard let buffer = next else {
-                if total == 0 { throw Problem(.badRequest, "the body is empty: there is nothing to store") }
-                if let expectedLength, total != expectedLength {
-                    throw Problem(.badRequest, "the body ended after \(total) of its \(expectedLength) bytes; nothing was kept")
-                }
+                if total == 0 && !body.allowsEmpty { throw Problem(.badRequest, "the body is empty: there is nothing to store") }
+                if let expected = body.expectedLength, total < expected { throw body.cut(total, expected) }
                 return nil
             }
             total += buffer.readableBytes
-            metrics.bytesIn.increment(by: buffer.readableBytes)
+            body.metrics.bytesIn.increment(by: buffer.readableBytes)
             return buffer
         }
     }

@@ -61,14 +61,7 @@ enum SharePage {
     }
 
     static func size(_ bytes: Int64) -> String {
-        let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) bytes" : String(format: "%.1f %@ (%lld bytes)", value, units[unit], bytes)
+        bytes < 1024 ? ByteSize.human(bytes, byteUnit: "bytes") : "\(ByteSize.human(bytes)) (\(bytes) bytes)"
     }
 
     /// The page for a valid link.

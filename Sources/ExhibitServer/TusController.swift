@@ -163,7 +163,10 @@ struct TusController: Sendable {
     ) async throws -> EvidenceStore.UploadProgress {
         let checksum = try request.headers[Header.uploadChecksum].map(Self.checksum)
         let declared = request.headers[.contentLength].flatMap(Int.init)
-        let body = Coalesced(TusBody(base: request.body, expectedLength: declared, metrics: controllers.metrics))
+        // A body that breaks off ends the stream after the bytes that arrived (kept unless they carried a checksum).
+        let body = Coalesced(CountedBody(
+            base: request.body, expectedLength: declared, metrics: controllers.metrics, allowsEmpty: true,
+            cut: { received, _ in BodyCut(received: received) }))
         let progress = try await store.appendUpload(id, offset: offset, body: body, checksum: checksum, by: actor)
         if let ingested = progress.ingested {
             controllers.metrics.uploads.increment()
@@ -256,42 +259,9 @@ struct TusController: Sendable {
     }
 }
 
-/// A tus request body: counted; when it ends short of its Content-Length, or the connection fails, the
-/// sequence throws after the bytes that did arrive (which the upload keeps, unless they carried a checksum).
-struct TusBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
-    typealias Element = ByteBuffer
-    let base: Base
-    let expectedLength: Int?
-    let metrics: ExhibitMetrics
-
-    struct Cut: Error {
-        let received: Int
-    }
-
-    func makeAsyncIterator() -> Iterator { Iterator(base: base.makeAsyncIterator(), expectedLength: expectedLength, metrics: metrics) }
-
-    struct Iterator: AsyncIteratorProtocol {
-        var base: Base.AsyncIterator
-        let expectedLength: Int?
-        let metrics: ExhibitMetrics
-        var total = 0
-
-        mutating func next() async throws -> ByteBuffer? {
-            let next: ByteBuffer?
-            do {
-                next = try await base.next()
-            } catch {
-                throw Cut(received: total)
-            }
-            guard let buffer = next else {
-                if let expectedLength, total < expectedLength { throw Cut(received: total) }
-                return nil
-            }
-            total += buffer.readableBytes
-            metrics.bytesIn.increment(by: buffer.readableBytes)
-            return buffer
-        }
-    }
+/// A tus request body that broke off after `received` bytes.
+struct BodyCut: Error {
+    let received: Int
 }
 
 /// Adds `Tus-Resumable` to every response under `/v1/uploads` (problems included).

@@ -11,12 +11,7 @@ import Testing
         let work = try TemporaryDirectory("retention-readme-work")
         try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/mp4_h264.mp4", toPath: work.appending("cam1.mp4"))
         #expect(try store.ingest([work.appending("cam1.mp4")]).first?["reference"] as? String == "JS/1")
-        let readme = try String(contentsOfFile: TestPaths.packageRoot + "/README.md", encoding: .utf8)
-        let marker = try #require(readme.range(of: "A case's life, from the command line"))
-        let rest = readme[marker.upperBound...]
-        let open = try #require(rest.range(of: "```bash\n"))
-        let close = try #require(rest[open.upperBound...].range(of: "```"))
-        let script = "set -euo pipefail\n" + rest[open.upperBound..<close.lowerBound]
+        let script = try Readme.bashBlock(after: "A case's life, from the command line")
         let bin = (TestPaths.exhibitExecutable as NSString).deletingLastPathComponent
         let result = try Subprocess.run(
             "/bin/bash", ["-c", script],

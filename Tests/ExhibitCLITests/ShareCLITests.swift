@@ -11,12 +11,7 @@ import Testing
         try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/mp4_h264_aac.mp4", toPath: work.appending("cam1.mp4"))
         #expect(try store.ingest([work.appending("cam1.mp4")]).first?["reference"] as? String == "JS/1")
         let server = try LiveServer(storage: store.storage)
-        let readme = try String(contentsOfFile: TestPaths.packageRoot + "/README.md", encoding: .utf8)
-        let marker = try #require(readme.range(of: "A link from the command line, opened with curl"))
-        let rest = readme[marker.upperBound...]
-        let open = try #require(rest.range(of: "```bash\n"))
-        let close = try #require(rest[open.upperBound...].range(of: "```"))
-        let script = "set -euo pipefail\n" + rest[open.upperBound..<close.lowerBound]
+        let script = try Readme.bashBlock(after: "A link from the command line, opened with curl")
         let bin = (TestPaths.exhibitExecutable as NSString).deletingLastPathComponent
         let result = try Subprocess.run(
             "/bin/bash", ["-c", script],

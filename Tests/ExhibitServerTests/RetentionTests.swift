@@ -117,14 +117,9 @@ import Testing
         #expect(try await store.applyRetention(reason: "monthly review", by: sup).scheduled == [caseRef + " JS/1"])
 
         // In the grace period nothing is purged; the link still works.
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = ExhibitHTTPServer.buildApplication(
-            store: store, configuration: ServerConfiguration(port: 0), logger: Logger(label: "test"),
-            onServerRunning: { continuation.yield($0) })
-        let running = Task { try await app.runService() }
-        defer { running.cancel() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
+        let inProcess = try await InProcessServer(store)
+        defer { inProcess.stop() }
+        let port = inProcess.port
         let url = "http://127.0.0.1:\(port)" + link.path
         clock.advance(13 * Self.day)
         #expect(try await store.applyRetention(reason: "monthly review", by: sup).purged.isEmpty)

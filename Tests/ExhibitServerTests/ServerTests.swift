@@ -350,12 +350,7 @@ import Yams
     @Test func theCurlSessionWorksAsPrinted() throws {
         let folder = try TemporaryDirectory("readme")
         let server = try LiveServer(storage: folder.appending("Storage"))
-        let readme = try String(contentsOfFile: TestPaths.packageRoot + "/README.md", encoding: .utf8)
-        let marker = try #require(readme.range(of: "A complete session with curl"))
-        let rest = readme[marker.upperBound...]
-        let open = try #require(rest.range(of: "```bash\n"))
-        let close = try #require(rest[open.upperBound...].range(of: "```"))
-        let script = "set -euo pipefail\n" + rest[open.upperBound..<close.lowerBound]
+        let script = try Readme.bashBlock(after: "A complete session with curl")
         let result = try Subprocess.run(
             "/bin/bash", ["-c", script],
             environment: ["EXHIBIT": server.url, "ADMIN_TOKEN": try #require(server.adminToken)], currentDirectory: folder.path)

@@ -285,14 +285,9 @@ import Testing
         let exhibit = try await store.findExhibit("JS/1", case: nil, for: actor)
         let created = try await store.createShare(exhibit, expiresIn: .seconds(3600), maxDownloads: nil, recipient: nil, note: nil, by: actor)
 
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = ExhibitHTTPServer.buildApplication(
-            store: store, configuration: ServerConfiguration(port: 0), logger: Logger(label: "test"),
-            onServerRunning: { continuation.yield($0) })
-        let running = Task { try await app.runService() }
-        defer { running.cancel() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
+        let inProcess = try await InProcessServer(store)
+        defer { inProcess.stop() }
+        let port = inProcess.port
         let url = "http://127.0.0.1:\(port)" + created.path
 
         #expect(try HTTP.get(url).status == 200)

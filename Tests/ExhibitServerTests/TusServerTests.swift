@@ -249,12 +249,7 @@ struct AsyncArray<Element: Sendable>: AsyncSequence, Sendable {
         let server = try LiveServer(storage: store.storage)
         let work = try TemporaryDirectory("tus-readme-work")
         try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/mp4_h264.mp4", toPath: work.appending("cam2.mp4"))
-        let readme = try String(contentsOfFile: TestPaths.packageRoot + "/README.md", encoding: .utf8)
-        let marker = try #require(readme.range(of: "By hand with curl"))
-        let rest = readme[marker.upperBound...]
-        let open = try #require(rest.range(of: "```bash\n"))
-        let close = try #require(rest[open.upperBound...].range(of: "```"))
-        let script = "set -euo pipefail\n" + rest[open.upperBound..<close.lowerBound]
+        let script = try Readme.bashBlock(after: "By hand with curl")
         let result = try Subprocess.run(
             "/bin/bash", ["-c", script], environment: ["EXHIBIT": server.url, "TOKEN": store.tokens["jsmith"]!],
             currentDirectory: work.path)
