@@ -13,6 +13,11 @@ public struct ObjectKey: Hashable, Sendable, CustomStringConvertible {
     public let kind: Kind
     public let digest: SHA256Digest
 
+    public init(kind: Kind, digest: SHA256Digest) {
+        self.kind = kind
+        self.digest = digest
+    }
+
     public static func chunk(_ digest: SHA256Digest) -> ObjectKey { ObjectKey(kind: .chunk, digest: digest) }
     public static func manifest(_ digest: SHA256Digest) -> ObjectKey { ObjectKey(kind: .manifest, digest: digest) }
 

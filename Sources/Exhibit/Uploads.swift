@@ -1,7 +1,7 @@
-public import BlobStore
+import BlobStore
 import Custody
 public import ExhibitCrypto
-public import Foundation
+import Foundation
 public import MediaProbe
 public import NIOCore
 import Synchronization
