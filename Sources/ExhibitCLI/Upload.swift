@@ -2,6 +2,7 @@ import ArgumentParser
 import Exhibit
 import ExhibitCrypto
 import Foundation
+import MediaProbe
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -32,8 +33,8 @@ extension ExhibitCommand {
         var caseName: String
         @Option(name: .customLong("recorded-start"), help: ArgumentHelp("The recorder's clock at the footage's start.", valueName: "time"))
         var recordedStart: String?
-        @Option(name: .customLong("clock-offset"), help: ArgumentHelp("Recorder time minus true time, in seconds.", valueName: "seconds"))
-        var clockOffset: Double?
+        @Option(name: .customLong("clock-offset"), help: ArgumentHelp("Recorder time minus true time, ±HH:MM:SS.", valueName: "offset"))
+        var clockOffset: String?
         @Option(name: .customLong("requested-from"), help: ArgumentHelp("Start of the window asked of the owner (true time).", valueName: "time"))
         var requestedFrom: String?
         @Option(name: .customLong("requested-to"), help: ArgumentHelp("End of that window (true time).", valueName: "time"))
@@ -59,6 +60,9 @@ extension ExhibitCommand {
                 size = parsed
             }
             for text in [recordedStart, requestedFrom, requestedTo].compactMap({ $0 }) { _ = try parseTime(text, "time") }
+            if let clockOffset, TimeCoverage.parseOffset(clockOffset) == nil {
+                throw ValidationError("--clock-offset: '\(clockOffset)' is not ±HH:MM:SS (recorder time minus true time)")
+            }
             let files = try Self.expand(paths)
             guard !files.isEmpty else { throw CLIError("no files to upload in \(paths.joined(separator: " "))") }
             let base = server.hasSuffix("/") ? String(server.dropLast()) : server
@@ -92,7 +96,7 @@ extension ExhibitCommand {
         func metadata() -> [String: String] {
             var out: [String: String] = [:]
             if let recordedStart { out["recorded_start"] = recordedStart }
-            if let clockOffset { out["clock_offset"] = String(clockOffset) }
+            if let clockOffset { out["clock_offset"] = clockOffset }
             if let requestedFrom { out["requested_from"] = requestedFrom }
             if let requestedTo { out["requested_to"] = requestedTo }
             return out

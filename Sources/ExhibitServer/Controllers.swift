@@ -175,13 +175,18 @@ struct Controllers: Sendable {
     }
 
     static func timeInputs(_ uri: URI) throws -> TimeCoverage.Inputs {
+        try timeInputs { uri.queryValue($0) }
+    }
+
+    /// Time-coverage inputs from named values (query parameters, or a tus upload's metadata).
+    static func timeInputs(_ value: (String) -> String?) throws -> TimeCoverage.Inputs {
         func time(_ name: String) throws -> Date? {
-            guard let text = uri.queryValue(name) else { return nil }
+            guard let text = value(name), !text.isEmpty else { return nil }
             guard let date = Timestamp.parse(text) else { throw Problem(.badRequest, "\(name): '\(text.prefix(40))' is not an RFC 3339 time") }
             return date
         }
         var inputs = TimeCoverage.Inputs(recordedStart: try time("recorded_start"), requestedFrom: try time("requested_from"), requestedTo: try time("requested_to"))
-        if let offset = uri.queryValue("clock_offset") {
+        if let offset = value("clock_offset"), !offset.isEmpty {
             guard let seconds = TimeCoverage.parseOffset(offset) else {
                 throw Problem(.badRequest, "clock_offset: '\(offset.prefix(20))' is not ±HH:MM:SS")
             }

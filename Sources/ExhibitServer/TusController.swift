@@ -45,6 +45,12 @@ struct TusController: Sendable {
         }
     }
 
+    /// The caller, recorded with the client that sent this request (the address and user agent).
+    static func actor(_ request: Request, _ context: ExhibitRequestContext) throws -> Actor {
+        let user = try context.requireActor()
+        return Actor(name: user.name, role: user.role, client: clientDescription(request, context))
+    }
+
     /// `OPTIONS /v1/uploads`: what the server supports.
     func options(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         _ = try context.requireActor()
@@ -76,25 +82,6 @@ struct TusController: Sendable {
         return out
     }
 
-    static func time(_ metadata: [String: String]) throws -> TimeCoverage.Inputs {
-        var inputs = TimeCoverage.Inputs()
-        func date(_ key: String) throws -> Date? {
-            guard let text = metadata[key], !text.isEmpty else { return nil }
-            guard let date = UserTime.parse(text) else { throw Problem(.badRequest, "Upload-Metadata: \(key) '\(text.prefix(40))' is not a time (RFC 3339)") }
-            return date
-        }
-        inputs.recordedStart = try date("recorded_start")
-        inputs.requestedFrom = try date("requested_from")
-        inputs.requestedTo = try date("requested_to")
-        if let text = metadata["clock_offset"], !text.isEmpty {
-            guard let offset = Double(text), offset.isFinite, abs(offset) < 10 * 365 * 86400 else {
-                throw Problem(.badRequest, "Upload-Metadata: clock_offset '\(text.prefix(40))' is not a number of seconds")
-            }
-            inputs.clockOffset = offset
-        }
-        return inputs
-    }
-
     /// The whole file's SHA-256 from the metadata: 64 hex digits (or base64 of the 32 bytes).
     static func sha256(_ metadata: [String: String]) throws -> SHA256Digest? {
         guard let text = metadata["sha256"], !text.isEmpty else { return nil }
@@ -117,7 +104,7 @@ struct TusController: Sendable {
     /// `filename`), with its first bytes when the body carries them (creation-with-upload).
     func create(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         try Self.checkVersion(request)
-        let actor = Actor(name: try context.requireActor().name, role: try context.requireActor().role, client: clientDescription(request, context))
+        let actor = try Self.actor(request, context)
         if request.headers[Header.uploadDeferLength] != nil {
             throw Problem(.badRequest, "Upload-Defer-Length is not supported: send Upload-Length")
         }
@@ -139,7 +126,7 @@ struct TusController: Sendable {
         let created = try await store.createUpload(
             EvidenceStore.UploadRequest(
                 caseName: caseName, filename: filename, length: length, metadata: raw, expectedSHA256: try Self.sha256(metadata),
-                time: try Self.time(metadata)),
+                time: try Controllers.timeInputs { metadata[$0] }),
             by: actor)
         var fields = headers(created)
         fields[.location] = "/v1/uploads/\(created.id)"
@@ -208,8 +195,7 @@ struct TusController: Sendable {
         guard let offsetText = request.headers[Header.uploadOffset], let offset = Int64(offsetText), offset >= 0 else {
             throw Problem(.badRequest, "Upload-Offset (where these bytes go) is required")
         }
-        let user = try context.requireActor()
-        let actor = Actor(name: user.name, role: user.role, client: clientDescription(request, context))
+        let actor = try Self.actor(request, context)
         let progress = try await append(try context.parameters.decoded("upload"), offset: offset, request: request, context: context, actor: actor)
         var fields = headers(progress.upload)
         if let ingested = progress.ingested { add(ingested, to: &fields) }
