@@ -110,6 +110,19 @@ public enum HTTP {
         try request("GET", url, token: token, headers: headers)
     }
 
+    /// `get` from async code on a thread of its own. curl blocks its caller; blocking one of the few cooperative
+    /// threads starves a server running in the same process, which needs them to answer (a deadlock on 2 cores).
+    public static func get(_ url: String, token: String? = nil, headers: [String: String] = [:]) async throws -> Result {
+        try await offPool { try request("GET", url, token: token, headers: headers) }
+    }
+
+    /// Runs blocking work on a new thread and awaits its result without holding a cooperative thread.
+    public static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Swift.Result { try work() }) }.start()
+        }
+    }
+
     public static func postJSON(_ url: String, token: String?, _ object: [String: Any]) throws -> Result {
         try request("POST", url, token: token, headers: ["Content-Type": "application/json"],
                     data: try JSONSerialization.data(withJSONObject: object))

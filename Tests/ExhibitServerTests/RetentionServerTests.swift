@@ -131,7 +131,7 @@ import Testing
             #expect(status == "201", "upload \(index): \(status) \((try? String(contentsOfFile: folder.appending("response\(index).json"), encoding: .utf8)) ?? "")")
             let response = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder.appending("response\(index).json")))) as? [String: Any]
             let id = try #require(response?["id"] as? String)
-            let stored = try HTTP.get(server.url + "/v1/exhibits/\(id)/content", token: jsmith)
+            let stored = try await HTTP.get(server.url + "/v1/exhibits/\(id)/content", token: jsmith)
             let original = try SHA256.hash(Data(contentsOf: URL(fileURLWithPath: path)))
             let received = SHA256.hash(stored.body)
             #expect(received == original, "upload \(index) is intact")

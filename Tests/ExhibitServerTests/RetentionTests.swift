@@ -124,7 +124,7 @@ import Testing
         clock.advance(13 * Self.day)
         #expect(try await store.applyRetention(reason: "monthly review", by: sup).purged.isEmpty)
         #expect(try await store.retentionPlan(for: sup).entries.first { $0.reference == "JS/1" }?.action == .wait)
-        #expect(try HTTP.get(url).status == 200)
+        #expect(try await HTTP.get(url).status == 200)
 
         // Past it: purged. A tombstone stays; the link says 410; the bytes are gone; the footage shared with the
         // other case survives, chunk for chunk.
@@ -137,9 +137,9 @@ import Testing
         let tombstone = try await store.findExhibit("JS/1", case: caseRef, for: jsmith)
         #expect(tombstone.state == "purged" && tombstone.sha256 == master.sha256 && tombstone.reference == "JS/1")
         #expect(tombstone.deletion?.purgedBy == "sup" && tombstone.deletion?.purgeReason == "monthly review")
-        let gone = try HTTP.get(url)
+        let gone = try await HTTP.get(url)
         #expect(gone.status == 410 && gone.text.contains("retention policy"))
-        #expect(try HTTP.get(url + "?download=master").status == 410)
+        #expect(try await HTTP.get(url + "?download=master").status == 410)
         await #expect(throws: ExhibitError.self) { try await store.download(tombstone, by: jsmith) }
         await #expect(throws: ExhibitError.self) {
             try await store.createShare(tombstone, expiresIn: nil, maxDownloads: nil, recipient: nil, note: nil, by: jsmith)

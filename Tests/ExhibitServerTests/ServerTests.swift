@@ -83,7 +83,7 @@ import Yams
         }
         #expect(served == documented, "served but undocumented: \(served.subtracting(documented)); documented but not served: \(documented.subtracting(served))")
         // And the server serves the same document.
-        let live = try HTTP.get(server.url + "/openapi.yaml", token: jsmith)
+        let live = try await HTTP.get(server.url + "/openapi.yaml", token: jsmith)
         #expect(live.status == 200 && live.text == text)
     }
 

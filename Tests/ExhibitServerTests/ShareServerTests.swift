@@ -290,11 +290,11 @@ import Testing
         let port = inProcess.port
         let url = "http://127.0.0.1:\(port)" + created.path
 
-        #expect(try HTTP.get(url).status == 200)
+        #expect(try await HTTP.get(url).status == 200)
         // A playback view stays open while requests come, and is closed with what it served once idle.
-        #expect(try HTTP.get(url + "?play=master&view=v1", headers: ["Range": "bytes=0-99"]).status == 206)
+        #expect(try await HTTP.get(url + "?play=master&view=v1", headers: ["Range": "bytes=0-99"]).status == 206)
         clock.advance(60)
-        #expect(try HTTP.get(url + "?play=master&view=v1", headers: ["Range": "bytes=100-149"]).status == 206)
+        #expect(try await HTTP.get(url + "?play=master&view=v1", headers: ["Range": "bytes=100-149"]).status == 206)
         #expect(try await store.closeIdleLinkViews().isEmpty, "a view used a minute ago is still open")
         clock.advance(301)
         // The server's sweep (every few seconds of real time) writes the counts kept in memory, then closes the
@@ -308,13 +308,13 @@ import Testing
         #expect(closed.count == 1)
         #expect(ShareServerTests.details(closed[0])["bytes"] as? Int == 150 && ShareServerTests.details(closed[0])["requests"] as? Int == 2)
         clock.advance(3599 - 361)
-        #expect(try HTTP.get(url).status == 200, "one second before expiry")
-        #expect(try HTTP.get(url + "?download=master", headers: ["Range": "bytes=0-9"]).status == 206)
+        #expect(try await HTTP.get(url).status == 200, "one second before expiry")
+        #expect(try await HTTP.get(url + "?download=master", headers: ["Range": "bytes=0-9"]).status == 206)
         clock.advance(1)
-        let gone = try HTTP.get(url)
+        let gone = try await HTTP.get(url)
         #expect(gone.status == 410)
         #expect(gone.text.contains("expired") && gone.text.contains("John Smith"))
-        #expect(try HTTP.get(url + "?download=master").status == 410)
+        #expect(try await HTTP.get(url + "?download=master").status == 410)
 
         // Rotation: a new key signs new links; the old key keeps its links valid until the longest lifetime has passed.
         let second = try await store.createShare(exhibit, expiresIn: .seconds(86400), maxDownloads: nil, recipient: nil, note: nil, by: actor)
@@ -322,13 +322,13 @@ import Testing
         #expect(rotated.pruned.isEmpty)
         let third = try await store.createShare(exhibit, expiresIn: .seconds(86400), maxDownloads: nil, recipient: nil, note: nil, by: actor)
         #expect(third.share.keyID == rotated.added && second.share.keyID != rotated.added)
-        #expect(try HTTP.get("http://127.0.0.1:\(port)" + second.path).status == 200, "links of the old key still work")
-        #expect(try HTTP.get("http://127.0.0.1:\(port)" + third.path).status == 200)
+        #expect(try await HTTP.get("http://127.0.0.1:\(port)" + second.path).status == 200, "links of the old key still work")
+        #expect(try await HTTP.get("http://127.0.0.1:\(port)" + third.path).status == 200)
         clock.advance(31 * 86400)
         let later = try store.rotateLinkKey()
         #expect(later.pruned == [second.share.keyID], "the first key signed nothing still valid")
         #expect(try store.token(for: second.share) == nil)
-        #expect(try HTTP.get("http://127.0.0.1:\(port)" + second.path).status == 404, "its links no longer verify at all")
+        #expect(try await HTTP.get("http://127.0.0.1:\(port)" + second.path).status == 404, "its links no longer verify at all")
         // The refusals are on the record.
         let export = try files.run(["custody", "export", "--as", "audit", "--format", "jsonl"])
         let refusals = try ExhibitCLI.jsonLines(export).filter { $0["action"] as? String == "share.refused" }
