@@ -12,9 +12,11 @@ POLICIES   ?= Policies
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_GET    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 
-# Build and test dependencies: the C libraries Exhibit links, ffmpeg for test videos.
+# Build and test dependencies: the C libraries Exhibit links, ffmpeg for test videos, Ceph (a single-node cluster
+# with the RADOS Gateway: the real S3 store the object-storage tests run against).
 DEPS       := libssl-dev libsqlite3-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
-              pkg-config ffmpeg sqlite3 python3 python3-venv util-linux openssl curl chromium chromium-driver
+              pkg-config ffmpeg sqlite3 python3 python3-venv util-linux openssl curl chromium chromium-driver \
+              ceph-mon ceph-osd radosgw ceph-common
 # Python packages the tests drive real clients with (from PyPI; Debian's packages as a fallback).
 PIP_DEPS   := selenium
 # Reference tools the benchmarks compare against.

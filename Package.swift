@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // C shims over system libraries.
@@ -45,6 +46,15 @@ let package = Package(
         .target(
             name: "ExhibitCrypto",
             dependencies: ["COpenSSL"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "S3Store",
+            dependencies: [
+                "BlobStore", "ExhibitCrypto",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -168,6 +178,14 @@ let package = Package(
             name: "BlobStoreTests",
             dependencies: [
                 "BlobStore", "ExhibitCrypto", "ExhibitTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "S3StoreTests",
+            dependencies: [
+                "S3Store", "BlobStore", "ExhibitCrypto", "ExhibitTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
