@@ -13,10 +13,11 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_GET    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 
 # Build and test dependencies: the C libraries Exhibit links, ffmpeg for test videos, Ceph (a single-node cluster
-# with the RADOS Gateway: the real S3 store the object-storage tests run against).
+# with the RADOS Gateway: the real S3 store the object-storage tests run against), PostgreSQL (the catalog of a
+# deployment at scale) and nginx (the load balancer of the several-servers test).
 DEPS       := libssl-dev libsqlite3-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
               pkg-config ffmpeg sqlite3 python3 python3-venv util-linux openssl curl chromium chromium-driver \
-              ceph-mon ceph-osd radosgw ceph-common
+              ceph-mon ceph-osd radosgw ceph-common postgresql nginx-light
 # Python packages the tests drive real clients with (from PyPI; Debian's packages as a fallback).
 PIP_DEPS   := selenium
 # Reference tools the benchmarks compare against.
@@ -46,12 +47,15 @@ deps:
 	    || $(APT_GET) install -y -q python3-$$p; \
 	done
 	@# tuspy (the Python tus client the upload tests interoperate with), in a virtualenv of its own.
-	@.build/tus-venv/bin/python -c "import tusclient" 2>/dev/null || { \
-	  echo "installing tuspy into .build/tus-venv"; \
-	  /usr/bin/python3 -m venv .build/tus-venv && .build/tus-venv/bin/pip install -q tuspy; }
+	@.build/py-venv/bin/python -c "import tusclient" 2>/dev/null || { \
+	  echo "installing tuspy into .build/py-venv"; \
+	  /usr/bin/python3 -m venv .build/py-venv && .build/py-venv/bin/pip install -q tuspy; }
 
 bench-deps: deps
 	$(call apt_install,$(BENCH_DEPS))
+	@# boto3: the S3 client the object-storage rows compare against.
+	@.build/py-venv/bin/python -c "import boto3" 2>/dev/null || { \
+	  echo "installing boto3 into .build/py-venv"; .build/py-venv/bin/pip install -q boto3; }
 
 build: deps
 	$(SWIFT) build
@@ -59,8 +63,18 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product exhibit
 
+# The whole suite (local chunks + SQLite), then every test that opens a store again on the deployment at scale:
+# chunks in S3 (a single-node Ceph cluster with the RADOS Gateway, Tests/Tools/ceph-rgw.sh) and the catalog in
+# PostgreSQL (Tests/Tools/postgres.sh), both started and stopped by the tests.
 test: deps
 	$(SWIFT) test
+	@if [ -x /usr/bin/radosgw ] && ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1; then \
+	  echo "== the store, catalog and ledger tests again, on S3 (Ceph RGW) + PostgreSQL =="; \
+	  EXHIBIT_TEST_CHUNKS=s3 EXHIBIT_TEST_CATALOG=postgres $(SWIFT) test --skip-build \
+	    --filter 'ExhibitCLITests|ExhibitServerTests' --skip 'ObjectStoreFaultTests|MultiServerTests'; \
+	else \
+	  echo "!!!! SKIPPED: the S3 + PostgreSQL run of the suite: Ceph or PostgreSQL is not installed and could not be (make deps) !!!!"; \
+	fi
 
 EXHIBIT    := .build/release/exhibit
 HOST       ?= 127.0.0.1

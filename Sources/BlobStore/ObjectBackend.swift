@@ -25,6 +25,13 @@ public protocol ObjectBackend: Sendable {
 
     /// Replaces a present object whose bytes are known to be wrong with `parts`, whose digest the caller checked.
     func repair(_ key: ObjectKey, parts: [ByteBuffer], length: Int) async throws
+
+    /// Fails with a clear error when the backend cannot be used (unreachable, refused keys, no bucket).
+    func checkAvailable() async throws
+}
+
+extension ObjectBackend {
+    public func checkAvailable() async throws {}
 }
 
 /// Writes that become durable and visible together.

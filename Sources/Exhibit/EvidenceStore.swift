@@ -4,6 +4,7 @@ public import ExhibitCrypto
 public import Foundation
 public import MediaProbe
 public import NIOCore
+import S3Store
 import Synchronization
 
 /// The application over one storage root: blob store, catalog, custody ledger, keys and policies.
@@ -15,7 +16,15 @@ public final class EvidenceStore: Sendable {
     public let root: String
     public let policies: Policies
     public let blobs: BlobStore
-    public let backend: LocalBackend
+    /// The storage root's folders: temporaries, upload tails, working copies in the making; and the chunks
+    /// themselves unless they live in object storage (`chunks`).
+    public let local: LocalBackend
+    /// Where chunks and manifests live: `local`, or an S3-compatible bucket.
+    public let chunks: any ObjectBackend
+    /// Where the chunks and the catalog live.
+    public let deployment: Deployment
+    /// This open recorded the deployment (a new root).
+    let recordedNow: Bool
     public let catalog: any Catalog
     public let keys: KeyRing
     public let now: @Sendable () -> Date
@@ -24,19 +33,64 @@ public final class EvidenceStore: Sendable {
     /// Resumable uploads with a request in progress or recently made.
     let uploadSessions = UploadSessions()
 
-    /// Opens the store at `root`, creating its folders, keys and database when missing.
-    public init(root: String, policies: Policies, now: @escaping @Sendable () -> Date = { Date() }) throws {
+    /// Opens the store at `root`, creating its folders, keys and (SQLite) database when missing. Chunks and the
+    /// catalog live where the root recorded when it was made (`Deployment`); `chunks` and `catalog` choose those
+    /// places for a new root, and must match them for an existing one. The secret keys are in `keys` when given
+    /// (a folder several servers share), else in the root's `keys/`.
+    public init(
+        root: String, policies: Policies, chunks requestedChunks: ChunkLocation? = nil, catalog requestedCatalog: CatalogLocation? = nil,
+        keys keysFolder: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) throws {
         self.root = URL(fileURLWithPath: root).standardizedFileURL.path
         self.policies = policies
-        self.backend = try LocalBackend(root: self.root)
-        self.blobs = BlobStore(backend: backend, chunking: policies.storage.chunking, leases: LocalLeases(root: self.root))
-        self.keys = try KeyRing.load(folder: self.root + "/keys")
-        self.catalog = try SQLiteCatalog(path: self.root + "/exhibit.sqlite", sealKey: keys.sealKey, now: now)
+        self.local = try LocalBackend(root: self.root)
+        let settled = try Deployment.settle(root: self.root, chunks: requestedChunks, catalog: requestedCatalog, environment: environment)
+        self.deployment = settled.deployment
+        self.recordedNow = settled.recordedNow
+        switch deployment.chunks {
+        case .local: self.chunks = local
+        case .s3(let location): self.chunks = S3Backend(location: location)
+        }
+        // Several servers of one deployment share one keys folder (`--keys`); one server keeps it in its root.
+        self.keys = try KeyRing.load(folder: keysFolder.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? self.root + "/keys")
+        let leases: any WriteLeases
+        switch deployment.catalog {
+        case .sqlite:
+            self.catalog = try SQLiteCatalog(path: self.root + "/exhibit.sqlite", sealKey: keys.sealKey, now: now)
+            leases = LocalLeases(root: self.root)
+        case .postgres(let location):
+            let postgres = PostgresCatalog(location: location, sealKey: keys.sealKey, now: now)
+            self.catalog = postgres
+            // Writers on any server must be seen by the collector on any other.
+            leases = PostgresLeases(catalog: postgres, staleAfter: policies.storage.uploadExpiry * 2)
+        }
+        self.blobs = BlobStore(backend: self.chunks, chunking: policies.storage.chunking, leases: leases)
         self.now = now
-        backend.removeStaleTemporaryFiles()
+        local.removeStaleTemporaryFiles()
     }
 
     var timestamp: String { CustodyTime.string(now()) }
+
+    /// Runs a periodic job (retention, upload expiry, working copies) unless another server sharing the catalog
+    /// is running it; returns nil then. With SQLite (one machine) it always runs.
+    public func exclusiveJob<T: Sendable>(_ name: String, _ body: @Sendable () async throws -> T) async throws -> T? {
+        if let postgres = catalog as? PostgresCatalog { return try await postgres.exclusiveJob(name, body) }
+        return try await body()
+    }
+
+    /// Checks that the chunk store and the catalog answer and accept our credentials (a server's start-up
+    /// check). A root whose deployment this open recorded forgets it when the check fails, so a corrected choice
+    /// is accepted.
+    public func checkDeployment() async throws {
+        do {
+            try await chunks.checkAvailable()
+            if let postgres = catalog as? PostgresCatalog { try await postgres.awaitReady() }
+        } catch {
+            if recordedNow { Deployment.forget(root: root) }
+            throw error
+        }
+    }
 
     // MARK: Actors
 

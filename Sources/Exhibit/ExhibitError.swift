@@ -24,6 +24,8 @@ public struct ExhibitError: Error, Sendable, CustomStringConvertible {
         public static let checksumMismatch = Code("checksum-mismatch")
         /// Another request is writing to the same upload.
         public static let locked = Code("locked")
+        /// A backing service (the catalog database, the object store) cannot be reached: try again later.
+        public static let unavailable = Code("unavailable")
     }
 
     public let code: Code

@@ -304,7 +304,7 @@ extension EvidenceStore {
     /// event. Safe while uploads run.
     public func collectGarbage(dryRun: Bool, by actor: Actor) async throws -> CollectionReport {
         let catalog = self.catalog
-        if !dryRun { backend.removeStaleTemporaryFiles() }
+        if !dryRun { local.removeStaleTemporaryFiles() }
         let report = try await blobs.collectGarbage(
             live: { (try await catalog.liveBlobs(), try await catalog.openUploadChunks()) }, dryRun: dryRun)
         if !dryRun {

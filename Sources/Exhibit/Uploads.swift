@@ -168,12 +168,17 @@ extension EvidenceStore {
                 if attempt < 49 { try await Task.sleep(for: .milliseconds(100)) }
             }
         }
-        guard let session else { throw ExhibitError(.locked, "another request is writing to this upload; try again") }
+        guard var session else { throw ExhibitError(.locked, "another request is writing to this upload; try again") }
         defer { uploadSessions.giveBack(session) }
         // Read again under the session: the request that held it may have moved the offset.
         upload = try await findUpload(id, for: actor)
-        guard upload.state == "open", offset == upload.offset, session.writer.offset == upload.offset else {
+        guard upload.state == "open", offset == upload.offset else {
             throw ExhibitError(.conflict, "Upload-Offset \(offset) does not match the upload's offset \(upload.offset): ask with HEAD")
+        }
+        if session.writer.offset != upload.offset {
+            // Another server took the upload on since this one last wrote to it: its session is stale.
+            session.lease?.release()
+            session = try await makeSession(for: upload)
         }
         // A resumption: the request before this one was cut short, or the server lost its session (a restart).
         if upload.offset > 0 && (upload.interrupted || session.rebuilt) { upload.resumptions += 1 }
@@ -193,7 +198,7 @@ extension EvidenceStore {
         } catch let error as BlobStoreError where error.code == .tooLarge {
             throw ExhibitError(.badRequest, "the request carries more bytes than the upload's Upload-Length (\(upload.length)) allows")
         }
-        try writeTail(writer.tail, start: writer.tailStart, previousStart: previousTailStart, upload: id)
+        try await writeTail(writer.tail, start: writer.tailStart, previousStart: previousTailStart, upload: id)
         upload.offset = writer.offset
         upload.entries = writer.entries
         upload.tailStart = writer.tailStart
@@ -217,7 +222,7 @@ extension EvidenceStore {
         let lease = try blobs.lease()
         do {
             try await lease?.hold(upload.entries.map { .chunk($0.chunk) })
-            let tail = try readTail(upload)
+            let tail = try await readTail(upload)
             let writer = ResumableWriter(store: blobs, lease: lease, entries: upload.entries, tail: tail)
             guard writer.offset == upload.offset else {
                 throw ExhibitError(.storage, "the upload's stored bytes (\(writer.offset)) do not add up to its offset (\(upload.offset))")
@@ -275,13 +280,22 @@ extension EvidenceStore {
     private func endSession(_ id: String) {
         uploadSessions.drop(id)
         try? FileManager.default.removeItem(atPath: uploadFolder(id))
+        if let postgres = catalog as? PostgresCatalog {
+            Task { try? await postgres.removeUploadTail(id: id) }
+        }
     }
 
     // MARK: Tail files
 
     /// Writes the tail durably (new name, synced, then the old one removed); nothing when it did not change.
-    private func writeTail(_ tail: ByteBuffer, start: Int64, previousStart: Int64, upload id: String) throws {
+    /// With the catalog in PostgreSQL the tail goes there instead, so any server can take the upload on.
+    private func writeTail(_ tail: ByteBuffer, start: Int64, previousStart: Int64, upload id: String) async throws {
+        if let postgres = catalog as? PostgresCatalog {
+            try await postgres.writeUploadTail(id: id, start: start, bytes: tail)
+            return
+        }
         let folder = uploadFolder(id)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let path = "\(folder)/tail-\(start)"
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -309,9 +323,15 @@ extension EvidenceStore {
         if previousStart != start { unlink("\(folder)/tail-\(previousStart)") }
     }
 
-    private func readTail(_ upload: UploadRecord) throws -> ByteBuffer {
+    private func readTail(_ upload: UploadRecord) async throws -> ByteBuffer {
         let length = Int(upload.offset - upload.tailStart)
         guard length > 0 else { return ByteBuffer() }
+        if let postgres = catalog as? PostgresCatalog {
+            guard let tail = try await postgres.uploadTail(id: upload.id), tail.start == upload.tailStart, tail.bytes.readableBytes >= length else {
+                throw ExhibitError(.storage, "the upload's tail is missing or short: start the upload again")
+            }
+            return tail.bytes.getSlice(at: tail.bytes.readerIndex, length: length)!
+        }
         let path = "\(uploadFolder(upload.id))/tail-\(upload.tailStart)"
         guard let data = FileManager.default.contents(atPath: path), data.count >= length else {
             throw ExhibitError(.storage, "the upload's tail file is missing or short: start the upload again")

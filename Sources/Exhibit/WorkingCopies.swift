@@ -55,7 +55,7 @@ extension EvidenceStore {
         _ = try await catalog.append(actor.event(
             "working-copy.started", exhibit: master.id, caseReference: master.caseReference,
             details: ["reference": .string(master.reference), "operation": .string(plan.operation.rawValue), "reason": .string(plan.reason)]))
-        let temporary = backend.temporaryPath("working") + ".mp4"
+        let temporary = local.temporaryPath("working") + ".mp4"
         defer { unlink(temporary) }
         let settings = policies.storage.workingCopies.encoder
         let limits = policies.storage.probe

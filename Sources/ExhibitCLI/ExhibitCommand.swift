@@ -14,7 +14,7 @@ public struct ExhibitCommand: AsyncParsableCommand {
             Probe.self, Keys.self,
             CustodyCommand.self,
             Upload.self, HoldCommand.self, RetentionCommand.self, Restore.self,
-            Verify.self, GC.self,
+            Verify.self, GC.self, Migrate.self,
         ]
     )
 

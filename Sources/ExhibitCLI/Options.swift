@@ -15,13 +15,43 @@ struct StorageOptions: ParsableArguments {
         help: ArgumentHelp("The policy folder (default: $EXHIBIT_POLICIES, else ./Policies).", valueName: "dir"))
     var policies: String = ProcessInfo.processInfo.environment["EXHIBIT_POLICIES"] ?? "Policies"
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Where a new store keeps its chunks: 'local' (under the storage root) or s3://bucket/prefix; an existing store remembers its choice (default: $EXHIBIT_CHUNKS).",
+            valueName: "place"))
+    var chunks: String? = ProcessInfo.processInfo.environment["EXHIBIT_CHUNKS"]
+
+    @Option(
+        name: .customLong("s3-endpoint"),
+        help: ArgumentHelp(
+            "The S3-compatible endpoint for --chunks s3://… (default: $EXHIBIT_S3_ENDPOINT); keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
+            valueName: "url"))
+    var s3Endpoint: String? = ProcessInfo.processInfo.environment["EXHIBIT_S3_ENDPOINT"]
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Where a new store keeps its catalog and custody ledger: 'sqlite' (under the storage root) or postgres://user@host:port/database (password from PGPASSWORD); an existing store remembers its choice (default: $EXHIBIT_CATALOG).",
+            valueName: "place"))
+    var catalog: String? = ProcessInfo.processInfo.environment["EXHIBIT_CATALOG"]
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The folder of the secret keys (ledger seal, checkpoint signing, share links), shared by every server of a deployment (default: $EXHIBIT_KEYS, else <storage>/keys).",
+            valueName: "dir"))
+    var keys: String? = ProcessInfo.processInfo.environment["EXHIBIT_KEYS"]
+
     func loadPolicies() throws -> Policies {
         try Policies.load(from: policies)
     }
 
     /// Opens the store with its policies loaded (commands that write).
     func open() throws -> EvidenceStore {
-        try EvidenceStore(root: storage, policies: loadPolicies())
+        let chunkLocation = try chunks.map { try ChunkLocation.parse($0, endpoint: s3Endpoint) }
+        let catalogLocation = try catalog.map { try CatalogLocation.parse($0) }
+        return try EvidenceStore(root: storage, policies: loadPolicies(), chunks: chunkLocation, catalog: catalogLocation, keys: keys)
     }
 
     /// Opens an existing store (commands that only read).

@@ -27,6 +27,7 @@ extension ExhibitCommand {
 
         func run() async throws {
             let store = try options.open()
+            try await store.checkDeployment()
             var logger = Logger(label: "exhibit.server")
             logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
             let shownHost = host == "0.0.0.0" ? "127.0.0.1" : host

@@ -125,7 +125,8 @@ struct Controllers: Sendable {
         let expected = try request.headers[HTTPField.Name("Content-Digest")!].flatMap(Self.sha256ContentDigest)
         let time = try Self.timeInputs(request.uri)
         let declared = request.headers[.contentLength].flatMap(Int.init)
-        let body = Coalesced(CountedBody(base: request.body, expectedLength: declared, metrics: metrics))
+        let drainable = DrainableBody(request.body)
+        let body = Coalesced(CountedBody(base: drainable, expectedLength: declared, metrics: metrics))
         do {
             let result = try await store.ingest(
                 body, filename: filename, into: caseName,
@@ -141,6 +142,8 @@ struct Controllers: Sendable {
             return try jsonResponse(json, status: .created, headers: [.location: "/v1/exhibits/\(result.exhibit.id)"])
         } catch {
             metrics.uploadFailures.increment()
+            // A client still sending would see a reset connection instead of this answer: read the rest first.
+            await drainable.drain(for: .seconds(30))
             throw error
         }
     }
@@ -449,6 +452,38 @@ struct CountedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable wher
             total += buffer.readableBytes
             body.metrics.bytesIn.increment(by: buffer.readableBytes)
             return buffer
+        }
+    }
+}
+
+/// A request body read through one iterator that outlives a consumer that failed, so what the client is still
+/// sending can be read and discarded before the error is answered. Closing a connection with unread bytes makes
+/// the kernel reset it, and the client never sees the answer (nginx's "lingering close" does the same).
+final class DrainableBody: AsyncSequence, @unchecked Sendable {
+    // The iterator is used by one task at a time: the ingest, then (after it has ended) `drain`.
+    typealias Element = ByteBuffer
+    private var iterator: RequestBody.AsyncIterator
+
+    init(_ body: RequestBody) { iterator = body.makeAsyncIterator() }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let body: DrainableBody
+        func next() async throws -> ByteBuffer? { try await body.nextBuffer() }
+    }
+
+    func makeAsyncIterator() -> Iterator { Iterator(body: self) }
+
+    func nextBuffer() async throws -> ByteBuffer? { try await iterator.next() }
+
+    /// Reads and discards the rest of the body, for at most `limit`.
+    func drain(for limit: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while let _ = try? await self.nextBuffer() {}
+            }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            group.cancelAll()
         }
     }
 }

@@ -121,7 +121,12 @@ struct RetentionService: Service {
                     return
                 }
                 do {
-                    let (plan, applied) = try await store.runScheduledRetention()
+                    // Several servers share the catalog: one of them plans (and applies) each time.
+                    guard let (plan, applied) = try await store.exclusiveJob("retention", { try await store.runScheduledRetention() }) else {
+                        logger.info("retention is being planned by another server")
+                        wait = every
+                        continue
+                    }
                     logger.info("retention plan written: \(plan.counts)")
                     if let applied {
                         logger.notice("retention applied: \(applied.scheduled.count) scheduled, \(applied.purged.count) purged, \(applied.restored.count) restored")

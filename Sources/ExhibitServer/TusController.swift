@@ -283,7 +283,7 @@ struct UploadExpiryService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let expired = try await store.expireUploads()
+                    let expired = try await store.exclusiveJob("upload-expiry", { try await store.expireUploads() }) ?? 0
                     if expired > 0 { logger.info("expired \(expired) abandoned upload(s); their bytes were reclaimed") }
                 } catch {
                     logger.error("cannot expire uploads: \(error)")

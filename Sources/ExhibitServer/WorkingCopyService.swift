@@ -63,7 +63,13 @@ public final class WorkingCopyService: Service, Sendable {
         do {
             guard let master = try await store.catalog.exhibit(id: request.exhibitID) else { return }
             let actor = Actor.system(client: "server:working-copies (\(request.requestedBy))")
-            let outcome = try await store.derive(master, by: actor) { self.stopping.load(ordering: .relaxed) }
+            // One server at a time makes a master's copy; another that asks later finds it made.
+            guard let outcome = try await store.exclusiveJob("working-copy:" + master.id, {
+                try await self.store.derive(master, by: actor) { self.stopping.load(ordering: .relaxed) }
+            }) else {
+                logger.info("the working copy of \(master.reference) is being made by another server")
+                return
+            }
             switch outcome {
             case .created(let copy): logger.info("working copy \(copy.reference) of \(master.reference) made")
             case .failed(let reason): logger.warning("no working copy of \(master.reference): \(reason)")

@@ -11,9 +11,11 @@ public final class TestStore: Sendable {
     /// `--storage … --policies …`.
     public var common: [String] { ["--storage", storage, "--policies", TestPaths.policies] }
 
-    public init(_ label: String = "store", withCase: Bool = true) throws {
+    /// A new store; its chunks go where `TestEngines` says, or to `gateway` when given.
+    public init(_ label: String = "store", withCase: Bool = true, chunksAt gateway: CephGateway? = nil) throws {
         folder = try TemporaryDirectory(label)
         let storage = folder.appending("Storage")
+        try TestEngines.prepare(storage: storage, at: gateway)
         let common = ["--storage", storage, "--policies", TestPaths.policies]
         var tokens: [String: String] = [:]
         for (name, role, full) in [
@@ -47,9 +49,31 @@ public final class TestStore: Sendable {
         return try ExhibitCLI.jsonLines(result)
     }
 
-    /// Runs SQL with the sqlite3 command line on the store's database.
+    /// Runs SQL on the store's catalog: with the sqlite3 command line, or psql when it is in PostgreSQL (both
+    /// print `a|b` lines).
     @discardableResult
     public func sql(_ statements: String) throws -> Subprocess.Result {
-        try Subprocess.run(Subprocess.which("sqlite3") ?? "/usr/bin/sqlite3", [storage + "/exhibit.sqlite", statements])
+        if let database = postgresDatabase {
+            return try TestEngines.postgres.get().psql(database: database, statements)
+        }
+        return try Subprocess.run(Subprocess.which("sqlite3") ?? "/usr/bin/sqlite3", [storage + "/exhibit.sqlite", statements])
+    }
+
+    /// The PostgreSQL database name of the store's catalog, when it is there.
+    public var postgresDatabase: String? {
+        guard let data = FileManager.default.contents(atPath: storage + "/deployment.json"),
+              let record = try? JSONSerialization.jsonObject(with: data) as? [String: String],
+              let catalog = record["catalog"], catalog.hasPrefix("postgres://") else { return nil }
+        return catalog.split(separator: "/").last.map(String.init)
+    }
+
+    /// SQL that drops the ledger's append-only triggers, as an attacker with the database would first.
+    public var dropLedgerTriggers: String {
+        postgresDatabase != nil
+            ? "DROP TRIGGER custody_events_append_only ON custody_events; DROP TRIGGER checkpoints_append_only ON checkpoints;"
+            : """
+              DROP TRIGGER custody_events_append_only_update; DROP TRIGGER custody_events_append_only_delete;
+              DROP TRIGGER checkpoints_append_only_update; DROP TRIGGER checkpoints_append_only_delete;
+              """
     }
 }

@@ -58,9 +58,19 @@ public final class S3Backend: ObjectBackend {
     let client: HTTPClient
     let signer: S3Signer
     let host: String
-    static let attempts = 6
+    static let attempts = 5
 
-    public init(location: S3Location, client: HTTPClient = .shared) {
+    /// The client of every backend in the process. Its connect timeout is short because AsyncHTTPClient retries a
+    /// refused connection until that timeout, not failing at once: a stopped gateway must turn into a clear
+    /// error within seconds, after the retries below.
+    public static let sharedClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(3), read: .seconds(60))
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
+    public init(location: S3Location, client: HTTPClient = S3Backend.sharedClient) {
         self.location = location
         self.client = client
         self.signer = S3Signer(accessKey: location.accessKey, secretKey: location.secretKey, region: location.region)
@@ -130,7 +140,7 @@ public final class S3Backend: ObjectBackend {
     }
 
     /// Checks that the bucket is there and the keys work (a start-up check).
-    public func check() async throws {
+    public func checkAvailable() async throws {
         let response = try await send(.HEAD, object: nil)
         guard response.status == 200 else {
             if response.status == 404 { throw BlobStoreError(.unavailable, "the bucket '\(location.bucket)' does not exist at \(location.endpoint.absoluteString)") }

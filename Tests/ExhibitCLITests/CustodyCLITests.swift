@@ -16,11 +16,7 @@ import Testing
 
     /// Runs SQL with the append-only triggers dropped, as an attacker with the file would.
     func tamper(_ sql: String) throws {
-        let result = try store.sql("""
-            DROP TRIGGER custody_events_append_only_update; DROP TRIGGER custody_events_append_only_delete;
-            DROP TRIGGER checkpoints_append_only_update; DROP TRIGGER checkpoints_append_only_delete;
-            \(sql)
-            """)
+        let result = try store.sql(store.dropLedgerTriggers + "\n" + sql)
         #expect(result.status == 0, "\(result.err)")
     }
 

@@ -194,7 +194,7 @@ import Testing
         #expect(a.terminationStatus == 0 && b.terminationStatus == 0)
         let exhibits = try HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits", token: token).jsonArray()
         #expect(exhibits.count == 2 && Set(exhibits.compactMap { $0["sha256"] as? String }).count == 1)
-        let manifests = try FileManager.default.subpathsOfDirectory(atPath: store.storage + "/manifests").filter { $0.count > 60 }
+        let manifests = try store.objects.list(.manifests)
         #expect(manifests.count == 1, "one blob: \(manifests)")
         #expect(try store.run(["verify"]).status == 0)
     }

@@ -96,10 +96,11 @@ import Testing
         var orphan = DeterministicRandom(seed: 999)
         let lone = folder.appending("lone.bin")
         try orphan.writeFile(at: lone, size: 3 << 20)
-        let blobs = BlobStore(backend: try LocalBackend(root: store.storage))
+        // Written through the store's own chunk backend (local, or the S3 bucket in an S3 run).
+        let blobs = try EvidenceStore(root: store.storage, policies: try Policies.load(from: TestPaths.policies)).blobs
         for path in paths.prefix(4) { _ = try await blobs.put(try FileBytes(path: path)) }
         let loneDigest = try await blobs.put(try FileBytes(path: lone)).blob.digest
-        #expect(FileManager.default.fileExists(atPath: store.storage + "/" + ObjectKey.manifest(loneDigest).path))
+        #expect(try store.objects.list(.manifests).contains(loneDigest.hex))
 
         let server = try LiveServer(storage: store.storage)
         let jsmith = store.tokens["jsmith"]!
@@ -139,7 +140,7 @@ import Testing
         let verify = try store.run(["verify"])
         #expect(verify.status == 0, "\(verify.out)")
         // The orphan nobody uploaded again is gone; a last collection finds nothing more to remove.
-        #expect(!FileManager.default.fileExists(atPath: store.storage + "/" + ObjectKey.manifest(loneDigest).path))
+        #expect(try !store.objects.list(.manifests).contains(loneDigest.hex))
         let last = try ExhibitCLI.jsonLines(try store.run(["gc", "--json"]))[0]
         #expect(last["chunks_removed"] as? Int == 0 && last["manifests_removed"] as? Int == 0)
         let actions = try ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"])).map { $0["action"] as? String }

@@ -147,9 +147,9 @@ import Testing
         let other = try #require(try await store.catalog.exhibits(reference: "AK/1", caseID: nil).first)
         let yChunks = Set(try await store.blobs.manifest(of: other.sha256).entries.map(\.chunk))
         #expect(!xChunks.intersection(yChunks).isEmpty, "X and Y share chunks")
-        for chunk in yChunks { #expect(try await store.backend.size(of: .chunk(chunk)) != nil, "a chunk Y still needs was removed") }
-        for chunk in xChunks.subtracting(yChunks) { #expect(try await store.backend.size(of: .chunk(chunk)) == nil, "an orphan chunk of X is left") }
-        #expect(try await store.backend.size(of: .manifest(master.sha256)) == nil)
+        for chunk in yChunks { #expect(try await store.chunks.size(of: .chunk(chunk)) != nil, "a chunk Y still needs was removed") }
+        for chunk in xChunks.subtracting(yChunks) { #expect(try await store.chunks.size(of: .chunk(chunk)) == nil, "an orphan chunk of X is left") }
+        #expect(try await store.chunks.size(of: .manifest(master.sha256)) == nil)
         var bytes = Data()
         for try await piece in try await store.download(other, by: sup) { bytes.append(contentsOf: piece.readableBytesView) }
         #expect(SHA256.hash(bytes) == other.sha256)

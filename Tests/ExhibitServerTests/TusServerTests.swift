@@ -171,10 +171,10 @@ import Testing
     }
 }
 
-/// The tuspy virtualenv at `.build/tus-venv` (`make deps` creates it; a test run without it creates it too).
+/// The Python clients' virtualenv at `.build/py-venv` (`make deps` creates it; a test run without it creates it too).
 enum TusPy {
     static func python() throws -> String {
-        let venv = TestPaths.packageRoot + "/.build/tus-venv"
+        let venv = TestPaths.packageRoot + "/.build/py-venv"
         let python = venv + "/bin/python"
         if FileManager.default.fileExists(atPath: python),
            try Subprocess.run(python, ["-c", "import tusclient"]).status == 0 {
@@ -205,14 +205,14 @@ enum TusPy {
         #expect(!chunks.isEmpty)
         // A garbage collection meanwhile keeps the chunks of the open upload.
         _ = try await store.collectGarbage(dryRun: false, by: jsmith)
-        for chunk in chunks { #expect(try await store.backend.size(of: .chunk(chunk)) != nil) }
+        for chunk in chunks { #expect(try await store.chunks.size(of: .chunk(chunk)) != nil) }
 
         clock.advance(23 * 3600)
         #expect(try await store.expireUploads() == 0, "not yet: 24h without a request")
         clock.advance(3600 + 1)
         await #expect(throws: ExhibitError.self) { try await store.findUpload(upload.id, for: jsmith) }
         #expect(try await store.expireUploads() == 1)
-        for chunk in chunks { #expect(try await store.backend.size(of: .chunk(chunk)) == nil, "the expired upload's chunks were reclaimed") }
+        for chunk in chunks { #expect(try await store.chunks.size(of: .chunk(chunk)) == nil, "the expired upload's chunks were reclaimed") }
         #expect(!FileManager.default.fileExists(atPath: files.storage + "/uploads/" + upload.id))
         do {
             _ = try await store.findUpload(upload.id, for: jsmith)

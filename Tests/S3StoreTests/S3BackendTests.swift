@@ -6,69 +6,13 @@ import NIOCore
 import S3Store
 import Testing
 
-/// A single-node Ceph cluster with the RADOS Gateway from Debian's packages (`Tests/Tools/ceph-rgw.sh`): a real
-/// S3 implementation, no mock. Stopped by PID when released.
-final class CephGateway: @unchecked Sendable {
-    // Set once in init, read-only after.
-    let folder: TemporaryDirectory
-    let endpoint: String
-    let access: String
-    let secret: String
-
-    static var installed: Bool {
-        ["/usr/bin/ceph-mon", "/usr/bin/ceph-osd", "/usr/bin/radosgw", "/usr/bin/radosgw-admin"].allSatisfy {
-            FileManager.default.isExecutableFile(atPath: $0)
-        }
-    }
-
-    init() throws {
-        folder = try TemporaryDirectory("ceph")
-        // Through /bin/sh with waitpid on its pid: the daemons it starts outlive it (and Foundation's Process would
-        // wait for them too), and its output goes to files, not pipes they could hold open.
-        let out = folder.appending("start.out"), err = folder.appending("start.err")
-        let status = Self.shell("'\(TestPaths.packageRoot)/Tests/Tools/ceph-rgw.sh' start '\(folder.appending("cluster"))' > '\(out)' 2> '\(err)' < /dev/null")
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        guard status == 0, let line = text.split(separator: "\n").last(where: { $0.hasPrefix("endpoint=") }) else {
-            throw TestSupportError("the Ceph gateway did not start: \(((try? String(contentsOfFile: err, encoding: .utf8)) ?? "").suffix(2000))")
-        }
-        var fields: [String: String] = [:]
-        for part in line.split(separator: " ") {
-            let pair = part.split(separator: "=", maxSplits: 1)
-            if pair.count == 2 { fields[String(pair[0])] = String(pair[1]) }
-        }
-        endpoint = fields["endpoint"] ?? ""
-        access = fields["access"] ?? ""
-        secret = fields["secret"] ?? ""
-    }
-
-    /// Runs a shell command and waits for that shell alone; returns its exit status.
-    static func shell(_ command: String) -> Int32 {
-        var pid: pid_t = 0
-        let arguments = ["/bin/sh", "-c", command]
-        var argv = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        guard posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ) == 0 else { return -1 }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return (status >> 8) & 0xff
-    }
-
-    func location(bucket: String, prefix: String = "exhibit", secret: String? = nil) -> S3Location {
-        S3Location(endpoint: URL(string: endpoint)!, bucket: bucket, prefix: prefix, accessKey: access, secretKey: secret ?? self.secret)
-    }
-
-    deinit {
-        _ = Self.shell("'\(TestPaths.packageRoot)/Tests/Tools/ceph-rgw.sh' stop '\(folder.appending("cluster"))' > /dev/null 2>&1 < /dev/null")
-    }
-}
-
 @Suite(.serialized, .enabled(if: CephGateway.installed, "SKIPPED LOUDLY: Ceph (ceph-mon, ceph-osd, radosgw) is not installed; run `make deps`"))
 struct S3BackendTests {
     @Test func blobsGoIntoObjectStorageAndComeBackIntact() async throws {
         let gateway = try CephGateway()
         let backend = S3Backend(location: gateway.location(bucket: "exhibit-blobs"))
         try await backend.createBucket()
-        try await backend.check()
+        try await backend.checkAvailable()
 
         let leases = try TemporaryDirectory("leases")
         try FileManager.default.createDirectory(atPath: leases.appending("tmp"), withIntermediateDirectories: true)
@@ -116,14 +60,14 @@ struct S3BackendTests {
         try await good.createBucket()
         let wrong = S3Backend(location: gateway.location(bucket: "exhibit-auth", secret: "not-the-secret"))
         do {
-            try await wrong.check()
+            try await wrong.checkAvailable()
             Issue.record("wrong credentials were accepted")
         } catch let error as BlobStoreError {
             #expect(error.code == .permissionDenied && error.message.contains("credentials"), "\(error)")
         }
         let missing = S3Backend(location: gateway.location(bucket: "no-such-bucket"))
         do {
-            try await missing.check()
+            try await missing.checkAvailable()
             Issue.record("a missing bucket was accepted")
         } catch let error as BlobStoreError {
             #expect(error.message.contains("does not exist"), "\(error)")
@@ -143,5 +87,11 @@ extension Array where Element: Sendable {
             for element in self { continuation.yield(element) }
             continuation.finish()
         }
+    }
+}
+
+extension CephGateway {
+    func location(bucket: String, prefix: String = "exhibit", secret: String? = nil) -> S3Location {
+        S3Location(endpoint: URL(string: endpoint)!, bucket: bucket, prefix: prefix, accessKey: access, secretKey: secret ?? self.secret)
     }
 }

@@ -1,12 +1,16 @@
 #!/bin/bash
 # A single-node Ceph cluster with the RADOS Gateway, for tests: one mon, one OSD on memstore, msgr v2 only.
-#   ceph-rgw.sh start DIR   starts it under DIR and prints "endpoint=http://127.0.0.1:PORT access=… secret=…"
+#   ceph-rgw.sh start DIR [BUCKET…]   starts it under DIR, makes the buckets, and prints
+#                                     "endpoint=http://127.0.0.1:PORT access=… secret=…"
 #   ceph-rgw.sh stop DIR    stops it by the PIDs recorded in DIR
+#   ceph-rgw.sh stop-gateway DIR / start-gateway DIR   stops or restarts the gateway alone (a fault to survive)
+# The S3 keys are $RGW_ACCESS_KEY and $RGW_SECRET_KEY when set, else made up.
 # Needs Debian's ceph-mon, ceph-osd, radosgw and ceph-common. No authentication inside the cluster (it listens
 # on loopback only); the gateway checks S3 signatures with the keys of the user this script creates.
 set -euo pipefail
 command=$1
 dir=$(realpath -m "$2")
+shift 2
 
 stop() {
   for pidfile in "$dir"/run/*.pid; do
@@ -24,6 +28,25 @@ stop() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 if [ "$command" = stop ]; then stop; exit 0; fi
+export CEPH_CONF="$dir/ceph.conf"
+wait_gateway() {
+  port=$(sed -n 's/.*endpoint=127.0.0.1:\([0-9]*\).*/\1/p' "$CEPH_CONF")
+  for _ in $(seq 1 600); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+if [ "$command" = stop-gateway ]; then
+  kill -9 "$(cat "$dir/run/client.rgw.a.pid")"
+  rm -f "$dir/run/client.rgw.a.pid"
+  exit 0
+fi
+if [ "$command" = start-gateway ]; then
+  radosgw -n client.rgw.a < /dev/null >> "$dir/log/rgw.out" 2>&1
+  wait_gateway
+  exit $?
+fi
 
 mkdir -p "$dir"/{run,log,mon,osd,rgw}
 fsid=$(cat /proc/sys/kernel/random/uuid)
@@ -84,16 +107,18 @@ mkdir -p "$dir/osd/osd.$osd_id"
 ceph-osd -i "$osd_id" --mkfs --osd-uuid "$osd_uuid" > /dev/null 2>&1
 ceph-osd -i "$osd_id" < /dev/null > "$dir/log/osd.out" 2>&1
 radosgw -n client.rgw.a < /dev/null > "$dir/log/rgw.out" 2>&1
-access=EXHIBITTEST$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
-secret=$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | cut -c1-40)
+access=${RGW_ACCESS_KEY:-EXHIBITTEST$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)}
+secret=${RGW_SECRET_KEY:-$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | cut -c1-40)}
 for _ in $(seq 1 600); do
   if radosgw-admin user create --uid=exhibit --display-name=Exhibit --access-key="$access" --secret="$secret" > /dev/null 2>&1; then
     break
   fi
   sleep 0.1
 done
-for _ in $(seq 1 600); do
-  curl -sf -o /dev/null "http://127.0.0.1:$rgw_port/" && break
-  sleep 0.1
+wait_gateway
+for bucket in "$@"; do
+  # curl signs the request; RGW wants the (empty) payload hash in a header too.
+  curl -sf -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access:$secret" \
+    -H "x-amz-content-sha256: $(printf "" | sha256sum | cut -d" " -f1)" "http://127.0.0.1:$rgw_port/$bucket" > /dev/null
 done
 echo "endpoint=http://127.0.0.1:$rgw_port access=$access secret=$secret"
