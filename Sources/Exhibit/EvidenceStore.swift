@@ -85,7 +85,10 @@ public final class EvidenceStore: Sendable {
     public func checkDeployment() async throws {
         do {
             try await chunks.checkAvailable()
-            if let postgres = catalog as? PostgresCatalog { try await postgres.awaitReady() }
+            if let postgres = catalog as? PostgresCatalog {
+                try await postgres.probe()
+                try await postgres.awaitReady()
+            }
         } catch {
             if recordedNow { Deployment.forget(root: root) }
             throw error

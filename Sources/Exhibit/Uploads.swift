@@ -61,6 +61,14 @@ final class UploadSessions: Sendable {
         }
     }
 
+    /// Puts `session` (taken) in place of a stale one this request holds.
+    func replaceTaken(_ id: String, with session: Session) {
+        sessions.withLock { sessions in
+            session.busy = true
+            sessions[id] = session
+        }
+    }
+
     func giveBack(_ session: Session) {
         sessions.withLock { _ in session.busy = false }
     }
@@ -177,8 +185,10 @@ extension EvidenceStore {
         }
         if session.writer.offset != upload.offset {
             // Another server took the upload on since this one last wrote to it: its session is stale.
+            let fresh = try await makeSession(for: upload)
             session.lease?.release()
-            session = try await makeSession(for: upload)
+            uploadSessions.replaceTaken(id, with: fresh)
+            session = fresh
         }
         // A resumption: the request before this one was cut short, or the server lost its session (a restart).
         if upload.offset > 0 && (upload.interrupted || session.rebuilt) { upload.resumptions += 1 }

@@ -5,6 +5,8 @@ import Foundation
 public final class TestStore: Sendable {
     public let folder: TemporaryDirectory
     public let tokens: [String: String]
+    /// The PostgreSQL server of the store's catalog when the test gave one of its own.
+    let postgres: PostgresServer?
     public static let caseReference = "2017/MPS/0421"
 
     public var storage: String { folder.appending("Storage") }
@@ -12,10 +14,13 @@ public final class TestStore: Sendable {
     public var common: [String] { ["--storage", storage, "--policies", TestPaths.policies] }
 
     /// A new store; its chunks go where `TestEngines` says, or to `gateway` when given.
-    public init(_ label: String = "store", withCase: Bool = true, chunksAt gateway: CephGateway? = nil) throws {
+    public init(
+        _ label: String = "store", withCase: Bool = true, chunksAt gateway: CephGateway? = nil, catalogAt postgres: PostgresServer? = nil
+    ) throws {
+        self.postgres = postgres
         folder = try TemporaryDirectory(label)
         let storage = folder.appending("Storage")
-        try TestEngines.prepare(storage: storage, at: gateway)
+        try TestEngines.prepare(storage: storage, at: gateway, postgres: postgres)
         let common = ["--storage", storage, "--policies", TestPaths.policies]
         var tokens: [String: String] = [:]
         for (name, role, full) in [
@@ -54,7 +59,7 @@ public final class TestStore: Sendable {
     @discardableResult
     public func sql(_ statements: String) throws -> Subprocess.Result {
         if let database = postgresDatabase {
-            return try TestEngines.postgres.get().psql(database: database, statements)
+            return try (postgres ?? TestEngines.postgres.get()).psql(database: database, statements)
         }
         return try Subprocess.run(Subprocess.which("sqlite3") ?? "/usr/bin/sqlite3", [storage + "/exhibit.sqlite", statements])
     }

@@ -108,6 +108,27 @@ struct MultiServerTests {
             #expect(try await HTTP.get(balancer.url + path + "?download=master", headers: ["Range": "bytes=0-99"]).status == 206)
         }
 
+        // A resumable upload whose requests alternate between the two live servers (round robin): each takes the
+        // upload on from the catalog, its tail included.
+        let resumable = folder.appending("resumable.bin")
+        var random = DeterministicRandom(seed: 4200)
+        try random.writeFile(at: resumable, size: 6_800_000)
+        let resumableDigest = SHA256.hash(try Data(contentsOf: URL(fileURLWithPath: resumable)))
+        let tus = try Subprocess.run(try TusPy.python(), ["-c", """
+            import sys
+            from tusclient import client
+            c = client.TusClient(sys.argv[1] + "/v1/uploads", headers={"Authorization": "Bearer " + sys.argv[2]})
+            u = c.uploader(sys.argv[3], chunk_size=1000 * 1000, metadata={"case": sys.argv[4], "filename": "resumable.bin", "sha256": sys.argv[5]})
+            u.upload()
+            print(u.url)
+            """, balancer.url, token, resumable, Self.caseReference, resumableDigest.hex])
+        #expect(tus.status == 0, "\(tus.err)")
+        let uploadURL = tus.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let state = try await HTTP.get(uploadURL.hasPrefix("http") ? uploadURL : balancer.url + uploadURL, token: token).json()
+        #expect(state["state"] as? String == "completed" && state["requests"] as? Int == 7, "\(state)")
+        #expect((state["exhibit"] as? [String: Any])?["sha256"] as? String == resumableDigest.hex)
+        digests.insert(resumableDigest.hex)
+
         // One linear ledger that verifies, with exactly one ingest event per exhibit.
         let verify = try cli(["custody", "verify"], root: 0)
         #expect(verify.status == 0, "\(verify.out)\(verify.err)")
@@ -115,9 +136,9 @@ struct MultiServerTests {
         let events = try postgres.psql(
             database: String(record["catalog"]!.split(separator: "/").last!),
             "SELECT count(*) FROM custody_events WHERE action = 'exhibit.ingested'").out
-        #expect(exhibits == "16\n" && events == "16\n", "exhibits \(exhibits), events \(events)")
+        #expect(exhibits == "17\n" && events == "17\n", "exhibits \(exhibits), events \(events)")
 
-        // No chunk twice: the bucket holds exactly the chunks of the four files (content-addressed across servers).
+        // No chunk twice: the bucket holds exactly the chunks of the five files (content-addressed across servers).
         let objects = StoredObjects(storage: roots[0])
         var needed = Set<String>()
         for digest in digests {
@@ -151,7 +172,7 @@ final class Nginx: @unchecked Sendable {
                     listen 127.0.0.1:\(port);
                     client_max_body_size 0;
                     proxy_request_buffering off; proxy_buffering off; proxy_http_version 1.1;
-                    location / { proxy_pass http://exhibit; proxy_set_header Host $host; proxy_read_timeout 300s; }
+                    location / { proxy_pass http://exhibit; proxy_set_header Host $http_host; proxy_read_timeout 300s; }
                 }
             }
             """

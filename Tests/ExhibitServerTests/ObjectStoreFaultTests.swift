@@ -2,9 +2,12 @@ import ExhibitTesting
 import Foundation
 import Testing
 
-/// Chunks in a real S3 store (Ceph RGW) that fails: the gateway killed in the middle of an upload, wrong keys, a
-/// bucket that does not exist. Each test starts a cluster of its own, so it can stop it.
-@Suite(.serialized, .enabled(if: CephGateway.installed, "SKIPPED LOUDLY: Ceph (ceph-mon, ceph-osd, radosgw) is not installed; run `make deps`"))
+/// Chunks in a real S3 store (Ceph RGW) and the catalog in a real PostgreSQL that fail: the gateway killed or
+/// the database stopped in the middle of an upload, wrong keys or password, a bucket that does not exist. Each
+/// test starts engines of its own, so it can stop them.
+@Suite(.serialized, .enabled(
+    if: CephGateway.installed && PostgresServer.installed,
+    "SKIPPED LOUDLY: Ceph (ceph-mon, ceph-osd, radosgw) or PostgreSQL is not installed; run `make deps`"))
 struct ObjectStoreFaultTests {
     static let caseInURL = "2017%2FMPS%2F0421"
 
@@ -86,5 +89,49 @@ struct ObjectStoreFaultTests {
         let keyless = try ExhibitCLI.run(
             ["user", "list", "--as", "root"] + store.common, environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""])
         #expect(keyless.status != 0 && keyless.err.contains("AWS_ACCESS_KEY_ID"), "\(keyless.err)")
+    }
+
+    @Test func theDatabaseStoppedMidUploadIsA503AndNothingHalfWrittenThenItRecovers() async throws {
+        let postgres = try PostgresServer()
+        let store = try TestStore("pg-fault", catalogAt: postgres)
+        let environment = ["PGPASSWORD": PostgresServer.password]
+        let server = try LiveServer(storage: store.storage, environment: environment)
+        defer { server.stop() }
+        let token = try #require(store.tokens["jsmith"])
+        let file = store.folder.appending("big.bin")
+        var random = DeterministicRandom(seed: 1011)
+        try random.writeFile(at: file, size: 60 << 20)
+        let upload = Task {
+            try await HTTP.offPool {
+                try HTTP.request("POST", server.url + "/v1/cases/\(Self.caseInURL)/exhibits?filename=big.bin", token: token,
+                                 upload: file, extra: ["--limit-rate", "20M"])
+            }
+        }
+        try await Task.sleep(for: .seconds(1))
+        try postgres.pause()
+        let failed = try await upload.value
+        #expect(failed.status == 503, "\(failed.status) \(failed.text)")
+        #expect(failed.header("content-type")?.contains("application/problem+json") == true)
+        #expect(failed.header("retry-after") != nil)
+        #expect(failed.text.contains("catalog database"), "\(failed.text)")
+        // While it is down, reads fail the same clear way, and nothing else breaks.
+        let listing = try await HTTP.get(server.url + "/v1/cases/\(Self.caseInURL)/exhibits", token: token)
+        #expect(listing.status == 503)
+
+        try postgres.resume()
+        #expect(try store.sql("SELECT count(*) FROM exhibits").out == "0\n", "nothing half-written")
+        let again = try await HTTP.offPool {
+            try HTTP.request("POST", server.url + "/v1/cases/\(Self.caseInURL)/exhibits?filename=big.bin", token: token, upload: file)
+        }
+        #expect(again.status == 201, "\(again.text)")
+        let verify = try ExhibitCLI.run(["custody", "verify"] + store.common, environment: environment)
+        #expect(verify.status == 0, "\(verify.out)\(verify.err)")
+        #expect(try store.run(["verify"]).status == 0)
+
+        // A wrong password stops a server at start with a clear message.
+        let refused = try Subprocess.run(
+            "/usr/bin/timeout", ["60", TestPaths.exhibitExecutable, "serve", "--port", "0"] + store.common,
+            environment: ["PGPASSWORD": "not-the-password"])
+        #expect(refused.status != 0 && refused.err.contains("refused the credentials"), "\(refused.err)")
     }
 }

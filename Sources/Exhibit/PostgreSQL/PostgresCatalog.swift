@@ -4,7 +4,9 @@ public import Foundation
 import Logging
 import MediaProbe
 import NIOCore
+import NIOPosix
 import PostgresNIO
+import Synchronization
 
 /// Where the PostgreSQL catalog is: `postgres://user[:password]@host[:port]/database[?sslmode=require]`. The
 /// password may come from `PGPASSWORD` instead (and is never recorded).
@@ -49,7 +51,11 @@ public struct PostgresLocation: Sendable, Equatable {
 public final class PostgresCatalog: Catalog {
     let client: PostgresClient
     let runner: Task<Void, Never>
-    let ready: Task<Void, any Error>
+    /// The schema migration of this process: made on first use, made again after a failure (the database was
+    /// down), so a server started before its database recovers when it comes.
+    let migration = Mutex<Task<Void, any Error>?>(nil)
+    /// How long a request waits for a connection before the database counts as unavailable.
+    static let connectionDeadline: Duration = .seconds(10)
     let location: PostgresLocation
     let now: @Sendable () -> Date
     let sealKey: [UInt8]
@@ -72,20 +78,82 @@ public final class PostgresCatalog: Catalog {
         self.sealKey = sealKey
         self.logger = logger
         runner = Task { await client.run() }
-        ready = Task { [logger] in
-            try await Self.mapErrors(location) {
-                try await client.withConnection { connection in
-                    try await Self.migrate(PGSession(connection: connection, logger: logger), sealKey: sealKey)
-                }
-            }
-        }
     }
 
     deinit { runner.cancel() }
 
-    /// Waits until the schema is migrated (the first call of each process), then hands over errors as is.
+    /// Waits until the schema is migrated (the first call of each process).
     func awaitReady() async throws {
-        try await ready.value
+        let task = migration.withLock { current in
+            if let current { return current }
+            let made = Task { [self] in
+                try await Self.mapErrors(location) {
+                    try await connection { connection in
+                        try await Self.migrate(PGSession(connection: connection, logger: logger), sealKey: sealKey)
+                    }
+                }
+            }
+            current = made
+            return made
+        }
+        do {
+            try await task.value
+        } catch {
+            migration.withLock { current in if current == task { current = nil } }
+            throw error
+        }
+    }
+
+    /// Runs `body` on a pooled connection. Waiting for one is bounded: the pool retries a database that refuses
+    /// connections for about a minute before it gives up, and a request must fail clearly (503) well before.
+    func connection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let acquired = AcquiredFlag()
+        return try await withoutActuallyEscaping(body) { body in
+            try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    try await self.client.withConnection { connection in
+                        acquired.value.store(true, ordering: .relaxed)
+                        return try await body(connection)
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: Self.connectionDeadline)
+                    if acquired.value.load(ordering: .relaxed) { return nil }
+                    // The pool says nothing of why; one direct attempt names the reason (refused password, …).
+                    try await self.probe()
+                    throw ExhibitError(.unavailable, "the catalog database at \(self.location.host):\(self.location.port) does not answer")
+                }
+                while let result = try await group.next() {
+                    if let value = result {
+                        group.cancelAll()
+                        return value
+                    }
+                }
+                throw CancellationError()
+            }
+        }
+    }
+
+    /// Connects once, outside the pool, and runs `SELECT 1`: the start-up check, and the reason when the pool
+    /// cannot get a connection (a wrong password, a missing database, nobody listening).
+    public func probe() async throws {
+        if location.requireTLS { return }  // the pool's own error is all there is to say
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: .disable)
+        configuration.options.connectTimeout = .seconds(5)
+        try await Self.mapErrors(location) {
+            let connection = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 0, logger: logger
+            ).get()
+            do {
+                try await connection.query("SELECT 1", logger: logger).collect()
+                try await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        }
     }
 
     // MARK: Errors
@@ -124,7 +192,7 @@ public final class PostgresCatalog: Catalog {
     func write<T: Sendable>(_ body: @Sendable (PGSession) async throws -> T) async throws -> T {
         try await awaitReady()
         return try await Self.mapErrors(location) {
-            try await client.withConnection { connection in
+            try await connection { connection in
                 let db = PGSession(connection: connection, logger: logger)
                 try await db.execute(sql: "BEGIN")
                 do {
@@ -143,7 +211,7 @@ public final class PostgresCatalog: Catalog {
     func read<T: Sendable>(_ body: @Sendable (PGSession) async throws -> T) async throws -> T {
         try await awaitReady()
         return try await Self.mapErrors(location) {
-            try await client.withConnection { connection in
+            try await connection { connection in
                 try await body(PGSession(connection: connection, logger: logger))
             }
         }
@@ -636,4 +704,9 @@ public final class PostgresCatalog: Catalog {
     public func checkpointSeqs() async throws -> Set<Int64> {
         try await read { db in Set(try await db.fetchAll(sql: "SELECT seq FROM checkpoints").map { $0[0] as Int64 }) }
     }
+}
+
+/// Whether a request got its connection (shared by the request and its deadline).
+final class AcquiredFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }

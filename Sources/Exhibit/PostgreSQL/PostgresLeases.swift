@@ -31,7 +31,7 @@ public final class PostgresLeases: WriteLeases {
         try await catalog.awaitReady()
         let cutoff = CustodyTime.string(catalog.now().addingTimeInterval(-Double(staleAfter.components.seconds)))
         return try await PostgresCatalog.mapErrors(catalog.location) {
-            try await catalog.client.withConnection { connection in
+            try await catalog.connection { connection in
                 let db = PGSession(connection: connection, logger: catalog.logger)
                 try await db.execute(sql: "BEGIN")
                 do {
@@ -72,7 +72,7 @@ final class PostgresLease: WriteLease {
         try await catalog.awaitReady()
         let now = catalog.timestamp
         try await PostgresCatalog.mapErrors(catalog.location) {
-            try await catalog.client.withConnection { connection in
+            try await catalog.connection { connection in
                 let db = PGSession(connection: connection, logger: catalog.logger)
                 try await db.execute(sql: "BEGIN")
                 do {
@@ -117,7 +117,7 @@ extension PostgresCatalog {
         try await awaitReady()
         let key = Int64(bitPattern: UInt64(SHA256.hash(Array(("exhibit-job:" + name).utf8)).hex.prefix(15), radix: 16) ?? 1)
         return try await Self.mapErrors(location) {
-            try await client.withConnection { connection in
+            try await connection { connection in
                 let db = PGSession(connection: connection, logger: logger)
                 guard try await db.scalar(Bool.self, sql: "SELECT CASE WHEN pg_try_advisory_lock(?) THEN 1 ELSE 0 END", arguments: [key]) == true
                 else { return nil }
