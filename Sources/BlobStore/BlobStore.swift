@@ -403,7 +403,9 @@ struct ManifestCache {
 
 /// The bytes of a range of a blob, as an async sequence of buffers.
 ///
-/// Reads one piece ahead: while the caller sends piece *k*, piece *k + 1* is read and hashed on another task.
+/// Reads ahead: while the caller sends piece *k*, the next pieces are read on other tasks (one for a local
+/// folder, several for object storage, where each read is a round trip: `ObjectBackend.readAhead`). Pieces are
+/// checked in order as they are handed out: every chunk read whole is hashed against its name.
 public struct BlobContents: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
     let manifest: Manifest
@@ -414,45 +416,62 @@ public struct BlobContents: AsyncSequence, Sendable {
     public var count: Int64 { range.upperBound - range.lowerBound }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(reader: PieceReader(contents: self))
+        Iterator(plan: PiecePlan(contents: self), checker: PieceChecker(manifest: manifest), depth: Swift.max(1, backend.readAhead))
     }
 
     public struct Iterator: AsyncIteratorProtocol {
-        let reader: PieceReader
-        var ahead: Task<ByteBuffer?, any Error>?
+        var plan: PiecePlan
+        let checker: PieceChecker
+        let depth: Int
+        var ahead: [(Piece, Task<ByteBuffer, any Error>)] = []
 
         public mutating func next() async throws -> ByteBuffer? {
-            let reader = self.reader
-            let piece: ByteBuffer?
-            if let current = ahead {
-                piece = try await withTaskCancellationHandler {
-                    try await current.value
-                } onCancel: {
-                    current.cancel()
-                }
-            } else {
+            if ahead.isEmpty {
                 // The first piece (or the end): read here, no task needed.
-                piece = try await reader.next()
+                guard let piece = plan.next() else { return nil }
+                let buffer = try await plan.contents.backend.read(.chunk(piece.chunk), offset: piece.offsetInChunk, length: piece.length)
+                try checker.check(buffer, piece)
+                fill()
+                return buffer
             }
-            // Read the next piece while this one is sent, unless this one was the last.
-            ahead = piece == nil || reader.isFinished ? nil : Task { try await reader.next() }
-            return piece
+            let (piece, task) = ahead.removeFirst()
+            let buffer = try await withTaskCancellationHandler {
+                try await task.value
+            } onCancel: {
+                task.cancel()
+            }
+            try checker.check(buffer, piece)
+            fill()
+            return buffer
+        }
+
+        /// Starts reads until `depth` pieces are in flight or the range is planned to its end.
+        mutating func fill() {
+            let backend = plan.contents.backend
+            while ahead.count < depth, let piece = plan.next() {
+                ahead.append((piece, Task { try await backend.read(.chunk(piece.chunk), offset: piece.offsetInChunk, length: piece.length) }))
+            }
         }
     }
 }
 
-/// Reads a blob's range piece by piece, checking every chunk read whole against its digest. Used by one task
-/// at a time (the iterator starts the next read only after the previous one finished).
-final class PieceReader: @unchecked Sendable {
-    // Mutated only inside `next()`, whose calls never overlap (see above).
+/// One read of a blob's range: part (or all) of one chunk.
+struct Piece: Sendable {
+    let chunk: SHA256Digest
+    let entryIndex: Int
+    let offsetInChunk: Int64
+    let length: Int
+    /// The piece starts a chunk that the range covers whole (the chunk is hashed).
+    let startsWholeChunk: Bool
+    /// The piece ends its chunk.
+    let endsChunk: Bool
+}
+
+/// Cuts a blob's range into pieces: never across a chunk, never longer than the piece size.
+struct PiecePlan: Sendable {
     let contents: BlobContents
     var position: Int64
     var entryIndex: Int
-    /// Hashing a chunk that is being read from its first byte to its last.
-    var hasher: SHA256?
-
-    /// Whether every byte of the range has been read (only read between calls to `next()`).
-    var isFinished: Bool { position >= contents.range.upperBound }
 
     init(contents: BlobContents) {
         self.contents = contents
@@ -460,37 +479,48 @@ final class PieceReader: @unchecked Sendable {
         self.entryIndex = contents.range.isEmpty ? 0 : contents.manifest.entryIndex(containing: contents.range.lowerBound)
     }
 
-    func next() async throws -> ByteBuffer? {
+    mutating func next() -> Piece? {
         let manifest = contents.manifest
         guard position < contents.range.upperBound else { return nil }
-        let entry = manifest.entries[entryIndex]
         let chunkStart = manifest.offsets[entryIndex]
         let chunkEnd = manifest.offsets[entryIndex + 1]
         let offsetInChunk = position - chunkStart
         let wholeChunk = contents.range.lowerBound <= chunkStart && contents.range.upperBound >= chunkEnd
-        if offsetInChunk == 0 && wholeChunk { hasher = SHA256() }
         let length = Int(Swift.min(Int64(contents.pieceSize), Swift.min(chunkEnd, contents.range.upperBound) - position))
-        let piece = try await contents.backend.read(.chunk(entry.chunk), offset: offsetInChunk, length: length)
-        guard piece.readableBytes == length else {
-            throw BlobStoreError(
-                .corruptChunk, "chunk \(entry.chunk.hex) of blob \(manifest.blob.hex) is shorter than its manifest says")
-        }
-        if hasher != nil {
-            piece.withUnsafeReadableBytes { hasher!.update($0) }
-            if position + Int64(length) == chunkEnd {
-                let digest = hasher.take()!.finalize()
-                guard digest == entry.chunk else {
-                    throw BlobStoreError(
-                        .corruptChunk, "chunk \(entry.chunk.hex) of blob \(manifest.blob.hex) does not match its digest")
-                }
-            }
-        }
+        let piece = Piece(
+            chunk: manifest.entries[entryIndex].chunk, entryIndex: entryIndex, offsetInChunk: offsetInChunk, length: length,
+            startsWholeChunk: offsetInChunk == 0 && wholeChunk, endsChunk: position + Int64(length) == chunkEnd)
         position += Int64(length)
         if position == chunkEnd { entryIndex += 1 }
         return piece
     }
 }
 
+/// Checks pieces in order: each has its length, and a chunk read whole matches its digest. Used by the one task
+/// iterating the contents.
+final class PieceChecker: @unchecked Sendable {
+    // Mutated only by `check`, called by the iterator's owner one piece at a time.
+    let manifest: Manifest
+    var hasher: SHA256?
+
+    init(manifest: Manifest) { self.manifest = manifest }
+
+    func check(_ buffer: ByteBuffer, _ piece: Piece) throws {
+        guard buffer.readableBytes == piece.length else {
+            throw BlobStoreError(
+                .corruptChunk, "chunk \(piece.chunk.hex) of blob \(manifest.blob.hex) is shorter than its manifest says")
+        }
+        if piece.startsWholeChunk { hasher = SHA256() }
+        guard hasher != nil else { return }
+        buffer.withUnsafeReadableBytes { hasher!.update($0) }
+        if piece.endsChunk {
+            let digest = hasher.take()!.finalize()
+            guard digest == piece.chunk else {
+                throw BlobStoreError(.corruptChunk, "chunk \(piece.chunk.hex) of blob \(manifest.blob.hex) does not match its digest")
+            }
+        }
+    }
+}
 
 /// The whole-file hasher of a stream (and, for one request of a resumable upload, that request's own), updated by
 /// one task at a time: the stream's hashing task, then its owner after the stream ends.

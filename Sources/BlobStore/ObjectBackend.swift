@@ -28,10 +28,15 @@ public protocol ObjectBackend: Sendable {
 
     /// Fails with a clear error when the backend cannot be used (unreachable, refused keys, no bucket).
     func checkAvailable() async throws
+
+    /// How many pieces a reader keeps in flight ahead of the one it hands out (1 for a local disk; more where
+    /// each read is a network round trip).
+    var readAhead: Int { get }
 }
 
 extension ObjectBackend {
     public func checkAvailable() async throws {}
+    public var readAhead: Int { 1 }
 }
 
 /// Writes that become durable and visible together.

@@ -2,8 +2,9 @@ import ExhibitTesting
 import Foundation
 
 /// Issue 10: ingest and download with chunks in S3-compatible storage (a single-node Ceph cluster with the RADOS
-/// Gateway, started here) against the embedded default (local chunks + SQLite) in the same run, and against a
-/// plain boto3 upload and download of the same bytes to the same gateway: the floor of any S3 client there.
+/// Gateway, started here) and the catalog in SQLite or PostgreSQL (a server started here), against the embedded
+/// default (local chunks + SQLite) in the same run, and against a plain boto3 upload and download of the same
+/// bytes to the same gateway: the floor of any S3 client there.
 struct ObjectStoreBench {
     let benchDir: String
     let exhibit: String
@@ -16,7 +17,7 @@ struct ObjectStoreBench {
     func run() throws -> Table {
         let mib = Double(Self.size) / 1_048_576
         var table = Table(
-            title: "Chunks in S3 (Ceph RGW on memstore, same machine) vs local, \(Int(mib)) MiB random file (best of \(runs))",
+            title: "Chunks in S3 (Ceph RGW on memstore, same machine), catalog in SQLite or PostgreSQL, vs local, \(Int(mib)) MiB random file (best of \(runs))",
             header: ["what", "seconds", "MiB/s", "÷ boto3", "peak RSS"])
         guard CephGateway.installed else {
             table.notes.append("Ceph is not installed (make deps): rows skipped")
@@ -35,7 +36,12 @@ struct ObjectStoreBench {
         Measure.shell("cat '\(file)' > /dev/null")
         let gateway = try CephGateway(buckets: ["bench-exhibit", "bench-boto3"])
         defer { gateway.stop() }
-        let keys = ["AWS_ACCESS_KEY_ID": gateway.access, "AWS_SECRET_ACCESS_KEY": gateway.secret, "AWS_REGION": "us-east-1"]
+        let postgres = PostgresServer.installed ? try PostgresServer() : nil
+        defer { postgres?.stop() }
+        let keys = [
+            "AWS_ACCESS_KEY_ID": gateway.access, "AWS_SECRET_ACCESS_KEY": gateway.secret, "AWS_REGION": "us-east-1",
+            "PGPASSWORD": PostgresServer.password,
+        ]
 
         // boto3: the managed transfer (multipart, 10 threads), the way a script would move the file.
         let script = benchDir + "/boto3-bench.py"
@@ -67,13 +73,19 @@ struct ObjectStoreBench {
             table.rows.append([name, fmt(run.seconds, 3), fmt(mib / run.seconds, 0), ratio, "\(run.maxRSSKiB / 1024) MiB"])
         }
 
-        for (label, chunks) in [("local + SQLite", nil), ("S3 + SQLite", "s3://bench-exhibit")] as [(String, String?)] {
+        var deployments: [(String, String?, Bool)] = [("local + SQLite", nil, false), ("S3 + SQLite", "s3://bench-exhibit", false)]
+        if postgres != nil { deployments.append(("S3 + PostgreSQL", "s3://bench-exhibit", true)) }
+        for (label, chunks, usesPostgres) in deployments {
             let storage = benchDir + "/disk/objectstore"
             let common = ["--storage", storage, "--policies", policies]
-            let place = chunks.map { ["--chunks", $0 + "/\(UUID().uuidString.lowercased())", "--s3-endpoint", gateway.endpoint] } ?? []
+            var place = chunks.map { ["--chunks", $0 + "/\(UUID().uuidString.lowercased())", "--s3-endpoint", gateway.endpoint] } ?? []
+            if usesPostgres, let postgres { place += ["--catalog", try postgres.createDatabase()] }
             var sha = ""
             let ingest = Measure.best(times: runs, prepare: {
                 Measure.shell("rm -rf '\(storage)'")
+                if usesPostgres, let postgres, let database = try? postgres.createDatabase() {
+                    place = place.dropLast(2) + ["--catalog", database]
+                }
                 _ = Measure.spawn([exhibit, "user", "add", "bench", "--role", "investigator"] + common + place, environment: keys)
                 _ = Measure.spawn([exhibit, "case", "create", "BENCH/1", "--as", "bench"] + common, environment: keys)
             }) {

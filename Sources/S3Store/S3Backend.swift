@@ -159,6 +159,10 @@ public final class S3Backend: ObjectBackend {
 
     public func batch() -> any ObjectBatch { S3Batch(backend: self) }
 
+    /// Reads kept in flight by a blob reader: each is a round trip, so several overlap (about 8 MiB of 1 MiB
+    /// pieces).
+    public var readAhead: Int { 8 }
+
     func put(_ key: ObjectKey, parts: [ByteBuffer], length: Int, onlyIfAbsent: Bool) async throws -> Bool {
         var body = ByteBuffer()
         body.reserveCapacity(length)
