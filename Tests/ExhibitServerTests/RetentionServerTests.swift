@@ -96,10 +96,13 @@ import Testing
         var orphan = DeterministicRandom(seed: 999)
         let lone = folder.appending("lone.bin")
         try orphan.writeFile(at: lone, size: 3 << 20)
-        // Written through the store's own chunk backend (local, or the S3 bucket in an S3 run).
-        let blobs = try EvidenceStore(root: store.storage, policies: try Policies.load(from: TestPaths.policies)).blobs
-        for path in paths.prefix(4) { _ = try await blobs.put(try FileBytes(path: path)) }
-        let loneDigest = try await blobs.put(try FileBytes(path: lone)).blob.digest
+        // Written through the store's own chunk backend (local, or the S3 bucket in an S3 run), by a store that is
+        // gone before the server starts (as an ingest process that ended).
+        let loneDigest = try await {
+            let blobs = try EvidenceStore(root: store.storage, policies: try Policies.load(from: TestPaths.policies)).blobs
+            for path in paths.prefix(4) { _ = try await blobs.put(try FileBytes(path: path)) }
+            return try await blobs.put(try FileBytes(path: lone)).blob.digest
+        }()
         #expect(try store.objects.list(.manifests).contains(loneDigest.hex))
 
         let server = try LiveServer(storage: store.storage)

@@ -192,6 +192,7 @@ extension PostgresCatalog {
                 kind TEXT NOT NULL,
                 digest TEXT NOT NULL,
                 server TEXT NOT NULL,
+                owner BIGINT NOT NULL,
                 created_at TEXT NOT NULL,
                 PRIMARY KEY (lease, kind, digest)
             );

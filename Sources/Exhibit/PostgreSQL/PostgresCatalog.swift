@@ -138,14 +138,8 @@ public final class PostgresCatalog: Catalog {
     /// cannot get a connection (a wrong password, a missing database, nobody listening).
     public func probe() async throws {
         if location.requireTLS { return }  // the pool's own error is all there is to say
-        var configuration = PostgresConnection.Configuration(
-            host: location.host, port: location.port, username: location.user, password: location.password,
-            database: location.database, tls: .disable)
-        configuration.options.connectTimeout = .seconds(5)
         try await Self.mapErrors(location) {
-            let connection = try await PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 0, logger: logger
-            ).get()
+            let connection = try await directConnection()
             do {
                 try await connection.query("SELECT 1", logger: logger).collect()
                 try await connection.close()
@@ -154,6 +148,18 @@ public final class PostgresCatalog: Catalog {
                 throw error
             }
         }
+    }
+
+    /// A connection outside the pool (the probe; the owner lock of write leases, held for a process's life).
+    func directConnection() async throws -> PostgresConnection {
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database,
+            tls: location.requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable)
+        configuration.options.connectTimeout = .seconds(5)
+        return try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: Int.random(in: 1..<Int.max), logger: logger
+        ).get()
     }
 
     // MARK: Errors

@@ -2,6 +2,7 @@ public import BlobStore
 import ExhibitCrypto
 import Custody
 import Foundation
+import NIOCore
 import PostgresNIO
 import Synchronization
 
@@ -10,21 +11,28 @@ import Synchronization
 /// collection lock shared; the collector holds it exclusively for the whole of its reading and deleting, so no
 /// lease grows meanwhile, whichever server the writer is on.
 ///
-/// A lease of a server that died stays as rows; the collector ignores (and removes) leases older than `staleAfter`
-/// (twice the resumable-upload expiry by default: no writer lives that long), keeping their keys until then.
+/// A lease belongs to a process that holds an advisory lock of its own (its *owner* key) on a connection kept
+/// for its lifetime: when the process ends or dies, the database releases that lock with the connection, and the
+/// collector drops the process's leases (as `LocalLeases` drops those of a dead pid). Leases older than
+/// `staleAfter` are dropped too, as a backstop. If the owner connection is lost while the process lives (the
+/// database restarted), a lease that existed before fails its next `hold`: its upload fails and is sent again,
+/// rather than trusting chunks a collection may have removed meanwhile.
 public final class PostgresLeases: WriteLeases {
     let catalog: PostgresCatalog
     let staleAfter: Duration
+    let owner: OwnerLock
     /// The advisory lock of garbage collection ("EXHIBGC" in ASCII).
     static let collectionLock: Int64 = 0x45_58_48_49_42_47_43
 
     public init(catalog: PostgresCatalog, staleAfter: Duration) {
         self.catalog = catalog
         self.staleAfter = staleAfter
+        self.owner = OwnerLock(catalog: catalog)
     }
 
     public func lease() throws -> any WriteLease {
-        PostgresLease(catalog: catalog, id: Base64URL.encode(SecureRandom.bytes(count: 12)), server: ProcessInfo.processInfo.hostName)
+        PostgresLease(
+            catalog: catalog, owner: owner, id: Base64URL.encode(SecureRandom.bytes(count: 12)), server: ProcessInfo.processInfo.hostName)
     }
 
     public func exclusively<T: Sendable>(_ body: @Sendable (Set<ObjectKey>) async throws -> T) async throws -> T {
@@ -36,7 +44,16 @@ public final class PostgresLeases: WriteLeases {
                 try await db.execute(sql: "BEGIN")
                 do {
                     try await db.execute(sql: "SELECT pg_advisory_xact_lock(?)", arguments: [Self.collectionLock])
-                    try await db.execute(sql: "DELETE FROM write_leases WHERE created_at < ?", arguments: [cutoff])
+                    // Leases whose process no longer holds its owner lock (it ended or died), and very old ones.
+                    try await db.execute(
+                        sql: """
+                            DELETE FROM write_leases w WHERE w.created_at < ? OR NOT EXISTS (
+                                SELECT 1 FROM pg_locks l
+                                WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                                  AND ((l.classid::bigint << 32) | l.objid::bigint) = w.owner)
+                            """,
+                        arguments: [cutoff])
                     var keys = Set<ObjectKey>()
                     try await db.forEach(sql: "SELECT kind, digest FROM write_leases") { row in
                         if let kind = ObjectKey.Kind(rawValue: row[0] as String), let digest = SHA256Digest(hex: row[1] as String) {
@@ -55,14 +72,75 @@ public final class PostgresLeases: WriteLeases {
     }
 }
 
+/// The process's owner lock: a session advisory lock on a connection of its own, taken on first use and taken
+/// again (with a new generation) if the connection is lost.
+final class OwnerLock: Sendable {
+    let catalog: PostgresCatalog
+    /// The owner key: positive, so it reads back the same from `pg_locks`' two 32-bit halves.
+    let key = Int64.random(in: 1..<(1 << 62))
+    private let state = Mutex<(connection: PostgresConnection?, generation: Int)>((nil, 0))
+    private let taking = AsyncSerial()
+
+    init(catalog: PostgresCatalog) { self.catalog = catalog }
+
+    /// The current generation, taking the lock first when it is not held.
+    func hold() async throws -> Int {
+        try await taking.run {
+            let (connection, generation) = state.withLock { ($0.connection, $0.generation) }
+            if let connection, !connection.isClosed { return generation }
+            let made = try await catalog.directConnection()
+            do {
+                try await made.query(PGSession.query("SELECT pg_advisory_lock(?)", [key]), logger: catalog.logger).collect()
+            } catch {
+                try? await made.close()
+                throw error
+            }
+            return state.withLock { state in
+                state.connection = made
+                state.generation += 1
+                return state.generation
+            }
+        }
+    }
+
+    deinit {
+        // The connection must outlive its closing (PostgresNIO checks it was closed when it goes).
+        if let connection = state.withLock({ $0.connection }) {
+            let closing: EventLoopFuture<Void> = connection.close()
+            closing.whenComplete { _ in withExtendedLifetime(connection) {} }
+        }
+    }
+}
+
+/// Runs async bodies one at a time.
+final class AsyncSerial: Sendable {
+    private let busy = Mutex(false)
+
+    func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        while !busy.withLock({ busy in
+            if busy { return false }
+            busy = true
+            return true
+        }) {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        defer { busy.withLock { $0 = false } }
+        return try await body()
+    }
+}
+
 final class PostgresLease: WriteLease {
     let catalog: PostgresCatalog
+    let owner: OwnerLock
     let id: String
     let server: String
     private let released = Mutex(false)
+    /// The owner lock's generation when this lease first held a key.
+    private let generation = Mutex<Int?>(nil)
 
-    init(catalog: PostgresCatalog, id: String, server: String) {
+    init(catalog: PostgresCatalog, owner: OwnerLock, id: String, server: String) {
         self.catalog = catalog
+        self.owner = owner
         self.id = id
         self.server = server
     }
@@ -70,6 +148,15 @@ final class PostgresLease: WriteLease {
     func hold(_ keys: [ObjectKey]) async throws {
         guard !keys.isEmpty else { return }
         try await catalog.awaitReady()
+        let current = try await PostgresCatalog.mapErrors(catalog.location) { try await owner.hold() }
+        let first = generation.withLock { generation in
+            if generation == nil { generation = current }
+            return generation!
+        }
+        guard first == current else {
+            throw ExhibitError(.unavailable, "the catalog database restarted while this upload was being stored; send it again")
+        }
+        let ownerKey = owner.key
         let now = catalog.timestamp
         try await PostgresCatalog.mapErrors(catalog.location) {
             try await catalog.connection { connection in
@@ -77,11 +164,11 @@ final class PostgresLease: WriteLease {
                 try await db.execute(sql: "BEGIN")
                 do {
                     try await db.execute(sql: "SELECT pg_advisory_xact_lock_shared(?)", arguments: [PostgresLeases.collectionLock])
-                    let rows = keys.map { _ in "(?, ?, ?, ?, ?)" }.joined(separator: ", ")
+                    let rows = keys.map { _ in "(?, ?, ?, ?, ?, ?)" }.joined(separator: ", ")
                     var arguments: [(any PGBindable)?] = []
-                    for key in keys { arguments += [id, key.kind.rawValue, key.digest.hex, server, now] }
+                    for key in keys { arguments += [id, key.kind.rawValue, key.digest.hex, server, ownerKey, now] }
                     try await db.execute(
-                        sql: "INSERT INTO write_leases (lease, kind, digest, server, created_at) VALUES \(rows) ON CONFLICT DO NOTHING",
+                        sql: "INSERT INTO write_leases (lease, kind, digest, server, owner, created_at) VALUES \(rows) ON CONFLICT DO NOTHING",
                         arguments: arguments)
                     try await db.execute(sql: "COMMIT")
                 } catch {
@@ -100,9 +187,18 @@ final class PostgresLease: WriteLease {
         guard first else { return }
         // Removing the rows may wait for a collection to end; nothing waits for it.
         let catalog = self.catalog, id = self.id
+        // If this fails for good, the rows go when this process's owner lock does.
         Task {
-            try? await catalog.read { db in
-                try await db.execute(sql: "DELETE FROM write_leases WHERE lease = ?", arguments: [id])
+            for attempt in 0..<5 {
+                do {
+                    try await catalog.read { db in
+                        try await db.execute(sql: "DELETE FROM write_leases WHERE lease = ?", arguments: [id])
+                    }
+                    return
+                } catch {
+                    catalog.logger.warning("cannot release write lease \(id) (attempt \(attempt + 1)): \(error)")
+                    try? await Task.sleep(for: .milliseconds(200 << attempt))
+                }
             }
         }
     }
