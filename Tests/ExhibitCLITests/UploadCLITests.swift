@@ -144,7 +144,10 @@ import Testing
         let ingested = try events(store).filter { $0["action"] as? String == "exhibit.ingested" }
         #expect(ingested.count == 1)
         let details = ingested.first?["details"] as? [String: Any] ?? [:]
-        #expect((details["resumptions"] as? Int ?? 0) >= 3, "\(details)")
+        // Only the server restart is sure to fall inside a request (the new server rebuilds the upload from the
+        // catalog); a client killed or a connection cut just after a request completed is no interruption of one.
+        #expect((details["resumptions"] as? Int ?? 0) >= 1, "\(details)")
+        print("resumptions recorded: \(details["resumptions"] ?? "?") for \(done)")
         #expect(details["client_sha256"] as? String == expected.hex)
         #expect(try store.run(["verify"]).status == 0)
     }

@@ -182,6 +182,10 @@ public final class PostgresCatalog: Catalog {
                     throw ExhibitError(.unavailable, "the database \(location.database) does not exist at \(location.host):\(location.port)")
                 }
                 if code == "23505" { throw ExhibitError(.conflict, "already recorded: \(message)") }
+                // Shutting down or restarting (57…), connection trouble (08…), out of resources (53…): try later.
+                if code.hasPrefix("57") || code.hasPrefix("08") || code.hasPrefix("53") {
+                    throw ExhibitError(.unavailable, "the catalog database at \(location.host):\(location.port) is unavailable: \(message)")
+                }
                 throw ExhibitError(.storage, "PostgreSQL: \(message) (\(code))")
             }
             throw ExhibitError(.unavailable, "the catalog database at \(location.host):\(location.port) is unavailable (\(error.code))")
