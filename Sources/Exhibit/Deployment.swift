@@ -128,9 +128,17 @@ public struct Deployment: Sendable, Equatable {
                 try manager.moveItem(atPath: live, toPath: aside)
             }
         }
+        try write(record, to: recordPath)
+    }
+
+    static func write(_ record: Record, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try (try encoder.encode(record) + Data("\n".utf8)).write(to: URL(fileURLWithPath: recordPath), options: .atomic)
+        do {
+            try (try encoder.encode(record) + Data("\n".utf8)).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw ExhibitError(.storage, "cannot write \(path): \(error)")
+        }
     }
 
     /// Forgets the recorded choice of a root whose record this process has just written, when its first start-up
@@ -183,12 +191,7 @@ public struct Deployment: Sendable, Equatable {
                 .conflict,
                 "this store already keeps its catalog in \(root)/exhibit.sqlite; move it with `exhibit migrate --to \(chosen.catalog)`")
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(chosen.record)
-        guard FileManager.default.createFile(atPath: path, contents: data + Data("\n".utf8)) else {
-            throw ExhibitError(.storage, "cannot write \(path)")
-        }
+        try write(chosen.record, to: path)
         return (chosen, true)
     }
 }

@@ -33,19 +33,14 @@ extension SQLiteCatalog {
 
     public func statusHistory(caseID: String) async throws -> [CaseStatusChange] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM case_statuses WHERE case_id = ? ORDER BY id", arguments: [caseID]).map {
-                CaseStatusChange(status: $0["status"], at: $0["at"], releaseDate: $0["release_date"], setBy: $0["set_by"], setAt: $0["set_at"])
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM case_statuses WHERE case_id = ? ORDER BY id", arguments: [caseID])
+                .map { CatalogRows.statusChange(SQLiteRow($0)) }
         }
     }
 
     // MARK: Holds
 
-    static func hold(_ row: Row) -> HoldRecord {
-        HoldRecord(
-            id: row["id"], caseID: row["case_id"], exhibitID: row["exhibit_id"], reason: row["reason"], setBy: row["set_by"],
-            setAt: row["set_at"], releasedBy: row["released_by"], releasedAt: row["released_at"], releaseReason: row["release_reason"])
-    }
+    static func hold(_ row: Row) -> HoldRecord { CatalogRows.hold(SQLiteRow(row)) }
 
     public func insertHold(_ hold: HoldRecord, event: CustodyEvent.Draft) async throws {
         try await write { db in

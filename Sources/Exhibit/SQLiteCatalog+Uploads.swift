@@ -32,15 +32,7 @@ extension SQLiteCatalog {
         CREATE INDEX uploads_open ON uploads(state, expires_at);
         """
 
-    static func upload(_ row: Row) -> UploadRecord {
-        UploadRecord(
-            id: row["id"], owner: row["owner"], caseID: row["case_id"], filename: row["filename"], length: row["length"],
-            offset: row["offset"], metadata: row["metadata"], expectedSHA256: row["expected_sha256"], timeInputs: row["time_inputs"],
-            entries: UploadRecord.parseEntries(row["entries"]), tailStart: row["tail_start"], createdAt: row["created_at"],
-            updatedAt: row["updated_at"], expiresAt: row["expires_at"], state: row["state"], exhibitID: row["exhibit_id"],
-            error: row["error"], patches: row["patches"], resumptions: row["resumptions"], interrupted: row["interrupted"],
-            client: row["client"])
-    }
+    static func upload(_ row: Row) -> UploadRecord { CatalogRows.upload(SQLiteRow(row)) }
 
     public func insertUpload(_ upload: UploadRecord) async throws {
         try await write { db in

@@ -270,9 +270,7 @@ public final class SQLiteCatalog: Catalog {
         }
     }
 
-    static func user(_ row: Row) -> User {
-        User(name: row["name"], fullName: row["full_name"], initials: row["initials"], role: row["role"], createdAt: row["created_at"])
-    }
+    static func user(_ row: Row) -> User { CatalogRows.user(SQLiteRow(row)) }
 
     public func user(named name: String) async throws -> User? {
         try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]).map(Self.user) }
@@ -310,11 +308,7 @@ public final class SQLiteCatalog: Catalog {
         }
     }
 
-    static func caseRecord(_ row: Row) -> CaseRecord {
-        CaseRecord(id: row["id"], reference: row["reference"], title: row["title"], createdBy: row["created_by"],
-                   createdAt: row["created_at"], status: row["status"], statusAt: row["status_at"], releaseDate: row["release_date"],
-                   retentionClass: row["retention_class"], statusVersion: row["status_version"])
-    }
+    static func caseRecord(_ row: Row) -> CaseRecord { CatalogRows.caseRecord(SQLiteRow(row)) }
 
     public func caseRecord(_ idOrReference: String) async throws -> CaseRecord? {
         try await read { db in
@@ -357,14 +351,7 @@ public final class SQLiteCatalog: Catalog {
         let (id, event) = try await write { db -> (String, CustodyEvent) in
             let at = self.timestamp
             try db.execute(
-                sql: """
-                    INSERT INTO blobs (sha256, size, chunks, media, integrity, verdict, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (sha256) DO UPDATE SET
-                        purged_at = NULL,
-                        media = coalesce(excluded.media, blobs.media),
-                        integrity = coalesce(excluded.integrity, blobs.integrity),
-                        verdict = coalesce(excluded.verdict, blobs.verdict)
-                    """,
+                sql: CatalogSQL.upsertBlob,
                 arguments: [exhibit.blob.hex, exhibit.size, exhibit.chunks, exhibit.media.media, exhibit.media.integrity,
                             exhibit.media.verdict, at])
             let number = (try Int.fetchOne(
@@ -401,11 +388,7 @@ public final class SQLiteCatalog: Catalog {
                 throw ExhibitError(.notFound, "the master is gone")
             }
             try db.execute(
-                sql: """
-                    INSERT INTO blobs (sha256, size, chunks, media, integrity, verdict, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (sha256) DO UPDATE SET purged_at = NULL, media = coalesce(excluded.media, blobs.media),
-                        integrity = coalesce(excluded.integrity, blobs.integrity), verdict = coalesce(excluded.verdict, blobs.verdict)
-                    """,
+                sql: CatalogSQL.upsertBlob,
                 arguments: [copy.blob.hex, copy.size, copy.chunks, copy.media.media, copy.media.integrity, copy.media.verdict, at])
             let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM exhibits WHERE master_id = ?", arguments: [masterID]) ?? 0
             let reference = "\(master["reference"] as String)-W\(count + 1)"
@@ -461,32 +444,9 @@ public final class SQLiteCatalog: Catalog {
         }
     }
 
-    static let exhibitSelect = """
-        SELECT e.*, c.reference AS case_reference, b.size AS size, b.media AS media, b.integrity AS integrity
-        FROM exhibits e JOIN cases c ON c.id = e.case_id JOIN blobs b ON b.sha256 = e.blob
-        """
+    static var exhibitSelect: String { CatalogSQL.exhibitSelect }
 
-    static func exhibit(_ row: Row) -> ExhibitRecord {
-        let decoder = JSONDecoder()
-        func decode<T: Decodable>(_ type: T.Type, _ column: String) -> T? {
-            (row[column] as String?).flatMap { try? decoder.decode(T.self, from: Data($0.utf8)) }
-        }
-        var record = ExhibitRecord(
-            id: row["id"], caseID: row["case_id"], caseReference: row["case_reference"], reference: row["reference"],
-            filename: row["filename"], sha256: SHA256Digest(hex: row["blob"] as String)!, size: row["size"],
-            uploadedBy: row["uploaded_by"], uploadedAt: row["uploaded_at"],
-            integrity: decode(IntegrityReport.self, "integrity"), media: decode(MediaInfo.self, "media"),
-            coverage: decode(TimeCoverage.self, "coverage"),
-            masterID: row["master_id"], lineage: decode(Lineage.self, "lineage"),
-            workingCopyStatus: row["working_copy_status"], workingCopyError: row["working_copy_error"])
-        record.state = row["state"]
-        if let requestedAt = row["deletion_requested_at"] as String? {
-            record.deletion = ExhibitDeletion(
-                requestedAt: requestedAt, requestedBy: row["deletion_requested_by"], reason: row["deletion_reason"],
-                purgeAfter: row["purge_after"], purgedAt: row["purged_at"], purgedBy: row["purged_by"], purgeReason: row["purge_reason"])
-        }
-        return record
-    }
+    static func exhibit(_ row: Row) -> ExhibitRecord { CatalogRows.exhibit(SQLiteRow(row)) }
 
     public func exhibit(id: String) async throws -> ExhibitRecord? {
         try await read { db in
@@ -533,13 +493,7 @@ public final class SQLiteCatalog: Catalog {
         }
     }
 
-    static func share(_ row: Row) -> ShareRecord {
-        ShareRecord(
-            id: row["id"], exhibitID: row["exhibit"], createdBy: row["created_by"], createdAt: row["created_at"],
-            expiresAt: row["expires_at"], maxDownloads: row["max_downloads"], downloads: row["downloads"],
-            revokedAt: row["revoked_at"], recipient: row["recipient"], note: row["note"], keyID: row["key_id"] ?? "",
-            revokedReason: row["revoked_reason"])
-    }
+    static func share(_ row: Row) -> ShareRecord { CatalogRows.share(SQLiteRow(row)) }
 
     public func share(id: String) async throws -> ShareRecord? {
         try await read { db in try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM shares WHERE id = ?"), arguments: [id]).map(Self.share) }
@@ -633,12 +587,7 @@ public final class SQLiteCatalog: Catalog {
         }
     }
 
-    static func viewSummary(_ row: Row) -> ShareViewSummary {
-        ShareViewSummary(
-            shareID: row["share_id"], viewID: row["view_id"], kind: row["kind"], firstAt: row["first_at"], lastAt: row["last_at"],
-            requests: row["requests"], bytes: row["bytes"], exhibitID: row["exhibit"], caseReference: row["case_ref"],
-            client: row["client"])
-    }
+    static func viewSummary(_ row: Row) -> ShareViewSummary { CatalogRows.viewSummary(SQLiteRow(row)) }
 
     public func addShareViewTallies(_ tallies: [ShareViewTally]) async throws {
         guard !tallies.isEmpty else { return }

@@ -78,6 +78,14 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     public let detail: String
     public var headers: HTTPFields = [:]
 
+    /// 503 for a backing service (the chunk store, the catalog database) that cannot be reached, with a
+    /// `Retry-After`: nothing of the request was kept.
+    static func unavailable(_ what: String) -> Problem {
+        var problem = Problem(.unavailable, what + "; nothing of this request was kept, try again shortly")
+        problem.headers[.retryAfter] = "5"
+        return problem
+    }
+
     public init(_ kind: Kind, _ detail: String, headers: HTTPFields = [:]) {
         self.kind = kind
         self.detail = detail
@@ -122,10 +130,7 @@ public struct Problem: Error, HTTPResponseError, Sendable {
             case .gone: return Problem(.gone, error.message)
             case .checksumMismatch: return Problem(.checksumMismatch, error.message)
             case .locked: return Problem(.locked, error.message)
-            case .unavailable:
-                var problem = Problem(.unavailable, error.message + "; nothing of this request was kept, try again shortly")
-                problem.headers[.retryAfter] = "5"
-                return problem
+            case .unavailable: return .unavailable(error.message)
             default: return Problem(.internalError, "the store could not complete the request")
             }
         case let error as BlobStoreError:
@@ -135,11 +140,7 @@ public struct Problem: Error, HTTPResponseError, Sendable {
             case .noSpace: return Problem(.insufficientStorage, "the store's disk is full; nothing of this upload was kept")
             case .blobNotFound: return Problem(.notFound, "the exhibit's bytes are not in the store")
             case .invalidRange: return Problem(.rangeNotSatisfiable, error.message)
-            case .unavailable:
-                // The object store is down or unreachable: nothing of this request was kept; try again later.
-                var problem = Problem(.unavailable, "the chunk store is unavailable; nothing of this request was kept, try again shortly")
-                problem.headers[.retryAfter] = "5"
-                return problem
+            case .unavailable: return .unavailable("the chunk store is unavailable")
             default: return Problem(.internalError, "the store could not read or write the bytes")
             }
         case let error as HTTPError:

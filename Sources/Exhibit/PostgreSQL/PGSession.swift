@@ -24,48 +24,19 @@ extension ByteBuffer: PGBindable {
     func bind(into bindings: inout PostgresBindings) { bindings.append(self) }
 }
 
-extension ByteBuffer: PGReadable {
-    static func read(_ cell: PostgresCell) -> ByteBuffer { try! cell.decode(ByteBuffer.self) }
-}
-
 extension Bool: PGBindable {
     /// Flags are integers 0/1, as in the SQLite schema, so the same statements compare them the same way.
     func bind(into bindings: inout PostgresBindings) { bindings.append(Int64(self ? 1 : 0)) }
 }
 
 /// One row, read by column name or index like GRDB's `Row`; a value of the wrong type is a programming error.
-struct PGRow {
+struct PGRow: CatalogRow {
     let cells: PostgresRandomAccessRow
 
     init(_ row: PostgresRow) { cells = row.makeRandomAccess() }
 
-    subscript<T: PGReadable>(_ column: String) -> T { T.read(cells[column]) }
-    subscript<T: PGReadable>(_ index: Int) -> T { T.read(cells[index]) }
-}
-
-/// What a `PGRow` subscript reads: text, integers (BIGINT) and flags, each optional.
-protocol PGReadable {
-    static func read(_ cell: PostgresCell) -> Self
-}
-
-extension String: PGReadable {
-    static func read(_ cell: PostgresCell) -> String { try! cell.decode(String.self) }
-}
-
-extension Int64: PGReadable {
-    static func read(_ cell: PostgresCell) -> Int64 { try! cell.decode(Int64.self) }
-}
-
-extension Int: PGReadable {
-    static func read(_ cell: PostgresCell) -> Int { Int(try! cell.decode(Int64.self)) }
-}
-
-extension Bool: PGReadable {
-    static func read(_ cell: PostgresCell) -> Bool { try! cell.decode(Int64.self) != 0 }
-}
-
-extension Optional: PGReadable where Wrapped: PGReadable {
-    static func read(_ cell: PostgresCell) -> Wrapped? { cell.bytes == nil ? nil : Wrapped.read(cell) }
+    subscript<T: CatalogValue>(_ column: String) -> T { T.read(cells[column]) }
+    subscript<T: CatalogValue>(_ index: Int) -> T { T.read(cells[index]) }
 }
 
 /// Statements on one connection, written as for SQLite (`?` placeholders), so the PostgreSQL catalog reads
@@ -118,9 +89,24 @@ struct PGSession {
     }
 
     /// The first column of the first row, or nil (no row, or NULL).
-    func scalar<T: PGReadable>(_ type: T.Type, sql: String, arguments: [(any PGBindable)?] = []) async throws -> T? {
+    func scalar<T: CatalogValue>(_ type: T.Type, sql: String, arguments: [(any PGBindable)?] = []) async throws -> T? {
         guard let row = try await fetchOne(sql: sql, arguments: arguments) else { return nil }
         return row.cells[0].bytes == nil ? nil : T.read(row.cells[0])
+    }
+
+    /// Runs `body` in a transaction that first takes the transaction-scoped advisory lock `key` (shared or
+    /// exclusive); commits when it returns, rolls back when it throws.
+    func transaction<T>(locking key: Int64, shared: Bool = false, _ body: () async throws -> T) async throws -> T {
+        try await execute(sql: "BEGIN")
+        do {
+            try await execute(sql: shared ? "SELECT pg_advisory_xact_lock_shared(?)" : "SELECT pg_advisory_xact_lock(?)", arguments: [key])
+            let value = try await body()
+            try await execute(sql: "COMMIT")
+            return value
+        } catch {
+            try? await execute(sql: "ROLLBACK")
+            throw error
+        }
     }
 
     /// Streams the rows of a query to `body`, one at a time (for the ledger's full scans).

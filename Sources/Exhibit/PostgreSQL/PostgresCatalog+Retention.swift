@@ -30,19 +30,14 @@ extension PostgresCatalog {
 
     public func statusHistory(caseID: String) async throws -> [CaseStatusChange] {
         try await read { db in
-            try await db.fetchAll(sql: "SELECT * FROM case_statuses WHERE case_id = ? ORDER BY id", arguments: [caseID]).map {
-                CaseStatusChange(status: $0["status"], at: $0["at"], releaseDate: $0["release_date"], setBy: $0["set_by"], setAt: $0["set_at"])
-            }
+            try await db.fetchAll(sql: "SELECT * FROM case_statuses WHERE case_id = ? ORDER BY id", arguments: [caseID])
+                .map(CatalogRows.statusChange)
         }
     }
 
     // MARK: Holds
 
-    static func hold(_ row: PGRow) -> HoldRecord {
-        HoldRecord(
-            id: row["id"], caseID: row["case_id"], exhibitID: row["exhibit_id"], reason: row["reason"], setBy: row["set_by"],
-            setAt: row["set_at"], releasedBy: row["released_by"], releasedAt: row["released_at"], releaseReason: row["release_reason"])
-    }
+    static func hold(_ row: PGRow) -> HoldRecord { CatalogRows.hold(row) }
 
     public func insertHold(_ hold: HoldRecord, event: CustodyEvent.Draft) async throws {
         try await write { db in
@@ -207,15 +202,7 @@ extension PostgresCatalog {
 
     // MARK: Resumable uploads
 
-    static func upload(_ row: PGRow) -> UploadRecord {
-        UploadRecord(
-            id: row["id"], owner: row["owner"], caseID: row["case_id"], filename: row["filename"], length: row["length"],
-            offset: row["offset"], metadata: row["metadata"], expectedSHA256: row["expected_sha256"], timeInputs: row["time_inputs"],
-            entries: UploadRecord.parseEntries(row["entries"]), tailStart: row["tail_start"], createdAt: row["created_at"],
-            updatedAt: row["updated_at"], expiresAt: row["expires_at"], state: row["state"], exhibitID: row["exhibit_id"],
-            error: row["error"], patches: row["patches"], resumptions: row["resumptions"], interrupted: row["interrupted"],
-            client: row["client"])
-    }
+    static func upload(_ row: PGRow) -> UploadRecord { CatalogRows.upload(row) }
 
     public func insertUpload(_ upload: UploadRecord) async throws {
         try await write { db in

@@ -211,9 +211,7 @@ extension PostgresCatalog {
     /// Every server of a deployment must seal events with the same key: the first records a fingerprint of its
     /// seal key, and a server with another key is refused (its events would not verify).
     static func migrate(_ db: PGSession, sealKey: [UInt8]) async throws {
-        try await db.execute(sql: "BEGIN")
-        do {
-            try await db.execute(sql: "SELECT pg_advisory_xact_lock(?)", arguments: [writeLock])
+        try await db.transaction(locking: writeLock) {
             try await db.execute(sql: "CREATE TABLE IF NOT EXISTS exhibit_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
             let applied = Set(try await db.fetchAll(sql: "SELECT name FROM exhibit_migrations").map { $0[0] as String })
             for (name, sql) in migrations where !applied.contains(name) {
@@ -225,7 +223,7 @@ extension PostgresCatalog {
                     sql: "INSERT INTO exhibit_migrations (name, applied_at) VALUES (?, ?)",
                     arguments: [name, CustodyTime.string(Date())])
             }
-            let fingerprint = HMACSHA256.mac(key: sealKey, message: Array("exhibit ledger seal key".utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+            let fingerprint = Hex.encode(Array(HMACSHA256.mac(key: sealKey, message: Array("exhibit ledger seal key".utf8)).prefix(16)))
             try await db.execute(
                 sql: "INSERT INTO exhibit_settings (name, value) VALUES ('seal_key', ?) ON CONFLICT DO NOTHING", arguments: [fingerprint])
             let recorded = try await db.scalar(String.self, sql: "SELECT value FROM exhibit_settings WHERE name = 'seal_key'")
@@ -234,10 +232,6 @@ extension PostgresCatalog {
                     .conflict,
                     "this server's ledger seal key (\(fingerprint)) is not the one the catalog's events are sealed with (\(recorded ?? "?")): give every server the same keys folder (--keys)")
             }
-            try await db.execute(sql: "COMMIT")
-        } catch {
-            try? await db.execute(sql: "ROLLBACK")
-            throw error
         }
     }
 }

@@ -200,20 +200,16 @@ public final class PostgresCatalog: Catalog {
 
     /// One write transaction holding the write lock from its first statement (see the type's notes).
     func write<T: Sendable>(_ body: @Sendable (PGSession) async throws -> T) async throws -> T {
+        try await locked(Self.writeLock, body)
+    }
+
+    /// One transaction on a pooled connection under the advisory lock `key` (shared or exclusive).
+    func locked<T: Sendable>(_ key: Int64, shared: Bool = false, _ body: @Sendable (PGSession) async throws -> T) async throws -> T {
         try await awaitReady()
         return try await Self.mapErrors(location) {
             try await connection { connection in
                 let db = PGSession(connection: connection, logger: logger)
-                try await db.execute(sql: "BEGIN")
-                do {
-                    try await db.execute(sql: "SELECT pg_advisory_xact_lock(?)", arguments: [Self.writeLock])
-                    let value = try await body(db)
-                    try await db.execute(sql: "COMMIT")
-                    return value
-                } catch {
-                    try? await db.execute(sql: "ROLLBACK")
-                    throw error
-                }
+                return try await db.transaction(locking: key, shared: shared) { try await body(db) }
             }
         }
     }
@@ -260,9 +256,7 @@ public final class PostgresCatalog: Catalog {
         }
     }
 
-    static func user(_ row: PGRow) -> User {
-        User(name: row["name"], fullName: row["full_name"], initials: row["initials"], role: row["role"], createdAt: row["created_at"])
-    }
+    static func user(_ row: PGRow) -> User { CatalogRows.user(row) }
 
     public func user(named name: String) async throws -> User? {
         try await read { db in try await db.fetchOne(sql: "SELECT * FROM users WHERE name = ?", arguments: [name]).map(Self.user) }
@@ -299,11 +293,7 @@ public final class PostgresCatalog: Catalog {
         }
     }
 
-    static func caseRecord(_ row: PGRow) -> CaseRecord {
-        CaseRecord(id: row["id"], reference: row["reference"], title: row["title"], createdBy: row["created_by"],
-                   createdAt: row["created_at"], status: row["status"], statusAt: row["status_at"], releaseDate: row["release_date"],
-                   retentionClass: row["retention_class"], statusVersion: row["status_version"])
-    }
+    static func caseRecord(_ row: PGRow) -> CaseRecord { CatalogRows.caseRecord(row) }
 
     public func caseRecord(_ idOrReference: String) async throws -> CaseRecord? {
         try await read { db in
@@ -342,22 +332,13 @@ public final class PostgresCatalog: Catalog {
 
     // MARK: Exhibits
 
-    static let upsertBlob = """
-        INSERT INTO blobs (sha256, size, chunks, media, integrity, verdict, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (sha256) DO UPDATE SET
-            purged_at = NULL,
-            media = coalesce(excluded.media, blobs.media),
-            integrity = coalesce(excluded.integrity, blobs.integrity),
-            verdict = coalesce(excluded.verdict, blobs.verdict)
-        """
-
     public func insertExhibit(
         _ exhibit: NewExhibit, makeEvent: @escaping @Sendable (String) -> CustodyEvent.Draft
     ) async throws -> (ExhibitRecord, CustodyEvent) {
         let (id, event) = try await write { db -> (String, CustodyEvent) in
             let at = self.timestamp
             try await db.execute(
-                sql: Self.upsertBlob,
+                sql: CatalogSQL.upsertBlob,
                 arguments: [exhibit.blob.hex, exhibit.size, exhibit.chunks, exhibit.media.media, exhibit.media.integrity,
                             exhibit.media.verdict, at])
             let number = (try await db.scalar(
@@ -393,7 +374,7 @@ public final class PostgresCatalog: Catalog {
                 sql: "SELECT reference, initials, number, blob FROM exhibits WHERE id = ?", arguments: [masterID])
             else { throw ExhibitError(.notFound, "the master is gone") }
             try await db.execute(
-                sql: Self.upsertBlob,
+                sql: CatalogSQL.upsertBlob,
                 arguments: [copy.blob.hex, copy.size, copy.chunks, copy.media.media, copy.media.integrity, copy.media.verdict, at])
             let count = try await db.scalar(Int.self, sql: "SELECT count(*) FROM exhibits WHERE master_id = ?", arguments: [masterID]) ?? 0
             let reference = "\(master["reference"] as String)-W\(count + 1)"
@@ -449,32 +430,9 @@ public final class PostgresCatalog: Catalog {
         }
     }
 
-    static let exhibitSelect = """
-        SELECT e.*, c.reference AS case_reference, b.size AS size, b.media AS media, b.integrity AS integrity
-        FROM exhibits e JOIN cases c ON c.id = e.case_id JOIN blobs b ON b.sha256 = e.blob
-        """
+    static var exhibitSelect: String { CatalogSQL.exhibitSelect }
 
-    static func exhibit(_ row: PGRow) -> ExhibitRecord {
-        let decoder = JSONDecoder()
-        func decode<T: Decodable>(_ type: T.Type, _ column: String) -> T? {
-            (row[column] as String?).flatMap { try? decoder.decode(T.self, from: Data($0.utf8)) }
-        }
-        var record = ExhibitRecord(
-            id: row["id"], caseID: row["case_id"], caseReference: row["case_reference"], reference: row["reference"],
-            filename: row["filename"], sha256: SHA256Digest(hex: row["blob"] as String)!, size: row["size"],
-            uploadedBy: row["uploaded_by"], uploadedAt: row["uploaded_at"],
-            integrity: decode(IntegrityReport.self, "integrity"), media: decode(MediaInfo.self, "media"),
-            coverage: decode(TimeCoverage.self, "coverage"),
-            masterID: row["master_id"], lineage: decode(Lineage.self, "lineage"),
-            workingCopyStatus: row["working_copy_status"], workingCopyError: row["working_copy_error"])
-        record.state = row["state"]
-        if let requestedAt = row["deletion_requested_at"] as String? {
-            record.deletion = ExhibitDeletion(
-                requestedAt: requestedAt, requestedBy: row["deletion_requested_by"], reason: row["deletion_reason"],
-                purgeAfter: row["purge_after"], purgedAt: row["purged_at"], purgedBy: row["purged_by"], purgeReason: row["purge_reason"])
-        }
-        return record
-    }
+    static func exhibit(_ row: PGRow) -> ExhibitRecord { CatalogRows.exhibit(row) }
 
     public func exhibit(id: String) async throws -> ExhibitRecord? {
         try await read { db in try await db.fetchOne(sql: Self.exhibitSelect + " WHERE e.id = ?", arguments: [id]).map(Self.exhibit) }
@@ -522,13 +480,7 @@ public final class PostgresCatalog: Catalog {
         }
     }
 
-    static func share(_ row: PGRow) -> ShareRecord {
-        ShareRecord(
-            id: row["id"], exhibitID: row["exhibit"], createdBy: row["created_by"], createdAt: row["created_at"],
-            expiresAt: row["expires_at"], maxDownloads: row["max_downloads"], downloads: row["downloads"],
-            revokedAt: row["revoked_at"], recipient: row["recipient"], note: row["note"], keyID: row["key_id"] ?? "",
-            revokedReason: row["revoked_reason"])
-    }
+    static func share(_ row: PGRow) -> ShareRecord { CatalogRows.share(row) }
 
     public func share(id: String) async throws -> ShareRecord? {
         try await read { db in try await db.fetchOne(sql: "SELECT * FROM shares WHERE id = ?", arguments: [id]).map(Self.share) }
@@ -619,12 +571,7 @@ public final class PostgresCatalog: Catalog {
         }
     }
 
-    static func viewSummary(_ row: PGRow) -> ShareViewSummary {
-        ShareViewSummary(
-            shareID: row["share_id"], viewID: row["view_id"], kind: row["kind"], firstAt: row["first_at"], lastAt: row["last_at"],
-            requests: row["requests"], bytes: row["bytes"], exhibitID: row["exhibit"], caseReference: row["case_ref"],
-            client: row["client"])
-    }
+    static func viewSummary(_ row: PGRow) -> ShareViewSummary { CatalogRows.viewSummary(row) }
 
     public func addShareViewTallies(_ tallies: [ShareViewTally]) async throws {
         guard !tallies.isEmpty else { return }

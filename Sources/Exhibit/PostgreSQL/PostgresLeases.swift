@@ -36,38 +36,25 @@ public final class PostgresLeases: WriteLeases {
     }
 
     public func exclusively<T: Sendable>(_ body: @Sendable (Set<ObjectKey>) async throws -> T) async throws -> T {
-        try await catalog.awaitReady()
         let cutoff = CustodyTime.string(catalog.now().addingTimeInterval(-Double(staleAfter.components.seconds)))
-        return try await PostgresCatalog.mapErrors(catalog.location) {
-            try await catalog.connection { connection in
-                let db = PGSession(connection: connection, logger: catalog.logger)
-                try await db.execute(sql: "BEGIN")
-                do {
-                    try await db.execute(sql: "SELECT pg_advisory_xact_lock(?)", arguments: [Self.collectionLock])
-                    // Leases whose process no longer holds its owner lock (it ended or died), and very old ones.
-                    try await db.execute(
-                        sql: """
-                            DELETE FROM write_leases w WHERE w.created_at < ? OR NOT EXISTS (
-                                SELECT 1 FROM pg_locks l
-                                WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                                  AND ((l.classid::bigint << 32) | l.objid::bigint) = w.owner)
-                            """,
-                        arguments: [cutoff])
-                    var keys = Set<ObjectKey>()
-                    try await db.forEach(sql: "SELECT kind, digest FROM write_leases") { row in
-                        if let kind = ObjectKey.Kind(rawValue: row[0] as String), let digest = SHA256Digest(hex: row[1] as String) {
-                            keys.insert(ObjectKey(kind: kind, digest: digest))
-                        }
-                    }
-                    let value = try await body(keys)
-                    try await db.execute(sql: "COMMIT")
-                    return value
-                } catch {
-                    try? await db.execute(sql: "ROLLBACK")
-                    throw error
+        return try await catalog.locked(Self.collectionLock) { db in
+            // Leases whose process no longer holds its owner lock (it ended or died), and very old ones.
+            try await db.execute(
+                sql: """
+                    DELETE FROM write_leases w WHERE w.created_at < ? OR NOT EXISTS (
+                        SELECT 1 FROM pg_locks l
+                        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                          AND ((l.classid::bigint << 32) | l.objid::bigint) = w.owner)
+                    """,
+                arguments: [cutoff])
+            var keys = Set<ObjectKey>()
+            try await db.forEach(sql: "SELECT kind, digest FROM write_leases") { row in
+                if let kind = ObjectKey.Kind(rawValue: row[0] as String), let digest = SHA256Digest(hex: row[1] as String) {
+                    keys.insert(ObjectKey(kind: kind, digest: digest))
                 }
             }
+            return try await body(keys)
         }
     }
 }
@@ -147,7 +134,6 @@ final class PostgresLease: WriteLease {
 
     func hold(_ keys: [ObjectKey]) async throws {
         guard !keys.isEmpty else { return }
-        try await catalog.awaitReady()
         let current = try await PostgresCatalog.mapErrors(catalog.location) { try await owner.hold() }
         let first = generation.withLock { generation in
             if generation == nil { generation = current }
@@ -158,24 +144,13 @@ final class PostgresLease: WriteLease {
         }
         let ownerKey = owner.key
         let now = catalog.timestamp
-        try await PostgresCatalog.mapErrors(catalog.location) {
-            try await catalog.connection { connection in
-                let db = PGSession(connection: connection, logger: catalog.logger)
-                try await db.execute(sql: "BEGIN")
-                do {
-                    try await db.execute(sql: "SELECT pg_advisory_xact_lock_shared(?)", arguments: [PostgresLeases.collectionLock])
-                    let rows = keys.map { _ in "(?, ?, ?, ?, ?, ?)" }.joined(separator: ", ")
-                    var arguments: [(any PGBindable)?] = []
-                    for key in keys { arguments += [id, key.kind.rawValue, key.digest.hex, server, ownerKey, now] }
-                    try await db.execute(
-                        sql: "INSERT INTO write_leases (lease, kind, digest, server, owner, created_at) VALUES \(rows) ON CONFLICT DO NOTHING",
-                        arguments: arguments)
-                    try await db.execute(sql: "COMMIT")
-                } catch {
-                    try? await db.execute(sql: "ROLLBACK")
-                    throw error
-                }
-            }
+        try await catalog.locked(PostgresLeases.collectionLock, shared: true) { [id, server] db in
+            let rows = keys.map { _ in "(?, ?, ?, ?, ?, ?)" }.joined(separator: ", ")
+            var arguments: [(any PGBindable)?] = []
+            for key in keys { arguments += [id, key.kind.rawValue, key.digest.hex, server, ownerKey, now] }
+            try await db.execute(
+                sql: "INSERT INTO write_leases (lease, kind, digest, server, owner, created_at) VALUES \(rows) ON CONFLICT DO NOTHING",
+                arguments: arguments)
         }
     }
 
