@@ -86,6 +86,7 @@ public final class LocalBackend: ObjectBackend {
         try await pool.runIfActive {
             try Self.write(temporary, parts: parts)
             try Self.seal(temporary)
+            try Self.makeParents(of: final)
             guard rename(temporary, final) == 0 else {
                 let error = errno
                 unlink(temporary)

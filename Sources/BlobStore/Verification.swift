@@ -12,8 +12,9 @@ public struct VerificationReport: Sendable, Codable {
         case corruptManifest = "corrupt-manifest"
         /// A blob that should be present has no manifest.
         case missingManifest = "missing-manifest"
-        /// All chunks are sound but together they do not hash to the blob's digest.
-        case blobMismatch = "blob-mismatch"
+        /// All chunks are sound but together they do not hash to the blob's digest: the manifest lists the
+        /// wrong chunks.
+        case blobMismatch = "manifest-mismatch"
     }
 
     public struct Problem: Sendable, Codable, CustomStringConvertible {
@@ -136,7 +137,7 @@ extension BlobStore {
             let digest = blobHasher.finalize()
             if blobIntact && digest != blob {
                 report.problems.append(
-                    .init(kind: .blobMismatch, chunk: nil, blobs: [blob], detail: "chunks hash to \(digest.hex)"))
+                    .init(kind: .blobMismatch, chunk: nil, blobs: [blob], detail: "the chunks it lists hash to \(digest.hex), not to the blob"))
             }
         }
 

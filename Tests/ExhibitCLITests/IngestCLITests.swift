@@ -84,7 +84,7 @@ import Testing
         let path = try makeFile("v.bin", size: 4 << 20, seed: 4)
         #expect(try ExhibitCLI.run(ingest + common + [path]).status == 0)
         let clean = try ExhibitCLI.run(["verify"] + common)
-        #expect(clean.status == 0 && clean.out.hasPrefix("ok: 1 blobs"))
+        #expect(clean.status == 0 && clean.out.hasPrefix("ok: 1 exhibits, 1 blobs"), "\(clean.out)")
 
         let chunks = try store.objects.list(.chunks)
         let name = try #require(chunks.first)
@@ -95,7 +95,7 @@ import Testing
         let broken = try ExhibitCLI.run(["verify"] + common)
         #expect(broken.status == 1)
         #expect(broken.out.contains("corrupt-chunk: chunk \(name)"))
-        #expect(broken.out.contains("damaged: 1 problem(s), 1 blob(s) broken"))
+        #expect(broken.out.contains("damaged: 1 exhibit(s) broken"), "\(broken.out)")
     }
 
     @Test func aMissingFileStopsEverythingBeforeAnythingIsStored() throws {
