@@ -172,8 +172,12 @@ extension EvidenceStore {
     }
 
     /// Masters that still need a working copy (planned but not made, or interrupted): for the server at start.
+    /// Masters never planned (stored by the CLI, or just before a crash) are included only when the policy makes
+    /// copies automatically.
     public func mastersAwaitingWorkingCopies() async throws -> [ExhibitRecord] {
-        try await catalog.masters(withWorkingCopyStatus: ["pending", "interrupted"], includeUnplanned: true).filter { master in
+        try await catalog.masters(
+            withWorkingCopyStatus: ["pending", "interrupted"], includeUnplanned: policies.storage.workingCopies.automatic
+        ).filter { master in
             guard master.isLive else { return false }
             let operation = workingCopyPlan(master).operation
             return operation == .remux || operation == .transcode

@@ -86,12 +86,15 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Writes a line of JSON for one encodable value (pretty-printed over several lines with `pretty`).
+/// Writes a line of JSON for one encodable value (pretty-printed over several lines with `pretty`), flushed at
+/// once: a line `ingest` or `upload` prints is the acknowledgment that its file is stored, so it must reach a
+/// pipe or file before the next file starts, not when the process ends (a killed process never gets there).
 func printJSONLine(_ value: some Encodable, pretty: Bool = false) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted] : [.sortedKeys, .withoutEscapingSlashes]
     let data = try encoder.encode(value)
     print(String(decoding: data, as: UTF8.self))
+    fflush(nil)
 }
 
 /// Prints rows as aligned columns.

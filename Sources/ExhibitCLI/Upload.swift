@@ -75,17 +75,18 @@ extension ExhibitCommand {
                     let result = try await client.upload(file, case: caseName, metadata: metadata(), progress: progress)
                     results.append(result)
                     progress.done(result)
+                    // Each file's line as soon as it is stored: the line is its acknowledgment.
+                    if json { try printJSONLine(result) }
                 } catch {
                     let failed = FileResult(path: file.path, size: file.size, sha256: file.sha256 ?? "", reference: nil, exhibitID: nil,
                                             verdict: nil, coverage: nil, error: "\(error)", resumed: false)
                     results.append(failed)
                     progress.done(failed)
+                    if json { try printJSONLine(failed) }
                 }
             }
             progress.finish()
-            if json {
-                for result in results { try printJSONLine(result) }
-            } else {
+            if !json {
                 printTable(["FILE", "EXHIBIT", "SHA-256", "VERDICT", "COVERAGE"], results.map {
                     [$0.path, $0.reference ?? "FAILED", $0.sha256, $0.verdict ?? ($0.error ?? ""), $0.coverage ?? ""]
                 })
@@ -133,10 +134,15 @@ struct LocalFile {
     let size: Int64
     var sha256: String?
 
+    /// A file to upload; a symbolic link is followed (its target's size, not the link's).
     init(path: String) throws {
         self.path = path
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)
-        size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw CLIError("cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw CLIError("\(path) is not a regular file") }
+        size = Int64(info.st_size)
     }
 }
 

@@ -9,10 +9,11 @@ public final class LiveServer: @unchecked Sendable {
     public let process: Process
     private let output: Pipe
 
-    public init(storage: String, policies: String = TestPaths.policies, environment: [String: String] = [:]) throws {
+    /// Starts a server on `port` (0: a free one).
+    public init(storage: String, policies: String = TestPaths.policies, environment: [String: String] = [:], port: Int = 0) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestPaths.exhibitExecutable)
-        process.arguments = ["serve", "--storage", storage, "--policies", policies, "--port", "0"]
+        process.arguments = ["serve", "--storage", storage, "--policies", policies, "--port", String(port)]
         process.environment = ProcessInfo.processInfo.environment.merging(["LOG_LEVEL": "warning"].merging(environment) { $1 }) { $1 }
         let output = Pipe()
         process.standardOutput = output
@@ -53,6 +54,23 @@ public final class LiveServer: @unchecked Sendable {
     }
 
     deinit { stop(signal: SIGKILL) }
+
+    /// A TCP port nothing listens on now (the kernel's choice), for a server that must come back on the same one.
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSupportError("socket: \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw TestSupportError("bind: \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 }
 
 /// HTTP through the `curl` command line: a real, independent client.

@@ -201,35 +201,4 @@ import Testing
         #expect(result.status == 0)
         #expect(result.out.contains("Example"))
     }
-
-    /// kill -9 at random moments during ingests: afterwards every chunk file's name matches its bytes, every
-    /// manifest's chunks are present, and `exhibit verify` passes.
-    @Test func killedIngestsLeaveOnlySoundObjects() async throws {
-        let seed = UInt64(Date().timeIntervalSince1970 * 1000) % 100_000
-        print("crash rounds seed: \(seed)")
-        var random = DeterministicRandom(seed: seed)
-        for round in 0..<8 {
-            let path = try makeFile("crash\(round).bin", size: 48 << 20, seed: seed + UInt64(round))
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: TestPaths.exhibitExecutable)
-            process.arguments = ingest + common + [path]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            try await Task.sleep(for: .milliseconds(Int(random.next() % 600)))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        for name in try store.objects.list(.chunks) {
-            let bytes = try store.objects.read(.chunks, name)
-            #expect(SHA256.hash(bytes).hex == name, "chunk \(name) does not match its bytes")
-        }
-        let verify = try ExhibitCLI.run(["verify"] + common)
-        #expect(verify.status == 0, "\(verify.out)")
-        // An exhibit exists exactly when its exhibit.ingested event does, and the ledger is intact.
-        let exhibits = try store.sql("SELECT count(*) FROM exhibits").out
-        let events = try store.sql("SELECT count(*) FROM custody_events WHERE action = 'exhibit.ingested'").out
-        #expect(exhibits == events)
-        #expect(try store.run(["custody", "verify"]).status == 0)
-    }
 }

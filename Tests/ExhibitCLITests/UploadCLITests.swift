@@ -153,6 +153,30 @@ import Testing
     }
 
     /// A folder: every file in name order, a table at the end; the token from EXHIBIT_TOKEN.
+    /// Regression (found by the crash rounds): a symbolic link was sent as the link itself (its size, the length of
+    /// its target's path), and the server refused the bytes. A link uploads its target.
+    @Test func aSymbolicLinkUploadsTheFileItPointsTo() throws {
+        let store = try TestStore("upload-link")
+        let server = try LiveServer(storage: store.storage)
+        let work = try TemporaryDirectory("upload-link-work")
+        let target = TestPaths.fixtures + "/mp4_h264_aac.mp4"
+        let link = work.appending("camera-3.mp4")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        let result = try Subprocess.run(
+            TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, "--json", link],
+            environment: ["EXHIBIT_TOKEN": store.tokens["jsmith"]!, "XDG_CONFIG_HOME": work.appending("config")])
+        #expect(result.status == 0, "\(result.out)\(result.err)")
+        let line = try #require(try ExhibitCLI.jsonLines(result).first)
+        #expect(line["sha256"] as? String == SHA256.hash(try Data(contentsOf: URL(fileURLWithPath: target))).hex)
+        #expect(line["size"] as? Int == 185_813)
+        let dangling = work.appending("gone.mp4")
+        try FileManager.default.createSymbolicLink(atPath: dangling, withDestinationPath: work.appending("nothing"))
+        let refused = try Subprocess.run(
+            TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, dangling],
+            environment: ["EXHIBIT_TOKEN": store.tokens["jsmith"]!, "XDG_CONFIG_HOME": work.appending("config")])
+        #expect(refused.status != 0 && refused.err.contains("no such file"), "\(refused.err)")
+    }
+
     @Test func aFolderIsUploadedFileByFile() throws {
         let store = try TestStore("upload-folder")
         let server = try LiveServer(storage: store.storage)

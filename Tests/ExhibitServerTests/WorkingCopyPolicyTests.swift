@@ -1,0 +1,28 @@
+import Exhibit
+import ExhibitTesting
+import Foundation
+import Testing
+
+/// Which masters a starting server queues for working copies.
+@Suite struct WorkingCopyPolicyTests {
+    /// Regression (found by the crash rounds): a server started with `automatic: false` still made copies of every
+    /// master never planned (stored by the CLI or just before a crash) at each start.
+    @Test func unplannedMastersAreQueuedAtStartOnlyWhenCopiesAreAutomatic() async throws {
+        let files = try TestStore("unplanned-copies")
+        let stored = try files.ingest([TestPaths.fixtures + "/ts_h264_aac.ts", TestPaths.fixtures + "/mp4_h264_aac.mp4"])
+        #expect(stored.count == 2)
+        for automatic in [true, false] {
+            let policies = try TemporaryDirectory("policies")
+            for name in try FileManager.default.contentsOfDirectory(atPath: TestPaths.policies) {
+                let text = try String(contentsOfFile: TestPaths.policies + "/" + name, encoding: .utf8)
+                    .replacingOccurrences(of: "automatic: true", with: "automatic: \(automatic)")
+                try text.write(toFile: policies.appending(name), atomically: true, encoding: .utf8)
+            }
+            let store = try EvidenceStore(root: files.storage, policies: try Policies.load(from: policies.path))
+            #expect(store.policies.storage.workingCopies.automatic == automatic)
+            // The MPEG-TS master needs a copy (remux); the MP4 plays as it is.
+            let waiting = try await store.mastersAwaitingWorkingCopies().map(\.reference)
+            #expect(waiting == (automatic ? [stored[0]["reference"] as! String] : []), "automatic: \(automatic)")
+        }
+    }
+}
