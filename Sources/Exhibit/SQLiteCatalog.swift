@@ -220,14 +220,20 @@ public final class SQLiteCatalog: Catalog {
 
     /// One write transaction, `BEGIN IMMEDIATE` so it holds the write lock from its first statement: two
     /// processes appending at once queue instead of both reading the same head.
+    /// A full disk (or quota) is `noSpace`, so callers answer 507 rather than a bare failure; SQLite has rolled
+    /// the transaction back.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.writeWithoutTransaction { db in
-            var result: T?
-            try db.inTransaction(.immediate) {
-                result = try body(db)
-                return .commit
+        do {
+            return try await pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
             }
-            return result!
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw ExhibitError(.noSpace, "the catalog's disk is full; nothing was recorded (\(error.message ?? "database or disk is full"))")
         }
     }
 

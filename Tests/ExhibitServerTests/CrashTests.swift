@@ -29,6 +29,8 @@ import Testing
         var sent: [String: String] = [:]
         /// Exhibit id -> SHA-256, for every upload that got its 201 (or its `exhibit upload` success line).
         var acknowledged: [String: String] = [:]
+        /// Filenames of uploads answered 201 whose body the crash cut off.
+        var mustExist: Set<String> = []
         var exhibitsChecked = 0
         var inFlightStored = 0
     }
@@ -81,6 +83,8 @@ import Testing
             #expect(events[row[0]] == 1, "\(label): exhibit \(row[0]) has \(events[row[0]] ?? 0) exhibit.ingested events")
         }
         #expect(events.count == stored.count, "\(label): \(events.count) exhibit.ingested events for \(stored.count) exhibits")
+        let names = Set(rows.filter { $0.count == 3 }.map { $0[1] })
+        for name in ledger.mustExist { #expect(names.contains(name), "\(label): \(name) was answered 201 but is not stored") }
         for (id, sha256) in ledger.acknowledged {
             #expect(stored[id] == sha256, "\(label): acknowledged exhibit \(id) is \(stored[id] ?? "missing")")
         }
@@ -167,7 +171,7 @@ import Testing
                 }
                 plan.append((source, resumable))
             }
-            var posts: [(Process, String, String)] = []  // process, status file, response file
+            var posts: [(Process, String, String, String)] = []  // process, status file, response file, filename
             var resumables: [(Process, String)] = []
             for (index, (source, resumable)) in plan.enumerated() {
                 let name = String(format: "r%02d-u%02d.%@", round, index, source.ext)
@@ -201,21 +205,27 @@ import Testing
                     curl.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: status))
                     curl.standardError = FileHandle.nullDevice
                     try curl.run()
-                    posts.append((curl, status, response))
+                    posts.append((curl, status, response, name))
                 }
             }
             let moment = 50 + Int(random.next() % 1500)
             kills.append(moment)
             try await Task.sleep(for: .milliseconds(moment))
             server.stop(signal: SIGKILL)
-            for (curl, _, _) in posts { curl.waitUntilExit() }
+            for (curl, _, _, _) in posts { curl.waitUntilExit() }
             server = try LiveServer(storage: store.storage, policies: policies, port: port)
             for (process, _) in resumables { process.waitUntilExit() }
 
             var downloads: [String] = []
             var acknowledged = 0
-            for (_, status, response) in posts {
+            for (curl, status, response, name) in posts {
                 guard (try? String(contentsOfFile: status, encoding: .utf8)) == "201" else { continue }
+                // A 201 whose body was cut off by the kill is not a whole answer, but the server only says 201
+                // after the commit: that exhibit must exist.
+                guard curl.terminationStatus == 0 else {
+                    ledger.mustExist.insert(name)
+                    continue
+                }
                 let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: response))) as? [String: Any]
                 let id = try #require(json?["id"] as? String)
                 ledger.acknowledged[id] = json?["sha256"] as? String
