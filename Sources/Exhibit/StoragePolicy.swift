@@ -12,6 +12,32 @@ public struct StoragePolicy: Sendable, Equatable {
     public var probe: ProbeLimits
     /// Working copies: made automatically or not, how many at once, how they are encoded.
     public var workingCopies: WorkingCopyPolicy
+    /// How long the server waits for slow clients, and how many connections it holds at once.
+    public var connections: ConnectionPolicy = .default
+
+    public struct ConnectionPolicy: Sendable, Equatable {
+        /// A request's headers must be complete within this long of the connection opening or of the previous
+        /// response ending (also the limit for an idle keep-alive connection).
+        public var headerTimeout: Duration
+        /// While the server waits for a request body's next bytes, none arriving for this long cuts it off.
+        public var bodyStallTimeout: Duration
+        /// A request body must average at least this many bytes per second over the time the server waited for
+        /// it (once it has waited `rateGrace`); the server's own pauses do not count.
+        public var minBodyRate: Int64
+        public var rateGrace: Duration { bodyStallTimeout }
+        /// Connections held at once; more wait in the kernel's listen queue.
+        public var maxConnections: Int
+
+        public static let `default` = ConnectionPolicy(
+            headerTimeout: .seconds(30), bodyStallTimeout: .seconds(60), minBodyRate: 1024, maxConnections: 1024)
+
+        public init(headerTimeout: Duration, bodyStallTimeout: Duration, minBodyRate: Int64, maxConnections: Int) {
+            self.headerTimeout = headerTimeout
+            self.bodyStallTimeout = bodyStallTimeout
+            self.minBodyRate = minBodyRate
+            self.maxConnections = maxConnections
+        }
+    }
 
     public struct WorkingCopyPolicy: Sendable, Equatable {
         public var automatic: Bool
@@ -94,6 +120,19 @@ public struct StoragePolicy: Sendable, Equatable {
         try checkCopy((32_000...512_000).contains(audioBitRate), "audio_bit_rate", "must be between 32000 and 512000")
         try checkCopy(timeLimit > .zero, "time_limit", "must be above 0")
         try copies.rejectUnknownKeys()
+        var connectionsMap = try top.mapping("connections")
+        let headerTimeout = try connectionsMap.duration("header_timeout")
+        let stallTimeout = try connectionsMap.duration("body_stall_timeout")
+        let minRate = try connectionsMap.size("min_body_rate")
+        let maxConnections = try connectionsMap.integer("max_connections")
+        func checkConnection(_ ok: Bool, _ key: String, _ message: String) throws(PolicyError) {
+            if !ok { throw document.error(connectionsMap.valueNode(key), "connections.\(key): \(message)") }
+        }
+        try checkConnection(headerTimeout >= .seconds(1) && headerTimeout <= .seconds(3600), "header_timeout", "must be between 1s and 1h")
+        try checkConnection(stallTimeout >= .seconds(1) && stallTimeout <= .seconds(3600), "body_stall_timeout", "must be between 1s and 1h")
+        try checkConnection(minRate >= 0 && minRate <= 1 << 30, "min_body_rate", "must be between 0 (no minimum) and 1GiB")
+        try checkConnection((16...1_000_000).contains(maxConnections), "max_connections", "must be between 16 and 1000000")
+        try connectionsMap.rejectUnknownKeys()
         try top.rejectUnknownKeys()
         var policy = StoragePolicy(
             chunking: chunking, maxUploadSize: maxUpload,
@@ -104,6 +143,8 @@ public struct StoragePolicy: Sendable, Equatable {
                 automatic: automatic, jobs: jobs,
                 encoder: EncoderSettings(preset: preset, crf: crf, audioBitRate: audioBitRate, timeLimit: timeLimit)))
         policy.uploadExpiry = expiry
+        policy.connections = ConnectionPolicy(
+            headerTimeout: headerTimeout, bodyStallTimeout: stallTimeout, minBodyRate: minRate, maxConnections: maxConnections)
         return policy
     }
 }

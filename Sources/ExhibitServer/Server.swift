@@ -15,15 +15,12 @@ import Synchronization
 public struct ServerConfiguration: Sendable {
     public var host: String
     public var port: Int
-    /// A connection that sends nothing (no headers, no body bytes) for this long is closed.
-    public var idleTimeout: Duration
     /// Requests whose headers together exceed this are refused.
     public var maxHeaderSize: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, idleTimeout: Duration = .seconds(60), maxHeaderSize: Int = 16 << 10) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, maxHeaderSize: Int = 16 << 10) {
         self.host = host
         self.port = port
-        self.idleTimeout = idleTimeout
         self.maxHeaderSize = maxHeaderSize
     }
 }
@@ -120,8 +117,9 @@ public enum ExhibitHTTPServer {
         return router
     }
 
-    /// The application: router, HTTP/1.1 with bounded headers and an idle timeout, graceful shutdown on
-    /// SIGINT/SIGTERM through swift-service-lifecycle.
+    /// The application: router, HTTP/1.1 with bounded headers, slow clients cut off and connections bounded
+    /// (`connections` in Policies/storage.yaml), graceful shutdown on SIGINT/SIGTERM through
+    /// swift-service-lifecycle.
     public static func buildApplication(
         store: EvidenceStore, configuration: ServerConfiguration, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -129,16 +127,19 @@ public enum ExhibitHTTPServer {
         let workingCopies = WorkingCopyService(store: store, logger: logger)
         let linkViews = LinkViewCounters()
         let router = buildRouter(store: store, logger: logger, workingCopies: workingCopies, linkViews: linkViews)
-        let seconds = configuration.idleTimeout.components.seconds
+        let connections = store.policies.storage.connections
         let http1 = HTTP1Channel.Configuration(
-            idleTimeout: .seconds(seconds),
+            additionalChannelHandlers: [SlowClientGuard(policy: connections, logger: logger)],
+            idleTimeout: nil,
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: configuration.maxHeaderSize, maxHeaderListSize: configuration.maxHeaderSize,
                 maxHeaderFieldCount: 200))
         return Application(
             router: router,
             server: .http1(configuration: http1),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "exhibit"),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "exhibit",
+                availableConnectionsDelegate: MaximumAvailableConnections(connections.maxConnections, logger: logger)),
             services: [
                 workingCopies, LinkViewService(store: store, counters: linkViews, logger: logger),
                 RetentionService(store: store, logger: logger), UploadExpiryService(store: store, logger: logger),
