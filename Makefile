@@ -2,6 +2,7 @@
 #
 #   make run     install what is missing, build (release) and start Exhibit on ./Storage
 #   make test    install what is missing and run the whole test suite
+#   make load    60 s of 32 uploaders and 64 link downloaders against one server, then everything verifies
 #   make bench   release build and the benchmarks, each beside a reference tool in the same run
 #
 # Everything installs from Debian's packages (apt-get, with sudo when not root) and does nothing when present.
@@ -23,7 +24,7 @@ PIP_DEPS   := selenium
 # Reference tools the benchmarks compare against.
 BENCH_DEPS := borgbackup restic nginx-light curl wrk
 
-.PHONY: all deps bench-deps build release test run bench fixtures clean
+.PHONY: all deps bench-deps build release test load run bench fixtures clean
 
 all: build
 
@@ -46,10 +47,13 @@ deps:
 	  python3 -m pip install -q $$p 2>/dev/null || python3 -m pip install -q --break-system-packages $$p 2>/dev/null \
 	    || $(APT_GET) install -y -q python3-$$p; \
 	done
-	@# tuspy (the Python tus client the upload tests interoperate with), in a virtualenv of its own.
+	@# tuspy (the Python tus client the upload tests interoperate with) and schemathesis (the API fuzzer the
+	@# OpenAPI test runs), in a virtualenv of their own.
+	@[ -x .build/py-venv/bin/python ] || /usr/bin/python3 -m venv .build/py-venv
 	@.build/py-venv/bin/python -c "import tusclient" 2>/dev/null || { \
-	  echo "installing tuspy into .build/py-venv"; \
-	  /usr/bin/python3 -m venv .build/py-venv && .build/py-venv/bin/pip install -q tuspy; }
+	  echo "installing tuspy into .build/py-venv"; .build/py-venv/bin/pip install -q tuspy; }
+	@.build/py-venv/bin/python -c "import schemathesis" 2>/dev/null || { \
+	  echo "installing schemathesis into .build/py-venv"; .build/py-venv/bin/pip install -q schemathesis; }
 
 bench-deps: deps
 	$(call apt_install,$(BENCH_DEPS))
@@ -78,6 +82,15 @@ test: deps
 	else \
 	  echo "!!!! SKIPPED: the S3 + PostgreSQL run of the suite: Ceph or PostgreSQL is not installed and could not be (make deps) !!!!"; \
 	fi
+
+# Load: one server on loopback under 32 concurrent uploaders and 64 concurrent share-link downloaders for
+# LOAD_SECONDS, then every uploaded exhibit and the ledger must verify (Tests/Tools/load.py). CI runs it on the
+# debug build it already has; `make load LOAD_BUILD=release` gives the README's figures.
+LOAD_SECONDS ?= 60
+LOAD_BUILD   ?= debug
+load: deps
+	$(SWIFT) build -c $(LOAD_BUILD) --product exhibit
+	python3 Tests/Tools/load.py .build/$(LOAD_BUILD)/exhibit $(POLICIES) --seconds $(LOAD_SECONDS)
 
 EXHIBIT    := .build/release/exhibit
 HOST       ?= 127.0.0.1

@@ -8,6 +8,10 @@ public final class LiveServer: @unchecked Sendable {
     public let adminToken: String?
     public let process: Process
     private let output: Pipe
+    /// The server's standard error (its log at `LOG_LEVEL`, warning by default), removed with the server.
+    public let errorLog: String
+    /// What the server has logged so far.
+    public var log: String { (try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? "" }
 
     /// Starts a server on `port` (0: a free one).
     public init(storage: String, policies: String = TestPaths.policies, environment: [String: String] = [:], port: Int = 0) throws {
@@ -21,7 +25,7 @@ public final class LiveServer: @unchecked Sendable {
         let errors = FileManager.default.temporaryDirectory.appendingPathComponent("exhibit-serve-\(UUID().uuidString).err")
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: errors)
-        defer { try? FileManager.default.removeItem(at: errors) }
+        errorLog = errors.path
         try process.run()
         self.process = process
         self.output = output
@@ -53,7 +57,10 @@ public final class LiveServer: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    deinit { stop(signal: SIGKILL) }
+    deinit {
+        stop(signal: SIGKILL)
+        try? FileManager.default.removeItem(atPath: errorLog)
+    }
 
     /// A TCP port nothing listens on now (the kernel's choice), for a server that must come back on the same one.
     public static func freePort() throws -> Int {

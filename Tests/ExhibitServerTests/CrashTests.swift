@@ -234,7 +234,7 @@ import Testing
             }
             for (process, output) in resumables {
                 // The resumable uploads outlive the crash: each must finish.
-                #expect(process.terminationStatus == 0, "round \(round): a resumable upload failed: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+                #expect(process.terminationStatus == 0, "round \(round): a resumable upload failed: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? ""); server log: \(server.log.suffix(3000))")
                 for line in try Self.jsonLines(output) {
                     guard let id = line["exhibit_id"] as? String else { continue }
                     ledger.acknowledged[id] = line["sha256"] as? String
