@@ -116,13 +116,15 @@ try:
         local = random.Random(args.seed * 2000 + number)
         while time.monotonic() < stop:
             link = local.choice(links)
-            # Half whole downloads, half a browser's ranged reads of the stream.
+            # What a browser's player does with a link: the whole stream, or ranged reads of it, under a view id
+            # (one share.accessed event per view; downloads with ?download= are capped per share by policy).
+            stream = f"{link}?play=master&view=load{number}x{local.randrange(8)}"
             if local.random() < 0.5:
-                status, seconds, body = curl(link + "?download=master")
+                status, seconds, body = curl(stream)
                 ok = status == 200 and len(body) == 2 << 20
             else:
                 start = local.randrange(0, (2 << 20) - 65536)
-                status, seconds, body = curl("-H", f"Range: bytes={start}-{start + 65535}", link + "?download=master")
+                status, seconds, body = curl("-H", f"Range: bytes={start}-{start + 65535}", stream)
                 ok = status == 206 and len(body) == 65536
             with lock:
                 if not ok:
