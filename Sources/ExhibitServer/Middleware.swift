@@ -12,11 +12,19 @@ struct ProblemMiddleware: RouterMiddleware {
     typealias Context = ExhibitRequestContext
     let logger: Logger
 
+    static let routes = RouteTable(openAPI: ExhibitHTTPServer.openAPIDocument)
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
-            let problem = Problem.from(error)
+            var problem = Problem.from(error)
+            // A path the API has, asked with a method it does not take: 405 and what it takes.
+            if problem.kind == .notFound, problem.detail == Problem.noSuchRoute, let methods = Self.routes.methods(for: request.uri.path),
+               !methods.contains(request.method.rawValue) {
+                problem = Problem(.methodNotAllowed, "\(request.uri.path) takes \(methods.joined(separator: ", ")), not \(request.method.rawValue)")
+                problem.headers[.allow] = methods.joined(separator: ", ")
+            }
             if problem.kind == .internalError {
                 logger.error("internal error on \(request.method) \(redactedPath(request.uri.path)): \(String(reflecting: error))")
             }

@@ -78,6 +78,9 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     public let detail: String
     public var headers: HTTPFields = [:]
 
+    /// The detail of the router's 404 (no route has the path with this method).
+    static let noSuchRoute = "no such route"
+
     /// 503 for a backing service (the chunk store, the catalog database) that cannot be reached, with a
     /// `Retry-After`: nothing of the request was kept.
     static func unavailable(_ what: String) -> Problem {
@@ -145,7 +148,7 @@ public struct Problem: Error, HTTPResponseError, Sendable {
             }
         case let error as HTTPError:
             switch error.status {
-            case .notFound: return Problem(.notFound, "no such route")
+            case .notFound: return Problem(.notFound, Problem.noSuchRoute)
             case .methodNotAllowed: return Problem(.methodNotAllowed, "the route does not take this method")
             case .contentTooLarge: return Problem(.tooLarge, error.body ?? "the body is too large")
             case .unauthorized: return Problem(.unauthorized, error.body ?? "a bearer token is required")

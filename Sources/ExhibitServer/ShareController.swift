@@ -163,6 +163,12 @@ struct ShareController: Sendable {
             func copy(if which: String) async throws -> ExhibitRecord? {
                 which == "copy" ? try await store.workingCopies(of: exhibit).last : nil
             }
+            if request.uri.queryValue("download") != nil && request.uri.queryValue("play") != nil {
+                throw Problem(.badRequest, "ask for play or download, not both")
+            }
+            if let which = request.uri.queryValue("play"), which != "master" && which != "copy" {
+                throw Problem(.badRequest, "play takes master or copy")
+            }
             if let which = request.uri.queryValue("download") {
                 return try await download(which, share: share, exhibit: exhibit, copy: try await copy(if: which), request: request, client: client)
             }
