@@ -208,7 +208,6 @@ extension EvidenceStore {
         } catch let error as BlobStoreError where error.code == .tooLarge {
             throw ExhibitError(.badRequest, "the request carries more bytes than the upload's Upload-Length (\(upload.length)) allows")
         }
-        try await writeTail(writer.tail, start: writer.tailStart, previousStart: previousTailStart, upload: id)
         upload.offset = writer.offset
         upload.entries = writer.entries
         upload.tailStart = writer.tailStart
@@ -217,7 +216,15 @@ extension EvidenceStore {
         upload.updatedAt = timestamp
         upload.expiresAt = uploadExpiry()
         upload.client = actor.client
-        try await catalog.saveUploadProgress(upload)
+        // The new tail and the progress that names it become durable together: a crash (or a failed catalog
+        // write) between them must leave the previous tail in place for the progress the catalog still has.
+        if let postgres = catalog as? PostgresCatalog {
+            try await postgres.saveUploadProgress(upload, tail: writer.tail)
+        } else {
+            try await writeTail(writer.tail, start: writer.tailStart, upload: id)
+            try await catalog.saveUploadProgress(upload)
+            if previousTailStart != writer.tailStart { unlink("\(uploadFolder(id))/tail-\(previousTailStart)") }
+        }
         guard upload.offset == upload.length, appended.interruption == nil else {
             return UploadProgress(upload: upload, ingested: nil, interrupted: appended.interruption != nil)
         }
@@ -297,13 +304,10 @@ extension EvidenceStore {
 
     // MARK: Tail files
 
-    /// Writes the tail durably (new name, synced, then the old one removed); nothing when it did not change.
-    /// With the catalog in PostgreSQL the tail goes there instead, so any server can take the upload on.
-    private func writeTail(_ tail: ByteBuffer, start: Int64, previousStart: Int64, upload id: String) async throws {
-        if let postgres = catalog as? PostgresCatalog {
-            try await postgres.writeUploadTail(id: id, start: start, bytes: tail)
-            return
-        }
+    /// Writes the tail durably under its start (a temporary name, synced, renamed); the caller removes the tail
+    /// it replaces once the catalog names the new one. (With the catalog in PostgreSQL the tail is saved with the
+    /// progress, in the database, so any server can take the upload on.)
+    private func writeTail(_ tail: ByteBuffer, start: Int64, upload id: String) async throws {
         let folder = uploadFolder(id)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let path = "\(folder)/tail-\(start)"
@@ -330,7 +334,6 @@ extension EvidenceStore {
             fsync(dir)
             close(dir)
         }
-        if previousStart != start { unlink("\(folder)/tail-\(previousStart)") }
     }
 
     private func readTail(_ upload: UploadRecord) async throws -> ByteBuffer {

@@ -48,6 +48,37 @@ import Testing
         try ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
     }
 
+    /// Regression (found by the crash rounds): the tail a request replaced was removed before the catalog
+    /// recorded the progress naming the new one, so a crash (or a failed catalog write) in between left the upload
+    /// pointing at a tail that was gone: every later request failed with 500. The catalog write is made to fail
+    /// here (a trigger refusing updates); the upload must carry on from the offset the catalog kept.
+    @Test func aFailedProgressWriteLeavesTheUploadResumable() throws {
+        var random = DeterministicRandom(seed: 92)
+        let file = Data(random.bytes(6_000_000))
+        let created = try create(length: file.count, fields: ["case": Self.caseReference, "filename": "tail.bin", "sha256": SHA256.hash(file).hex])
+        #expect(created.status == 201, "\(created.text)")
+        let location = try #require(created.header("location"))
+        #expect(try patch(location, offset: 0, file.prefix(100_000)).status == 204)
+        let (refuse, allow) = store.postgresDatabase != nil
+            ? ("""
+               CREATE FUNCTION refuse_progress() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql;
+               CREATE TRIGGER refuse_progress BEFORE UPDATE ON uploads FOR EACH ROW EXECUTE FUNCTION refuse_progress();
+               """, "DROP TRIGGER refuse_progress ON uploads; DROP FUNCTION refuse_progress();")
+            : ("CREATE TRIGGER refuse_progress BEFORE UPDATE ON uploads BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+               "DROP TRIGGER refuse_progress;")
+        #expect(try store.sql(refuse).status == 0)
+        // 3 MB: chunks are cut, so the tail moves to a new start; the progress cannot be recorded.
+        let failed = try patch(location, offset: 100_000, file[100_000..<3_100_000])
+        #expect(failed.status >= 500, "\(failed.status) \(failed.text)")
+        #expect(try store.sql(allow).status == 0)
+        let offset = try #require(Int(try head(location).header("upload-offset") ?? ""))
+        #expect(offset == 100_000, "the catalog kept the last recorded offset")
+        let rest = try patch(location, offset: offset, file[offset...])
+        #expect(rest.status == 204, "\(rest.status) \(rest.text)")
+        #expect(rest.header("exhibit-id") != nil)
+        #expect(try store.run(["verify"]).status == 0)
+    }
+
     @Test func theProtocolAsTheSpecSaysIt() throws {
         var random = DeterministicRandom(seed: 91)
         let file = Data(random.bytes(9_000_000))

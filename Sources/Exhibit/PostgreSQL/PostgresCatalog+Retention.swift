@@ -221,18 +221,33 @@ extension PostgresCatalog {
         try await read { db in try await db.fetchOne(sql: "SELECT * FROM uploads WHERE id = ?", arguments: [id]).map(Self.upload) }
     }
 
-    public func saveUploadProgress(_ upload: UploadRecord) async throws {
+    /// The progress and the tail it names, in one transaction.
+    func saveUploadProgress(_ upload: UploadRecord, tail: ByteBuffer) async throws {
         try await write { db in
-            let changed = try await db.changes(
+            try await self.updateUploadProgress(upload, in: db)
+            try await db.execute(
                 sql: """
-                    UPDATE uploads SET "offset" = ?, entries = ?, tail_start = ?, updated_at = ?, expires_at = ?, patches = ?,
-                        resumptions = ?, interrupted = ?, client = ?
-                    WHERE id = ? AND state = 'open'
+                    INSERT INTO upload_tails (upload_id, start, bytes) VALUES (?, ?, ?)
+                    ON CONFLICT (upload_id) DO UPDATE SET start = excluded.start, bytes = excluded.bytes
                     """,
-                arguments: [upload.offset, UploadRecord.encodeEntries(upload.entries), upload.tailStart, upload.updatedAt,
-                            upload.expiresAt, upload.patches, upload.resumptions, upload.interrupted, upload.client, upload.id])
-            guard changed == 1 else { throw ExhibitError(.conflict, "the upload is no longer open") }
+                arguments: [upload.id, upload.tailStart, tail])
         }
+    }
+
+    public func saveUploadProgress(_ upload: UploadRecord) async throws {
+        try await write { db in try await self.updateUploadProgress(upload, in: db) }
+    }
+
+    private func updateUploadProgress(_ upload: UploadRecord, in db: PGSession) async throws {
+        let changed = try await db.changes(
+            sql: """
+                UPDATE uploads SET "offset" = ?, entries = ?, tail_start = ?, updated_at = ?, expires_at = ?, patches = ?,
+                    resumptions = ?, interrupted = ?, client = ?
+                WHERE id = ? AND state = 'open'
+                """,
+            arguments: [upload.offset, UploadRecord.encodeEntries(upload.entries), upload.tailStart, upload.updatedAt,
+                        upload.expiresAt, upload.patches, upload.resumptions, upload.interrupted, upload.client, upload.id])
+        guard changed == 1 else { throw ExhibitError(.conflict, "the upload is no longer open") }
     }
 
     public func endUpload(id: String, state: String, error: String?) async throws {
@@ -260,18 +275,6 @@ extension PostgresCatalog {
     }
 
     // MARK: Upload tails
-
-    /// Keeps an open upload's tail in the database, so the next request may land on any server.
-    func writeUploadTail(id: String, start: Int64, bytes: ByteBuffer) async throws {
-        try await read { db in
-            try await db.execute(
-                sql: """
-                    INSERT INTO upload_tails (upload_id, start, bytes) VALUES (?, ?, ?)
-                    ON CONFLICT (upload_id) DO UPDATE SET start = excluded.start, bytes = excluded.bytes
-                    """,
-                arguments: [id, start, bytes])
-        }
-    }
 
     func uploadTail(id: String) async throws -> (start: Int64, bytes: ByteBuffer)? {
         try await read { db in
