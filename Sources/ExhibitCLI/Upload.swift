@@ -1,7 +1,11 @@
+import AsyncHTTPClient
 import ArgumentParser
 import Exhibit
 import ExhibitCrypto
 import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
 import MediaProbe
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -198,8 +202,11 @@ struct ResumeState {
     }
 }
 
-/// A tus 1.0 client over URLSession: creation, HEAD to find the offset, PATCH in requests of `requestSize` bytes
-/// each with `Upload-Checksum`, retried with backoff after network errors, 5xx and 423.
+/// A tus 1.0 client over AsyncHTTPClient: creation, HEAD to find the offset, PATCH in requests of `requestSize`
+/// bytes each with `Upload-Checksum`, retried with backoff after network errors, 5xx and 423.
+///
+/// (Not URLSession: on Linux it spins a core while a server that reads slowly holds a request body back, which on
+/// a loaded machine starved the very server it waited for.)
 struct TusClient {
     let server: String
     let token: String
@@ -207,13 +214,17 @@ struct TusClient {
     /// request in flight) costs under 2% of the file, and large files go in few requests.
     let requestSize: Int?
     let retries: Int
-    let session: URLSession = {
-        let configuration = URLSessionConfiguration.ephemeral
-        // An idle timeout (reset whenever bytes go either way): a connection that died silently is given up after it.
-        configuration.timeoutIntervalForRequest = 30
-        configuration.httpAdditionalHeaders = ["User-Agent": "exhibit-upload/1 (\(ProcessInfo.processInfo.hostName))"]
-        return URLSession(configuration: configuration)
+
+    /// One client for the process (never shut down: it lives as long as the command).
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        // Idle timeouts (reset whenever bytes go the way they wait for): a connection that died silently is given
+        // up after them; a slow but moving upload is not.
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(30), write: .seconds(30))
+        configuration.decompression = .disabled
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
+    static let userAgent = "exhibit-upload/1 (\(ProcessInfo.processInfo.hostName))"
 
     struct Failure: Error, CustomStringConvertible {
         let description: String
@@ -225,20 +236,23 @@ struct TusClient {
     }
 
     func send(_ method: String, _ url: String, headers: [String: String], body: Data? = nil) async -> Outcome {
-        var request = URLRequest(url: URL(string: url)!)
-        request.httpMethod = method
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        request.setValue("1.0.0", forHTTPHeaderField: "Tus-Resumable")
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        var request = HTTPClientRequest(url: url)
+        request.method = HTTPMethod(rawValue: method)
+        request.headers.replaceOrAdd(name: "User-Agent", value: Self.userAgent)
+        request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)")
+        request.headers.replaceOrAdd(name: "Tus-Resumable", value: "1.0.0")
+        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(data: body)) }
         do {
-            let (data, response): (Data, URLResponse)
-            if let body {
-                (data, response) = try await session.upload(for: request, from: body)
-            } else {
-                (data, response) = try await session.data(for: request)
-            }
-            guard let http = response as? HTTPURLResponse else { return .network(Failure(description: "not an HTTP response")) }
-            return .response(http, data)
+            // The idle timeouts above bound a stalled request; this only bounds a pathological one.
+            let response = try await Self.client.execute(request, timeout: .hours(6))
+            let bytes = method == "HEAD" ? ByteBuffer() : try await response.body.collect(upTo: 4 << 20)
+            var fields: [String: String] = [:]
+            for header in response.headers where fields[header.name] == nil { fields[header.name] = header.value }
+            guard let address = URL(string: url),
+                  let http = HTTPURLResponse(url: address, statusCode: Int(response.status.code), httpVersion: "HTTP/1.1", headerFields: fields)
+            else { return .network(Failure(description: "not an HTTP response")) }
+            return .response(http, Data(buffer: bytes))
         } catch {
             return .network(error)
         }

@@ -80,6 +80,11 @@ osd crush chooseleaf type = 0
 osd objectstore = memstore
 memstore device bytes = 8589934592
 mon allow pool delete = true
+# A PG's read lease is this grace times osd_pool_default_read_lease_ratio (0.8). On a small machine loaded by the
+# tests (2 cores, debug builds, ffmpeg) the OSD can be starved past the default 20 s; its placement groups then
+# stay "waiting for readable" and every request hangs. A long grace keeps them readable (one OSD has no peer
+# whose failure it must notice quickly).
+osd heartbeat grace = 600
 mon warn on pool no redundancy = false
 mon data avail warn = 1
 mon data avail crit = 0
