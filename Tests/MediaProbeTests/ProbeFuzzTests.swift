@@ -8,13 +8,6 @@ import Testing
 ///
 /// `EXHIBIT_FUZZ_MUTATIONS` sets how many (default 10000); `EXHIBIT_TEST_SEED` repeats a run.
 @Suite struct ProbeFuzzTests {
-    /// Resident memory of this process, in bytes (from /proc/self/statm).
-    static func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: " ")
-        return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
-    }
-
     /// One mutation of `bytes`: bit flips, overwritten runs, cuts, duplicated or removed ranges, spliced-in bytes
     /// of another file, or huge length fields (0xFF runs).
     static func mutate(_ original: [UInt8], other: [UInt8], _ random: inout DeterministicRandom) -> [UInt8] {
@@ -66,8 +59,8 @@ import Testing
             probeSize: 1 << 20, analyzeDuration: .seconds(5), probeTimeLimit: .seconds(5), scanTimeLimit: .seconds(10), gapFrames: 10)
         var verdicts: [String: Int] = [:]
         var slowest: (Double, String) = (0, "")
-        var baseline = 0
-        var peak = 0
+        let work = try TemporaryDirectory("probe-fuzz")
+        var kept: [String] = []
         for index in 0..<count {
             let (name, original) = corpus[Int(random.next() % UInt64(corpus.count))]
             let other = corpus[Int(random.next() % UInt64(corpus.count))].1
@@ -79,13 +72,31 @@ import Testing
             verdicts[report.integrity.verdict.rawValue, default: 0] += 1
             // Each run is bounded by the limits it was given (the probe's and the scan's), with slack for a loaded machine.
             #expect(seconds < 5 + 10 + 10, "mutation \(index) of \(name) ran \(seconds) s (seed \(seed))")
-            if index == min(200, count / 4) { baseline = Self.residentBytes() }
-            if index > min(200, count / 4) { peak = max(peak, Self.residentBytes()) }
+            // Every 40th mutation is kept for the memory check below.
+            if index % 40 == 0 {
+                let path = work.appending("m\(index).\((name as NSString).pathExtension)")
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+                kept.append(path)
+            }
         }
-        let growth = max(0, peak - baseline)
-        print("probe fuzz: \(count) mutations, verdicts \(verdicts.sorted { $0.key < $1.key }), slowest \(String(format: "%.2f", slowest.0)) s (\(slowest.1)), resident memory after warm-up \(baseline >> 20) MiB, grew \(growth >> 20) MiB")
-        // Memory is flat: what a run allocates is freed (a leak of even a few KiB per run would show over thousands).
-        #expect(growth < 48 << 20, "resident memory grew \(growth >> 20) MiB over \(count) mutations (seed \(seed))")
+        print("probe fuzz: \(count) mutations, verdicts \(verdicts.sorted { $0.key < $1.key }), slowest \(String(format: "%.2f", slowest.0)) s (\(slowest.1))")
+
+        // Memory is flat: a process of its own (this one runs other tests in parallel) probes the kept mutations
+        // over and over; its resident memory after thousands of probes is what it was after the first 200.
+        let probes = max(2000, kept.count * 10)
+        let leak = try Subprocess.run(
+            TestPaths.exhibitExecutable,
+            ["probe", kept[0], "--repeat-count", String(probes), "--policies", TestPaths.policies] + kept.dropFirst().flatMap { ["--also", $0] })
+        #expect(leak.status == 0, "\(leak.err)")
+        let fields = Dictionary(uniqueKeysWithValues: leak.err.split(separator: " ").compactMap { field -> (String, Int)? in
+            let parts = field.split(separator: "=")
+            guard parts.count == 2, let value = Int(parts[1].trimmingCharacters(in: .whitespacesAndNewlines)) else { return nil }
+            return (String(parts[0]), value)
+        })
+        let before = try #require(fields["before"], "\(leak.err)")
+        let after = try #require(fields["after"], "\(leak.err)")
+        print("probe fuzz memory: \(probes) probes of \(kept.count) mutated files in one process: resident \(before >> 10) MiB after warm-up, \(after >> 10) MiB at the end")
+        #expect(after - before < 16 << 10, "resident memory grew \((after - before) >> 10) MiB over \(probes) probes of mutated files (seed \(seed))")
         #expect(verdicts.count >= 2, "the mutations reach more than one verdict: \(verdicts)")
     }
 }
