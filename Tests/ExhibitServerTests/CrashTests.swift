@@ -10,7 +10,7 @@ import Testing
 /// and the ledger verify; `tmp/` is empty; and garbage collection removes exactly the orphans.
 ///
 /// `EXHIBIT_TEST_SEED` repeats a run; `EXHIBIT_CRASH_ROUNDS` changes the number of rounds (default 20).
-@Suite struct CrashTests {
+@Suite(.serialized) struct CrashTests {
     static let caseInURL = "2017%2FMPS%2F0421"
     static var rounds: Int { Int(ProcessInfo.processInfo.environment["EXHIBIT_CRASH_ROUNDS"] ?? "") ?? 20 }
     static func seed() -> UInt64 {
