@@ -54,6 +54,9 @@ deps:
 	  echo "installing tuspy into .build/py-venv"; .build/py-venv/bin/pip install -q tuspy; }
 	@.build/py-venv/bin/python -c "import schemathesis" 2>/dev/null || { \
 	  echo "installing schemathesis into .build/py-venv"; .build/py-venv/bin/pip install -q schemathesis; }
+	@# markdown-it-py: the CommonMark parser the README test renders the README with.
+	@.build/py-venv/bin/python -c "import markdown_it" 2>/dev/null || { \
+	  echo "installing markdown-it-py into .build/py-venv"; .build/py-venv/bin/pip install -q markdown-it-py; }
 
 bench-deps: deps
 	$(call apt_install,$(BENCH_DEPS))

@@ -43,6 +43,12 @@ let package = Package(
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"])]
         ),
 
+        // Values from outside (times, durations, sizes, names) parsed into checked ranges; no dependencies.
+        .target(
+            name: "CheckedInput",
+            swiftSettings: swiftSettings
+        ),
+
         // Domain modules.
         .target(
             name: "ExhibitCrypto",
@@ -73,6 +79,7 @@ let package = Package(
             name: "MediaProbe",
             dependencies: [
                 "CFFmpeg",
+                "CheckedInput",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -80,7 +87,7 @@ let package = Package(
 
         .target(
             name: "Custody",
-            dependencies: ["ExhibitCrypto"],
+            dependencies: ["ExhibitCrypto", "CheckedInput"],
             swiftSettings: swiftSettings
         ),
 
@@ -94,6 +101,7 @@ let package = Package(
         .target(
             name: "Exhibit",
             dependencies: [
+                "CheckedInput",
                 "BlobStore",
                 "MediaProbe",
                 "Custody",
@@ -114,6 +122,7 @@ let package = Package(
             name: "ExhibitServer",
             dependencies: [
                 "Exhibit",
+                "CheckedInput",
                 "BlobStore",
                 "MediaProbe",
                 "Custody",
@@ -134,6 +143,7 @@ let package = Package(
             name: "ExhibitCLI",
             dependencies: [
                 "Exhibit",
+                "CheckedInput",
                 "ExhibitServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -175,6 +185,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .testTarget(
+            name: "CheckedInputTests",
+            dependencies: ["CheckedInput", "Custody", "MediaProbe", "Exhibit", "ExhibitTesting"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ExhibitCryptoTests",
             dependencies: ["ExhibitCrypto", "ExhibitTesting"],

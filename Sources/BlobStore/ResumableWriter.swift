@@ -22,21 +22,56 @@ public final class ResumableWriter: @unchecked Sendable {
     public private(set) var newChunks = 0
 
     /// A writer going on from `entries` and `tail`; `hashedFromStart` only for a new blob (nothing yet).
-    public init(store: BlobStore, lease: (any WriteLease)?, entries: [Manifest.Entry] = [], tail: ByteBuffer = ByteBuffer()) {
+    public init(store: BlobStore, lease: (any WriteLease)?, entries: [Manifest.Entry] = [], tail: ByteBuffer = ByteBuffer()) throws {
         self.store = store
         self.lease = lease
         self.entries = entries
-        var state = BlobStore.CutState(chunking: store.chunking)
+        self.cutState = BlobStore.CutState(chunking: store.chunking)
+        self.offset = entries.reduce(0) { $0 + Int64($1.length) } + Int64(tail.readableBytes)
+        self.hasher = offset == 0 ? SHA256() : nil
+        try Self.scan(tail, into: &cutState)
+    }
+
+    /// The chunker's state after `tail` (the bytes since the last cut), as if it had just read them.
+    /// A tail with a cut inside was not cut with these chunking parameters (they changed while the upload was
+    /// open): it cannot go on as one blob.
+    private static func scan(_ tail: ByteBuffer, into state: inout BlobStore.CutState) throws {
         var cuts: [Int] = []
         tail.withUnsafeReadableBytes { state.chunker.scan($0, cuts: &cuts) }
-        precondition(cuts.isEmpty, "a tail is shorter than a chunk")
+        guard cuts.isEmpty else {
+            throw BlobStoreError(.corruptChunk, "the upload's pending bytes were cut with other chunking settings: start the upload again")
+        }
         if tail.readableBytes > 0 {
             state.pending = [tail]
             state.pendingLength = tail.readableBytes
         }
-        self.cutState = state
-        self.offset = entries.reduce(0) { $0 + Int64($1.length) } + Int64(tail.readableBytes)
-        self.hasher = offset == 0 ? SHA256() : nil
+    }
+
+    /// The tail's length while suspended (its bytes are kept elsewhere), nil while they are here.
+    private var suspendedTail: Int?
+
+    /// Whether the tail's bytes have been let go (`resume(tail:)` before the next append or finish).
+    public var isSuspended: Bool { suspendedTail != nil }
+
+    /// Lets go of the tail's bytes between requests: they are durable where the caller keeps them (a file, a
+    /// database row), and an open upload should hold no memory while it waits for its next request. The chunk
+    /// list and the whole-file hash state stay (a few bytes per chunk).
+    public func suspend() {
+        guard suspendedTail == nil else { return }
+        suspendedTail = cutState.pendingLength
+        cutState = BlobStore.CutState(chunking: store.chunking)
+    }
+
+    /// Takes the tail back (the bytes `suspend` let go of, read from where the caller kept them).
+    public func resume(tail: ByteBuffer) throws {
+        guard let length = suspendedTail else { return }
+        guard tail.readableBytes == length else {
+            throw BlobStoreError(.corruptChunk, "the upload's kept tail has \(tail.readableBytes) bytes, not \(length)")
+        }
+        var state = BlobStore.CutState(chunking: store.chunking)
+        try Self.scan(tail, into: &state)
+        cutState = state
+        suspendedTail = nil
     }
 
     /// The bytes after the last cut, to keep with `entries`.
@@ -48,7 +83,7 @@ public final class ResumableWriter: @unchecked Sendable {
     }
 
     /// Where the tail starts in the blob.
-    public var tailStart: Int64 { offset - Int64(cutState.pendingLength) }
+    public var tailStart: Int64 { offset - Int64(suspendedTail ?? cutState.pendingLength) }
 
     public struct Appended: Sendable {
         /// Bytes kept from this body.
@@ -70,6 +105,7 @@ public final class ResumableWriter: @unchecked Sendable {
     public func append<Body: AsyncSequence>(
         _ body: Body, limit: Int64, checksum: SHA256Digest? = nil
     ) async throws -> Appended where Body.Element == ByteBuffer {
+        guard suspendedTail == nil else { throw BlobStoreError(.corruptChunk, "the upload's tail was not taken back before appending") }
         let savedState = cutState
         let saved = Hashers(hasher?.copy())
         let hashers = Hashers(hasher.take(), request: checksum == nil ? nil : SHA256())
@@ -118,6 +154,7 @@ public final class ResumableWriter: @unchecked Sendable {
     /// Ends the blob: the tail becomes its last chunk and the manifest is written (both durable). Throws
     /// `digestMismatch` when `expectedDigest` differs from the blob's digest.
     public func finish(expectedDigest: SHA256Digest? = nil) async throws -> BlobStore.PutResult {
+        guard suspendedTail == nil else { throw BlobStoreError(.corruptChunk, "the upload's tail was not taken back before finishing") }
         let batch = store.backend.batch()
         var entries = self.entries
         if cutState.pendingLength > 0 {

@@ -117,23 +117,33 @@ public struct CustodyBundle: Codable, Sendable {
     }
 }
 
-/// RFC 4180 CSV of custody events: a header row, CRLF line ends, fields quoted when they hold a comma, a quote
-/// or a line break (quotes doubled); `details` is its canonical JSON.
+/// RFC 4180 CSV of custody events: a header row, CRLF line ends; `details` is its canonical JSON.
+///
+/// Safe to open in a spreadsheet whatever the events hold (a user agent, a file name, a note): every field that
+/// holds a separator of any common locale (`,` `;` tab), a quote or a line break is quoted (quotes doubled), and a
+/// field that a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, tab or CR, OWASP's
+/// CSV-injection list) gets a leading `'` and quotes. The CSV is for reading; the signed JSON export is the record.
 public enum CustodyCSV {
-    public static let header = ["seq", "at", "actor", "role", "action", "exhibit", "case", "details", "client", "prev_hash", "hash"]
+    public static let header = [
+        "seq", "at", "actor", "role", "action", "exhibit", "exhibit_reference", "case", "details", "client", "prev_hash", "hash",
+    ]
 
-    public static func line(_ fields: [String]) -> String {
-        fields.map { field in
-            if field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\r" || $0 == "\n" }) {
-                return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-            }
-            return field
-        }.joined(separator: ",") + "\r\n"
+    public static func field(_ text: String) -> String {
+        // Scalars, not characters: "\r\n" is one Character, equal to neither "\r" nor "\n".
+        let formula = text.unicodeScalars.first.map { "=+-@\t\r".unicodeScalars.contains($0) } ?? false
+        let value = formula ? "'" + text : text
+        let needsQuotes = formula || value.unicodeScalars.contains(where: { ",;\t\"\r\n".unicodeScalars.contains($0) })
+        return needsQuotes ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
     }
 
-    public static func row(_ event: CustodyEvent) -> String {
+    public static func line(_ fields: [String]) -> String {
+        fields.map(field).joined(separator: ",") + "\r\n"
+    }
+
+    /// `exhibitReference` is the exhibit's reference (`JS/1`) beside its id, for people reading the CSV.
+    public static func row(_ event: CustodyEvent, exhibitReference: String? = nil) -> String {
         line([
-            String(event.seq), event.at, event.actor, event.role ?? "", event.action, event.exhibit ?? "",
+            String(event.seq), event.at, event.actor, event.role ?? "", event.action, event.exhibit ?? "", exhibitReference ?? "",
             event.caseReference ?? "", event.detailsJSON, event.client ?? "", event.prevHash, event.hash,
         ])
     }

@@ -1,4 +1,5 @@
 internal import ExhibitCrypto
+public import CheckedInput
 public import Foundation
 
 /// One line of the chain-of-custody ledger: who did what to which exhibit, when, from where.
@@ -163,8 +164,10 @@ public struct CustodyEvent: Sendable, Equatable, Codable {
 
 /// Custody times: RFC 3339 in UTC with exactly three fractional digits, e.g. `2026-11-26T09:15:02.123Z`.
 public enum CustodyTime {
+    /// A time in the store's form; total: a `Date` outside 1970–9999 (or not finite) is written as the nearest end
+    /// of that range, so no computed time (a deadline decades on, an expiry) can trap or write a malformed year.
     public static func string(_ date: Date) -> String {
-        string(milliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
+        string(milliseconds: UTCTime.milliseconds(of: date))
     }
 
     /// Milliseconds since 1970 of a time in the exact form `string` writes (`YYYY-MM-DDTHH:MM:SS.mmmZ`), by
@@ -189,15 +192,8 @@ public enum CustodyTime {
                   let minute = number(14, 2), let second = number(17, 2), let millis = number(20, 3),
                   (1...12).contains(month), day >= 1, hour < 24, minute < 60, second < 60
             else { return nil }
-            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-            let monthDays: [Int64] = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-            guard day <= monthDays[Int(month) - 1] else { return nil }
-            let y = month <= 2 ? year - 1 : year
-            let era = (y >= 0 ? y : y - 399) / 400
-            let yearOfEra = y - era * 400
-            let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-            let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-            let days = era * 146_097 + dayOfEra - 719_468
+            guard day <= UTCTime.daysIn(month: month, of: year) else { return nil }
+            let days = UTCTime.days(year: year, month: month, day: day)
             return ((days * 86400 + hour * 3600 + minute * 60 + second) * 1000) + millis
         }
     }
@@ -205,6 +201,7 @@ public enum CustodyTime {
     /// The same, from milliseconds since 1970 (civil date by Howard Hinnant's days-from-civil inverse:
     /// plain integer arithmetic, no calendar or formatter on the append path).
     public static func string(milliseconds: Int64) -> String {
+        let milliseconds = min(max(milliseconds, UTCTime.earliest), UTCTime.latest)
         let (seconds, millis) = milliseconds.quotientAndRemainder(dividingBy: 1000)
         let totalSeconds = millis < 0 ? seconds - 1 : seconds
         let fraction = millis < 0 ? millis + 1000 : millis
@@ -243,15 +240,11 @@ public enum CustodyTime {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Parses the exact form written by `string`, plus date-only and second-precision forms for filters.
+    /// Parses the exact form written by `string` (fast), else any form `UTCTime` reads, within 1970–9999.
     public static func parse(_ text: String) -> Date? {
-        if let milliseconds = milliseconds(text) { return Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withFullDate]
-        return formatter.date(from: text)
+        if let milliseconds = milliseconds(text), UTCTime.range.contains(milliseconds) {
+            return Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        }
+        return UTCTime.parseIfValid(text)
     }
 }

@@ -9,6 +9,8 @@ public import ExhibitCrypto
 /// plugs in behind the same protocol.
 public protocol Catalog: Sendable {
     // Users
+    /// Disables or enables a user, or replaces their token (with its custody event, in one transaction).
+    func updateUser(_ name: String, _ update: UserUpdate, event: CustodyEvent.Draft) async throws -> User
     func insertUser(_ user: User, tokenSHA256: String, event: CustodyEvent.Draft) async throws -> CustodyEvent
     func user(named name: String) async throws -> User?
     func user(tokenSHA256: String) async throws -> User?
@@ -32,13 +34,13 @@ public protocol Catalog: Sendable {
     /// the master's copy as done and adds the decode check to the master's integrity, with the event, in one
     /// transaction.
     func insertWorkingCopy(
-        _ copy: NewExhibit, masterID: String, lineage: String, masterIntegrity: String?,
+        _ copy: NewExhibit, masterID: String, lineage: String, masterIntegrity: MasterIntegrity?,
         makeEvent: @escaping @Sendable (String) -> CustodyEvent.Draft
     ) async throws -> (ExhibitRecord, CustodyEvent)
     /// Sets a master's working-copy status (and error), with an event when given, in one transaction; the
     /// master's integrity report is replaced when `masterIntegrity` is given.
     func setWorkingCopyStatus(
-        masterID: String, status: String, error: String?, masterIntegrity: String?, event: CustodyEvent.Draft?
+        masterID: String, status: String, error: String?, masterIntegrity: MasterIntegrity?, event: CustodyEvent.Draft?
     ) async throws
     func workingCopies(of masterID: String) async throws -> [ExhibitRecord]
     /// Masters whose working-copy status is one of `statuses` (nil included when `includeUnplanned`).
@@ -99,7 +101,8 @@ public protocol Catalog: Sendable {
     func liveBlobs() async throws -> Set<SHA256Digest>
 
     // Resumable uploads (README, "Uploading")
-    func insertUpload(_ upload: UploadRecord) async throws
+    /// Adds an upload unless its owner, or everyone, already has as many open as `limits` allow (`tooMany`).
+    func insertUpload(_ upload: UploadRecord, limits: OpenUploadLimits) async throws
     func upload(id: String) async throws -> UploadRecord?
     /// Records what an open upload has made durable (offset, chunks, tail start, counters).
     func saveUploadProgress(_ upload: UploadRecord) async throws
@@ -162,4 +165,31 @@ public struct EventFilter: Sendable {
     }
 
     public var isEverything: Bool { caseReference == nil && exhibitIDs == nil && since == nil && until == nil }
+}
+
+/// How many resumable uploads may be open at once (`uploads:` in Policies/storage.yaml).
+public struct OpenUploadLimits: Sendable, Equatable {
+    public var perUser: Int
+    public var total: Int
+
+    public init(perUser: Int, total: Int) {
+        self.perUser = perUser
+        self.total = total
+    }
+
+    func check(all: Int64, owner: Int64, name: String) throws {
+        if owner >= perUser {
+            throw ExhibitError(.tooMany, "\(name) has \(owner) resumable uploads open, the most one user may (uploads.max_open_per_user); finish or cancel one first")
+        }
+        if all >= total {
+            throw ExhibitError(.tooMany, "the server has \(all) resumable uploads open, the most it takes (uploads.max_open); try again later")
+        }
+    }
+}
+
+/// A master's integrity report after decoding found what demuxing did not: the stored JSON and its verdict, which
+/// change together.
+public struct MasterIntegrity: Sendable {
+    public let json: String
+    public let verdict: String
 }

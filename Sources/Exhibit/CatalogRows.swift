@@ -77,8 +77,28 @@ enum CatalogSQL {
 /// The catalog's records from rows, for both databases.
 enum CatalogRows {
     static func user(_ row: some CatalogRow) -> User {
-        User(name: row["name"], fullName: row["full_name"], initials: row["initials"], role: row["role"], createdAt: row["created_at"])
+        User(name: row["name"], fullName: row["full_name"], initials: row["initials"], role: row["role"], createdAt: row["created_at"],
+             disabledAt: row["disabled_at"], disabledReason: row["disabled_reason"], tokenIssuedAt: row["token_issued_at"],
+             tokenExpiresAt: row["token_expires_at"])
     }
+
+    static let insertUser = """
+        INSERT INTO users (name, full_name, initials, role, token_sha256, created_at, token_issued_at, token_expires_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    static func insertUserArguments(_ user: User, _ tokenSHA256: String) -> [String?] {
+        [user.name, user.fullName, user.initials, user.role, tokenSHA256, user.createdAt, user.tokenIssuedAt, user.tokenExpiresAt]
+    }
+
+    /// Users can be disabled and their tokens reissued or given a lifetime (issue 24).
+    static let usersDisabledAndTokensMigration = """
+        ALTER TABLE users ADD COLUMN disabled_at TEXT;
+        ALTER TABLE users ADD COLUMN disabled_reason TEXT;
+        ALTER TABLE users ADD COLUMN token_issued_at TEXT;
+        ALTER TABLE users ADD COLUMN token_expires_at TEXT;
+        CREATE INDEX users_by_initials ON users(initials);
+        """
 
     static func caseRecord(_ row: some CatalogRow) -> CaseRecord {
         CaseRecord(id: row["id"], reference: row["reference"], title: row["title"], createdBy: row["created_by"],
@@ -114,8 +134,23 @@ enum CatalogRows {
             id: row["id"], exhibitID: row["exhibit"], createdBy: row["created_by"], createdAt: row["created_at"],
             expiresAt: row["expires_at"], maxDownloads: row["max_downloads"], downloads: row["downloads"],
             revokedAt: row["revoked_at"], recipient: row["recipient"], note: row["note"], keyID: row["key_id"] ?? "",
-            revokedReason: row["revoked_reason"])
+            revokedReason: row["revoked_reason"], playedBytes: row["played_bytes"] ?? 0)
     }
+
+    /// Open uploads are counted (per owner and in all) before a new one is made.
+    static let openUploadsIndex = "CREATE INDEX uploads_open_by_owner ON uploads(owner, expires_at) WHERE state = 'open'"
+
+    /// Open, unexpired uploads of `owner` and in all, counted in the transaction that adds one.
+    static let countOpenUploads = """
+        SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN owner = ? THEN 1 ELSE 0 END), 0) AS BIGINT)
+        FROM uploads WHERE state = 'open' AND expires_at > ?
+        """
+
+    /// Shares with what their links served through playback (`played_bytes`), summed from their views.
+    static let shareSelect = """
+        SELECT shares.*, (SELECT CAST(COALESCE(SUM(v.bytes), 0) AS BIGINT) FROM share_views v
+                          WHERE v.share_id = shares.id AND v.kind = 'play') AS played_bytes FROM shares
+        """
 
     static func viewSummary(_ row: some CatalogRow) -> ShareViewSummary {
         ShareViewSummary(

@@ -1,4 +1,5 @@
 public import BlobStore
+import CheckedInput
 public import Custody
 public import ExhibitCrypto
 public import Foundation
@@ -117,6 +118,9 @@ public final class EvidenceStore: Sendable {
     public func authenticate(token: String, client: String) async throws -> Actor? {
         guard !token.isEmpty, token.count <= 200 else { return nil }
         guard let user = try await catalog.user(tokenSHA256: SHA256.hash(token).hex) else { return nil }
+        // A disabled user, or a token past its lifetime, is refused like an unknown token (no hint which).
+        if user.isDisabled { return nil }
+        if let expires = user.tokenExpiresAt, expires <= timestamp { return nil }
         return try actor(for: user, client: client)
     }
 
@@ -143,14 +147,75 @@ public final class EvidenceStore: Sendable {
             throw ExhibitError(.badRequest, "no role '\(role)' in Policies/roles.yaml (roles: \(known))")
         }
         if let fullName { try Validate.text(fullName, "a full name", max: 100) }
-        let initials = initials ?? Self.initials(fullName: fullName, name: name)
-        try Validate.initials(initials)
+        let chosen = initials ?? Self.initials(fullName: fullName, name: name)
+        try Validate.initials(chosen)
+        // Initials name who produced an exhibit (JS/1): two users may not share them.
+        let taken = Set(try await catalog.users().map(\.initials))
+        if taken.contains(chosen) {
+            let free = Self.initialsCandidates(fullName: fullName, name: name).filter { !taken.contains($0) }.prefix(4)
+            throw ExhibitError(
+                .conflict,
+                "\(chosen) are another user's initials (each user's own label their exhibits); give others\(free.isEmpty ? "" : ", e.g. " + free.joined(separator: ", ") + " (free)")",
+                field: "initials")
+        }
         let token = "exh_" + Base64URL.encode(SecureRandom.bytes(count: 32))
-        let user = User(name: name, fullName: fullName, initials: initials, role: role, createdAt: timestamp)
+        let now = timestamp
+        let user = User(
+            name: name, fullName: fullName, initials: chosen, role: role, createdAt: now, tokenIssuedAt: now,
+            tokenExpiresAt: tokenExpiry())
         _ = try await catalog.insertUser(
             user, tokenSHA256: SHA256.hash(token).hex,
-            event: actor.event("user.added", details: ["user": .string(name), "role": .string(role), "initials": .string(initials)]))
+            event: actor.event("user.added", details: ["user": .string(name), "role": .string(role), "initials": .string(chosen)]))
         return (user, token)
+    }
+
+    /// When a token issued now stops working (`token_lifetime` in Policies/roles.yaml; nil: never by itself).
+    func tokenExpiry() -> String? {
+        policies.roles.tokenLifetime.map { CustodyTime.string(now().addingTimeInterval(Double($0.components.seconds))) }
+    }
+
+    /// Initials to offer when the obvious ones are taken: the words' first letters with more of the last word,
+    /// then more of the first.
+    static func initialsCandidates(fullName: String?, name: String) -> [String] {
+        let words = (fullName ?? name).split(whereSeparator: { !$0.isLetter }).map { $0.uppercased().filter { $0.isASCII && $0.isLetter } }
+            .filter { !$0.isEmpty }
+        guard let first = words.first, let last = words.last else { return [] }
+        let heads = String(words.map { $0.prefix(1) }.joined().prefix(3))
+        var out: [String] = []
+        for letter in last.dropFirst() { out.append(String((heads + String(letter)).prefix(4))) }
+        for letter in first.dropFirst() { out.append(String((String(first.prefix(1)) + String(letter) + String(last.prefix(1))).prefix(4))) }
+        var seen = Set<String>()
+        return out.filter { Validate.initialsPattern.matches($0) && seen.insert($0).inserted }
+    }
+
+    /// Disables a user: their token is refused at once, on every server (each request reads the catalog); their
+    /// exhibits and custody record stay. A reason is required; nobody disables themselves.
+    public func disableUser(_ name: String, reason: String, by actor: Actor) async throws -> User {
+        try await authorize(actor, .userManage)
+        try Validate.text(reason, "the reason", max: 500, field: "reason")
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ExhibitError(.badRequest, "say why the user is disabled", field: "reason")
+        }
+        guard name != actor.name else { throw ExhibitError(.badRequest, "an admin cannot disable themselves") }
+        return try await catalog.updateUser(
+            name, .disable(at: timestamp, reason: reason),
+            event: actor.event("user.disabled", details: ["user": .string(name), "reason": .string(reason)]))
+    }
+
+    public func enableUser(_ name: String, by actor: Actor) async throws -> User {
+        try await authorize(actor, .userManage)
+        return try await catalog.updateUser(name, .enable, event: actor.event("user.enabled", details: ["user": .string(name)]))
+    }
+
+    /// Issues a new token for a user (shown once); the old one stops working at once. With `revokeOnly`, no new
+    /// token is shown: the user has none until the next reissue.
+    public func reissueToken(_ name: String, revokeOnly: Bool = false, by actor: Actor) async throws -> (User, String?) {
+        try await authorize(actor, .userManage)
+        let token = "exh_" + Base64URL.encode(SecureRandom.bytes(count: 32))
+        let user = try await catalog.updateUser(
+            name, .token(sha256: SHA256.hash(token).hex, issuedAt: timestamp, expiresAt: revokeOnly ? timestamp : tokenExpiry()),
+            event: actor.event(revokeOnly ? "user.token-revoked" : "user.token-reissued", details: ["user": .string(name)]))
+        return (user, revokeOnly ? nil : token)
     }
 
     static func initials(fullName: String?, name: String) -> String {
@@ -227,6 +292,14 @@ public final class EvidenceStore: Sendable {
         public let event: CustodyEvent
     }
 
+    /// The bytes of an exhibit that are new to its case: its size, or 0 when the case already held the same file.
+    /// Counting new bytes store-wide would tell an uploader that the same footage sits in a case they cannot see.
+    public func newBytesInCase(_ ingested: Ingested) async throws -> Int64 {
+        let twins = try await catalog.exhibits(blob: ingested.exhibit.sha256)
+        let earlier = twins.contains { $0.caseID == ingested.exhibit.caseID && $0.id != ingested.exhibit.id }
+        return earlier ? 0 : ingested.exhibit.size
+    }
+
     /// Stores `body` as a new exhibit in a case: bytes into the blob store, the media probe and integrity scan
     /// read back out of it, then one catalog transaction with the exhibit and its `exhibit.ingested` event.
     public func ingest<Body: AsyncSequence>(
@@ -243,6 +316,8 @@ public final class EvidenceStore: Sendable {
         return try await self.record(stored, filename: name, in: record, by: actor, time: time)
     }
 
+    static let emptyFile = "the file is empty (0 bytes): there is nothing to store"
+
     /// Records stored bytes as a new exhibit: the media probe and integrity scan read back out of the blob store,
     /// then one catalog transaction with the exhibit and its `exhibit.ingested` event (with `extraDetails`).
     func record(
@@ -250,11 +325,18 @@ public final class EvidenceStore: Sendable {
         uploadID: String? = nil, extraDetails: [String: JSONValue] = [:]
     ) async throws -> Ingested {
         guard let user = try await catalog.user(named: actor.name) else { throw ExhibitError(.unauthorized, "no user \(actor.name)") }
+        // One rule for every way in (a single upload, a resumable one, the command line): an empty file holds no
+        // footage and is not an exhibit.
+        guard stored.blob.size > 0 else { throw ExhibitError(.badRequest, Self.emptyFile) }
         let report = try await probe(stored.blob, filename: name)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let fileStart = report.media?.recordedStart.flatMap(Timestamp.parse)
-        let coverage = TimeCoverage.compute(inputs: time, fileStart: fileStart, readableDuration: report.integrity.readableDuration)
+        // Coverage only for footage: a document beside the videos covers no time, whatever the recorder's clock said.
+        let coverage = report.isMedia
+            ? TimeCoverage.compute(
+                inputs: time, fileStart: fileStart, readableDuration: report.integrity.readableDuration, gaps: report.integrity.footageGaps)
+            : TimeCoverage.notFootage(inputs: time)
         let media = MediaJSON(
             media: try report.media.map { String(decoding: try encoder.encode($0), as: UTF8.self) },
             integrity: String(decoding: try encoder.encode(report.integrity), as: UTF8.self),
@@ -442,10 +524,12 @@ public final class EvidenceStore: Sendable {
         let counter = Counter()
         switch format {
         case .csv:
+            // The CSV is read by people: each exhibit's reference beside its id.
+            let references = Dictionary(try await catalog.allExhibits().map { ($0.id, $0.reference) }, uniquingKeysWith: { first, _ in first })
             try write(CustodyCSV.line(CustodyCSV.header))
             try await catalog.forEachEvent(filter) { event, _ in
                 counter.add()
-                try write(CustodyCSV.row(event))
+                try write(CustodyCSV.row(event, exhibitReference: event.exhibit.flatMap { references[$0] }))
             }
         case .jsonl:
             try await catalog.forEachEvent(filter) { event, _ in

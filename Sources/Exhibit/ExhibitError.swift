@@ -24,16 +24,21 @@ public struct ExhibitError: Error, Sendable, CustomStringConvertible {
         public static let checksumMismatch = Code("checksum-mismatch")
         /// Another request is writing to the same upload.
         public static let locked = Code("locked")
+        /// Too many of something at once (open uploads): try again later.
+        public static let tooMany = Code("too-many")
         /// A backing service (the catalog database, the object store) cannot be reached: try again later.
         public static let unavailable = Code("unavailable")
     }
 
     public let code: Code
     public let message: String
+    /// The request value the error is about (a JSON field or query parameter), when there is one.
+    public let field: String?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, field: String? = nil) {
         self.code = code
-        self.message = message
+        self.message = field.map { "\($0): \(message)" } ?? message
+        self.field = field
     }
 
     public var description: String { message }

@@ -1,4 +1,5 @@
 import Foundation
+import CheckedInput
 import Yams
 
 /// A YAML policy file read as a tree that remembers line numbers, so every complaint names its line.
@@ -125,10 +126,14 @@ struct PolicyMapping {
 
     mutating func duration(_ key: String) throws(PolicyError) -> Duration {
         let value = try require(key)
-        guard let text = value.string, let duration = Duration.parsePolicy(text) else {
+        guard let text = value.string else {
             throw document.error(value, "\(qualified(key)): '\(value.string ?? "?")' is not a duration (e.g. 30s, 15m, 72h, 31d)")
         }
-        return duration
+        do {
+            return try InputDuration.parse(text, field: qualified(key))
+        } catch {
+            throw document.error(value, error.description)
+        }
     }
 
     mutating func integer(_ key: String) throws(PolicyError) -> Int {
@@ -168,67 +173,5 @@ struct PolicyMapping {
             out.append(text)
         }
         return out
-    }
-}
-
-/// Sizes written with binary units: `4096`, `256KiB`, `1MiB`, `64GiB`, `2TiB` (also KB/MB/GB as binary).
-public enum ByteSize {
-    public static func parse(_ text: String) -> Int64? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
-        guard !digits.isEmpty, let number = Int64(digits) else { return nil }
-        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
-        let shift: Int64
-        switch unit {
-        case "", "b": shift = 0
-        case "k", "kb", "kib": shift = 10
-        case "m", "mb", "mib": shift = 20
-        case "g", "gb", "gib": shift = 30
-        case "t", "tb", "tib": shift = 40
-        default: return nil
-        }
-        let (value, overflow) = number.multipliedReportingOverflow(by: 1 << shift)
-        return overflow ? nil : value
-    }
-
-    /// `12.3 MiB` (one decimal, binary units), or `512 B` under a KiB.
-    public static func human(_ bytes: Int64, byteUnit: String = "B") -> String {
-        let units = [byteUnit, "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) \(byteUnit)" : String(format: "%.1f %@", value, units[unit])
-    }
-
-    public static func format(_ bytes: Int64) -> String {
-        for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] where bytes >= 1 << shift {
-            if bytes % (1 << shift) == 0 { return "\(bytes >> shift)\(unit)" }
-        }
-        return "\(bytes)"
-    }
-}
-
-extension Duration {
-    /// `90s`, `15m`, `72h`, `31d`, `26w`, `6mo` (30 days), `30y` (365 days); a bare number is seconds.
-    public static func parsePolicy(_ text: String) -> Duration? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
-        guard !digits.isEmpty, digits.count <= 12, let number = Int64(digits) else { return nil }
-        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
-        let seconds: Int64
-        switch unit {
-        case "", "s": seconds = 1
-        case "m", "min": seconds = 60
-        case "h": seconds = 3600
-        case "d": seconds = 86400
-        case "w": seconds = 7 * 86400
-        case "mo": seconds = 30 * 86400
-        case "y": seconds = 365 * 86400
-        default: return nil
-        }
-        return .seconds(number * seconds)
     }
 }

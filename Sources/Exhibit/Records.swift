@@ -1,3 +1,4 @@
+import CheckedInput
 import Custody
 public import ExhibitCrypto
 public import MediaProbe
@@ -12,20 +13,60 @@ public struct User: Sendable, Equatable, Codable {
     public let initials: String
     public let role: String
     public let createdAt: String
+    /// When and why an admin disabled the user (nil: enabled). A disabled user's token is refused at once.
+    public var disabledAt: String?
+    public var disabledReason: String?
+    /// When the current token was issued (nil: with the user, before reissuing was recorded) and when it stops
+    /// working (nil: until revoked or reissued; `token_lifetime` in Policies/roles.yaml).
+    public var tokenIssuedAt: String?
+    public var tokenExpiresAt: String?
 
     enum CodingKeys: String, CodingKey {
         case name
         case fullName = "full_name"
         case initials, role
         case createdAt = "created_at"
+        case disabledAt = "disabled_at"
+        case disabledReason = "disabled_reason"
+        case tokenIssuedAt = "token_issued_at"
+        case tokenExpiresAt = "token_expires_at"
     }
 
-    public init(name: String, fullName: String?, initials: String, role: String, createdAt: String) {
+    public init(
+        name: String, fullName: String?, initials: String, role: String, createdAt: String, disabledAt: String? = nil,
+        disabledReason: String? = nil, tokenIssuedAt: String? = nil, tokenExpiresAt: String? = nil
+    ) {
         self.name = name
         self.fullName = fullName
         self.initials = initials
         self.role = role
         self.createdAt = createdAt
+        self.disabledAt = disabledAt
+        self.disabledReason = disabledReason
+        self.tokenIssuedAt = tokenIssuedAt
+        self.tokenExpiresAt = tokenExpiresAt
+    }
+
+    public var isDisabled: Bool { disabledAt != nil }
+}
+
+/// A change an admin makes to a user (each a custody event).
+public enum UserUpdate: Sendable {
+    case disable(at: String, reason: String)
+    case enable
+    /// A new token (its SHA-256) replaces the old one, which stops working at once.
+    case token(sha256: String, issuedAt: String, expiresAt: String?)
+
+    /// The statement and its arguments (the same text for both databases); the user's name is the last argument.
+    func statement(_ name: String) -> (sql: String, arguments: [String?]) {
+        switch self {
+        case .disable(let at, let reason):
+            ("UPDATE users SET disabled_at = ?, disabled_reason = ? WHERE name = ?", [at, reason, name])
+        case .enable:
+            ("UPDATE users SET disabled_at = NULL, disabled_reason = NULL WHERE name = ?", [name])
+        case .token(let sha256, let issuedAt, let expiresAt):
+            ("UPDATE users SET token_sha256 = ?, token_issued_at = ?, token_expires_at = ? WHERE name = ?", [sha256, issuedAt, expiresAt, name])
+        }
     }
 }
 
@@ -89,11 +130,16 @@ public struct HoldRecord: Sendable, Equatable, Codable {
     public var releasedBy: String?
     public var releasedAt: String?
     public var releaseReason: String?
+    /// The references people use (`2017/MPS/0421`, `JS/1`), beside the ids, where the store looked them up.
+    public var caseReference: String?
+    public var exhibitReference: String?
 
     enum CodingKeys: String, CodingKey {
         case id
         case caseID = "case_id"
         case exhibitID = "exhibit_id"
+        case caseReference = "case_reference"
+        case exhibitReference = "exhibit_reference"
         case reason
         case setBy = "set_by"
         case setAt = "set_at"
@@ -309,32 +355,38 @@ public struct Actor: Sendable, Equatable {
     }
 }
 
-/// Validation of names and references that users type.
+/// Validation of names and references that users type, byte by byte to the true end of the text (a regular
+/// expression's `$` lets a trailing newline through: `"2017/MPS/0421\n"` would be a second case that looks like
+/// the first, and initials `"CC\n"` would reach HTTP headers).
 enum Validate {
+    static let userNames = ASCIIPattern(first: "a-z", rest: "a-z0-9._-", lengths: 1...32)
+    static let caseReferences = ASCIIPattern(first: "A-Za-z0-9", rest: "A-Za-z0-9/._-", lengths: 1...64)
+    static let initialsPattern = ASCIIPattern(first: "A-Z", rest: "A-Z", lengths: 1...4)
+
     static func userName(_ name: String) throws(ExhibitError) {
-        guard name.range(of: "^[a-z][a-z0-9._-]{0,31}$", options: .regularExpression) != nil, name != "system" else {
-            throw ExhibitError(.badRequest, "'\(name.prefix(40))' is not a valid user name: lowercase letters, digits, '.', '_' or '-', starting with a letter, at most 32 (and not 'system')")
+        guard userNames.matches(name), name != "system" else {
+            throw ExhibitError(.badRequest, "\(InputError.quoted(name)) is not a valid user name: lowercase letters, digits, '.', '_' or '-', starting with a letter, at most 32 (and not 'system')")
         }
     }
 
     static func caseReference(_ reference: String) throws(ExhibitError) {
-        let valid = reference.range(of: "^[A-Za-z0-9][A-Za-z0-9/._-]{0,63}$", options: .regularExpression) != nil
+        let valid = caseReferences.matches(reference)
             && !reference.hasSuffix("/") && !reference.contains("//") && !reference.contains("..")
         guard valid else {
-            throw ExhibitError(.badRequest, "'\(reference.prefix(70))' is not a valid case reference: letters, digits, '/', '.', '_' and '-', at most 64, e.g. 2017/MPS/0421")
+            throw ExhibitError(.badRequest, "\(InputError.quoted(reference, limit: 70)) is not a valid case reference: letters, digits, '/', '.', '_' and '-', at most 64, e.g. 2017/MPS/0421")
         }
     }
 
     static func initials(_ initials: String) throws(ExhibitError) {
-        guard initials.range(of: "^[A-Z]{1,4}$", options: .regularExpression) != nil else {
-            throw ExhibitError(.badRequest, "'\(initials.prefix(10))' are not valid initials: 1 to 4 capital letters")
+        guard initialsPattern.matches(initials) else {
+            throw ExhibitError(.badRequest, "\(InputError.quoted(initials, limit: 10)) are not valid initials: 1 to 4 capital letters")
         }
     }
 
     /// Printable text without control characters, of bounded length (titles, recipients, notes).
-    static func text(_ text: String, _ what: String, max: Int = 500) throws(ExhibitError) {
+    static func text(_ text: String, _ what: String, max: Int = 500, field: String? = nil) throws(ExhibitError) {
         guard text.count <= max, !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw ExhibitError(.badRequest, "\(what) must be at most \(max) characters without control characters")
+            throw ExhibitError(.badRequest, "\(what) must be at most \(max) characters without control characters", field: field)
         }
     }
 }
@@ -412,6 +464,9 @@ public struct ShareRecord: Sendable, Codable, Equatable {
     public let keyID: String
     /// Why it was revoked when not by hand (`purged`: its exhibit was deleted under the retention policy).
     public var revokedReason: String?
+    /// Bytes its link has served through playback, as written so far (counts of a running server reach the
+    /// catalog every few seconds).
+    public var playedBytes: Int64 = 0
 
     public var downloadsLeft: Int? { maxDownloads.map { max(0, $0 - downloads) } }
 
@@ -430,8 +485,10 @@ public struct ShareRecord: Sendable, Codable, Equatable {
     }
 
     public init(id: String, exhibitID: String, createdBy: String, createdAt: String, expiresAt: String, maxDownloads: Int?,
-                downloads: Int, revokedAt: String?, recipient: String?, note: String?, keyID: String, revokedReason: String? = nil) {
+                downloads: Int, revokedAt: String?, recipient: String?, note: String?, keyID: String, revokedReason: String? = nil,
+                playedBytes: Int64 = 0) {
         self.revokedReason = revokedReason
+        self.playedBytes = playedBytes
         self.id = id
         self.exhibitID = exhibitID
         self.createdBy = createdBy

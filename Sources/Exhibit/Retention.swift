@@ -94,9 +94,10 @@ extension EvidenceStore {
     }
 
     /// Lifts the legal hold standing on a case or an exhibit.
+    /// A reason is required, as to set one: lifting a hold is as much a decision on the record.
     public func releaseHold(case caseName: String?, exhibit exhibitName: String?, reason: String?, by actor: Actor) async throws -> HoldRecord {
         let target = try await holdTarget(case: caseName, exhibit: exhibitName, needing: .holdRelease, by: actor)
-        if let reason { try Validate.text(reason, "the reason", max: 1000) }
+        try Self.requireReason(reason)
         return try await catalog.releaseHold(
             caseID: target.exhibit == nil ? target.case.id : nil, exhibitID: target.exhibit?.id, by: actor.name, reason: reason
         ) { hold in
@@ -111,11 +112,16 @@ extension EvidenceStore {
 
     /// Standing holds on cases the actor can see.
     public func standingHolds(for actor: Actor) async throws -> [HoldRecord] {
-        let visible = Set(try await cases(for: actor).map(\.id))
+        let visible = Dictionary(try await cases(for: actor).map { ($0.id, $0.reference) }, uniquingKeysWith: { first, _ in first })
         var out: [HoldRecord] = []
-        for hold in try await catalog.standingHolds() {
-            if let caseID = hold.caseID, visible.contains(caseID) { out.append(hold) }
-            if let exhibitID = hold.exhibitID, let exhibit = try await catalog.exhibit(id: exhibitID), visible.contains(exhibit.caseID) {
+        for var hold in try await catalog.standingHolds() {
+            if let caseID = hold.caseID, let reference = visible[caseID] {
+                hold.caseReference = reference
+                out.append(hold)
+            }
+            if let exhibitID = hold.exhibitID, let exhibit = try await catalog.exhibit(id: exhibitID), visible[exhibit.caseID] != nil {
+                hold.caseReference = exhibit.caseReference
+                hold.exhibitReference = exhibit.reference
                 out.append(hold)
             }
         }
@@ -137,7 +143,7 @@ extension EvidenceStore {
 
     static func requireReason(_ reason: String?) throws {
         guard let reason, !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw ExhibitError(.badRequest, "a reason is required (it goes on the custody record)")
+            throw ExhibitError(.badRequest, "a reason is required (it goes on the custody record)", field: "reason")
         }
         try Validate.text(reason, "the reason", max: 1000)
     }

@@ -1,3 +1,4 @@
+import CheckedInput
 public import Foundation
 import MediaProbe
 import Yams
@@ -138,7 +139,7 @@ public struct RetentionPolicy: Sendable {
         var classesMap = try top.mapping("classes")
         var classes: [String: RetentionClass] = [:]
         for name in classesMap.keys {
-            guard name.range(of: "^[a-z][a-z0-9-]{0,39}$", options: .regularExpression) != nil else {
+            guard ASCIIPattern(first: "a-z", rest: "a-z0-9-", lengths: 1...40).matches(name) else {
                 throw document.error(classesMap.keyNode(name), "'\(name)' is not a valid class name (lowercase letters, digits, '-')")
             }
             var rule = try classesMap.mapping(name)
@@ -265,14 +266,4 @@ public struct CaseStatusChange: Sendable, Codable, Equatable {
     }
 }
 
-/// Times people type (CLI options, JSON fields): RFC 3339 (a time without zone is UTC), or a bare date
-/// `2026-03-01` (midnight UTC).
-public enum UserTime {
-    public static func parse(_ text: String) -> Date? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if trimmed.count == 10, trimmed.range(of: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", options: .regularExpression) != nil {
-            return Timestamp.parse(trimmed + "T00:00:00Z")
-        }
-        return Timestamp.parse(trimmed)
-    }
-}
+

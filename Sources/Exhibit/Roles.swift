@@ -1,3 +1,4 @@
+import CheckedInput
 import Foundation
 import Yams
 
@@ -41,9 +42,12 @@ public struct Role: Sendable, Equatable {
 /// `Policies/roles.yaml`.
 public struct RolesPolicy: Sendable {
     public let roles: [String: Role]
+    /// How long a token works after it is issued (nil: until it is revoked or reissued).
+    public var tokenLifetime: Duration?
 
-    public init(roles: [String: Role]) {
+    public init(roles: [String: Role], tokenLifetime: Duration? = nil) {
         self.roles = roles
+        self.tokenLifetime = tokenLifetime
     }
 
     public subscript(name: String) -> Role? { roles[name] }
@@ -56,10 +60,21 @@ public struct RolesPolicy: Sendable {
         let document = try PolicyDocument(contentsOf: path)
         var top = try document.mapping()
         let rolesMap = try top.mapping("roles")
+        var lifetime: Duration?
+        if let node = top.valueNode("token_lifetime") {
+            if node.string?.lowercased() == "indefinitely" {
+                _ = top.take("token_lifetime")
+            } else {
+                lifetime = try top.duration("token_lifetime")
+                guard let lifetime, lifetime >= .seconds(3600) else {
+                    throw document.error(node, "token_lifetime: must be at least 1h, or indefinitely")
+                }
+            }
+        }
         try top.rejectUnknownKeys()
         var roles: [String: Role] = [:]
         for name in rolesMap.keys {
-            guard name.range(of: "^[a-z][a-z0-9-]{0,31}$", options: .regularExpression) != nil, name != "system" else {
+            guard ASCIIPattern(first: "a-z", rest: "a-z0-9-", lengths: 1...32).matches(name), name != "system" else {
                 throw document.error(rolesMap.keyNode(name), "'\(name)' is not a valid role name (lowercase letters, digits, '-'; not 'system')")
             }
             var role = try PolicyMapping(node: rolesMap.valueNode(name)!, path: "roles.\(name)", document: document)
@@ -79,6 +94,6 @@ public struct RolesPolicy: Sendable {
             roles[name] = Role(name: name, description: description, scope: scope, permissions: permissions)
         }
         guard !roles.isEmpty else { throw document.error(rolesMap.node, "roles: at least one role is needed") }
-        return RolesPolicy(roles: roles)
+        return RolesPolicy(roles: roles, tokenLifetime: lifetime)
     }
 }

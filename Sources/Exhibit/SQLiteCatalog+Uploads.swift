@@ -34,8 +34,10 @@ extension SQLiteCatalog {
 
     static func upload(_ row: Row) -> UploadRecord { CatalogRows.upload(SQLiteRow(row)) }
 
-    public func insertUpload(_ upload: UploadRecord) async throws {
+    public func insertUpload(_ upload: UploadRecord, limits: OpenUploadLimits) async throws {
         try await write { db in
+            let row = try Row.fetchOne(db, sql: CatalogRows.countOpenUploads, arguments: [upload.owner, upload.createdAt])
+            try limits.check(all: (row?[0] as Int64?) ?? 0, owner: (row?[1] as Int64?) ?? 0, name: upload.owner)
             try db.execute(
                 sql: """
                     INSERT INTO uploads (id, owner, case_id, filename, length, "offset", metadata, expected_sha256, time_inputs,

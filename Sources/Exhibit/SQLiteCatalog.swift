@@ -213,6 +213,12 @@ public final class SQLiteCatalog: Catalog {
         migrator.registerMigration("v5: resumable uploads") { db in
             try db.execute(sql: Self.uploadsMigration)
         }
+        migrator.registerMigration("v6: open uploads counted per owner") { db in
+            try db.execute(sql: CatalogRows.openUploadsIndex)
+        }
+        migrator.registerMigration("v7: users disabled, tokens reissued and with a lifetime") { db in
+            try db.execute(sql: CatalogRows.usersDisabledAndTokensMigration)
+        }
         return migrator
     }
 
@@ -269,10 +275,23 @@ public final class SQLiteCatalog: Catalog {
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [user.name]) == true {
                 throw ExhibitError(.conflict, "a user named \(user.name) already exists")
             }
-            try db.execute(
-                sql: "INSERT INTO users (name, full_name, initials, role, token_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [user.name, user.fullName, user.initials, user.role, tokenSHA256, user.createdAt])
+            if let holder = try String.fetchOne(db, sql: "SELECT name FROM users WHERE initials = ?", arguments: [user.initials]) {
+                throw ExhibitError(.conflict, "the initials \(user.initials) are \(holder)'s", field: "initials")
+            }
+            try db.execute(sql: CatalogRows.insertUser, arguments: StatementArguments(CatalogRows.insertUserArguments(user, tokenSHA256)))
             return try self.append(event, in: db)
+        }
+    }
+
+    public func updateUser(_ name: String, _ update: UserUpdate, event: CustodyEvent.Draft) async throws -> User {
+        try await write { db in
+            let (sql, arguments) = update.statement(name)
+            try db.execute(sql: sql, arguments: StatementArguments(arguments))
+            guard db.changesCount == 1, let row = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]) else {
+                throw ExhibitError(.notFound, "no user \(name.prefix(40))")
+            }
+            _ = try self.append(event, in: db)
+            return Self.user(row)
         }
     }
 
@@ -300,7 +319,7 @@ public final class SQLiteCatalog: Catalog {
     public func insertCase(_ record: CaseRecord, event: CustodyEvent.Draft) async throws -> CustodyEvent {
         try await write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM cases WHERE reference = ?", arguments: [record.reference]) == true {
-                throw ExhibitError(.conflict, "case \(record.reference) already exists")
+                throw ExhibitError(.conflict, "the case reference \(record.reference) is already taken (references are unique across the force): if it is your case, ask a supervisor to add you to it")
             }
             try db.execute(
                 sql: "INSERT INTO cases (id, reference, title, created_by, created_at, status) VALUES (?, ?, ?, ?, ?, ?)",
@@ -385,7 +404,7 @@ public final class SQLiteCatalog: Catalog {
     }
 
     public func insertWorkingCopy(
-        _ copy: NewExhibit, masterID: String, lineage: String, masterIntegrity: String?,
+        _ copy: NewExhibit, masterID: String, lineage: String, masterIntegrity: MasterIntegrity?,
         makeEvent: @escaping @Sendable (String) -> CustodyEvent.Draft
     ) async throws -> (ExhibitRecord, CustodyEvent) {
         let event = try await write { db -> CustodyEvent in
@@ -409,7 +428,7 @@ public final class SQLiteCatalog: Catalog {
             try db.execute(
                 sql: "UPDATE exhibits SET working_copy_status = 'done', working_copy_error = NULL WHERE id = ?", arguments: [masterID])
             if let masterIntegrity {
-                try db.execute(sql: "UPDATE blobs SET integrity = ? WHERE sha256 = ?", arguments: [masterIntegrity, master["blob"] as String])
+                try db.execute(sql: "UPDATE blobs SET integrity = ?, verdict = ? WHERE sha256 = ?", arguments: [masterIntegrity.json, masterIntegrity.verdict, master["blob"] as String])
             }
             return try self.append(makeEvent(reference), in: db)
         }
@@ -418,7 +437,7 @@ public final class SQLiteCatalog: Catalog {
     }
 
     public func setWorkingCopyStatus(
-        masterID: String, status: String, error: String?, masterIntegrity: String?, event: CustodyEvent.Draft?
+        masterID: String, status: String, error: String?, masterIntegrity: MasterIntegrity?, event: CustodyEvent.Draft?
     ) async throws {
         try await write { db in
             try db.execute(
@@ -426,8 +445,8 @@ public final class SQLiteCatalog: Catalog {
                 arguments: [status, error, masterID])
             if let masterIntegrity {
                 try db.execute(
-                    sql: "UPDATE blobs SET integrity = ? WHERE sha256 = (SELECT blob FROM exhibits WHERE id = ?)",
-                    arguments: [masterIntegrity, masterID])
+                    sql: "UPDATE blobs SET integrity = ?, verdict = ? WHERE sha256 = (SELECT blob FROM exhibits WHERE id = ?)",
+                    arguments: [masterIntegrity.json, masterIntegrity.verdict, masterID])
             }
             if let event { _ = try self.append(event, in: db) }
         }
@@ -502,24 +521,24 @@ public final class SQLiteCatalog: Catalog {
     static func share(_ row: Row) -> ShareRecord { CatalogRows.share(SQLiteRow(row)) }
 
     public func share(id: String) async throws -> ShareRecord? {
-        try await read { db in try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM shares WHERE id = ?"), arguments: [id]).map(Self.share) }
+        try await read { db in try Row.fetchOne(db.cachedStatement(sql: CatalogRows.shareSelect + " WHERE id = ?"), arguments: [id]).map(Self.share) }
     }
 
     public func shares(exhibitID: String) async throws -> [ShareRecord] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM shares WHERE exhibit = ? ORDER BY created_at", arguments: [exhibitID]).map(Self.share)
+            try Row.fetchAll(db, sql: CatalogRows.shareSelect + " WHERE exhibit = ? ORDER BY created_at", arguments: [exhibitID]).map(Self.share)
         }
     }
 
     public func revokeShare(id: String, event: CustodyEvent.Draft) async throws -> ShareRecord {
         try await write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM shares WHERE id = ?", arguments: [id]) else {
+            guard let row = try Row.fetchOne(db, sql: CatalogRows.shareSelect + " WHERE id = ?", arguments: [id]) else {
                 throw ExhibitError(.notFound, "no share \(id)")
             }
             guard (row["revoked_at"] as String?) == nil else { throw ExhibitError(.conflict, "share \(id) is already revoked") }
             try db.execute(sql: "UPDATE shares SET revoked_at = ? WHERE id = ?", arguments: [self.timestamp, id])
             _ = try self.append(event, in: db)
-            return Self.share(try Row.fetchOne(db, sql: "SELECT * FROM shares WHERE id = ?", arguments: [id])!)
+            return Self.share(try Row.fetchOne(db, sql: CatalogRows.shareSelect + " WHERE id = ?", arguments: [id])!)
         }
     }
 

@@ -28,17 +28,20 @@ extension EvidenceStore {
         }
         let policy = policies.sharing
         let lifetime = expiresIn ?? policy.defaultLifetime
-        guard lifetime >= .seconds(60) else { throw ExhibitError(.badRequest, "a link must live at least a minute") }
+        guard lifetime >= .seconds(60) else { throw ExhibitError(.badRequest, "a link must live at least a minute", field: "expires_in") }
         guard lifetime <= policy.maxLifetime else {
-            throw ExhibitError(.badRequest, "a link may live at most \(Self.describe(policy.maxLifetime)) (Policies/sharing.yaml); \(Self.describe(lifetime)) was asked")
+            throw ExhibitError(
+                .badRequest, "a link may live at most \(Self.describe(policy.maxLifetime)) (Policies/sharing.yaml); \(Self.describe(lifetime)) was asked",
+                field: "expires_in")
         }
         let downloads = maxDownloads ?? policy.defaultMaxDownloads
-        guard downloads >= 1 else { throw ExhibitError(.badRequest, "max_downloads must be at least 1 (it was \(downloads))") }
+        guard downloads >= 1 else { throw ExhibitError(.badRequest, "must be at least 1 (it was \(downloads))", field: "max_downloads") }
         guard downloads <= policy.maxDownloadsLimit else {
-            throw ExhibitError(.badRequest, "max_downloads may be at most \(policy.maxDownloadsLimit) (Policies/sharing.yaml); \(downloads) was asked")
+            throw ExhibitError(
+                .badRequest, "may be at most \(policy.maxDownloadsLimit) (Policies/sharing.yaml); \(downloads) was asked", field: "max_downloads")
         }
-        if let recipient { try Validate.text(recipient, "the recipient", max: 200) }
-        if let note { try Validate.text(note, "the note", max: 1000) }
+        if let recipient { try Validate.text(recipient, "the recipient", max: 200, field: "recipient") }
+        if let note { try Validate.text(note, "the note", max: 1000, field: "note") }
         let key = try keys.linkKeyRing().current
         let created = now()
         let expires = Int64(created.timeIntervalSince1970) + lifetime.components.seconds
@@ -67,6 +70,12 @@ extension EvidenceStore {
         return ShareToken(keyID: keyID, shareID: id, expiresAt: Int64(expiry.timeIntervalSince1970)).signed(with: key)
     }
 
+    /// Whether `actor` may hold the links of `exhibit`'s shares: a link is a bearer credential to the footage, so
+    /// only someone who may download the exhibit themselves sees it after its creation.
+    public func maySeeLinks(of exhibit: ExhibitRecord, for actor: Actor) -> Bool {
+        actor.role.can(.exhibitDownload)
+    }
+
     /// An exhibit's shares, for someone who may share it.
     public func shares(of exhibit: ExhibitRecord, for actor: Actor) async throws -> [ShareRecord] {
         guard actor.role.can(.shareCreate) || actor.role.can(.shareRevoke) || actor.role.can(.custodyRead) else {
@@ -77,9 +86,16 @@ extension EvidenceStore {
 
     /// Revokes a share: its link stops working on the next request.
     public func revokeShare(_ id: String, by actor: Actor) async throws -> ShareRecord {
-        guard let share = try await catalog.share(id: id) else { throw ExhibitError(.notFound, "no share \(id.prefix(40))") }
-        // The share's exhibit must be one the actor can see (else: not found, as for any hidden record).
-        let exhibit = try await findExhibit(share.exhibitID, for: actor, needing: .exhibitRead)
+        let noSuchShare = ExhibitError(.notFound, "no share \(id.prefix(40))")
+        guard let share = try await catalog.share(id: id) else { throw noSuchShare }
+        // The share's exhibit must be one the actor can see; otherwise the share does not exist for them either,
+        // and the answer is the same as for an unknown id (never the exhibit's id or reference).
+        let exhibit: ExhibitRecord
+        do {
+            exhibit = try await findExhibit(share.exhibitID, for: actor, needing: .exhibitRead)
+        } catch let error as ExhibitError where error.code == .notFound {
+            throw noSuchShare
+        }
         guard actor.role.can(.shareRevoke) else { throw ExhibitError(.forbidden, "the \(actor.role.name) role may not share.revoke") }
         return try await catalog.revokeShare(
             id: id,
@@ -214,5 +230,26 @@ extension EvidenceStore {
         if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
         if seconds % 60 == 0 { return "\(seconds / 60)m" }
         return "\(seconds)s"
+    }
+}
+
+extension EvidenceStore {
+    /// Where a running server records the public address its links start with, for the command line on the same
+    /// storage root (`exhibit share create` prints links that point where the server is).
+    public var publicURLPath: String { root + "/public-url" }
+
+    /// Records the address a server's links start with.
+    public func recordPublicURL(_ url: String) throws {
+        try Data((url + "\n").utf8).write(to: URL(fileURLWithPath: publicURLPath), options: .atomic)
+    }
+
+    /// The address links start with, for the command line: the one the server on this storage root recorded, else
+    /// `public_url` from the policy; nil when neither says.
+    public func publicURLForLinks() -> String? {
+        if let text = try? String(contentsOfFile: publicURLPath, encoding: .utf8),
+           let url = SharingPolicy.checkedURL(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            return url
+        }
+        return policies.sharing.publicURL
     }
 }

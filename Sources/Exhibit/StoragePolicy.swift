@@ -1,4 +1,5 @@
 public import BlobStore
+public import CheckedInput
 public import MediaProbe
 
 /// `Policies/storage.yaml`: how uploads are cut into chunks and how large they may be.
@@ -12,6 +13,8 @@ public struct StoragePolicy: Sendable, Equatable {
     public var probe: ProbeLimits
     /// Working copies: made automatically or not, how many at once, how they are encoded.
     public var workingCopies: WorkingCopyPolicy
+    /// How many resumable uploads may be open at once, per user and in all.
+    public var openUploads = OpenUploadLimits(perUser: 50, total: 2000)
     /// How long the server waits for slow clients, and how many connections it holds at once.
     public var connections: ConnectionPolicy = .default
 
@@ -87,6 +90,15 @@ public struct StoragePolicy: Sendable, Equatable {
         guard expiry >= .seconds(60) && expiry <= .seconds(90 * 86400) else {
             throw document.error(uploads.valueNode("expire_after"), "uploads.expire_after must be between 1m and 90d")
         }
+        var openUploads = OpenUploadLimits(perUser: 50, total: 2000)
+        if uploads.valueNode("max_open_per_user") != nil { openUploads.perUser = try uploads.integer("max_open_per_user") }
+        if uploads.valueNode("max_open") != nil { openUploads.total = try uploads.integer("max_open") }
+        guard (1...100_000).contains(openUploads.perUser) else {
+            throw document.error(uploads.valueNode("max_open_per_user"), "uploads.max_open_per_user must be between 1 and 100000")
+        }
+        guard (openUploads.perUser...1_000_000).contains(openUploads.total) else {
+            throw document.error(uploads.valueNode("max_open"), "uploads.max_open must be between max_open_per_user and 1000000")
+        }
         try uploads.rejectUnknownKeys()
         var media = try top.mapping("media")
         let probeSize = try media.size("probe_size")
@@ -143,6 +155,7 @@ public struct StoragePolicy: Sendable, Equatable {
                 automatic: automatic, jobs: jobs,
                 encoder: EncoderSettings(preset: preset, crf: crf, audioBitRate: audioBitRate, timeLimit: timeLimit)))
         policy.uploadExpiry = expiry
+        policy.openUploads = openUploads
         policy.connections = ConnectionPolicy(
             headerTimeout: headerTimeout, bodyStallTimeout: stallTimeout, minBodyRate: minRate, maxConnections: maxConnections)
         return policy

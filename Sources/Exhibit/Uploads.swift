@@ -108,7 +108,7 @@ extension EvidenceStore {
     /// Creates a resumable upload into a case (the actor must be able to upload there).
     public func createUpload(_ request: UploadRequest, by actor: Actor) async throws -> UploadRecord {
         let record = try await findCase(request.caseName, for: actor, needing: .exhibitUpload)
-        guard request.length >= 0 else { throw ExhibitError(.badRequest, "Upload-Length must be 0 or more") }
+        guard request.length > 0 else { throw ExhibitError(.badRequest, "Upload-Length is 0: " + Self.emptyFile) }
         guard request.length <= policies.storage.maxUploadSize else {
             throw ExhibitError(.tooLarge, "the upload (\(request.length) bytes) is larger than the limit of \(policies.storage.maxUploadSize) bytes")
         }
@@ -122,7 +122,7 @@ extension EvidenceStore {
             entries: [], tailStart: 0, createdAt: now, updatedAt: now, expiresAt: uploadExpiry(), state: "open", exhibitID: nil,
             error: nil, patches: 0, resumptions: 0, interrupted: false, client: actor.client)
         try FileManager.default.createDirectory(atPath: uploadFolder(upload.id), withIntermediateDirectories: true)
-        try await catalog.insertUpload(upload)
+        try await catalog.insertUpload(upload, limits: policies.storage.openUploads)
         return upload
     }
 
@@ -177,7 +177,12 @@ extension EvidenceStore {
             }
         }
         guard var session else { throw ExhibitError(.locked, "another request is writing to this upload; try again") }
-        defer { uploadSessions.giveBack(session) }
+        defer {
+            // Between requests an open upload holds no bytes in memory: its tail is durable on disk (or in the
+            // database) and is read back by its next request.
+            session.writer.suspend()
+            uploadSessions.giveBack(session)
+        }
         // Read again under the session: the request that held it may have moved the offset.
         upload = try await findUpload(id, for: actor)
         guard upload.state == "open", offset == upload.offset else {
@@ -190,6 +195,7 @@ extension EvidenceStore {
             uploadSessions.replaceTaken(id, with: fresh)
             session = fresh
         }
+        if session.writer.isSuspended { try session.writer.resume(tail: try await readTail(upload)) }
         // A resumption: the request before this one was cut short, or the server lost its session (a restart).
         if upload.offset > 0 && (upload.interrupted || session.rebuilt) { upload.resumptions += 1 }
         session.rebuilt = false
@@ -240,7 +246,7 @@ extension EvidenceStore {
         do {
             try await lease?.hold(upload.entries.map { .chunk($0.chunk) })
             let tail = try await readTail(upload)
-            let writer = ResumableWriter(store: blobs, lease: lease, entries: upload.entries, tail: tail)
+            let writer = try ResumableWriter(store: blobs, lease: lease, entries: upload.entries, tail: tail)
             guard writer.offset == upload.offset else {
                 throw ExhibitError(.storage, "the upload's stored bytes (\(writer.offset)) do not add up to its offset (\(upload.offset))")
             }

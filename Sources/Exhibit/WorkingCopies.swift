@@ -123,15 +123,17 @@ extension EvidenceStore {
     }
 
     /// The master's integrity report with the decode check added, as stored JSON (nil when nothing changes).
-    func masterIntegrity(_ master: ExhibitRecord, _ errors: Int, _ corrupt: Int, _ frames: Int) throws -> String? {
+    func masterIntegrity(_ master: ExhibitRecord, _ errors: Int, _ corrupt: Int, _ frames: Int) throws -> MasterIntegrity? {
         guard var integrity = master.integrity else { return nil }
         integrity.decode = .init(errors: errors, corruptFrames: corrupt, framesDecoded: frames, checkedAt: timestamp)
         if errors > 0 || corrupt > 0 {
-            integrity.problems.append("decoding found \(errors) error(s) and \(corrupt) corrupt frame(s) the demuxer did not see")
+            let problem = "decoding found \(errors) error(s) and \(corrupt) corrupt frame(s) the demuxer did not see"
+            if integrity.verdict == .complete { integrity.summary = "damaged: " + problem }
+            integrity.add(problem, as: .damaged)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(integrity), as: UTF8.self)
+        return MasterIntegrity(json: String(decoding: try encoder.encode(integrity), as: UTF8.self), verdict: integrity.verdict.rawValue)
     }
 
     /// A copy passes when it has the master's video (and audio, if any), its duration and its number of frames

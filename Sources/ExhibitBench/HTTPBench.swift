@@ -154,8 +154,8 @@ struct BenchExhibit {
         server.standardOutput = serverOut
         try server.run()
         var banner = ""
-        while !banner.contains("Token") { banner += String(decoding: serverOut.fileHandleForReading.availableData, as: UTF8.self) }
-        let admin = String(banner[banner.range(of: #"exh_[A-Za-z0-9_-]+"#, options: .regularExpression)!])
+        while !banner.contains("first-admin-token") { banner += String(decoding: serverOut.fileHandleForReading.availableData, as: UTF8.self) }
+        let admin = ((try? String(contentsOfFile: storage + "/first-admin-token", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let base = "http://127.0.0.1:\(port)"
         let created = shellOutput(benchDir, "curl -s -X POST \(base)/v1/users -H 'Authorization: Bearer \(admin)' -d '{\"name\":\"bench\",\"role\":\"investigator\",\"initials\":\"BN\"}'")
         let token = String(created[created.range(of: #"exh_[A-Za-z0-9_-]+"#, options: .regularExpression)!])

@@ -3,7 +3,7 @@ import Foundation
 // `make bench`: every row beside a reference run on the same machine, in the same invocation.
 //
 // Usage: exhibit-bench [--runs N] [--only SECTION,...]
-// Sections: ingest, probe, ledger, http, links, copies, s3
+// Sections: ingest, probe, ledger, http, links, copies, s3, uploads
 
 var runs = 3
 var only: Set<String>?
@@ -13,7 +13,7 @@ while let argument = arguments.popFirst() {
     case "--runs": runs = Int(arguments.popFirst() ?? "") ?? runs
     case "--only": only = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
     default:
-        FileHandle.standardError.write(Data("usage: exhibit-bench [--runs N] [--only ingest,probe,ledger,http,links,copies,s3]\n".utf8))
+        FileHandle.standardError.write(Data("usage: exhibit-bench [--runs N] [--only ingest,probe,ledger,http,links,copies,s3,uploads]\n".utf8))
         exit(2)
     }
 }
@@ -46,6 +46,9 @@ if wanted("http") {
     ).run() {
         table.print()
     }
+}
+if wanted("uploads") {
+    try OpenUploadsBench(benchDir: benchDir, exhibit: exhibit, policies: policies).run().print()
 }
 if wanted("s3") {
     try ObjectStoreBench(

@@ -1,3 +1,4 @@
+import CheckedInput
 import ArgumentParser
 import Exhibit
 import ExhibitCrypto
@@ -73,7 +74,7 @@ extension ExhibitCommand {
                 }
                 if let hold = record.hold { print("legal hold: set by \(hold.setBy) at \(hold.setAt): \(hold.reason)") }
                 printTable(["REFERENCE", "ID", "FILENAME", "SIZE", "VERDICT", "STATE", "SHA-256"], exhibits.map {
-                    [$0.reference, $0.id, $0.filename, String($0.size), $0.verdict, $0.state, $0.sha256.hex]
+                    [$0.reference, $0.id, $0.filename, ByteSize.human($0.size), $0.verdict, $0.state, String($0.sha256.hex.prefix(16)) + "…"]
                 })
             }
         }

@@ -1,3 +1,4 @@
+import CheckedInput
 import ArgumentParser
 import Exhibit
 import ExhibitCrypto
@@ -57,10 +58,7 @@ extension ExhibitCommand {
             var inputs = TimeCoverage.Inputs()
             if let recordedStart { inputs.recordedStart = try parseTime(recordedStart, "--recorded-start") }
             if let clockOffset {
-                guard let offset = TimeCoverage.parseOffset(clockOffset) else {
-                    throw ValidationError("--clock-offset: '\(clockOffset)' is not ±HH:MM:SS (recorder time minus true time)")
-                }
-                inputs.clockOffset = offset
+                inputs.clockOffset = try ClockOffset.parse(clockOffset, field: "--clock-offset")
             }
             if let requestedFrom { inputs.requestedFrom = try parseTime(requestedFrom, "--requested-from") }
             if let requestedTo { inputs.requestedTo = try parseTime(requestedTo, "--requested-to") }
@@ -102,6 +100,8 @@ extension ExhibitCommand {
                     }
                     throw CLIError("no such file: \(file); nothing was stored")
                 }
+                let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int64) ?? nil
+                guard size != 0 else { throw CLIError("\(file) is empty (0 bytes): there is nothing to store; nothing was stored") }
             }
             let store = try options.open()
             let actor = try await actorOptions.actor(in: store)

@@ -1,3 +1,4 @@
+import CheckedInput
 import ArgumentParser
 import Exhibit
 import Foundation
@@ -109,8 +110,5 @@ func printTable(_ header: [String], _ rows: [[String]]) {
 
 /// Parses a time given on the command line (RFC 3339, a time without zone being UTC, or a date for midnight UTC).
 func parseTime(_ text: String, _ option: String) throws -> Date {
-    guard let date = UserTime.parse(text) else {
-        throw ValidationError("\(option): '\(text)' is not a time; use RFC 3339, e.g. 2024-03-01T14:00:00Z, or a date, 2024-03-01")
-    }
-    return date
+    try UTCTime.parse(text, field: option)
 }

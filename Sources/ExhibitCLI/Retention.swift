@@ -91,7 +91,7 @@ extension ExhibitCommand {
             @OptionGroup var options: StorageOptions
             @OptionGroup var actorOptions: ActorOptions
             @OptionGroup var target: Target
-            @Option(help: "Why (recorded in the custody ledger).") var reason: String?
+            @Option(help: "Why (recorded in the custody ledger; required, as to set one).") var reason: String
 
             func run() async throws {
                 let store = try options.openExisting()
@@ -113,8 +113,10 @@ extension ExhibitCommand {
                 let store = try options.openExisting()
                 let holds = try await store.standingHolds(for: try await actorOptions.actor(in: store))
                 if json { return try printJSONLine(holds) }
-                printTable(["HOLD", "CASE", "EXHIBIT", "SET BY", "SET AT", "REASON"], holds.map {
-                    [$0.id, $0.caseID ?? "", $0.exhibitID ?? "", $0.setBy, $0.setAt, $0.reason]
+                printTable(["HOLD", "CASE", "EXHIBIT", "SET BY", "SET AT", "REASON"], holds.map { hold in
+                    [hold.id, [hold.caseReference, hold.caseID.map { "(\($0))" }].compactMap { $0 }.joined(separator: " "),
+                     hold.exhibitReference.map { "\($0) (\(hold.exhibitID ?? ""))" } ?? (hold.exhibitID ?? ""),
+                     hold.setBy, hold.setAt, hold.reason]
                 })
             }
         }

@@ -4,6 +4,9 @@ import ExhibitServer
 import Foundation
 import Hummingbird
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension ExhibitCommand {
     struct Serve: AsyncParsableCommand {
@@ -24,6 +27,18 @@ extension ExhibitCommand {
 
         @Option(help: "The address to listen on.") var host = "127.0.0.1"
         @Option(help: "The port to listen on (0 picks a free one).") var port = 8080
+        @Option(
+            name: .customLong("public-url"),
+            help: ArgumentHelp(
+                "The address people reach this server at, which every share link starts with (default: public_url in Policies/sharing.yaml, else the address listened on).",
+                valueName: "url"))
+        var publicURL: String?
+
+        func validate() throws {
+            if let publicURL, SharingPolicy.checkedURL(publicURL) == nil {
+                throw ValidationError("--public-url: '\(publicURL.prefix(80))' is not http(s)://host[:port][/path]")
+            }
+        }
 
         func run() async throws {
             let store = try options.open()
@@ -35,15 +50,27 @@ extension ExhibitCommand {
             if try await !store.hasUsers() {
                 token = try await store.addUser(name: "admin", role: "admin", fullName: "Administrator", initials: "AD", by: .system(client: cliClient)).1
             }
-            let bootstrapToken = token
+            // The first admin's token is shown once, on a terminal; when standard output is not one (a service
+            // whose output goes to a journal, a pipe), it goes to a file only its owner can read, never to a log.
+            var tokenLine: String?
+            if let token {
+                if isatty(STDOUT_FILENO) == 1 {
+                    tokenLine = "First start: user 'admin' created. Token (shown once, keep it): \(token)\n"
+                } else {
+                    let path = options.storage + "/first-admin-token"
+                    guard FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+                        throw CLIError("cannot write the first admin's token to \(path)")
+                    }
+                    tokenLine = "First start: user 'admin' created. Its token is in \(path) (mode 0600): keep it elsewhere and delete the file\n"
+                }
+            }
+            let bootstrapLine = tokenLine
             let app = ExhibitHTTPServer.buildApplication(
-                store: store, configuration: ServerConfiguration(host: host, port: port), logger: logger
+                store: store, configuration: ServerConfiguration(host: host, port: port, publicURL: publicURL.flatMap(SharingPolicy.checkedURL)), logger: logger
             ) { actualPort in
                 // One line a script can read; the token (first start only) is shown once, never logged.
                 var lines = "Exhibit listening on http://\(shownHost):\(actualPort)\n"
-                if let bootstrapToken {
-                    lines += "First start: user 'admin' created. Token (shown once, keep it): \(bootstrapToken)\n"
-                }
+                if let bootstrapLine { lines += bootstrapLine }
                 // Unbuffered, so a script reading a pipe sees the lines at once.
                 FileHandle.standardOutput.write(Data(lines.utf8))
             }

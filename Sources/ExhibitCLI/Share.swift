@@ -1,3 +1,4 @@
+import CheckedInput
 import ArgumentParser
 import Exhibit
 import Foundation
@@ -14,8 +15,9 @@ extension ExhibitCommand {
                 discussion: """
                     The link works until it expires, is revoked, or its downloads run out; anyone holding it can \
                     open a page that plays the footage and offers the files. Lifetimes and download counts over \
-                    the maximum in Policies/sharing.yaml are refused. The link is printed with the base_url of \
-                    Policies/sharing.yaml (or --base-url).
+                    the maximum in Policies/sharing.yaml are refused. The link starts with the address the server on \
+                    this storage root recorded (its --public-url, or where it listens), else public_url in \
+                    Policies/sharing.yaml, or --base-url.
 
                     Example:
                       exhibit share create JS/1 --expires-in 72h --max-downloads 2 --recipient "CPS, A. Lawyer" --as jsmith
@@ -29,11 +31,12 @@ extension ExhibitCommand {
             @Option(help: ArgumentHelp("Whole-file downloads allowed (default from the policy).", valueName: "n")) var maxDownloads: Int?
             @Option(help: ArgumentHelp("Who the link is for (shown on the page).", valueName: "text")) var recipient: String?
             @Option(help: ArgumentHelp("A note for the record.", valueName: "text")) var note: String?
-            @Option(help: ArgumentHelp("The address links start with (default: base_url from the policy).", valueName: "url")) var baseURL: String?
+            @Option(help: ArgumentHelp("The address links start with (default: the one the server recorded, else public_url from the policy).", valueName: "url")) var baseURL: String?
 
             func validate() throws {
-                if let expiresIn, Duration.parsePolicy(expiresIn) == nil {
-                    throw ValidationError("--expires-in: '\(expiresIn)' is not a duration such as 72h or 14d")
+                if let expiresIn { _ = try InputDuration.parse(expiresIn, field: "--expires-in") }
+                if let baseURL, SharingPolicy.checkedURL(baseURL) == nil {
+                    throw ValidationError("--base-url: '\(baseURL.prefix(80))' is not http(s)://host[:port][/path]")
                 }
             }
 
@@ -41,10 +44,12 @@ extension ExhibitCommand {
                 let store = try options.openExisting()
                 let actor = try await actorOptions.actor(in: store)
                 let record = try await store.findExhibit(exhibit, case: caseName, for: actor)
+                guard let base = baseURL.flatMap(SharingPolicy.checkedURL) ?? store.publicURLForLinks() else {
+                    throw CLIError("no address is known for links: start the server once on this storage (it records its address), set public_url in Policies/sharing.yaml, or pass --base-url; no share was made")
+                }
                 let created = try await store.createShare(
-                    record, expiresIn: expiresIn.flatMap(Duration.parsePolicy), maxDownloads: maxDownloads,
+                    record, expiresIn: try expiresIn.map { try InputDuration.parse($0, field: "--expires-in") }, maxDownloads: maxDownloads,
                     recipient: recipient, note: note, by: actor)
-                let base = baseURL ?? store.policies.sharing.baseURL
                 print(base + created.path)
                 FileHandle.standardError.write(Data("share \(created.share.id) of \(record.reference): expires \(created.share.expiresAt), \(created.share.maxDownloads ?? 0) download(s)\n".utf8))
             }
@@ -65,11 +70,17 @@ extension ExhibitCommand {
                 let actor = try await actorOptions.actor(in: store)
                 let record = try await store.findExhibit(exhibit, case: caseName, for: actor)
                 let shares = try await store.shares(of: record, for: actor)
-                if json { return try printJSONLine(shares) }
-                let base = store.policies.sharing.baseURL
+                // A link is a credential to the footage: printed only for someone who may download it.
+                let base = store.maySeeLinks(of: record, for: actor) ? store.publicURLForLinks() : nil
+                func link(_ share: ShareRecord) throws -> String? {
+                    guard store.maySeeLinks(of: record, for: actor) else { return nil }
+                    guard let token = try store.token(for: share) else { return "(key pruned)" }
+                    return (base ?? "") + "/s/" + token
+                }
+                if json { return try printJSONLine(try shares.map { ListedShare(share: $0, url: try link($0)) }) }
                 printTable(["ID", "EXPIRES", "DOWNLOADS", "REVOKED", "RECIPIENT", "LINK"], try shares.map { share in
                     [share.id, share.expiresAt, "\(share.downloads)/\(share.maxDownloads.map(String.init) ?? "-")", share.revokedAt ?? "",
-                     share.recipient ?? "", try store.token(for: share).map { base + "/s/" + $0 } ?? "(key pruned)"]
+                     share.recipient ?? "", try link(share) ?? "(not shown to the \(actor.role.name) role)"]
                 })
             }
         }
@@ -116,5 +127,18 @@ extension ExhibitCommand {
                 print("new link key \(added)" + (pruned.isEmpty ? "" : "; removed retired keys \(pruned.joined(separator: ", "))"))
             }
         }
+    }
+}
+
+/// A share as `exhibit share list --json` prints it: the share's fields and, for those who may see it, its link.
+struct ListedShare: Encodable {
+    let share: ShareRecord
+    let url: String?
+    enum CodingKeys: String, CodingKey { case url }
+
+    func encode(to encoder: any Encoder) throws {
+        try share.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(url, forKey: .url)
     }
 }

@@ -1,3 +1,4 @@
+import CheckedInput
 import AsyncHTTPClient
 import ArgumentParser
 import Exhibit
@@ -23,7 +24,10 @@ extension ExhibitCommand {
                 hashed first; its SHA-256 goes with the upload and the server checks it when the last byte \
                 arrives. A dropped connection or a restarted server is retried where it stopped; a killed \
                 upload resumes when the same command is run again (state in ~/.config/exhibit/uploads.json, \
-                by file hash). The token comes from --token or EXHIBIT_TOKEN (so it stays out of shell history).
+                by file hash). A file the case already holds (the same SHA-256) is not sent again: it is reported \
+                as already stored, with its reference, unless --again is given. The token comes from --token or \
+                EXHIBIT_TOKEN (so it stays out of shell history). The server and the token are checked before \
+                anything is hashed or sent: an unreachable server or a refused token is named at once.
 
                 Example:
                   EXHIBIT_TOKEN=exh_… exhibit upload --server https://exhibit.example --case 2017/MPS/0421 ./DVR-export
@@ -50,6 +54,7 @@ extension ExhibitCommand {
         @Option(help: ArgumentHelp("Retries of one request before giving up on a file (default 30).", valueName: "n"))
         var retries: Int = 30
         @Flag(help: "Print one JSON line per file instead of the table.") var json = false
+        @Flag(help: "Upload files the case already holds again (as new exhibits sharing the stored bytes).") var again = false
         @Argument(help: ArgumentHelp("Files or folders to upload.", valueName: "path")) var paths: [String]
 
         func run() async throws {
@@ -63,27 +68,29 @@ extension ExhibitCommand {
                 }
                 size = parsed
             }
-            for text in [recordedStart, requestedFrom, requestedTo].compactMap({ $0 }) { _ = try parseTime(text, "time") }
-            if let clockOffset, TimeCoverage.parseOffset(clockOffset) == nil {
-                throw ValidationError("--clock-offset: '\(clockOffset)' is not ±HH:MM:SS (recorder time minus true time)")
+            for (text, option) in [(recordedStart, "--recorded-start"), (requestedFrom, "--requested-from"), (requestedTo, "--requested-to")] {
+                if let text { _ = try parseTime(text, option) }
             }
+            if let clockOffset { _ = try ClockOffset.parse(clockOffset, field: "--clock-offset") }
             let files = try Self.expand(paths)
             guard !files.isEmpty else { throw CLIError("no files to upload in \(paths.joined(separator: " "))") }
             let base = server.hasSuffix("/") ? String(server.dropLast()) : server
             let client = TusClient(server: base, token: token, requestSize: size.map { Int($0) }, retries: retries)
+            // Before hashing gigabytes: can the server be reached, and does it take this token?
+            try await client.checkAccess(case: caseName)
             let progress = Progress(files: files, json: json)
             var results: [FileResult] = []
             for (index, file) in files.enumerated() {
                 progress.start(index: index)
                 do {
-                    let result = try await client.upload(file, case: caseName, metadata: metadata(), progress: progress)
+                    let result = try await client.upload(file, case: caseName, metadata: metadata(), again: again, progress: progress)
                     results.append(result)
                     progress.done(result)
                     // Each file's line as soon as it is stored: the line is its acknowledgment.
                     if json { try printJSONLine(result) }
                 } catch {
                     let failed = FileResult(path: file.path, size: file.size, sha256: file.sha256 ?? "", reference: nil, exhibitID: nil,
-                                            verdict: nil, coverage: nil, error: "\(error)", resumed: false)
+                                            verdict: nil, coverage: nil, error: "\(error)", resumed: false, alreadyStored: false)
                     results.append(failed)
                     progress.done(failed)
                     if json { try printJSONLine(failed) }
@@ -92,7 +99,8 @@ extension ExhibitCommand {
             progress.finish()
             if !json {
                 printTable(["FILE", "EXHIBIT", "SHA-256", "VERDICT", "COVERAGE"], results.map {
-                    [$0.path, $0.reference ?? "FAILED", $0.sha256, $0.verdict ?? ($0.error ?? ""), $0.coverage ?? ""]
+                    [$0.path, $0.reference ?? "FAILED", $0.sha256.isEmpty ? "" : String($0.sha256.prefix(16)) + "…",
+                     $0.alreadyStored ? "already stored (\($0.verdict ?? "?"))" : ($0.verdict ?? ($0.error ?? "")), $0.coverage ?? ""]
                 })
             }
             if results.contains(where: { $0.error != nil }) { throw ExitCode(1) }
@@ -161,11 +169,14 @@ struct FileResult: Encodable {
     let error: String?
     /// Whether it went on from an earlier run of the command.
     let resumed: Bool
+    /// The case already held the file (same SHA-256): nothing was sent, and `reference` is the stored exhibit.
+    let alreadyStored: Bool
 
     enum CodingKeys: String, CodingKey {
         case path, size, sha256, reference
         case exhibitID = "exhibit_id"
         case verdict, coverage, error, resumed
+        case alreadyStored = "already_stored"
     }
 }
 
@@ -177,6 +188,9 @@ struct ResumeState {
         let config = environment["XDG_CONFIG_HOME"] ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.config")
         return config + "/exhibit/uploads.json"
     }
+
+    /// The value kept for a finished file: this prefix and its exhibit id.
+    static let done = "done "
 
     static func key(server: String, caseName: String, sha256: String, size: Int64) -> String {
         "\(server) \(caseName) \(sha256) \(size)"
@@ -224,6 +238,14 @@ struct TusClient {
         configuration.decompression = .disabled
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
+    /// For the first request only: a server that is not there is named within seconds (the pool retries a refused
+    /// connection until its connect timeout).
+    static let checkingClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(3), read: .seconds(30), write: .seconds(30))
+        configuration.decompression = .disabled
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
     static let userAgent = "exhibit-upload/1 (\(ProcessInfo.processInfo.hostName))"
 
     struct Failure: Error, CustomStringConvertible {
@@ -235,7 +257,7 @@ struct TusClient {
         case network(any Error)
     }
 
-    func send(_ method: String, _ url: String, headers: [String: String], body: Data? = nil) async -> Outcome {
+    func send(_ method: String, _ url: String, headers: [String: String], body: Data? = nil, client: HTTPClient = Self.client) async -> Outcome {
         var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method)
         request.headers.replaceOrAdd(name: "User-Agent", value: Self.userAgent)
@@ -245,7 +267,7 @@ struct TusClient {
         if let body { request.body = .bytes(ByteBuffer(data: body)) }
         do {
             // The idle timeouts above bound a stalled request; this only bounds a pathological one.
-            let response = try await Self.client.execute(request, timeout: .hours(6))
+            let response = try await client.execute(request, timeout: .hours(6))
             let bytes = method == "HEAD" ? ByteBuffer() : try await response.body.collect(upTo: 4 << 20)
             var fields: [String: String] = [:]
             for header in response.headers where fields[header.name] == nil { fields[header.name] = header.value }
@@ -277,11 +299,82 @@ struct TusClient {
         return hasher.finalize().hex
     }
 
-    func upload(_ file: LocalFile, case caseName: String, metadata extra: [String: String], progress: Progress) async throws -> FileResult {
+    /// Checks once, before any file is hashed, that the server answers, takes the token, and lets it upload to
+    /// the case: each failure is named (connection refused, a name that does not resolve, TLS, 401, 403, 404).
+    /// A server that cannot be reached is named at once and tried again for about 15 seconds (it may be
+    /// restarting), then given up; a refused token or case is final at once.
+    func checkAccess(case caseName: String) async throws {
+        let encoded = caseName.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? caseName
+        var attempt = 0
+        while true {
+            switch await send("GET", server + "/v1/cases/" + encoded, headers: [:], client: Self.checkingClient) {
+            case .network(let error):
+                attempt += 1
+                guard attempt < 5 else { throw Failure(description: "cannot reach \(server): \(Self.cause(error)); nothing was sent") }
+                FileHandle.standardError.write(Data("cannot reach \(server): \(Self.cause(error)); trying again\n".utf8))
+                try await Task.sleep(for: .milliseconds(500 << attempt))
+                continue
+            case .response(let response, let body):
+                try Self.judgeAccess(response, body, caseName: caseName, server: server)
+                return
+            }
+        }
+    }
+
+    static func judgeAccess(_ response: HTTPURLResponse, _ body: Data, caseName: String, server: String) throws {
+        switch response.statusCode {
+            case 200: return
+            case 401: throw Failure(description: "\(server) refused the token (401): check --token or EXHIBIT_TOKEN; nothing was sent")
+            case 403: throw Failure(description: "\(server): \(Self.detail(body)) (403); nothing was sent")
+            case 404: throw Failure(description: "\(server) has no case \(caseName) that you may see (404); nothing was sent")
+            default: throw Failure(description: "\(server) answered \(response.statusCode): \(Self.detail(body)); nothing was sent")
+        }
+    }
+
+    /// A network failure in words a person can act on.
+    static func cause(_ error: any Error) -> String {
+        let text = String(describing: error)
+        let lower = text.lowercased()
+        if lower.contains("connection refused") || lower.contains("connectionrefused") || lower.contains("econnrefused") {
+            return "connection refused (nothing listens at that address and port)"
+        }
+        if lower.contains("dns") || lower.contains("resolve") || lower.contains("nodename nor servname") || lower.contains("name or service not known") {
+            return "the host name does not resolve (DNS)"
+        }
+        if lower.contains("tls") || lower.contains("ssl") || lower.contains("certificate") || lower.contains("handshake") {
+            return "the TLS connection failed (\(text.prefix(160)))"
+        }
+        if lower.contains("timeout") || lower.contains("timed out") { return "no answer in time (a firewall, or the wrong address?)" }
+        return text.count > 200 ? String(text.prefix(200)) + "…" : text
+    }
+
+    /// The exhibits of the case that hold exactly these bytes.
+    func stored(_ sha256: String, case caseName: String) async -> [[String: Any]] {
+        let encoded = caseName.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? caseName
+        guard case .response(let response, let body) = await send("GET", server + "/v1/cases/\(encoded)/exhibits?sha256=\(sha256)", headers: [:]),
+              response.statusCode == 200, let list = try? JSONSerialization.jsonObject(with: body) as? [[String: Any]]
+        else { return [] }
+        return list.filter { ($0["sha256"] as? String) == sha256 && ($0["master_id"] == nil) }
+    }
+
+    func upload(_ file: LocalFile, case caseName: String, metadata extra: [String: String], again: Bool, progress: Progress) async throws -> FileResult {
         var file = file
         let sha256 = try Self.hash(file, progress: progress)
         file.sha256 = sha256
         let key = ResumeState.key(server: server, caseName: caseName, sha256: sha256, size: file.size)
+        // A resumed batch skips what the case already holds (asked of the server: the local state may be stale).
+        // (An upload in flight for this file goes on instead: its bytes are half on the server already.)
+        if !again, ResumeState.load()[key].map({ $0.hasPrefix(ResumeState.done) }) ?? true,
+           let existing = await stored(sha256, case: caseName).first {
+            let reference = existing["reference"] as? String
+            progress.note("already stored as \(reference ?? "?") (same SHA-256); not sent again (--again to send it anyway)")
+            try? ResumeState.update { $0[key] = ResumeState.done + ((existing["id"] as? String) ?? "") }
+            return FileResult(
+                path: file.path, size: file.size, sha256: sha256, reference: reference, exhibitID: existing["id"] as? String,
+                verdict: existing["verdict"] as? String, coverage: (existing["coverage"] as? [String: Any])?["summary"] as? String,
+                error: nil, resumed: false, alreadyStored: true)
+        }
+        if ResumeState.load()[key]?.hasPrefix(ResumeState.done) == true { try? ResumeState.update { $0[key] = nil } }
         var location = ResumeState.load()[key]
         var offset: Int64 = 0
         let resumed = location != nil
@@ -339,8 +432,11 @@ struct TusClient {
                 if let current = try await retryingOffset(url) { offset = current }
             }
         }
-        try? ResumeState.update { $0[key] = nil }
-        return try await result(file, sha256: sha256, url: url, exhibitID: exhibitID!, resumed: resumed)
+        let finished = try await result(file, sha256: sha256, url: url, exhibitID: exhibitID ?? "", resumed: resumed)
+        // Kept as finished: a run of the same command again reports it stored instead of sending it.
+        try? ResumeState.update { $0[key] = ResumeState.done + (finished.exhibitID ?? "") }
+        progress.acknowledged(file.size - progress.startOffset)
+        return finished
     }
 
     /// The offset the server has (nil when the upload is gone), retrying network failures.
@@ -403,7 +499,7 @@ struct TusClient {
             }
         }
         return FileResult(path: file.path, size: file.size, sha256: sha256, reference: reference ?? exhibitID, exhibitID: exhibitID,
-                          verdict: verdict, coverage: coverage, error: nil, resumed: resumed)
+                          verdict: verdict, coverage: coverage, error: nil, resumed: resumed, alreadyStored: false)
     }
 }
 
@@ -486,15 +582,28 @@ final class Progress: @unchecked Sendable {
         if isTerminal { write("\r\u{1B}[K") }
         let name = (result.path as NSString).lastPathComponent
         if let error = result.error {
+            failed += 1
             write("[\(index + 1)/\(files.count)] \(name): FAILED: \(error)\n")
+        } else if result.alreadyStored {
+            skipped += 1
         } else {
+            stored += 1
             write("[\(index + 1)/\(files.count)] \(name): stored as \(result.reference ?? "?") (\(result.verdict ?? "?"))\n")
         }
     }
 
+    /// Bytes the server acknowledged in this run (what was sent and kept, not what was read or hashed).
+    var sentBytes: Int64 = 0
+    var stored = 0, skipped = 0, failed = 0
+
+    func acknowledged(_ bytes: Int64) { sentBytes += max(0, bytes) }
+
     func finish() {
         let elapsed = Date().timeIntervalSince(started)
-        write("\(files.count) file(s), \(Self.bytes(total)) in \(Self.duration(elapsed))\n")
+        var parts = ["\(stored) stored"]
+        if skipped > 0 { parts.append("\(skipped) already stored") }
+        if failed > 0 { parts.append("\(failed) failed") }
+        write("\(files.count) file(s): \(parts.joined(separator: ", ")); \(Self.bytes(sentBytes)) sent in \(Self.duration(elapsed))\n")
     }
 
     func percent(_ part: Int64, _ whole: Int64) -> Int { whole > 0 ? Int(100 * part / whole) : 100 }

@@ -39,7 +39,8 @@ public final class Ed25519PrivateKey: @unchecked Sendable {
         var length = 32
         var raw = [UInt8](repeating: 0, count: 32)
         EVP_PKEY_get_raw_public_key(key, &raw, &length)
-        return try! Ed25519PublicKey(raw: raw)
+        // 32 bytes from an Ed25519 key are always a valid public key: the initializer cannot fail here.
+        return Ed25519PublicKey(checkedRaw: raw, key: EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, raw, 32))
     }
 
     /// The 64-byte signature of `message`.
@@ -59,7 +60,7 @@ public final class Ed25519PrivateKey: @unchecked Sendable {
 
 public final class Ed25519PublicKey: @unchecked Sendable, Equatable {
     // Immutable after creation (see Ed25519PrivateKey).
-    fileprivate let key: OpaquePointer
+    fileprivate let key: OpaquePointer?
     /// The 32 raw key bytes.
     public let raw: [UInt8]
 
@@ -67,6 +68,12 @@ public final class Ed25519PublicKey: @unchecked Sendable, Equatable {
         guard raw.count == 32, let key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, raw, 32) else {
             throw CryptoError("an Ed25519 public key has 32 bytes")
         }
+        self.key = key
+        self.raw = raw
+    }
+
+    /// From a private key's own public half (`key` nil only when out of memory: then every verification fails).
+    fileprivate init(checkedRaw raw: [UInt8], key: OpaquePointer?) {
         self.key = key
         self.raw = raw
     }
@@ -86,23 +93,22 @@ public final class Ed25519PublicKey: @unchecked Sendable, Equatable {
         try self.init(raw: raw)
     }
 
-    deinit { EVP_PKEY_free(key) }
+    deinit { if let key { EVP_PKEY_free(key) } }
 
-    public var pem: String { writeBIO { PEM_write_bio_PUBKEY($0, key) } }
+    public var pem: String { key.map { key in writeBIO { PEM_write_bio_PUBKEY($0, key) } } ?? "" }
 
     /// A short stable name for the key: the first 16 hex digits of SHA-256 of its raw bytes.
     public var keyID: String { String(SHA256.hash(raw).hex.prefix(16)) }
 
     public func isValidSignature(_ signature: some ContiguousBytes, for message: some ContiguousBytes) -> Bool {
-        guard let context = EVP_MD_CTX_new() else { return false }
+        guard let key, let context = EVP_MD_CTX_new() else { return false }
         defer { EVP_MD_CTX_free(context) }
         guard EVP_DigestVerifyInit(context, nil, nil, nil, key) == 1 else { return false }
         return signature.withUnsafeBytes { sig in
             message.withUnsafeBytes { bytes in
-                sig.count == 64
-                    && EVP_DigestVerify(
-                        context, sig.baseAddress!.assumingMemoryBound(to: UInt8.self), sig.count,
-                        bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count) == 1
+                guard sig.count == 64, let signature = sig.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
+                return EVP_DigestVerify(
+                    context, signature, sig.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count) == 1
             }
         }
     }
@@ -115,13 +121,17 @@ public struct CryptoError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// Runs `body` over a read-only memory BIO of `text`. The BIO points into the bytes without copying them, so it
+/// lives and is freed inside the closure that keeps those bytes alive (a pointer escaping `withUnsafeBytes` reads
+/// freed memory: the PEM then "cannot be read" at random).
 private func withBIO<T>(_ text: String, _ body: (OpaquePointer) -> T?) throws -> T? {
     let bytes = Array(text.utf8)
-    guard let bio = bytes.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else {
-        throw CryptoError("out of memory")
+    guard !bytes.isEmpty, bytes.count < Int(Int32.max) else { return nil }
+    return try bytes.withUnsafeBytes { buffer -> T? in
+        guard let bio = BIO_new_mem_buf(buffer.baseAddress, Int32(buffer.count)) else { throw CryptoError("out of memory") }
+        defer { BIO_free(bio) }
+        return body(bio)
     }
-    defer { BIO_free(bio) }
-    return body(bio)
 }
 
 private func writeBIO(_ body: (OpaquePointer) -> Int32) -> String {

@@ -1,3 +1,4 @@
+import CheckedInput
 import BlobStore
 import CoreMetrics
 import Custody
@@ -77,7 +78,8 @@ enum ContentResponse {
 
     /// `attachment; filename="JS-1_cam1.mp4"; filename*=UTF-8''JS-1_cam%C3%A91.mp4`.
     static func disposition(_ exhibit: ExhibitRecord, kind: String = "attachment") -> String {
-        let name = exhibit.reference.replacingOccurrences(of: "/", with: "-") + "_" + exhibit.filename
+        // Bidirectional controls are neutralised: a name `é\u{202E}gpm.exe` must not be saved as what reads `éexe.mpg`.
+        let name = exhibit.reference.replacingOccurrences(of: "/", with: "-") + "_" + DisplayText.neutralised(exhibit.filename)
         let ascii = String(name.unicodeScalars.map { scalar -> Character in
             (scalar.isASCII && scalar.value >= 0x20 && scalar.value != 0x7f && scalar != "\"" && scalar != "\\" && scalar != ";")
                 ? Character(scalar) : "_"

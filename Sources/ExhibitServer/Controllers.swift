@@ -1,3 +1,4 @@
+import CheckedInput
 import BlobStore
 import CoreMetrics
 import Custody
@@ -45,6 +46,30 @@ struct Controllers: Sendable {
 
     func users(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         try jsonResponse(try await store.users(by: try context.requireActor()))
+    }
+
+    struct Disabling: Decodable {
+        let reason: String
+    }
+
+    /// `POST /v1/users/{name}/disable` (and `DELETE /v1/users/{name}`): the user's token is refused at once.
+    func disableUser(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let input = try await decodeJSON(Disabling.self, from: request, context: context)
+        return try jsonResponse(try await store.disableUser(
+            try context.parameters.decoded("name"), reason: input.reason, by: try context.requireActor()))
+    }
+
+    func enableUser(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        try jsonResponse(try await store.enableUser(try context.parameters.decoded("name"), by: try context.requireActor()))
+    }
+
+    /// `POST /v1/users/{name}/token`: a new token, shown once; `DELETE`: the token revoked, none issued.
+    func reissueToken(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let revoke = request.method == .delete
+        let (user, token) = try await store.reissueToken(
+            try context.parameters.decoded("name"), revokeOnly: revoke, by: try context.requireActor())
+        guard let token else { return try jsonResponse(user) }
+        return try jsonResponse(CreatedUser(user: user, token: token), status: .created)
     }
 
     struct Me: Encodable {
@@ -103,8 +128,16 @@ struct Controllers: Sendable {
         return try jsonResponse(["case": caseName, "user": input.user], status: .created)
     }
 
+    /// `GET /v1/cases/{case}/exhibits[?sha256=HEX]`: the case's exhibits, or those holding exactly these bytes
+    /// (`exhibit upload` asks before sending a file the case may already hold).
     func caseExhibits(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
-        let exhibits = try await store.exhibits(in: try context.parameters.decoded("case"), for: try context.requireActor())
+        var exhibits = try await store.exhibits(in: try context.parameters.decoded("case"), for: try context.requireActor())
+        if let text = request.uri.queryValue("sha256") {
+            guard let digest = SHA256Digest(hex: text.lowercased()) else {
+                throw Problem(.badRequest, "sha256 must be 64 hexadecimal digits", field: "sha256")
+            }
+            exhibits = exhibits.filter { $0.sha256 == digest }
+        }
         return try jsonResponse(exhibits.map(ExhibitJSON.init))
     }
 
@@ -138,7 +171,7 @@ struct Controllers: Sendable {
             var json = ExhibitJSON(exhibit)
             json.plan = plan
             json.chunks = result.chunks
-            json.newBytes = result.newBytes
+            json.newBytes = try await store.newBytesInCase(result)
             return try jsonResponse(json, status: .created, headers: [.location: "/v1/exhibits/\(result.exhibit.id)"])
         } catch {
             metrics.uploadFailures.increment()
@@ -185,21 +218,17 @@ struct Controllers: Sendable {
     static func timeInputs(_ value: (String) -> String?) throws -> TimeCoverage.Inputs {
         func time(_ name: String) throws -> Date? {
             guard let text = value(name), !text.isEmpty else { return nil }
-            guard let date = Timestamp.parse(text) else { throw Problem(.badRequest, "\(name): '\(text.prefix(40))' is not an RFC 3339 time") }
-            return date
+            return try UTCTime.parse(text, field: name)
         }
         var inputs = TimeCoverage.Inputs(recordedStart: try time("recorded_start"), requestedFrom: try time("requested_from"), requestedTo: try time("requested_to"))
         if let offset = value("clock_offset"), !offset.isEmpty {
-            guard let seconds = TimeCoverage.parseOffset(offset) else {
-                throw Problem(.badRequest, "clock_offset: '\(offset.prefix(20))' is not ±HH:MM:SS")
-            }
-            inputs.clockOffset = seconds
+            inputs.clockOffset = try ClockOffset.parse(offset, field: "clock_offset")
         }
         if (inputs.requestedFrom == nil) != (inputs.requestedTo == nil) {
-            throw Problem(.badRequest, "give both requested_from and requested_to")
+            throw Problem(.badRequest, "give both requested_from and requested_to", field: inputs.requestedFrom == nil ? "requested_from" : "requested_to")
         }
         if let from = inputs.requestedFrom, let to = inputs.requestedTo, to <= from {
-            throw Problem(.badRequest, "requested_to must be after requested_from")
+            throw Problem(.badRequest, "requested_to must be after requested_from", field: "requested_to")
         }
         return inputs
     }
@@ -261,8 +290,10 @@ struct Controllers: Sendable {
     /// `GET /v1/exhibits?covers=T[&case=…]`: exhibits whose span in true time contains T.
     func findCovering(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         let actor = try context.requireActor()
-        guard let text = request.uri.queryValue("covers") else { throw Problem(.badRequest, "say the time with ?covers=<RFC 3339 time>") }
-        guard let date = Timestamp.parse(text) else { throw Problem(.badRequest, "covers: '\(text.prefix(40))' is not an RFC 3339 time") }
+        guard let text = request.uri.queryValue("covers") else {
+            throw Problem(.badRequest, "say the time with ?covers=<RFC 3339 time>", field: "covers")
+        }
+        let date = try UTCTime.parse(text, field: "covers")
         let found = try await store.exhibits(covering: date, in: request.uri.queryValue("case"), for: actor)
         return try jsonResponse(found.map(ExhibitJSON.init))
     }
@@ -325,8 +356,7 @@ struct Controllers: Sendable {
         }
         for (name, keyPath) in [("since", \EventFilter.since), ("until", \EventFilter.until)] {
             if let text = request.uri.queryValue(name) {
-                guard let date = Timestamp.parse(text) else { throw Problem(.badRequest, "\(name): '\(text.prefix(40))' is not an RFC 3339 time") }
-                filter[keyPath: keyPath] = CustodyTime.string(date)
+                filter[keyPath: keyPath] = CustodyTime.string(try UTCTime.parse(text, field: name))
             }
         }
         // The export is collected in a temporary file first: the custody.exported event and the checkpoint are

@@ -1,3 +1,4 @@
+import CheckedInput
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -25,6 +26,8 @@ func decodeJSON<T: Decodable>(_ type: T.Type, from request: Request, context: Ex
     guard buffer.readableBytes > 0 else { throw Problem(.badRequest, "a JSON body is required") }
     do {
         return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+    } catch let error as InputError {
+        throw error
     } catch {
         throw Problem(.badRequest, "the JSON body is not valid: \(describeDecodingError(error))")
     }

@@ -17,6 +17,10 @@ final class LinkViewCounters: Sendable {
     private struct State {
         var open: Set<Key> = []
         var pending: [Key: ShareViewTally] = [:]
+        /// Counts taken by `drain` whose catalog write has not finished yet.
+        var writing: [Key: ShareViewTally] = [:]
+        /// Playback bytes of responses still being sent, per share.
+        var playing: [String: Int64] = [:]
     }
     private let state = Mutex(State())
 
@@ -43,11 +47,68 @@ final class LinkViewCounters: Sendable {
         }
     }
 
-    /// Takes the counts to write.
+    /// Takes the counts to write; they still count against playback budgets until `written` (or, when the write
+    /// failed, `restore`).
     func drain() -> [ShareViewTally] {
         state.withLock { state in
-            defer { state.pending.removeAll(keepingCapacity: true) }
-            return Array(state.pending.values)
+            state.writing = state.pending
+            state.pending.removeAll(keepingCapacity: true)
+            return Array(state.writing.values)
+        }
+    }
+
+    /// The drained counts are in the catalog.
+    func written() {
+        state.withLock { $0.writing.removeAll(keepingCapacity: true) }
+    }
+
+    /// The drained counts could not be written: they wait for the next pass.
+    func restore() {
+        state.withLock { state in
+            for (key, tally) in state.writing {
+                if var pending = state.pending[key] {
+                    pending.requests += tally.requests
+                    pending.bytes += tally.bytes
+                    pending.lastAt = max(pending.lastAt, tally.lastAt)
+                    state.pending[key] = pending
+                } else {
+                    state.pending[key] = tally
+                }
+            }
+            state.writing.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Grants up to `wanted` bytes of playback through `share`, given what the catalog says it has served
+    /// (`written`) and its `budget`: what this process served since its last write and what it is sending now count
+    /// too. The grant is held (it counts against the budget) until `endPlayback` says what was really sent.
+    func reservePlayback(share: String, wanted: Int64, written: Int64, budget: Int64) -> Int64 {
+        state.withLock { state in
+            let unwritten = Self.unwritten(state, share)
+            let grant = max(0, min(wanted, budget - written - unwritten))
+            if grant > 0 { state.playing[share, default: 0] += grant }
+            return grant
+        }
+    }
+
+    /// Playback bytes this process has served or is serving through `share` that the catalog does not hold yet.
+    func unwrittenPlayback(_ share: String) -> Int64 {
+        state.withLock { Self.unwritten($0, share) }
+    }
+
+    private static func unwritten(_ state: State, _ share: String) -> Int64 {
+        var unwritten: Int64 = state.playing[share] ?? 0
+        for (key, tally) in state.pending where key.share == share && key.kind == "play" { unwritten += tally.bytes }
+        for (key, tally) in state.writing where key.share == share && key.kind == "play" { unwritten += tally.bytes }
+        return unwritten
+    }
+
+    /// Ends a playback response that was granted `granted` bytes and sent `sent` of them (counted in its view).
+    func endPlayback(_ key: Key, granted: Int64, sent: Int, at time: Date) {
+        count(key, bytes: sent, at: time)
+        state.withLock { state in
+            let left = (state.playing[key.share] ?? 0) - granted
+            state.playing[key.share] = left > 0 ? left : nil
         }
     }
 

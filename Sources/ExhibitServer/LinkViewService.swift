@@ -25,7 +25,13 @@ struct LinkViewService: Service {
 
     func sweep(all: Bool) async {
         do {
-            try await store.addLinkViewTallies(counters.drain())
+            do {
+                try await store.addLinkViewTallies(counters.drain())
+                counters.written()
+            } catch {
+                counters.restore()
+                throw error
+            }
             let closed = try await store.closeIdleLinkViews(all: all)
             counters.closed(closed)
             if !closed.isEmpty { logger.info("closed \(closed.count) link view(s)") }

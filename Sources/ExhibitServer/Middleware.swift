@@ -24,6 +24,9 @@ struct ProblemMiddleware: RouterMiddleware {
                !methods.contains(request.method.rawValue) {
                 problem = Problem(.methodNotAllowed, "\(request.uri.path) takes \(methods.joined(separator: ", ")), not \(request.method.rawValue)")
                 problem.headers[.allow] = methods.joined(separator: ", ")
+            } else if problem.kind == .notFound, problem.detail == Problem.noSuchRoute,
+                      let hint = Self.routes.slashHint(for: request.uri.path) {
+                problem = Problem(.notFound, hint)
             }
             if problem.kind == .internalError {
                 logger.error("internal error on \(request.method) \(redactedPath(request.uri.path)): \(String(reflecting: error))")

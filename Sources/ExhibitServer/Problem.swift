@@ -1,3 +1,4 @@
+import CheckedInput
 import BlobStore
 import Exhibit
 import Foundation
@@ -27,6 +28,7 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         case insufficientStorage = "insufficient-storage"
         case internalError = "internal-error"
         case unavailable
+        case tooManyRequests = "too-many-requests"
 
         var status: HTTPResponse.Status {
             switch self {
@@ -47,6 +49,7 @@ public struct Problem: Error, HTTPResponseError, Sendable {
             case .insufficientStorage: .init(code: 507, reasonPhrase: "Insufficient Storage")
             case .internalError: .internalServerError
             case .unavailable: .serviceUnavailable
+            case .tooManyRequests: .tooManyRequests
             }
         }
 
@@ -70,6 +73,7 @@ public struct Problem: Error, HTTPResponseError, Sendable {
             case .insufficientStorage: "Not enough storage"
             case .internalError: "Internal error"
             case .unavailable: "Service unavailable"
+            case .tooManyRequests: "Too many requests"
             }
         }
     }
@@ -77,6 +81,11 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     public let kind: Kind
     public let detail: String
     public var headers: HTTPFields = [:]
+    /// The request value the problem is about (a query parameter, a JSON field, a header), sent as RFC 9457's
+    /// `invalid-params` extension so a client can point at it.
+    public var field: String?
+    /// What is wrong with `field`, without its name (the detail by default).
+    public var fieldReason: String?
 
     /// The detail of the router's 404 (no route has the path with this method).
     static let noSuchRoute = "no such route"
@@ -89,10 +98,11 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         return problem
     }
 
-    public init(_ kind: Kind, _ detail: String, headers: HTTPFields = [:]) {
+    public init(_ kind: Kind, _ detail: String, headers: HTTPFields = [:], field: String? = nil) {
         self.kind = kind
         self.detail = detail
         self.headers = headers
+        self.field = field
     }
 
     public var status: HTTPResponse.Status { kind.status }
@@ -101,10 +111,11 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     public var type: String { "urn:exhibit:problem:\(kind.rawValue)" }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body: [String: JSONScalar] = [
+        var body: [String: JSONScalar] = [
             "type": .string(type), "title": .string(kind.title), "status": .int(Int(status.code)),
             "detail": .string(detail), "instance": .string(request.uri.path),
         ]
+        if let field { body["invalid-params"] = .params([["name": field, "reason": fieldReason ?? detail]]) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var headers = self.headers
@@ -119,9 +130,13 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         switch error {
         case let problem as Problem:
             return problem
+        case let error as InputError:
+            var problem = Problem(.badRequest, error.description, field: error.field)
+            problem.fieldReason = error.reason
+            return problem
         case let error as ExhibitError:
             switch error.code {
-            case .badRequest: return Problem(.badRequest, error.message)
+            case .badRequest: return Problem(.badRequest, error.message, field: error.field)
             case .notFound, .fileNotFound: return Problem(.notFound, error.message)
             case .unauthorized: return Problem(.unauthorized, error.message)
             case .forbidden, .permissionDenied: return Problem(.forbidden, error.message)
@@ -134,6 +149,7 @@ public struct Problem: Error, HTTPResponseError, Sendable {
             case .checksumMismatch: return Problem(.checksumMismatch, error.message)
             case .locked: return Problem(.locked, error.message)
             case .unavailable: return .unavailable(error.message)
+            case .tooMany: return Problem(.tooManyRequests, error.message, headers: [.retryAfter: "60"])
             default: return Problem(.internalError, "the store could not complete the request")
             }
         case let error as BlobStoreError:
@@ -171,12 +187,14 @@ public struct Problem: Error, HTTPResponseError, Sendable {
 enum JSONScalar: Encodable {
     case string(String)
     case int(Int)
+    case params([[String: String]])
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .string(let value): try container.encode(value)
         case .int(let value): try container.encode(value)
+        case .params(let value): try container.encode(value)
         }
     }
 }

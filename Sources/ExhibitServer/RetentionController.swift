@@ -1,3 +1,4 @@
+import CheckedInput
 import Exhibit
 import Foundation
 import Hummingbird
@@ -33,10 +34,7 @@ struct RetentionController: Sendable {
 
     static func time(_ text: String?, _ field: String) throws -> Date? {
         guard let text else { return nil }
-        guard let date = UserTime.parse(text) else {
-            throw Problem(.badRequest, "\(field): '\(text.prefix(40))' is not a time (RFC 3339, e.g. 2024-03-01T14:00:00Z, or a date, 2024-03-01)")
-        }
-        return date
+        return try UTCTime.parse(text, field: field)
     }
 
     /// `PUT /v1/cases/{case}/status`.
@@ -62,6 +60,8 @@ struct RetentionController: Sendable {
         }
         do {
             return try JSONDecoder().decode(HoldInput.self, from: Data(buffer.readableBytesView))
+        } catch let error as InputError {
+            throw error
         } catch {
             throw Problem(.badRequest, "the JSON body is not valid: \(describeDecodingError(error))")
         }
@@ -79,6 +79,7 @@ struct RetentionController: Sendable {
 
     /// `DELETE /v1/cases/{case}/hold` and `DELETE /v1/exhibits/{exhibit}/hold`.
     func releaseHold(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        // The reason is required: the store refuses its absence after checking who may lift the hold.
         let input = try await holdInput(request, context, required: false)
         let hold = try await store.releaseHold(
             case: try context.parameters.get("case").map { _ in try context.parameters.decoded("case") },
@@ -127,7 +128,8 @@ struct RetentionService: Service {
                         wait = every
                         continue
                     }
-                    logger.info("retention plan written: \(plan.counts)")
+                    let counts = plan.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+                    logger.info("retention plan written: \(counts.isEmpty ? "nothing is due" : counts)")
                     if let applied {
                         logger.notice("retention applied: \(applied.scheduled.count) scheduled, \(applied.purged.count) purged, \(applied.restored.count) restored")
                     }

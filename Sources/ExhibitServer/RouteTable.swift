@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 
 /// The API's paths and the methods each takes, read from the served OpenAPI document, so that a known path
@@ -35,6 +36,28 @@ struct RouteTable: Sendable {
             }
         }
         self.routes = routes
+    }
+
+    /// When a path matches no route but would, with some of its segments joined back by `/`, it almost surely holds
+    /// a case or exhibit reference (`2017/MPS/0421`, `JS/1`) whose slashes were not percent-encoded: say so.
+    func slashHint(for path: String) -> String? {
+        let parts = path.split(separator: "/")
+        guard parts.count > 2, parts.first == "v1" else { return nil }
+        for route in routes where route.segments.count < parts.count && route.segments.count >= 2 {
+            // Join runs of extra segments into one parameter, wherever the template has one.
+            let extra = parts.count - route.segments.count
+            for (i, template) in route.segments.enumerated() where template.hasPrefix("{") {
+                var joined = Array(parts[..<i])
+                joined.append(parts[i...(i + extra)].joined(separator: "/")[...])
+                joined += parts[(i + extra + 1)...]
+                if route.matches(joined) {
+                    let value = parts[i...(i + extra)].joined(separator: "/")
+                    let encoded = value.replacingOccurrences(of: "/", with: "%2F")
+                    return "no such route: '\(value)' holds '/', which splits the path; percent-encode it (\(encoded)) or use the record's id (case_…, ex_…)"
+                }
+            }
+        }
+        return nil
     }
 
     /// The methods a path takes, when the document has it (nil: no such path).

@@ -17,11 +17,35 @@ public struct ServerConfiguration: Sendable {
     public var port: Int
     /// Requests whose headers together exceed this are refused.
     public var maxHeaderSize: Int
+    /// The address people reach this server at (`--public-url`), which links start with; nil: `public_url` from
+    /// Policies/sharing.yaml, else the address the server listens on.
+    public var publicURL: String?
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, maxHeaderSize: Int = 16 << 10) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, maxHeaderSize: Int = 16 << 10, publicURL: String? = nil) {
         self.host = host
         self.port = port
         self.maxHeaderSize = maxHeaderSize
+        self.publicURL = publicURL
+    }
+}
+
+/// The one address every link this server hands out starts with. It is configured (`--public-url`, or
+/// `public_url` in the policy) or, failing both, the address the server listens on once it is bound; never taken
+/// from a request's `Host` or `X-Forwarded-*` headers, which any client can set.
+public final class PublicURL: Sendable {
+    private let value: Mutex<String>
+    /// Whether the address was configured (else it follows the listening port).
+    let configured: Bool
+
+    init(configured: String?, fallback: String) {
+        self.configured = configured != nil
+        value = Mutex(configured ?? fallback)
+    }
+
+    public var current: String { value.withLock { $0 } }
+
+    func listening(on url: String) {
+        if !configured { value.withLock { $0 = url } }
     }
 }
 
@@ -44,11 +68,13 @@ public enum ExhibitHTTPServer {
 
     /// Every route, with the middleware that authenticates all but /healthz and /metrics.
     public static func buildRouter(store: EvidenceStore, logger: Logger, workingCopies: WorkingCopyService? = nil) -> Router<ExhibitRequestContext> {
-        buildRouter(store: store, logger: logger, workingCopies: workingCopies, linkViews: LinkViewCounters())
+        buildRouter(
+            store: store, logger: logger, workingCopies: workingCopies, linkViews: LinkViewCounters(),
+            publicURL: PublicURL(configured: store.policies.sharing.publicURL, fallback: "http://127.0.0.1:8080"))
     }
 
     static func buildRouter(
-        store: EvidenceStore, logger: Logger, workingCopies: WorkingCopyService?, linkViews: LinkViewCounters
+        store: EvidenceStore, logger: Logger, workingCopies: WorkingCopyService?, linkViews: LinkViewCounters, publicURL: PublicURL
     ) -> Router<ExhibitRequestContext> {
         let registry = Self.registry
         let metrics = ExhibitMetrics()
@@ -73,6 +99,11 @@ public enum ExhibitHTTPServer {
         api.get("/v1/me", use: controllers.me)
         api.get("/v1/users", use: controllers.users)
         api.post("/v1/users", use: controllers.addUser)
+        api.delete("/v1/users/{name}", use: controllers.disableUser)
+        api.post("/v1/users/{name}/disable", use: controllers.disableUser)
+        api.post("/v1/users/{name}/enable", use: controllers.enableUser)
+        api.post("/v1/users/{name}/token", use: controllers.reissueToken)
+        api.delete("/v1/users/{name}/token", use: controllers.reissueToken)
         api.get("/v1/cases", use: controllers.cases)
         api.post("/v1/cases", use: controllers.createCase)
         api.get("/v1/cases/{case}", use: controllers.showCase)
@@ -107,7 +138,7 @@ public enum ExhibitHTTPServer {
         api.get("/v1/holds", use: retention.holds)
         api.get("/v1/retention/plan", use: retention.plan)
 
-        let shares = ShareController(store: store, controllers: controllers, views: linkViews, logger: logger)
+        let shares = ShareController(store: store, controllers: controllers, views: linkViews, publicURL: publicURL, logger: logger)
         api.post("/v1/exhibits/{exhibit}/shares", use: shares.create)
         api.get("/v1/exhibits/{exhibit}/shares", use: shares.list)
         api.delete("/v1/shares/{share}", use: shares.revoke)
@@ -126,7 +157,12 @@ public enum ExhibitHTTPServer {
     ) -> some ApplicationProtocol {
         let workingCopies = WorkingCopyService(store: store, logger: logger)
         let linkViews = LinkViewCounters()
-        let router = buildRouter(store: store, logger: logger, workingCopies: workingCopies, linkViews: linkViews)
+        let shownHost = configuration.host == "0.0.0.0" || configuration.host == "::" ? "127.0.0.1" : configuration.host
+        let publicURL = PublicURL(
+            configured: configuration.publicURL ?? store.policies.sharing.publicURL,
+            fallback: "http://\(shownHost):\(configuration.port)")
+        let router = buildRouter(
+            store: store, logger: logger, workingCopies: workingCopies, linkViews: linkViews, publicURL: publicURL)
         let connections = store.policies.storage.connections
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [SlowClientGuard(policy: connections, logger: logger)],
@@ -144,7 +180,16 @@ public enum ExhibitHTTPServer {
                 workingCopies, LinkViewService(store: store, counters: linkViews, logger: logger),
                 RetentionService(store: store, logger: logger), UploadExpiryService(store: store, logger: logger),
             ],
-            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                publicURL.listening(on: "http://\(shownHost):\(port)")
+                do {
+                    try store.recordPublicURL(publicURL.current)
+                } catch {
+                    logger.warning("cannot record the public address in \(store.publicURLPath): \(error)")
+                }
+                await onServerRunning(port)
+            },
             logger: logger)
     }
 }

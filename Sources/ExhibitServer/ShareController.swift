@@ -1,3 +1,4 @@
+import CheckedInput
 import BlobStore
 import Custody
 import Exhibit
@@ -23,6 +24,7 @@ struct ShareController: Sendable {
     let controllers: Controllers
     let reservations = DownloadReservations()
     let views: LinkViewCounters
+    let publicURL: PublicURL
     let logger: Logger
 
     // MARK: API
@@ -45,14 +47,11 @@ struct ShareController: Sendable {
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
             if let seconds = try? container.decode(Int64.self) {
-                guard seconds > 0, seconds < 100 * 365 * 86400 else {
-                    throw DecodingError.dataCorruptedError(in: container, debugDescription: "expires_in must be a positive number of seconds")
-                }
-                duration = .seconds(seconds)
-            } else if let text = try? container.decode(String.self), let parsed = Duration.parsePolicy(text), parsed > .zero {
-                duration = parsed
+                duration = .seconds(try InputDuration.seconds(seconds, field: "expires_in"))
+            } else if let text = try? container.decode(String.self) {
+                duration = try InputDuration.parse(text, field: "expires_in")
             } else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "expires_in must be seconds or a duration such as 72h")
+                throw InputError(field: "expires_in", "must be a number of seconds or a duration such as 72h")
             }
         }
     }
@@ -85,16 +84,6 @@ struct ShareController: Sendable {
         }
     }
 
-    /// `http(s)://host` as the request reached us (the Host header, checked), else the policy's base URL.
-    func baseURL(_ request: Request) -> String {
-        let host = request.head.authority ?? ""
-        guard !host.isEmpty, host.count < 256, host.allSatisfy({ $0.isLetter || $0.isNumber || ".-:[]".contains($0) }) else {
-            return store.policies.sharing.baseURL
-        }
-        let scheme = request.headers[HTTPField.Name("X-Forwarded-Proto")!] == "https" ? "https" : "http"
-        return "\(scheme)://\(host)"
-    }
-
     func create(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         let input = try await decodeJSON(NewShare.self, from: request, context: context)
         let (actor, exhibit) = try await controllers.findExhibit(request, context, needing: .exhibitRead)
@@ -102,15 +91,16 @@ struct ShareController: Sendable {
             exhibit, expiresIn: input.expiresIn?.duration, maxDownloads: input.maxDownloads, recipient: input.recipient,
             note: input.note, by: actor)
         return try jsonResponse(
-            ShareJSON(share: created.share, url: baseURL(request) + created.path, reference: exhibit.reference), status: .created,
+            ShareJSON(share: created.share, url: publicURL.current + created.path, reference: exhibit.reference), status: .created,
             headers: [.location: "/v1/exhibits/\(exhibit.id)/shares"])
     }
 
     func list(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         let (actor, exhibit) = try await controllers.findExhibit(request, context, needing: .exhibitRead)
-        let base = baseURL(request)
+        // A link is a bearer credential to the footage: shown only to someone who may download it themselves.
+        let base = store.maySeeLinks(of: exhibit, for: actor) ? publicURL.current : nil
         let shares = try await store.shares(of: exhibit, for: actor).map { share in
-            ShareJSON(share: share, url: try store.token(for: share).map { base + "/s/" + $0 }, reference: exhibit.reference)
+            ShareJSON(share: share, url: try base.flatMap { base in try store.token(for: share).map { base + "/s/" + $0 } }, reference: exhibit.reference)
         }
         return try jsonResponse(shares)
     }
@@ -181,10 +171,18 @@ struct ShareController: Sendable {
             let exhibit = try await store.catalog.exhibit(id: exhibit.id) ?? exhibit
             let copy = try await store.workingCopies(of: exhibit).last
             let plan = store.workingCopyPlan(exhibit)
+            let playbackLeft = playbackLeft(share, exhibit, copy: copy)
+            if share.downloadsLeft == 0 && playbackLeft == 0 {
+                try await store.recordLinkRefusal(share, exhibit, reason: "no downloads or playback left", client: client)
+                return Self.html(SharePage.gone(
+                    reason: "This link's downloads have all been used, and so has its playback allowance.",
+                    share: share, sharedBy: await sharedBy(share)), status: .gone)
+            }
             let view = Identifier.random()
             try await store.recordLinkAccess(share, exhibit, viewID: view, kind: request.method == .head ? "head" : "page", client: client)
             let page = SharePage.page(
-                share: share, exhibit: exhibit, copy: copy, plan: plan, token: token, viewID: view, sharedBy: await sharedBy(share))
+                share: share, exhibit: exhibit, copy: copy, plan: plan, token: token, viewID: view, sharedBy: await sharedBy(share),
+                playbackLeft: playbackLeft)
             return Self.html(page, status: .ok)
         }
     }
@@ -199,24 +197,68 @@ struct ShareController: Sendable {
         }
     }
 
+    /// The most one playback response sends: a player asks again for what it needs next, and no single response
+    /// (not even `bytes=0-`) hands over a large file whole.
+    static let playbackPiece: Int64 = 4 << 20
+
+    /// The bytes a share's link may serve through playback in all (`playback_budget` times the footage's size).
+    func playbackBudget(_ exhibit: ExhibitRecord, _ target: ExhibitRecord) -> Int64 {
+        let (budget, overflow) = Int64(store.policies.sharing.playbackBudget).multipliedReportingOverflow(by: max(exhibit.size, target.size))
+        return overflow ? .max : budget
+    }
+
+    /// What a share has left for playback, as the page says it (catalog counts plus this server's unwritten ones).
+    func playbackLeft(_ share: ShareRecord, _ exhibit: ExhibitRecord, copy: ExhibitRecord?) -> Int64 {
+        max(0, playbackBudget(exhibit, copy ?? exhibit) - share.playedBytes - views.unwrittenPlayback(share.id))
+    }
+
+    /// `?play=master|copy`: ranges for the page's player, each at most `playbackPiece` bytes and all of them
+    /// within the link's playback budget. A request without `Range` (a player always sends one) is refused:
+    /// whole files go through `?download=`, which counts downloads.
     func play(
         _ which: String, view: String, share: ShareRecord, exhibit: ExhibitRecord, copy: ExhibitRecord?, request: Request, client: String
     ) async throws -> Response {
         let target = try file(which, exhibit: exhibit, copy: copy)
         var headers = ContentResponse.cachedHeaders(for: target, kind: "inline")
         let key = LinkViewCounters.Key(share: share.id, view: view, kind: "play")
+        guard request.headers[.range] != nil || request.method == .head else {
+            throw Problem(.badRequest,
+                "playback is served in byte ranges, as a video player asks for it (send Range: bytes=0-); to download the file use ?download=\(which)",
+                field: "Range")
+        }
         if views.isOpen(key) {
             views.count(key, requests: 1, at: store.now())
         } else {
             try await store.recordLinkAccess(share, exhibit, viewID: view, kind: "play", client: client, details: ["file": .string(target.reference)])
             views.opened(key)
         }
-        let (status, range) = try rangeFor(request, target, &headers)
+        var (status, range) = try rangeFor(request, target, &headers)
         if request.method == .head { return Response(status: status, headers: headers) }
-        let contents = try await store.blobs.contents(of: target.sha256, range: range)
+        let wanted = min(Int64(range.count), Self.playbackPiece)
+        let granted = views.reservePlayback(
+            share: share.id, wanted: wanted, written: share.playedBytes, budget: playbackBudget(exhibit, target))
+        guard granted > 0 else {
+            try await store.recordLinkRefusal(share, exhibit, reason: "playback allowance used", client: client)
+            return Self.html(SharePage.gone(
+                reason: "This link's playback allowance is used up\(share.downloadsLeft == 0 ? " and it has no downloads left" : ""): it served the footage through the player \(store.policies.sharing.playbackBudget) times over.",
+                share: share, sharedBy: await sharedBy(share)), status: .gone)
+        }
+        if granted < Int64(range.count) {
+            range = range.lowerBound..<(range.lowerBound + granted)
+            status = .partialContent
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(target.size)"
+            headers[.contentLength] = String(range.count)
+        }
+        let contents: BlobContents
+        do {
+            contents = try await store.blobs.contents(of: target.sha256, range: range)
+        } catch {
+            views.endPlayback(key, granted: granted, sent: 0, at: store.now())
+            throw error
+        }
         let (views, now) = (self.views, store.now)
         let body = ContentResponse.body(contents, metrics: controllers.metrics).observed { bytes, _ in
-            views.count(key, bytes: bytes, at: now())
+            views.endPlayback(key, granted: granted, sent: bytes, at: now())
         }
         return Response(status: status, headers: headers, body: body)
     }

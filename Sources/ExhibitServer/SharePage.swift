@@ -1,3 +1,5 @@
+import CheckedInput
+import Custody
 import Exhibit
 import ExhibitCrypto
 import Foundation
@@ -6,10 +8,11 @@ import MediaProbe
 /// The HTML a link holder sees: small, accessible, self-contained (no script, font or style from elsewhere).
 enum SharePage {
     /// Escapes text for HTML element content and attribute values.
+    /// Bidirectional controls (and other control characters) are neutralised, so no name reads as another.
     static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.count)
-        for scalar in text.unicodeScalars {
+        for scalar in DisplayText.neutralised(text).unicodeScalars {
             switch scalar {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
@@ -60,6 +63,21 @@ enum SharePage {
         """
     }
 
+    /// `4 Dec 2026, 14:05 UTC` from a stored time: readable, and it wraps between words on a phone.
+    static func when(_ stored: String?) -> String {
+        guard let stored, let date = CustodyTime.parse(stored) else { return stored ?? "" }
+        return when(date)
+    }
+
+    static func when(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let month = months[max(0, min(11, (c.month ?? 1) - 1))]
+        return String(format: "%d %@ %d, %02d:%02d:%02d UTC", c.day ?? 1, month, c.year ?? 1970, c.hour ?? 0, c.minute ?? 0, c.second ?? 0)
+    }
+
     static func size(_ bytes: Int64) -> String {
         bytes < 1024 ? ByteSize.human(bytes, byteUnit: "bytes") : "\(ByteSize.human(bytes)) (\(bytes) bytes)"
     }
@@ -67,12 +85,18 @@ enum SharePage {
     /// The page for a valid link.
     static func page(
         share: ShareRecord, exhibit: ExhibitRecord, copy: ExhibitRecord?, plan: WorkingCopyPlan, token: String,
-        viewID: String, sharedBy: String
+        viewID: String, sharedBy: String, playbackLeft: Int64
     ) -> String {
         let base = "/s/" + token
         let playable = plan.operation == .playable
+        let downloadsLeft = share.downloadsLeft ?? 1
         var player: String
-        if playable || copy != nil {
+        if playbackLeft == 0 && (playable || copy != nil) {
+            player = """
+                <section class="card warn"><p>This link's playback allowance is used up: it has served the footage through
+                the player as many times over as the force allows. \(downloadsLeft > 0 ? "Download it below." : "")</p></section>
+                """
+        } else if playable || copy != nil {
             let which = playable ? "master" : "copy"
             let label = playable
                 ? "<span class=\"label\">Master</span> The original file, as it was uploaded."
@@ -87,7 +111,14 @@ enum SharePage {
                 </section>
                 """
         } else if plan.operation == .none {
-            player = """
+            let verdict = exhibit.integrity?.verdict ?? .notMedia
+            player = verdict == .truncated || verdict == .damaged
+                ? """
+                <section class="card warn"><p><strong>Nothing in this file can be played</strong>: it is \(verdict.rawValue)
+                (\(escape(exhibit.integrity?.summary ?? ""))). The master is below as it was received; ask the footage owner
+                for a fresh export.</p></section>
+                """
+                : """
                 <section class="card warn"><p>This exhibit has no video to play in a browser (\(escape(plan.reason))).
                 Download it below.</p></section>
                 """
@@ -100,9 +131,9 @@ enum SharePage {
         }
         var span = ""
         if let start = exhibit.coverage?.trueStart, let end = exhibit.coverage?.trueEnd {
-            span = "\(Timestamp.format(start)) to \(Timestamp.format(end)) (true time)"
+            span = "\(when(start)) to \(when(end)) (true time)"
         } else if let start = exhibit.media?.recordedStart {
-            span = "\(start) to \(exhibit.media?.recordedEnd ?? "?") (recorder clock)"
+            span = "\(when(start)) to \(when(exhibit.media?.recordedEnd)) (recorder clock)"
         }
         let left = share.downloadsLeft.map { "\($0) of \(share.maxDownloads!)" } ?? "unlimited"
         func download(_ file: ExhibitRecord, which: String, title: String, note: String) -> String {
@@ -123,12 +154,28 @@ enum SharePage {
         if let copy {
             downloads += download(copy, which: "copy", title: "Working copy", note: "Made for viewing from the master (\(escape(copy.lineage?.operation ?? "copy"))); not the evidence itself.")
         }
+        if downloadsLeft == 0 {
+            downloads = """
+                <div class="card warn"><p>This link's downloads have all been used. \(playbackLeft > 0 ? "The footage can still be watched above." : "")
+                Ask \(escape(sharedBy)), who shared it, for a new link to download it again.</p></div>
+                """
+        }
+        // On a phone the player, then what can be downloaded and how to check it, come first; the details after.
+        let coverage = exhibit.coverage.map { "<dt>Coverage</dt><dd>\(escape($0.summary))</dd>" } ?? ""
         let body = """
             <header>
             <p class="muted">Shared evidence</p>
             <h1>Exhibit \(escape(exhibit.reference)) — case \(escape(exhibit.caseReference))</h1>
+            <p class="label">\(escape(exhibit.integrity?.verdict.rawValue ?? "not checked"))</p>
             </header>
             \(player)
+            <section aria-labelledby="downloads">
+            <h2 id="downloads">Download</h2>
+            \(downloads)
+            <p class="muted">To check a download, run <code>sha256sum FILE</code> (macOS: <code>shasum -a 256 FILE</code>;
+            Windows: <code>certutil -hashfile FILE SHA256</code>): it must print exactly the SHA-256 shown for that file,
+            or the file is not the one Exhibit holds.</p>
+            </section>
             <section class="card" aria-labelledby="details">
             <h2 id="details">Details</h2>
             <dl>
@@ -138,23 +185,14 @@ enum SharePage {
             <dt>Size</dt><dd>\(size(exhibit.size))</dd>
             <dt>SHA-256</dt><dd><code>\(exhibit.sha256.hex)</code></dd>
             <dt>Recorded</dt><dd>\(escape(span.isEmpty ? "not known" : span))</dd>
+            \(coverage)
             <dt>Integrity</dt><dd>\(escape(exhibit.integrity?.summary ?? "not checked"))</dd>
             <dt>Shared by</dt><dd>\(escape(sharedBy))</dd>
             \(share.recipient.map { "<dt>Shared with</dt><dd>\(escape($0))</dd>" } ?? "")
-            <dt>Link expires</dt><dd>\(escape(share.expiresAt))</dd>
+            <dt>Link expires</dt><dd>\(escape(when(share.expiresAt)))</dd>
             <dt>Downloads left</dt><dd>\(escape(left))</dd>
+            <dt>Playback left</dt><dd>\(escape(ByteSize.human(playbackLeft))) of footage</dd>
             </dl>
-            </section>
-            <section aria-labelledby="downloads">
-            <h2 id="downloads">Download</h2>
-            \(downloads)
-            </section>
-            <section class="card" aria-labelledby="check">
-            <h2 id="check">Checking a download</h2>
-            <p>Run <code>sha256sum FILE</code> (Linux, macOS: <code>shasum -a 256 FILE</code>; Windows:
-            <code>certutil -hashfile FILE SHA256</code>) on the file you downloaded.</p>
-            <p>The value printed must be exactly the SHA-256 shown above for that file; if it is not, the file is not
-            the one Exhibit holds.</p>
             </section>
             <p class="muted">Every visit and download through this link is recorded in the chain-of-custody log.</p>
             """

@@ -44,8 +44,25 @@ public final class LiveServer: @unchecked Sendable {
             throw TestSupportError("the server did not start: \(text)\(reason)")
         }
         url = String(text[range])
-        adminToken = text.range(of: #"exh_[A-Za-z0-9_-]+"#, options: .regularExpression).map { String(text[$0]) }
+        // Not a terminal: the first admin's token is in a file of mode 0600 the server names.
+        let tokenFile = storage + "/first-admin-token"
+        if text.contains("first-admin-token"), let saved = try? String(contentsOfFile: tokenFile, encoding: .utf8) {
+            adminToken = saved.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            adminToken = text.range(of: #"exh_[A-Za-z0-9_-]+"#, options: .regularExpression).map { String(text[$0]) }
+        }
     }
+
+    /// The server's resident memory now (VmRSS), in bytes.
+    public var residentBytes: Int64 {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kib = Int64(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") else { return 0 }
+        return kib * 1024
+    }
+
+    /// Whether the server process is still running.
+    public var isRunning: Bool { process.isRunning }
 
     /// Stops the server (SIGTERM: graceful) and waits for it; returns its exit status.
     @discardableResult
@@ -151,5 +168,19 @@ public enum HTTP {
     public static func postJSON(_ url: String, token: String?, _ object: [String: Any]) throws -> Result {
         try request("POST", url, token: token, headers: ["Content-Type": "application/json"],
                     data: try JSONSerialization.data(withJSONObject: object))
+    }
+
+    /// `request` from async code, on a thread of its own (see `get`).
+    public static func request(
+        _ method: String, _ url: String, token: String? = nil, headers: [String: String] = [:],
+        data: Data? = nil, upload: String? = nil, extra: [String] = []
+    ) async throws -> Result {
+        try await offPool { try request(method, url, token: token, headers: headers, data: data, upload: upload, extra: extra) }
+    }
+
+    /// `postJSON` from async code, on a thread of its own.
+    public static func postJSON(_ url: String, token: String?, _ object: [String: Any]) async throws -> Result {
+        let data = try JSONSerialization.data(withJSONObject: object)
+        return try await offPool { try request("POST", url, token: token, headers: ["Content-Type": "application/json"], data: data) }
     }
 }

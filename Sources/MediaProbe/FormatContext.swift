@@ -123,6 +123,11 @@ final class FormatContext {
 
     var ioState: IOState { state }
 
+    /// Whether libavformat guessed the file's duration from its size and bit rate (no container length to trust).
+    var durationGuessedFromBitRate: Bool {
+        context.map { $0.pointee.duration_estimation_method == AVFMT_DURATION_FROM_BITRATE } ?? true
+    }
+
     /// The byte position of the I/O context (where the demuxer is reading).
     var position: Int64 { io.map { avio_tell($0) } ?? 0 }
 

@@ -66,8 +66,14 @@ public struct MediaInfo: Codable, Sendable, Equatable {
         public var bitRate: Int64?
         public var nbFrames: Int64?
         public var tags: [String: String]
+        /// Not ffprobe's: the frames (packets) the integrity scan read, and the mean frame rate they really have
+        /// (frames over the time they span). Variable-rate and motion-triggered CCTV differs from its nominal rate.
+        public var framesRead: Int?
+        public var measuredFrameRate: Double?
 
         enum CodingKeys: String, CodingKey {
+            case framesRead = "frames_read"
+            case measuredFrameRate = "measured_frame_rate"
             case index
             case codecType = "codec_type"
             case codecName = "codec_name"
@@ -107,6 +113,17 @@ public struct MediaInfo: Codable, Sendable, Equatable {
     }
 
     public var videoStreams: [Stream] { streams.filter(\.isVideo) }
+
+    /// Adds what the integrity scan measured to each audio and video stream.
+    mutating func measure(_ integrity: IntegrityReport) {
+        for scan in integrity.streams {
+            guard let i = streams.firstIndex(where: { $0.index == scan.index }), streams[i].isVideo || streams[i].isAudio else { continue }
+            streams[i].framesRead = scan.packets - scan.corruptPackets
+            if streams[i].isVideo, let first = scan.firstTime, let last = scan.lastTime, last > first, scan.packets > 1 {
+                streams[i].measuredFrameRate = (Double(scan.packets - 1) / (last - first) * 1000).rounded() / 1000
+            }
+        }
+    }
     public var audioStreams: [Stream] { streams.filter(\.isAudio) }
 }
 

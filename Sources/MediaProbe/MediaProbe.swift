@@ -101,6 +101,9 @@ public enum MediaProbe {
                 info.recordedEnd = Timestamp.format(start.addingTimeInterval(readable))
             }
         }
+        // What the container announces is reported whenever a demuxer opened the file and found streams, even when
+        // no packet can be read (a header without its footage): `not-media` alone has no media block.
+        if integrity.verdict != .notMedia { info.measure(integrity) }
         return MediaReport(media: integrity.verdict == .notMedia ? nil : info, integrity: integrity)
     }
 
@@ -124,12 +127,10 @@ public enum MediaProbe {
         if messages.contains(where: { $0.contains("moov atom not found") }) {
             let summary = "truncated: moov atom missing — the MP4/MOV index was never written (recording not "
                 + "finalised, or the file was cut); the footage cannot be played from this file"
-            report = .notMedia(summary, size: size, messages: messages)
-            report.verdict = .truncated
+            report = .unopened(.truncated, summary, size: size, messages: messages)
         } else if let container = recognisedContainer(source, filename: filename) {
             let summary = "damaged: recognised as \(container) but it cannot be opened (\(error.message))"
-            report = .notMedia(summary, size: size, messages: messages)
-            report.verdict = .damaged
+            report = .unopened(.damaged, summary, size: size, messages: messages)
         } else {
             return .notMedia("not media: no demuxer recognises this file (\(error.message))", size: size, messages: messages)
         }

@@ -1,4 +1,5 @@
 public import Foundation
+import CheckedInput
 
 /// When footage was recorded in true time, and how much of the window asked of its owner it covers.
 ///
@@ -57,6 +58,7 @@ public struct TimeCoverage: Codable, Sendable, Equatable {
         requestedCoverage = try c.decodeIfPresent(Double.self, forKey: .requestedCoverage)
         missingAtStart = try c.decodeIfPresent(Double.self, forKey: .missingAtStart)
         missingAtEnd = try c.decodeIfPresent(Double.self, forKey: .missingAtEnd)
+        missingInGaps = try c.decodeIfPresent(Double.self, forKey: .missingInGaps)
         summary = try c.decode(String.self, forKey: .summary)
     }
 
@@ -70,6 +72,7 @@ public struct TimeCoverage: Codable, Sendable, Equatable {
         try c.encodeIfPresent(requestedCoverage, forKey: .requestedCoverage)
         try c.encodeIfPresent(missingAtStart, forKey: .missingAtStart)
         try c.encodeIfPresent(missingAtEnd, forKey: .missingAtEnd)
+        try c.encodeIfPresent(missingInGaps, forKey: .missingInGaps)
         try c.encode(summary, forKey: .summary)
     }
 
@@ -88,6 +91,8 @@ public struct TimeCoverage: Codable, Sendable, Equatable {
     public var requestedCoverage: Double?
     public var missingAtStart: Double?
     public var missingAtEnd: Double?
+    /// Seconds of the requested window that fall in recording gaps or footage lost to damage inside the span.
+    public var missingInGaps: Double?
     /// The result in one sentence.
     public var summary: String
 
@@ -99,11 +104,22 @@ public struct TimeCoverage: Codable, Sendable, Equatable {
         case requestedCoverage = "requested_coverage"
         case missingAtStart = "missing_at_start"
         case missingAtEnd = "missing_at_end"
+        case missingInGaps = "missing_in_gaps"
         case summary
     }
 
     /// Computes the true-time span from the file's own start (if any), the inputs and the readable duration.
-    public static func compute(inputs: Inputs, fileStart: Date?, readableDuration: Double?) -> TimeCoverage {
+    /// A file that is not footage covers no time, whatever the recorder's start says (a `readme.txt` beside the
+    /// videos of a DVR export).
+    public static func notFootage(inputs: Inputs) -> TimeCoverage {
+        TimeCoverage(inputs: inputs, summary: "no time coverage: the file is not footage")
+    }
+
+    /// `gaps` are the stretches without footage inside the recorded span (recording gaps, and footage lost to
+    /// damage), as (start, length) in seconds from the footage's start: they count as missing time in the window.
+    public static func compute(
+        inputs: Inputs, fileStart: Date?, readableDuration: Double?, gaps: [(at: Double, length: Double)] = []
+    ) -> TimeCoverage {
         var result = TimeCoverage(inputs: inputs, summary: "")
         let recorderStart = inputs.recordedStart ?? fileStart
         result.startSource = inputs.recordedStart != nil ? "investigator" : (fileStart != nil ? "file" : nil)
@@ -113,6 +129,10 @@ public struct TimeCoverage: Codable, Sendable, Equatable {
         }
         let offset = inputs.clockOffset ?? 0
         let start = recorderStart.addingTimeInterval(-offset)
+        guard start >= earliest, start.addingTimeInterval(readableDuration ?? 0) <= latest else {
+            result.summary = "recording time unknown: the recorder's start corrected by its clock offset falls outside 1970–9999"
+            return result
+        }
         result.trueStart = start
         guard let duration = readableDuration else {
             result.summary = "starts \(dayTime(start)) UTC (true time); its duration is unknown"
@@ -127,7 +147,15 @@ public struct TimeCoverage: Codable, Sendable, Equatable {
             return result
         }
         let window = to.timeIntervalSince(from)
-        let covered = max(0, min(end, to).timeIntervalSince(max(start, from)))
+        // Time inside the span with no footage (gaps), where it overlaps the window.
+        var inGaps = 0.0
+        for gap in gaps where gap.length > 0 && gap.length.isFinite && gap.at.isFinite {
+            let gapStart = start.addingTimeInterval(gap.at)
+            let gapEnd = gapStart.addingTimeInterval(gap.length)
+            inGaps += max(0, min(gapEnd, min(end, to)).timeIntervalSince(max(gapStart, max(start, from))))
+        }
+        let covered = max(0, min(end, to).timeIntervalSince(max(start, from)) - inGaps)
+        if inGaps >= 0.5 { result.missingInGaps = inGaps }
         let fraction = covered / window
         result.requestedCoverage = fraction
         let before = max(0, min(start, to).timeIntervalSince(from))
@@ -142,6 +170,7 @@ public struct TimeCoverage: Codable, Sendable, Equatable {
         } else {
             var missing: [String] = []
             if before >= 1 { missing.append("\(describe(seconds: before)) missing at the start") }
+            if inGaps >= 0.5 { missing.append("\(describe(seconds: inGaps)) in gaps within it") }
             if after >= 1 { missing.append("\(describe(seconds: after)) missing at the end") }
             if !missing.isEmpty { sentence += "; " + missing.joined(separator: ", ") }
         }
@@ -149,26 +178,12 @@ public struct TimeCoverage: Codable, Sendable, Equatable {
         return result
     }
 
+    static let earliest = Date(timeIntervalSince1970: Double(UTCTime.earliest) / 1000)
+    static let latest = Date(timeIntervalSince1970: Double(UTCTime.latest) / 1000)
+
     /// Parses `±HH:MM:SS` (also `HH:MM:SS`, `±MM:SS`, `±SS`, with optional fractional seconds) into seconds.
     public static func parseOffset(_ text: String) -> Double? {
-        var body = Substring(text.trimmingCharacters(in: .whitespaces))
-        var sign = 1.0
-        if body.first == "-" || body.first == "+" {
-            sign = body.first == "-" ? -1 : 1
-            body = body.dropFirst()
-        }
-        let parts = body.split(separator: ":", omittingEmptySubsequences: false)
-        guard (1...3).contains(parts.count) else { return nil }
-        var seconds = 0.0
-        for (i, part) in parts.enumerated() {
-            let isLast = i == parts.count - 1
-            guard !part.isEmpty, part.count <= 9, part.allSatisfy({ $0.isASCII && ($0.isNumber || (isLast && $0 == ".")) }),
-                  let value = Double(part) else { return nil }
-            if i > 0 && value >= 60 { return nil }
-            seconds = seconds * 60 + value
-        }
-        guard seconds <= 7 * 86400 else { return nil }
-        return sign * seconds
+        try? ClockOffset.parse(text, field: "clock_offset")
     }
 
     static func formatOffset(_ seconds: Double) -> String {
@@ -208,9 +223,18 @@ extension KeyedDecodingContainer {
     /// A time written as RFC 3339 text.
     func decodeTime(_ key: Key) throws -> Date? {
         guard let text = try decodeIfPresent(String.self, forKey: key) else { return nil }
-        guard let date = Timestamp.parse(text) else {
+        guard let date = Timestamp.parse(text) ?? Self.storedTime(text) else {
             throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "not an RFC 3339 time: \(text)")
         }
         return date
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A time stored before times were range-checked (any year ISO 8601 can write): read, never refused.
+    static func storedTime(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
     }
 }

@@ -51,11 +51,24 @@ public struct WorkingCopyPlan: Codable, Sendable, Equatable {
 
     /// Decides from the probe of the master.
     public static func plan(_ media: MediaInfo?, verdict: IntegrityReport.Verdict) -> WorkingCopyPlan {
-        guard let media, verdict != .notMedia else {
+        guard verdict != .notMedia else {
             return WorkingCopyPlan(operation: .none, reason: "not media: no copy to make", streams: [])
+        }
+        guard let media else {
+            // A known container that cannot be opened at all (an MP4 whose index was never written).
+            return WorkingCopyPlan(
+                operation: .none,
+                reason: "the file is \(verdict.rawValue) and nothing in it can be played; ask the footage owner for a fresh export",
+                streams: [])
         }
         guard let video = media.videoStreams.first else {
             return WorkingCopyPlan(operation: .none, reason: "no video stream: no video copy to make", streams: [])
+        }
+        if video.framesRead == 0 {
+            return WorkingCopyPlan(
+                operation: .none,
+                reason: "the file holds its header but no frame of footage; ask the footage owner for a fresh export",
+                streams: [])
         }
         let format = media.format.formatName
         let audio = media.audioStreams.first

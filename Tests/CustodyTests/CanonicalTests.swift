@@ -50,7 +50,9 @@ import Testing
         #expect(CustodyTime.string(milliseconds: 0) == "1970-01-01T00:00:00.000Z")
         #expect(CustodyTime.string(milliseconds: 1_709_301_600_123) == "2024-03-01T14:00:00.123Z")
         #expect(CustodyTime.string(milliseconds: 951_782_400_000) == "2000-02-29T00:00:00.000Z")
-        #expect(CustodyTime.string(milliseconds: -1) == "1969-12-31T23:59:59.999Z")
+        // Times the store writes are clamped to 1970–9999: nothing it records is earlier, and no year is malformed.
+        #expect(CustodyTime.string(milliseconds: -1) == "1970-01-01T00:00:00.000Z")
+        #expect(CustodyTime.string(milliseconds: .max) == "9999-12-31T23:59:59.999Z")
         var random = DeterministicRandom(seed: 5)
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

@@ -1,3 +1,4 @@
+import ExhibitCrypto
 import ExhibitTesting
 import Foundation
 import Testing
@@ -108,8 +109,10 @@ import Testing
         #expect(result.out.contains("signature of the latest checkpoint"))
     }
 
-    /// The README's Python check (python3 + hashlib only) recomputes the chain of an exported bundle, and stock
-    /// `openssl pkeyutl -verify` checks the checkpoint signature. If the README and the code disagree, this fails.
+    /// The README's Python check (python3 + hashlib only) recomputes the chain of an exported bundle against the
+    /// key the force published (a file of its own), and stock `openssl pkeyutl -verify` checks the checkpoint
+    /// signature with that key. A filtered bundle is checked event by event; a bundle signed with another key
+    /// fails. If the README and the code disagree, this fails.
     @Test func theReadmeScriptAndStockOpenSSLAgree() throws {
         let work = try TemporaryDirectory("pycheck")
         let bundle = work.appending("custody.json")
@@ -118,27 +121,46 @@ import Testing
         let readme = try String(contentsOfFile: TestPaths.packageRoot + "/README.md", encoding: .utf8)
         let script = try #require(readmeBlock(readme, after: "check_custody.py"), "README has the Python check")
         try script.write(toFile: work.appending("check_custody.py"), atomically: true, encoding: .utf8)
-        let python = try Subprocess.run("/usr/bin/env", ["python3", "check_custody.py", bundle], currentDirectory: work.path)
+        // The published key, as the README has the force publish it.
+        let published = try store.run(["custody", "pubkey"]).out
+        try published.write(toFile: work.appending("custody.pub.pem"), atomically: true, encoding: .utf8)
+        func check(_ file: String) throws -> Subprocess.Result {
+            try Subprocess.run("/usr/bin/env", ["python3", "check_custody.py", file, "custody.pub.pem"], currentDirectory: work.path)
+        }
+        let python = try check(bundle)
         #expect(python.status == 0, "\(python.err)")
-        #expect(python.out.contains("chain ok through seq \(try head())"))
+        #expect(python.out.contains("chain ok through seq \(try head())"), "\(python.out)")
         let openssl = try Subprocess.run(
             "/usr/bin/env",
             ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "custody.pub.pem", "-rawin", "-in", "message", "-sigfile", "signature"],
             currentDirectory: work.path)
         #expect(openssl.status == 0 && openssl.out.contains("Signature Verified Successfully"), "\(openssl.out)\(openssl.err)")
-        // The published public key is the bundle's.
-        let pubkey = try store.run(["custody", "pubkey"]).out
-        #expect(pubkey == (try String(contentsOfFile: work.appending("custody.pub.pem"), encoding: .utf8)))
-        // And our own offline check agrees.
-        let own = try ExhibitCLI.run(["custody", "verify", "--bundle", bundle])
-        #expect(own.status == 0 && own.out.contains("complete bundle"))
+        #expect(try String(contentsOfFile: work.appending("custody.pub.pem"), encoding: .utf8) == published, "the script must not overwrite the published key")
+        // A filtered bundle: each event against its own hash.
+        let filtered = work.appending("filtered.json")
+        #expect(try store.run(["custody", "export", "--as", "audit", "--format", "json", "--case", TestStore.caseReference, "--output", filtered]).status == 0)
+        let partial = try check(filtered)
+        #expect(partial.status == 0 && partial.out.hasPrefix("filtered:"), "\(partial.out)\(partial.err)")
+        // A bundle whose key is not the published one fails, whatever else is right.
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle))) as? [String: Any])
+        json["public_key"] = try Ed25519PrivateKey.generate().publicKey.pem
+        let other = work.appending("other-key.json")
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: other))
+        let refused = try check(other)
+        #expect(refused.status != 0 && refused.err.contains("another key"), "\(refused.out)\(refused.err)")
+        // And our own offline check agrees, with the published key as a file (the PEM once failed to read).
+        let own = try ExhibitCLI.run(["custody", "verify", "--bundle", bundle, "--public-key", work.appending("custody.pub.pem")])
+        #expect(own.status == 0 && own.out.contains("complete bundle"), "\(own.out)\(own.err)")
+        let ownOther = try ExhibitCLI.run(["custody", "verify", "--bundle", other, "--public-key", work.appending("custody.pub.pem")])
+        #expect(ownOther.status != 0, "\(ownOther.out)")
     }
 
     @Test func exportsInEveryFormat() throws {
         let csv = try store.run(["custody", "export", "--as", "audit", "--format", "csv"])
         #expect(csv.status == 0)
         let lines = csv.out.components(separatedBy: "\r\n").filter { !$0.isEmpty }
-        #expect(lines.first == "seq,at,actor,role,action,exhibit,case,details,client,prev_hash,hash")
+        #expect(lines.first == "seq,at,actor,role,action,exhibit,exhibit_reference,case,details,client,prev_hash,hash")
+        #expect(lines.contains { $0.contains(",JS/1,") }, "the exhibit's reference is beside its id")
         #expect(csv.out.contains(#""{""note"":""note 0 \u2013 with \u00fcn\u00efcode and \""quotes\""""}""#))
         let jsonl = try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"])
         let events = try jsonl.out.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
@@ -215,7 +237,7 @@ import Testing
             (["custody", "export", "--as", "audit", "--format", "xml"], "--format must be"),
             (["custody", "export", "--as", "jsmith", "--format", "csv"], "may not custody.read"),
             (["custody", "export", "--as", "audit", "--format", "csv", "--case", "NOPE/1"], "no case NOPE/1"),
-            (["case", "create", TestStore.caseReference, "--as", "jsmith"], "already exists"),
+            (["case", "create", TestStore.caseReference, "--as", "jsmith"], "is already taken"),
         ]
         for (arguments, message) in cases {
             let result = try store.run(arguments)

@@ -56,7 +56,7 @@ import Testing
             (["retention", "plan", "--as", "jsmith"], "may not retention.read"),
             (["hold", "set", "--case", TestStore.caseReference, "--reason", " ", "--as", "jsmith"], "a reason is required"),
             (["hold", "set", "--reason", "x", "--as", "jsmith"], "name an exhibit or a --case"),
-            (["hold", "release", "--case", TestStore.caseReference, "--as", "sup"], "no legal hold"),
+            (["hold", "release", "--case", TestStore.caseReference, "--reason", "settled", "--as", "sup"], "no legal hold"),
             (["restore", "JS/1", "--reason", "x", "--as", "sup"], "not pending deletion"),
             (["restore", "JS/1", "--reason", "x", "--as", "jsmith"], "may not retention.apply"),
         ]

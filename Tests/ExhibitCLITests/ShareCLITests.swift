@@ -34,9 +34,14 @@ import Testing
     @Test func sharingFollowsRolesAndLimits() throws {
         let store = try TestStore("share-cli")
         _ = try store.ingest([TestPaths.fixtures + "/mp4_h264.mp4"])
+        // No server has run on this storage and the policy names no public_url: no address for a link, no share.
+        let nowhere = try store.run(["share", "create", "JS/1", "--as", "jsmith"])
+        #expect(nowhere.status != 0 && nowhere.err.contains("no address is known"), "\(nowhere.out) \(nowhere.err)")
+        // The address a server on this storage recorded (Storage/public-url) is the one links start with.
+        try "http://evidence.example:9000\n".write(toFile: store.storage + "/public-url", atomically: true, encoding: .utf8)
         let made = try store.run(["share", "create", "JS/1", "--as", "jsmith"])
         #expect(made.status == 0, "\(made.err)")
-        #expect(made.out.hasPrefix("http://127.0.0.1:8080/s/"), "the policy's base_url: \(made.out)")
+        #expect(made.out.hasPrefix("http://evidence.example:9000/s/"), "the recorded public address: \(made.out)")
         #expect(made.err.contains("3 download(s)"), "the policy's default: \(made.err)")
 
         let refusals: [([String], String)] = [

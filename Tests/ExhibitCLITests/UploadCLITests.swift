@@ -199,9 +199,39 @@ import Testing
         let refused = try Subprocess.run(TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", "X", export],
                                          environment: ["EXHIBIT_TOKEN": "", "XDG_CONFIG_HOME": work.appending("config")])
         #expect(refused.status != 0 && refused.err.contains("EXHIBIT_TOKEN"))
+        // A wrong token is named at once, before anything is hashed or sent; so is a server that is not there.
         let wrong = try Subprocess.run(TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, export],
                                        environment: ["EXHIBIT_TOKEN": "exh_wrong", "XDG_CONFIG_HOME": work.appending("config")])
-        #expect(wrong.status != 0 && wrong.out.contains("FAILED") && wrong.err.contains("401"), "\(wrong.err)")
+        #expect(wrong.status != 0 && wrong.err.contains("401") && wrong.err.contains("nothing was sent"), "\(wrong.err)")
+        #expect(!wrong.err.contains("sent in"), "no summary claims bytes sent: \(wrong.err)")
+        let closedPort = try LiveServer.freePort()
+        let started = Date()
+        let nowhere = try Subprocess.run(
+            TestPaths.exhibitExecutable, ["upload", "--server", "http://127.0.0.1:\(closedPort)", "--case", TestStore.caseReference, export],
+            environment: ["EXHIBIT_TOKEN": store.tokens["jsmith"]!, "XDG_CONFIG_HOME": work.appending("config")])
+        // Named on the first failure, tried again briefly (a restarting server comes back), then given up.
+        #expect(nowhere.status != 0 && nowhere.err.hasPrefix("cannot reach http://127.0.0.1:\(closedPort): connection refused"), "\(nowhere.err)")
+        #expect(nowhere.err.contains("nothing was sent") && !nowhere.err.contains("sent in"), "\(nowhere.err)")
+        #expect(Date().timeIntervalSince(started) < 60, "giving up on an unreachable server took \(Date().timeIntervalSince(started)) s")
+
+        // The same folder again: what the case holds is reported, not stored again.
+        let rerun = try Subprocess.run(
+            TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, export],
+            environment: ["EXHIBIT_TOKEN": store.tokens["jsmith"]!, "XDG_CONFIG_HOME": work.appending("config")])
+        #expect(rerun.status == 0, "\(rerun.err)")
+        #expect(rerun.err.contains("already stored as JS/1") && rerun.err.contains("already stored as JS/2"), "\(rerun.err)")
+        #expect(rerun.err.contains("0 stored, 2 already stored; 0 B sent"), "\(rerun.err)")
+        let stillTwo = try HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits", token: store.tokens["jsmith"]!).jsonArray()
+        #expect(stillTwo.count == 2, "a rerun stored \(stillTwo.count - 2) file(s) again")
+        // A fresh machine (no local state) asks the server and skips them too; --again sends them anyway.
+        let fresh = try Subprocess.run(
+            TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, "--json", export],
+            environment: ["EXHIBIT_TOKEN": store.tokens["jsmith"]!, "XDG_CONFIG_HOME": work.appending("other-config")])
+        #expect(fresh.out.split(separator: "\n").allSatisfy { $0.contains("\"already_stored\":true") }, "\(fresh.out)")
+        let again = try Subprocess.run(
+            TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, "--again", export],
+            environment: ["EXHIBIT_TOKEN": store.tokens["jsmith"]!, "XDG_CONFIG_HOME": work.appending("config")])
+        #expect(again.status == 0 && again.out.contains("JS/3") && again.out.contains("JS/4"), "\(again.out)\(again.err)")
     }
 
     /// Two clients sending the same file at once: two exhibits, one blob.
@@ -213,7 +243,8 @@ import Testing
         var random = DeterministicRandom(seed: 77)
         try random.writeFile(at: path, size: 40 << 20)
         let token = store.tokens["jsmith"]!
-        let arguments = ["--server", server.url, "--case", TestStore.caseReference, "--json", path]
+        // --again: both send the bytes whoever finishes first (this is about two uploads racing, not about skipping).
+        let arguments = ["--server", server.url, "--case", TestStore.caseReference, "--json", "--again", path]
         let a = try uploadProcess(arguments, token: token, config: work.appending("a"), output: work.appending("a.out"))
         let b = try uploadProcess(arguments, token: token, config: work.appending("b"), output: work.appending("b.out"))
         a.waitUntilExit()

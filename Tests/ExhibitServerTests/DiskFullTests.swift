@@ -25,7 +25,7 @@ struct DiskFullTests {
         try FileManager.default.moveItem(atPath: storage, toPath: before)
         try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: false)
         let mounted = try Subprocess.run("/bin/mount", ["-t", "tmpfs", "-o", "size=48m,mode=0750", "tmpfs", storage])
-        try #require(mounted.status == 0, "cannot mount a tmpfs: \(mounted.err)")
+        try #require(mounted.status == 0, "cannot mount a tmpfs (the disk-full test needs root allowed to mount, e.g. not in an unprivileged container): \(mounted.err)")
         defer { _ = try? Subprocess.run("/bin/umount", ["-l", storage]) }
         #expect(try Subprocess.run("/bin/cp", ["-a", before + "/.", storage + "/"]).status == 0)
 

@@ -9,6 +9,9 @@ import Testing
 ///
 /// Not checked: that every schema-valid request is accepted (`positive_data_acceptance`): the API refuses, by
 /// design, input the schema cannot express (a role the policy lacks, `requested_to` before `requested_from`).
+/// Times, durations and clock offsets are drawn from boundary strategies (Tests/Tools/schemathesis_hooks.py: years
+/// 0, 1969, 1970, 9999, 10000, leap seconds, ±23:59 offsets, 30-digit fractions, overflowing durations), each
+/// of which must get a clean answer, never a 5xx or a dropped connection.
 /// `EXHIBIT_SCHEMATHESIS_EXAMPLES` sets the examples per operation (default 30); `EXHIBIT_TEST_SEED` repeats a run.
 @Suite struct OpenAPIFuzzTests {
     static var schemathesis: String { TestPaths.packageRoot + "/.build/py-venv/bin/schemathesis" }
@@ -21,7 +24,7 @@ import Testing
         let server = try LiveServer(storage: store.storage)
         defer { server.stop() }
         let token = store.tokens["root"]!
-        let share = try HTTP.postJSON(server.url + "/v1/exhibits/\(exhibit)/shares", token: store.tokens["jsmith"]!, ["expires_in": "72h"])
+        let share = try await HTTP.postJSON(server.url + "/v1/exhibits/\(exhibit)/shares", token: store.tokens["jsmith"]!, ["expires_in": "72h"])
         #expect(share.status == 201, "\(share.text)")
         let shareJSON = try share.json()
         let link = (shareJSON["url"] as? String)?.split(separator: "/").last.map(String.init) ?? ""
@@ -36,8 +39,14 @@ import Testing
             try Subprocess.run(Self.schemathesis, [
                 "--config-file", tools + "/schemathesis.toml", "run", server.url + "/openapi.yaml",
                 "-H", "Authorization: Bearer \(token)", "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-                "--max-examples", examples, "--seed", String(seed), "--workers", "2",
+                "--max-examples", examples, "--seed", String(seed),
+                // One worker: Hypothesis's function-description cache is not safe across schemathesis's worker threads
+                // (seen under load: an internal error while building a strategy, not a finding about the API).
+                "--workers", "1",
                 "--phases", "examples,coverage,fuzzing", "--request-timeout", "30",
+                // Generation is timed by Hypothesis; on 2 cores shared with the rest of the suite it is slow, which
+                // says nothing about the API.
+                "--suppress-health-check", "too_slow,filter_too_much",
             ], environment: [
                 "PYTHONPATH": tools, "SCHEMATHESIS_HOOKS": "schemathesis_hooks", "NO_COLOR": "1",
                 "EXHIBIT_CASE": caseID, "EXHIBIT_EXHIBIT": exhibit, "EXHIBIT_SHARE": shareID,
@@ -54,7 +63,9 @@ import Testing
             let refused = try await HTTP.get(server.url + "/s/\(link)" + query)
             #expect(refused.status == 400, "\(query): \(refused.status)")
         }
-        #expect(try await HTTP.get(server.url + "/s/\(link)?play=master").status == 200)
+        // Playback is ranges only (a player always sends Range); a whole file goes through ?download=.
+        #expect(try await HTTP.get(server.url + "/s/\(link)?play=master").status == 400)
+        #expect(try await HTTP.get(server.url + "/s/\(link)?play=master", headers: ["Range": "bytes=0-"]).status == 206)
         // Whatever the fuzzer sent, the store and its ledger are sound.
         #expect(try store.run(["verify"]).status == 0)
         #expect(try store.run(["custody", "verify"]).status == 0)

@@ -64,13 +64,19 @@ import Testing
         #expect((try HTTP.get(server.url + "/v1/retention/plan", token: sup).json()["entries"] as? [[String: Any]])?.first?["action"] as? String == "held")
         #expect(try HTTP.get(server.url + "/v1/holds", token: sup).jsonArray().count == 1)
         #expect(try HTTP.request("DELETE", base + "/hold", token: jsmith).status == 403)
+        // Lifting a hold needs a reason, as setting one does.
+        let reasonless = try HTTP.request("DELETE", base + "/hold", token: sup)
+        #expect(reasonless.status == 400 && reasonless.text.contains("reason"), "\(reasonless.text)")
+        let blank = try HTTP.request("DELETE", base + "/hold", token: sup, headers: ["Content-Type": "application/json"], data: Data(#"{"reason":"  "}"#.utf8))
+        #expect(blank.status == 400, "\(blank.text)")
         let released = try HTTP.request("DELETE", base + "/hold", token: sup, headers: ["Content-Type": "application/json"], data: Data(#"{"reason":"settled"}"#.utf8))
         let releasedBy = try released.json()["released_by"] as? String
         #expect(released.status == 200 && releasedBy == "sup")
-        #expect(try HTTP.request("DELETE", base + "/hold", token: sup).status == 404)
+        let reason = Data(#"{"reason":"review done"}"#.utf8)
+        #expect(try HTTP.request("DELETE", base + "/hold", token: sup, headers: ["Content-Type": "application/json"], data: reason).status == 404)
         // On one exhibit too.
         #expect(try HTTP.postJSON(server.url + "/v1/exhibits/JS%2F1/hold", token: jsmith, ["reason": "IOPC"]).status == 201)
-        #expect(try HTTP.request("DELETE", server.url + "/v1/exhibits/JS%2F1/hold", token: sup).status == 200)
+        #expect(try HTTP.request("DELETE", server.url + "/v1/exhibits/JS%2F1/hold", token: sup, headers: ["Content-Type": "application/json"], data: reason).status == 200)
 
         // All of it is on the record.
         let export = try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"])

@@ -44,6 +44,35 @@ python3 -c "import random,sys; random.seed(7); sys.stdout.buffer.write(bytes(ran
   | dd of=corrupted_middle.ts bs=1 seek=$((size / 2)) conv=notrunc status=none
 rm .clean.ts
 
+# CCTV as it really comes (issue 23): an AVI whose index (idx1) was never written, every frame there; a
+# low-frame-rate Cinepak AVI that records irregularly (frames 0.2-0.7 s apart at a nominal 15 fps: recording gaps,
+# not damage); variable-frame-rate H.264 in MP4.
+ff -f lavfi -i "$VIDEO" -c:v mjpeg -q:v 24 -pix_fmt yuvj420p .indexed.avi
+python3 - <<'PY'
+import struct
+data = open('.indexed.avi', 'rb').read()
+cut = data.rfind(b'idx1')
+body = bytearray(data[:cut])
+body[4:8] = struct.pack('<I', len(body) - 8)  # the RIFF size of a file that ends where the frames end
+open('avi_no_index.avi', 'wb').write(bytes(body))
+PY
+rm .indexed.avi
+ff -f lavfi -i "testsrc=duration=20:size=320x240:rate=15,select='lt(mod(n*7919\,97)\,14)'" -fps_mode vfr -c:v cinepak avi_lowfps_gaps.avi
+ff -f lavfi -i "testsrc2=duration=6:size=320x240:rate=30,select='lt(mod(n*31\,17)\,6)'" -fps_mode vfr $X264 vfr_h264.mkv
+
+# The cuts and damage real exports show (issue 23): an AVI cut at half its bytes (no index, but its header still
+# counts every frame); a MOV whose header survived and whose media data did not; a raw H.264 stream with 64 KiB
+# of noise in the middle; random bytes with a .h264 name.
+size=$(stat -c %s avi_mpeg4.avi); head -c $((size / 2)) avi_mpeg4.avi > truncated_half.avi
+ff -f lavfi -i "testsrc=duration=5:size=320x240:rate=15" -f lavfi -i "sine=duration=5:sample_rate=16000" -c:v mjpeg -q:v 20 \
+   -c:a pcm_s16le -movflags +faststart .camera.mov
+python3 -c "d = open('.camera.mov', 'rb').read(); i = d.find(b'mdat'); open('header_only.mov', 'wb').write(d[:i + 4 + 64])"
+rm .camera.mov
+cp raw.h264 raw_noise.h264; size=$(stat -c %s raw.h264)
+python3 -c "import random,sys; random.seed(11); sys.stdout.buffer.write(bytes(random.getrandbits(8) for _ in range(65536)))" \
+  | dd of=raw_noise.h264 bs=1 seek=$((size / 3)) conv=notrunc status=none
+python3 -c "import random,sys; random.seed(23); sys.stdout.buffer.write(bytes(random.getrandbits(8) for _ in range(65536)))" > random.h264
+
 # Not media at all.
 : > empty.bin
 python3 -c "import random,sys; random.seed(42); sys.stdout.buffer.write(bytes(random.getrandbits(8) for _ in range(100000)))" > random.bin

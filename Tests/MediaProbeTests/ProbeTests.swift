@@ -6,7 +6,8 @@ import Testing
 let mediaFixtures = [
     "mp4_h264.mp4", "mp4_h264_aac.mp4", "mov_h264.mov", "mkv_h264_aac.mkv", "webm_vp9.webm", "avi_mjpeg.avi",
     "ts_h264_aac.ts", "raw.h264", "audio_only.m4a", "avi_mpeg4.avi", "mpegps_mpeg2.mpg", "avi_odd_720x405.avi",
-    "mkv_attachment.mkv", "truncated_faststart.mp4", "corrupted_middle.ts",
+    "mkv_attachment.mkv", "truncated_faststart.mp4", "corrupted_middle.ts", "avi_no_index.avi", "avi_lowfps_gaps.avi",
+    "vfr_h264.mkv", "truncated_half.avi", "header_only.mov", "raw_noise.h264",
 ]
 
 func fixture(_ name: String) -> String { TestPaths.fixtures + "/" + name }
@@ -67,6 +68,9 @@ func ffprobe(_ path: String) throws -> [String: Any] {
         ("avi_mpeg4.avi", "complete"), ("mpegps_mpeg2.mpg", "complete"), ("avi_odd_720x405.avi", "complete"),
         ("mkv_attachment.mkv", "complete"), ("truncated_no_moov.mp4", "truncated"),
         ("truncated_faststart.mp4", "truncated"), ("corrupted_middle.ts", "damaged"), ("empty.bin", "not-media"),
+        ("avi_no_index.avi", "complete"), ("avi_lowfps_gaps.avi", "complete"), ("vfr_h264.mkv", "complete"),
+        ("truncated_half.avi", "truncated"), ("header_only.mov", "truncated"), ("raw_noise.h264", "damaged"),
+        ("random.h264", "not-media"),
         ("random.bin", "not-media"),
     ])
     func verdicts(name: String, expected: String) throws {
@@ -81,7 +85,7 @@ func ffprobe(_ path: String) throws -> [String: Any] {
         #expect(cut.expectedDuration == 4.0)
         let missing = try #require(cut.missingDuration)
         #expect(missing > 1.5 && missing < 2.0)
-        #expect(cut.summary.contains("of 4.0 s unreadable"))
+        #expect(cut.summary.contains("the last 1.8 s of 4.0 s are missing"), "\(cut.summary)")
         let noIndex = try MediaProbe.examine(path: fixture("truncated_no_moov.mp4"))
         #expect(noIndex.media == nil)
         #expect(noIndex.integrity.summary.contains("moov atom missing"))
@@ -92,7 +96,9 @@ func ffprobe(_ path: String) throws -> [String: Any] {
         let report = try MediaProbe.examine(path: fixture("corrupted_middle.ts")).integrity
         let video = try #require(report.streams.first { $0.codecType == "video" })
         let gap = try #require(video.gaps.first)
-        #expect(gap.kind == .jump)
+        // The jump follows the damage: footage lost to it, not a recording gap.
+        #expect(gap.kind == .missing)
+        #expect(report.verdict == .damaged && report.recordingGaps == nil)
         #expect(abs(gap.length - 1.48) < 0.05)
         #expect(abs(gap.at - 2.0) < 0.05)
         #expect(gap.bytePosition == 157_732)
@@ -208,6 +214,29 @@ func ffprobe(_ path: String) throws -> [String: Any] {
         #expect(coverage.trueEnd == date("2024-03-01T14:05:00Z"))
         #expect(coverage.startSource == "investigator")
         #expect(coverage.summary == "covers 14:00:00–14:05:00 UTC of the requested 13:55–14:05 UTC on 2024-03-01 (50 %); 5 min 00 s missing at the start (recorder clock +00:01:30, corrected)")
+    }
+
+    /// Recording gaps inside the span are time the footage does not cover: a low-frame-rate AVI with 15 gaps
+    /// covers less of a window than its first and last frames span.
+    @Test func gapsCountAsMissingTime() throws {
+        let report = try MediaProbe.examine(path: fixture("avi_lowfps_gaps.avi"))
+        let gaps = report.integrity.footageGaps
+        #expect(!gaps.isEmpty)
+        let readable = try #require(report.integrity.readableDuration)
+        let coverage = TimeCoverage.compute(
+            inputs: .init(recordedStart: date("2024-03-01T14:00:00Z"), requestedFrom: date("2024-03-01T14:00:00Z"),
+                          requestedTo: date("2024-03-01T14:00:00Z").addingTimeInterval(readable)),
+            fileStart: nil, readableDuration: readable, gaps: gaps)
+        let inGaps = gaps.reduce(0) { $0 + $1.length }
+        #expect(abs((coverage.missingInGaps ?? 0) - inGaps) < 0.01, "\(coverage.missingInGaps ?? 0) s vs \(inGaps) s in gaps")
+        #expect(abs(coverage.requestedCoverage! - (readable - inGaps) / readable) < 0.01)
+        #expect(coverage.summary.contains("in gaps within it"), "\(coverage.summary)")
+        // Outside the window, gaps do not count.
+        let before = TimeCoverage.compute(
+            inputs: .init(recordedStart: date("2024-03-01T14:00:00Z"), requestedFrom: date("2024-03-01T13:00:00Z"),
+                          requestedTo: date("2024-03-01T14:00:00Z")),
+            fileStart: nil, readableDuration: readable, gaps: gaps)
+        #expect(before.missingInGaps == nil)
     }
 
     @Test func unknownStartAndDisjointWindows() {

@@ -20,6 +20,36 @@ import Testing
         #expect(!plan.reason.isEmpty)
     }
 
+    /// Variable-frame-rate and motion-triggered footage: the copy (a remux of VFR H.264 in MKV, a transcode of a
+    /// low-frame-rate Cinepak AVI with irregular frames) keeps every frame and every frame's time: the same number
+    /// of frames, and its first and last frames at the master's times within one frame.
+    @Test(arguments: ["vfr_h264.mkv", "avi_lowfps_gaps.avi"])
+    func variableFrameRateCopiesKeepEveryFrameAndItsTime(name: String) throws {
+        let master = try probe(name)
+        let plan = WorkingCopyPlan.plan(master.media, verdict: master.integrity.verdict)
+        #expect(plan.operation == .remux || plan.operation == .transcode, "\(name): \(plan.reason)")
+        let folder = try TemporaryDirectory("vfr-copy")
+        let output = folder.appending("copy.mp4")
+        _ = try Transcoder.make(from: FileByteSource(path: fixture(name)), filename: name, plan: plan, to: output)
+        let copy = try MediaProbe.examine(path: output)
+        let masterVideo = try #require(master.integrity.streams.first { $0.codecType == "video" })
+        let copyVideo = try #require(copy.integrity.streams.first { $0.codecType == "video" })
+        #expect(copyVideo.packets == masterVideo.packets, "\(name): \(copyVideo.packets) frames in the copy, \(masterVideo.packets) in the master")
+        let masterStart = master.media?.format.startTime ?? 0
+        let copyStart = copy.media?.format.startTime ?? 0
+        let nominal = 1 / (master.media?.videoStreams.first?.framesPerSecond ?? 25)
+        for (ours, theirs, what) in [(copyVideo.firstTime, masterVideo.firstTime, "first"), (copyVideo.lastTime, masterVideo.lastTime, "last")] {
+            let copyTime = try #require(ours) - copyStart
+            let masterTime = try #require(theirs) - masterStart
+            #expect(abs(copyTime - masterTime) <= nominal + 1e-6, "\(name): the \(what) frame is at \(copyTime) s in the copy, \(masterTime) s in the master")
+        }
+        // The measured frame rate (not the nominal one) is reported, beside the frames read.
+        let measured = try #require(master.media?.videoStreams.first?.measuredFrameRate)
+        #expect(measured < (master.media?.videoStreams.first?.framesPerSecond ?? 0) * 0.75, "\(name): measured \(measured) fps")
+        #expect(master.media?.videoStreams.first?.framesRead == masterVideo.packets)
+        #expect(master.integrity.verdict == .complete && (master.integrity.recordingGaps?.count ?? 0) > 0, "\(name): \(master.integrity.summary)")
+    }
+
     /// Every refused container and codec gives an MP4 copy whose probe matches the master: H.264 yuv420p at an
     /// even size, the same stream count (attachments dropped), duration within one frame per second of footage,
     /// the same number of frames.

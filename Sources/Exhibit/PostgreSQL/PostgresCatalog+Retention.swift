@@ -204,8 +204,10 @@ extension PostgresCatalog {
 
     static func upload(_ row: PGRow) -> UploadRecord { CatalogRows.upload(row) }
 
-    public func insertUpload(_ upload: UploadRecord) async throws {
+    public func insertUpload(_ upload: UploadRecord, limits: OpenUploadLimits) async throws {
         try await write { db in
+            let row = try await db.fetchOne(sql: CatalogRows.countOpenUploads, arguments: [upload.owner, upload.createdAt])
+            try limits.check(all: row.map { $0[0] as Int64 } ?? 0, owner: row.map { $0[1] as Int64 } ?? 0, name: upload.owner)
             try await db.execute(
                 sql: """
                     INSERT INTO uploads (id, owner, case_id, filename, length, "offset", metadata, expected_sha256, time_inputs,

@@ -203,6 +203,8 @@ extension PostgresCatalog {
                 bytes BYTEA NOT NULL
             );
             """),
+        ("v2: open uploads counted per owner", CatalogRows.openUploadsIndex),
+        ("v3: users disabled, tokens reissued and with a lifetime", CatalogRows.usersDisabledAndTokensMigration),
     ]
 
     /// Applies the migrations not yet applied, each in a transaction, under the write lock (several servers

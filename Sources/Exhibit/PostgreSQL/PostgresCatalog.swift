@@ -249,10 +249,23 @@ public final class PostgresCatalog: Catalog {
             if try await db.exists(sql: "SELECT 1 FROM users WHERE name = ?", arguments: [user.name]) {
                 throw ExhibitError(.conflict, "a user named \(user.name) already exists")
             }
-            try await db.execute(
-                sql: "INSERT INTO users (name, full_name, initials, role, token_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [user.name, user.fullName, user.initials, user.role, tokenSHA256, user.createdAt])
+            if let holder = try await db.scalar(String.self, sql: "SELECT name FROM users WHERE initials = ?", arguments: [user.initials]) {
+                throw ExhibitError(.conflict, "the initials \(user.initials) are \(holder)'s", field: "initials")
+            }
+            try await db.execute(sql: CatalogRows.insertUser, arguments: CatalogRows.insertUserArguments(user, tokenSHA256).map { $0 })
             return try await self.append(event, in: db)
+        }
+    }
+
+    public func updateUser(_ name: String, _ update: UserUpdate, event: CustodyEvent.Draft) async throws -> User {
+        try await write { db in
+            let (sql, arguments) = update.statement(name)
+            try await db.execute(sql: sql, arguments: arguments.map { $0 })
+            guard let row = try await db.fetchOne(sql: "SELECT * FROM users WHERE name = ?", arguments: [name]) else {
+                throw ExhibitError(.notFound, "no user \(name.prefix(40))")
+            }
+            _ = try await self.append(event, in: db)
+            return Self.user(row)
         }
     }
 
@@ -279,7 +292,7 @@ public final class PostgresCatalog: Catalog {
     public func insertCase(_ record: CaseRecord, event: CustodyEvent.Draft) async throws -> CustodyEvent {
         try await write { db in
             if try await db.exists(sql: "SELECT 1 FROM cases WHERE reference = ?", arguments: [record.reference]) {
-                throw ExhibitError(.conflict, "case \(record.reference) already exists")
+                throw ExhibitError(.conflict, "the case reference \(record.reference) is already taken (references are unique across the force): if it is your case, ask a supervisor to add you to it")
             }
             try await db.execute(
                 sql: "INSERT INTO cases (id, reference, title, created_by, created_at, status) VALUES (?, ?, ?, ?, ?, ?)",
@@ -365,7 +378,7 @@ public final class PostgresCatalog: Catalog {
     }
 
     public func insertWorkingCopy(
-        _ copy: NewExhibit, masterID: String, lineage: String, masterIntegrity: String?,
+        _ copy: NewExhibit, masterID: String, lineage: String, masterIntegrity: MasterIntegrity?,
         makeEvent: @escaping @Sendable (String) -> CustodyEvent.Draft
     ) async throws -> (ExhibitRecord, CustodyEvent) {
         let event = try await write { db -> CustodyEvent in
@@ -389,7 +402,7 @@ public final class PostgresCatalog: Catalog {
             try await db.execute(
                 sql: "UPDATE exhibits SET working_copy_status = 'done', working_copy_error = NULL WHERE id = ?", arguments: [masterID])
             if let masterIntegrity {
-                try await db.execute(sql: "UPDATE blobs SET integrity = ? WHERE sha256 = ?", arguments: [masterIntegrity, master["blob"] as String])
+                try await db.execute(sql: "UPDATE blobs SET integrity = ?, verdict = ? WHERE sha256 = ?", arguments: [masterIntegrity.json, masterIntegrity.verdict, master["blob"] as String])
             }
             return try await self.append(makeEvent(reference), in: db)
         }
@@ -398,7 +411,7 @@ public final class PostgresCatalog: Catalog {
     }
 
     public func setWorkingCopyStatus(
-        masterID: String, status: String, error: String?, masterIntegrity: String?, event: CustodyEvent.Draft?
+        masterID: String, status: String, error: String?, masterIntegrity: MasterIntegrity?, event: CustodyEvent.Draft?
     ) async throws {
         try await write { db in
             try await db.execute(
@@ -406,8 +419,8 @@ public final class PostgresCatalog: Catalog {
                 arguments: [status, error, masterID])
             if let masterIntegrity {
                 try await db.execute(
-                    sql: "UPDATE blobs SET integrity = ? WHERE sha256 = (SELECT blob FROM exhibits WHERE id = ?)",
-                    arguments: [masterIntegrity, masterID])
+                    sql: "UPDATE blobs SET integrity = ?, verdict = ? WHERE sha256 = (SELECT blob FROM exhibits WHERE id = ?)",
+                    arguments: [masterIntegrity.json, masterIntegrity.verdict, masterID])
             }
             if let event { _ = try await self.append(event, in: db) }
         }
@@ -483,24 +496,24 @@ public final class PostgresCatalog: Catalog {
     static func share(_ row: PGRow) -> ShareRecord { CatalogRows.share(row) }
 
     public func share(id: String) async throws -> ShareRecord? {
-        try await read { db in try await db.fetchOne(sql: "SELECT * FROM shares WHERE id = ?", arguments: [id]).map(Self.share) }
+        try await read { db in try await db.fetchOne(sql: CatalogRows.shareSelect + " WHERE id = ?", arguments: [id]).map(Self.share) }
     }
 
     public func shares(exhibitID: String) async throws -> [ShareRecord] {
         try await read { db in
-            try await db.fetchAll(sql: "SELECT * FROM shares WHERE exhibit = ? ORDER BY created_at", arguments: [exhibitID]).map(Self.share)
+            try await db.fetchAll(sql: CatalogRows.shareSelect + " WHERE exhibit = ? ORDER BY created_at", arguments: [exhibitID]).map(Self.share)
         }
     }
 
     public func revokeShare(id: String, event: CustodyEvent.Draft) async throws -> ShareRecord {
         try await write { db in
-            guard let row = try await db.fetchOne(sql: "SELECT * FROM shares WHERE id = ?", arguments: [id]) else {
+            guard let row = try await db.fetchOne(sql: CatalogRows.shareSelect + " WHERE id = ?", arguments: [id]) else {
                 throw ExhibitError(.notFound, "no share \(id)")
             }
             guard (row["revoked_at"] as String?) == nil else { throw ExhibitError(.conflict, "share \(id) is already revoked") }
             try await db.execute(sql: "UPDATE shares SET revoked_at = ? WHERE id = ?", arguments: [self.timestamp, id])
             _ = try await self.append(event, in: db)
-            return Self.share(try await db.fetchOne(sql: "SELECT * FROM shares WHERE id = ?", arguments: [id])!)
+            return Self.share(try await db.fetchOne(sql: CatalogRows.shareSelect + " WHERE id = ?", arguments: [id])!)
         }
     }
 

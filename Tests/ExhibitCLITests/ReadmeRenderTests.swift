@@ -1,0 +1,27 @@
+import ExhibitTesting
+import Foundation
+import Testing
+
+/// The README renders as written (markdown-it-py, a CommonMark parser: Tests/Tools/readme_check.py): every fenced
+/// block closes where it seems to, and the headings rendered are the headings written. A fence once left open
+/// ("``` Both targets…") swallowed the whole "Using the HTTP API" section into a code block.
+@Suite struct ReadmeRenderTests {
+    static var python: String { TestPaths.packageRoot + "/.build/py-venv/bin/python" }
+
+    @Test func theReadmeRendersAsWritten() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.python), "the test virtualenv is missing: run `make deps`")
+        let script = TestPaths.packageRoot + "/Tests/Tools/readme_check.py"
+        let result = try await HTTP.offPool { try Subprocess.run(Self.python, [script, TestPaths.packageRoot + "/README.md"]) }
+        #expect(result.status == 0, "the README does not render as written:\n\(result.out)\(result.err)")
+        // The sections a newcomer looks for are there, as headings.
+        let readme = try String(contentsOfFile: TestPaths.packageRoot + "/README.md", encoding: .utf8)
+        for section in ["Quick start", "Using the HTTP API", "Using the command line", "Security", "Design", "Status"] {
+            #expect(readme.contains("\n## \(section)\n"), "no section \(section)")
+        }
+        // The checker itself finds the fault it is for.
+        let broken = try TemporaryDirectory("readme-broken")
+        try "# T\n\n```\ncode\n``` and text\n\n## Lost\n\ntext\n\n```\nmore\n```\n".write(toFile: broken.appending("R.md"), atomically: true, encoding: .utf8)
+        let caught = try await HTTP.offPool { try Subprocess.run(Self.python, [script, broken.appending("R.md")]) }
+        #expect(caught.status == 1 && caught.out.contains("not a closing fence") && caught.out.contains("Lost"), "\(caught.out)")
+    }
+}
