@@ -38,7 +38,7 @@ struct OpenUploadsBench {
                           header: ["what", "server RSS", "per open upload"])
         table.rows.append(["the server, idle after one upload", "\(idle >> 20) MiB", ""])
         table.rows.append(["with \(uploads - failed) uploads open (made in \(fmt(seconds, 1)) s)", "\(open >> 20) MiB",
-                           "\(max(0, open - idle) / Int64(max(1, uploads - failed)) >> 10) KiB"])
+                           "\((max(0, open - idle) / Int64(max(1, uploads - failed))) >> 10) KiB"])
         table.notes = [
             "Goal (issue 16): an open upload holds no pending bytes in memory (its tail waits on disk); before, each held its tail (here 1.5 MiB).",
             failed == 0 ? "Every upload was created." : "\(failed) uploads were refused.",

@@ -6,43 +6,53 @@ import MediaProbe
 
 /// Where the data and the policy files are; shared by every command.
 struct StorageOptions: ParsableArguments {
+    // Each option is read as given (nil when absent) and its default, from the environment or fixed, is applied
+    // below: declared as `var x = environment[…] ?? …`, ArgumentParser printed a second "(default: …)" in --help.
     @Option(
-        name: .long,
+        name: .customLong("storage"),
         help: ArgumentHelp("The storage root (default: $EXHIBIT_STORAGE, else ./Storage).", valueName: "dir"))
-    var storage: String = ProcessInfo.processInfo.environment["EXHIBIT_STORAGE"] ?? "Storage"
+    var storageOption: String?
 
     @Option(
-        name: .long,
+        name: .customLong("policies"),
         help: ArgumentHelp("The policy folder (default: $EXHIBIT_POLICIES, else ./Policies).", valueName: "dir"))
-    var policies: String = ProcessInfo.processInfo.environment["EXHIBIT_POLICIES"] ?? "Policies"
+    var policiesOption: String?
 
     @Option(
-        name: .long,
+        name: .customLong("chunks"),
         help: ArgumentHelp(
             "Where a new store keeps its chunks: 'local' (under the storage root) or s3://bucket/prefix; an existing store remembers its choice (default: $EXHIBIT_CHUNKS).",
             valueName: "place"))
-    var chunks: String? = ProcessInfo.processInfo.environment["EXHIBIT_CHUNKS"]
+    var chunksOption: String?
 
     @Option(
         name: .customLong("s3-endpoint"),
         help: ArgumentHelp(
             "The S3-compatible endpoint for --chunks s3://… (default: $EXHIBIT_S3_ENDPOINT); keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
             valueName: "url"))
-    var s3Endpoint: String? = ProcessInfo.processInfo.environment["EXHIBIT_S3_ENDPOINT"]
+    var s3EndpointOption: String?
 
     @Option(
-        name: .long,
+        name: .customLong("catalog"),
         help: ArgumentHelp(
             "Where a new store keeps its catalog and custody ledger: 'sqlite' (under the storage root) or postgres://user@host:port/database (password from PGPASSWORD); an existing store remembers its choice (default: $EXHIBIT_CATALOG).",
             valueName: "place"))
-    var catalog: String? = ProcessInfo.processInfo.environment["EXHIBIT_CATALOG"]
+    var catalogOption: String?
 
     @Option(
-        name: .long,
+        name: .customLong("keys"),
         help: ArgumentHelp(
             "The folder of the secret keys (ledger seal, checkpoint signing, share links), shared by every server of a deployment (default: $EXHIBIT_KEYS, else <storage>/keys).",
             valueName: "dir"))
-    var keys: String? = ProcessInfo.processInfo.environment["EXHIBIT_KEYS"]
+    var keysOption: String?
+
+    private static var environment: [String: String] { ProcessInfo.processInfo.environment }
+    var storage: String { storageOption ?? Self.environment["EXHIBIT_STORAGE"] ?? "Storage" }
+    var policies: String { policiesOption ?? Self.environment["EXHIBIT_POLICIES"] ?? "Policies" }
+    var chunks: String? { chunksOption ?? Self.environment["EXHIBIT_CHUNKS"] }
+    var s3Endpoint: String? { s3EndpointOption ?? Self.environment["EXHIBIT_S3_ENDPOINT"] }
+    var catalog: String? { catalogOption ?? Self.environment["EXHIBIT_CATALOG"] }
+    var keys: String? { keysOption ?? Self.environment["EXHIBIT_KEYS"] }
 
     func loadPolicies() throws -> Policies {
         try Policies.load(from: policies)

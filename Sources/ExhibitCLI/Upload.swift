@@ -33,8 +33,9 @@ extension ExhibitCommand {
                   EXHIBIT_TOKEN=exh_… exhibit upload --server https://exhibit.example --case 2017/MPS/0421 ./DVR-export
                 """)
 
-        @Option(help: ArgumentHelp("The server (default: $EXHIBIT_SERVER, else http://127.0.0.1:8080).", valueName: "url"))
-        var server: String = ProcessInfo.processInfo.environment["EXHIBIT_SERVER"] ?? "http://127.0.0.1:8080"
+        @Option(name: .customLong("server"), help: ArgumentHelp("The server (default: $EXHIBIT_SERVER, else http://127.0.0.1:8080).", valueName: "url"))
+        var serverOption: String?
+        var server: String { serverOption ?? ProcessInfo.processInfo.environment["EXHIBIT_SERVER"] ?? "http://127.0.0.1:8080" }
         @Option(help: ArgumentHelp("Your bearer token (default: $EXHIBIT_TOKEN).", valueName: "token"))
         var token: String?
         @Option(name: .customLong("case"), help: ArgumentHelp("The case to upload into.", valueName: "case"))
@@ -51,7 +52,7 @@ extension ExhibitCommand {
             name: .customLong("request-size"),
             help: ArgumentHelp("Bytes per request, each checksummed and acknowledged durably (default: a 64th of the file, 1–16 MiB).", valueName: "size"))
         var requestSize: String?
-        @Option(help: ArgumentHelp("Retries of one request before giving up on a file (default 30).", valueName: "n"))
+        @Option(help: ArgumentHelp("Retries of one request before giving up on a file.", valueName: "n"))
         var retries: Int = 30
         @Flag(help: "Print one JSON line per file instead of the table.") var json = false
         @Flag(help: "Upload files the case already holds again (as new exhibits sharing the stored bytes).") var again = false
@@ -149,12 +150,15 @@ struct LocalFile {
     /// A file to upload; a symbolic link is followed (its target's size, not the link's).
     init(path: String) throws {
         self.path = path
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw CLIError("cannot read \(path): \(String(cString: strerror(errno)))")
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let attributes: [FileAttributeKey: Any]
+        do {
+            attributes = try FileManager.default.attributesOfItem(atPath: target)
+        } catch {
+            throw CLIError("cannot read \(path): \(error.localizedDescription)")
         }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw CLIError("\(path) is not a regular file") }
-        size = Int64(info.st_size)
+        guard attributes[.type] as? FileAttributeType == .typeRegular else { throw CLIError("\(path) is not a regular file") }
+        size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
     }
 }
 

@@ -48,6 +48,24 @@ import Testing
         #expect(again.first?["reference"] as? String == "JS/3")
     }
 
+    /// Coverage only for footage: a readme beside the videos of a DVR export covers no time, whatever the
+    /// recorder's start given for the batch says; a video in the same batch does.
+    @Test func onlyFootageIsGivenTimeCoverage() throws {
+        let readme = folder.appending("readme.txt")
+        try "Exported from DVR 3, channel 1.\n".write(toFile: readme, atomically: true, encoding: .utf8)
+        let result = try ExhibitCLI.run(ingest + common + ["--recorded-start", "2024-03-01T13:58:00Z", readme, TestPaths.fixtures + "/mp4_h264.mp4"])
+        #expect(result.status == 0, "\(result.err)")
+        let lines = try ExhibitCLI.jsonLines(result)
+        let text = try #require(lines.first)
+        #expect(text["verdict"] as? String == "not-media")
+        #expect((text["coverage"] as? String)?.hasPrefix("no time coverage") == true, "\(text["coverage"] ?? "-")")
+        #expect(!((text["coverage"] as? String) ?? "").contains("13:58"), "a document was given the recorder's time")
+        #expect((lines.last?["coverage"] as? String)?.contains("13:58:00") == true, "\(lines.last?["coverage"] ?? "-")")
+        let shown = try ExhibitCLI.run(["show", "JS/1", "--as", "jsmith"] + common)
+        let coverage = (try JSONSerialization.jsonObject(with: shown.stdout) as? [String: Any])?["coverage"] as? [String: Any]
+        #expect(coverage?["true_start"] == nil, "a document has no start in true time: \(coverage ?? [:])")
+    }
+
     @Test func catWritesTheBlobAndItsRanges() throws {
         let path = try makeFile("c.bin", size: 3 << 20 + 77, seed: 3)
         let data = try Data(contentsOf: URL(fileURLWithPath: path))

@@ -151,6 +151,20 @@ import Testing
         return try result.jsonArray()
     }
 
+    /// A truncated MP4 (its index never written) shared: the page says in one vocabulary what is wrong and what to
+    /// do, never "not media" beside "truncated".
+    @Test func theLinkPageOfAFileThatCannotPlaySaysWhatToDo() throws {
+        let exhibit = try upload(TestPaths.fixtures + "/truncated_no_moov.mp4", filename: "cam.mp4")
+        let created = try share(try #require(exhibit["id"] as? String), [:])
+        let page = try HTTP.get(try #require(try created.json()["url"] as? String))
+        #expect(page.status == 200)
+        #expect(page.text.contains("Nothing in this file can be played") && page.text.contains("truncated"), "\(page.text)")
+        #expect(page.text.contains("ask the footage owner") && page.text.contains("fresh export"))
+        #expect(!page.text.contains("not media"), "the page speaks of 'not media' for a truncated file")
+        // Times read as a person writes them, not as ISO text that breaks mid-token on a phone.
+        #expect(page.text.range(of: #"Link expires</dt><dd>\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}:\d{2} UTC"#, options: .regularExpression) != nil)
+    }
+
     @Test func forgedAndMalformedLinksAllGetTheSamePage() throws {
         let exhibit = try upload(TestPaths.fixtures + "/mp4_h264.mp4", filename: "mp4_h264.mp4")
         let link = try path(try share(exhibit["id"] as! String, [:]).json())
