@@ -97,22 +97,78 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // Application: policies and use-cases shared by the CLI and (later) the server.
+        // The application, by layer (README, "Design"): each module imports only those above it.
+        // Records, ids, states and errors: what every layer speaks. No drivers, no YAML.
+        .target(
+            name: "ExhibitModel",
+            dependencies: ["CheckedInput", "Custody", "ExhibitCrypto", "MediaProbe", "BlobStore"],
+            swiftSettings: swiftSettings
+        ),
+        // Policies/*.yaml, parsed and checked (Yams stays here).
+        .target(
+            name: "ExhibitPolicies",
+            dependencies: [
+                "ExhibitModel", "CheckedInput", "BlobStore", "MediaProbe", "Custody",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The catalog and the custody ledger's storage, written once over a small session protocol.
+        .target(
+            name: "ExhibitCatalog",
+            dependencies: [
+                "ExhibitModel", "Custody", "ExhibitCrypto", "MediaProbe", "BlobStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The two database drivers: sessions, frozen migrations, and what only that database does.
+        .target(
+            name: "CatalogSQLite",
+            dependencies: [
+                "ExhibitCatalog", "ExhibitModel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CatalogPostgres",
+            dependencies: [
+                "ExhibitCatalog", "ExhibitModel", "BlobStore", "Custody", "ExhibitCrypto",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The use-cases (store, uploads, retention, sharing, scrub, working copies): no driver imports.
         .target(
             name: "Exhibit",
             dependencies: [
+                "ExhibitModel",
+                "ExhibitPolicies",
+                "ExhibitCatalog",
                 "CheckedInput",
                 "BlobStore",
                 "MediaProbe",
                 "Custody",
                 "ShareLinks",
                 "S3Store",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 "ExhibitCrypto",
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Chooses the backends a storage root records (the only module that knows both drivers).
+        .target(
+            name: "ExhibitDeployment",
+            dependencies: [
+                "Exhibit", "ExhibitModel", "ExhibitPolicies", "ExhibitCatalog", "CatalogSQLite", "CatalogPostgres", "BlobStore",
+                "S3Store", "ExhibitCrypto", "Custody",
             ],
             swiftSettings: swiftSettings
         ),
@@ -121,7 +177,7 @@ let package = Package(
         .target(
             name: "ExhibitServer",
             dependencies: [
-                "Exhibit",
+                "Exhibit", "ExhibitModel", "ExhibitPolicies", "ExhibitDeployment",
                 "CheckedInput",
                 "BlobStore",
                 "MediaProbe",
@@ -142,7 +198,7 @@ let package = Package(
         .target(
             name: "ExhibitCLI",
             dependencies: [
-                "Exhibit",
+                "Exhibit", "ExhibitModel", "ExhibitPolicies", "ExhibitDeployment",
                 "CheckedInput",
                 "ExhibitServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -167,7 +223,7 @@ let package = Package(
         .executableTarget(
             name: "ExhibitBench",
             dependencies: [
-                "Exhibit",
+                "Exhibit", "ExhibitModel", "ExhibitPolicies", "ExhibitDeployment", "ExhibitCatalog", "CatalogSQLite",
                 "MediaProbe",
                 "Custody",
                 "BlobStore",
@@ -187,7 +243,7 @@ let package = Package(
 
         .testTarget(
             name: "CheckedInputTests",
-            dependencies: ["CheckedInput", "Custody", "MediaProbe", "Exhibit", "ExhibitTesting"],
+            dependencies: ["CheckedInput", "Custody", "MediaProbe", "Exhibit", "ExhibitModel", "ExhibitPolicies", "ExhibitTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -227,9 +283,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ExhibitCatalogTests",
+            dependencies: [
+                "ExhibitCatalog", "CatalogSQLite", "CatalogPostgres", "ExhibitModel", "Custody", "ExhibitCrypto", "ExhibitTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ExhibitServerTests",
             dependencies: [
-                "exhibit", "ExhibitServer", "Exhibit", "ExhibitCrypto", "ExhibitTesting", "Custody", "BlobStore", "MediaProbe",
+                "exhibit", "ExhibitServer", "Exhibit", "ExhibitModel", "ExhibitPolicies", "ExhibitDeployment", "ExhibitCrypto", "ExhibitTesting", "Custody", "BlobStore", "MediaProbe",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -239,7 +303,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ExhibitCLITests",
-            dependencies: ["exhibit", "Exhibit", "BlobStore", "ExhibitCrypto", "ExhibitTesting"],
+            dependencies: ["exhibit", "Exhibit", "ExhibitModel", "ExhibitPolicies", "ExhibitDeployment", "BlobStore", "ExhibitCrypto", "ExhibitTesting"],
             swiftSettings: swiftSettings
         ),
     ]

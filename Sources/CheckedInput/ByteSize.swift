@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Sizes written with binary units: `4096`, `256KiB`, `1MiB`, `64GiB`, `2TiB` (also KB/MB/GB as binary).
 public enum ByteSize {

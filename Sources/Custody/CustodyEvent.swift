@@ -1,5 +1,5 @@
 internal import ExhibitCrypto
-public import CheckedInput
+import CheckedInput
 public import Foundation
 
 /// One line of the chain-of-custody ledger: who did what to which exhibit, when, from where.

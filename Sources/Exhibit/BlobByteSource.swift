@@ -1,3 +1,6 @@
+import ExhibitCatalog
+import ExhibitModel
+import ExhibitPolicies
 import BlobStore
 import ExhibitCrypto
 import Foundation

@@ -1,4 +1,7 @@
-public import BlobStore
+import ExhibitCatalog
+public import ExhibitModel
+import ExhibitPolicies
+import BlobStore
 public import Foundation
 public import S3Store
 
@@ -143,14 +146,14 @@ public struct Deployment: Sendable, Equatable {
 
     /// Forgets the recorded choice of a root whose record this process has just written, when its first start-up
     /// check failed, so the next attempt may choose again.
-    static func forget(root: String) {
+    package static func forget(root: String) {
         try? FileManager.default.removeItem(atPath: root + "/" + file)
     }
 
     /// The deployment recorded for the storage root at `root`; for a root without a record, what was requested
     /// (recording it; `recordedNow` is then true). A root that predates the record (an `exhibit.sqlite` and no
     /// record) keeps its chunks locally and its catalog in SQLite, unless it has neither chunks nor catalog yet.
-    static func settle(
+    package static func settle(
         root: String, chunks requestedChunks: ChunkLocation?, catalog requestedCatalog: CatalogLocation?,
         environment: [String: String]
     ) throws -> (deployment: Deployment, recordedNow: Bool) {

@@ -5,8 +5,35 @@ public import ExhibitCrypto
 public import Foundation
 public import MediaProbe
 public import NIOCore
-import S3Store
+public import ExhibitCatalog
+public import ExhibitModel
+public import ExhibitPolicies
 import Synchronization
+
+/// What a store is made of besides its policies: the parts `ExhibitDeployment` chooses for a storage root.
+public struct StoreParts: Sendable {
+    public var local: LocalBackend
+    public var chunks: any ObjectBackend
+    public var database: any CatalogDatabase
+    public var leases: any WriteLeases
+    public var jobs: any JobLocks
+    public var keys: KeyRing
+    /// This open recorded the root's deployment (a new root): a failed start-up check forgets it.
+    public var recordedNow: Bool
+
+    public init(
+        local: LocalBackend, chunks: any ObjectBackend, database: any CatalogDatabase, leases: any WriteLeases, jobs: any JobLocks,
+        keys: KeyRing, recordedNow: Bool
+    ) {
+        self.local = local
+        self.chunks = chunks
+        self.database = database
+        self.leases = leases
+        self.jobs = jobs
+        self.keys = keys
+        self.recordedNow = recordedNow
+    }
+}
 
 /// The application over one storage root: blob store, catalog, custody ledger, keys and policies.
 ///
@@ -26,7 +53,10 @@ public final class EvidenceStore: Sendable {
     public let deployment: Deployment
     /// This open recorded the deployment (a new root).
     let recordedNow: Bool
-    public let catalog: any Catalog
+    /// The catalog and custody ledger (the use-cases' only way to the database).
+    let catalog: Catalog
+    /// Periodic jobs run by one server at a time when several share a catalog.
+    let jobs: any JobLocks
     public let keys: KeyRing
     public let now: @Sendable () -> Date
     /// Exhibits served through links (see `servedExhibit`).
@@ -34,39 +64,19 @@ public final class EvidenceStore: Sendable {
     /// Resumable uploads with a request in progress or recently made.
     let uploadSessions = UploadSessions()
 
-    /// Opens the store at `root`, creating its folders, keys and (SQLite) database when missing. Chunks and the
-    /// catalog live where the root recorded when it was made (`Deployment`); `chunks` and `catalog` choose those
-    /// places for a new root, and must match them for an existing one. The secret keys are in `keys` when given
-    /// (a folder several servers share), else in the root's `keys/`.
-    public init(
-        root: String, policies: Policies, chunks requestedChunks: ChunkLocation? = nil, catalog requestedCatalog: CatalogLocation? = nil,
-        keys keysFolder: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
-        now: @escaping @Sendable () -> Date = { Date() }
-    ) throws {
-        self.root = URL(fileURLWithPath: root).standardizedFileURL.path
+    /// The store over parts chosen elsewhere (`ExhibitDeployment` opens a storage root: it settles where the chunks
+    /// and the catalog live and makes the drivers). `local` is the root's own folders.
+    public init(root: String, policies: Policies, deployment: Deployment, parts: StoreParts, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.root = root
         self.policies = policies
-        self.local = try LocalBackend(root: self.root)
-        let settled = try Deployment.settle(root: self.root, chunks: requestedChunks, catalog: requestedCatalog, environment: environment)
-        self.deployment = settled.deployment
-        self.recordedNow = settled.recordedNow
-        switch deployment.chunks {
-        case .local: self.chunks = local
-        case .s3(let location): self.chunks = S3Backend(location: location)
-        }
-        // Several servers of one deployment share one keys folder (`--keys`); one server keeps it in its root.
-        self.keys = try KeyRing.load(folder: keysFolder.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? self.root + "/keys")
-        let leases: any WriteLeases
-        switch deployment.catalog {
-        case .sqlite:
-            self.catalog = try SQLiteCatalog(path: self.root + "/exhibit.sqlite", sealKey: keys.sealKey, now: now)
-            leases = LocalLeases(root: self.root)
-        case .postgres(let location):
-            let postgres = PostgresCatalog(location: location, sealKey: keys.sealKey, now: now)
-            self.catalog = postgres
-            // Writers on any server must be seen by the collector on any other.
-            leases = PostgresLeases(catalog: postgres, staleAfter: policies.storage.uploadExpiry * 2)
-        }
-        self.blobs = BlobStore(backend: self.chunks, chunking: policies.storage.chunking, leases: leases)
+        self.deployment = deployment
+        self.recordedNow = parts.recordedNow
+        self.local = parts.local
+        self.chunks = parts.chunks
+        self.keys = parts.keys
+        self.catalog = Catalog(database: parts.database, sealKey: parts.keys.sealKey, now: now)
+        self.jobs = parts.jobs
+        self.blobs = BlobStore(backend: parts.chunks, chunking: policies.storage.chunking, leases: parts.leases)
         self.now = now
         local.removeStaleTemporaryFiles()
     }
@@ -76,8 +86,7 @@ public final class EvidenceStore: Sendable {
     /// Runs a periodic job (retention, upload expiry, working copies) unless another server sharing the catalog
     /// is running it; returns nil then. With SQLite (one machine) it always runs.
     public func exclusiveJob<T: Sendable>(_ name: String, _ body: @Sendable () async throws -> T) async throws -> T? {
-        if let postgres = catalog as? PostgresCatalog { return try await postgres.exclusiveJob(name, body) }
-        return try await body()
+        try await jobs.exclusive(name, body)
     }
 
     /// Checks that the chunk store and the catalog answer and accept our credentials (a server's start-up
@@ -86,14 +95,28 @@ public final class EvidenceStore: Sendable {
     public func checkDeployment() async throws {
         do {
             try await chunks.checkAvailable()
-            if let postgres = catalog as? PostgresCatalog {
-                try await postgres.probe()
-                try await postgres.awaitReady()
-            }
+            try await catalog.database.check()
         } catch {
             if recordedNow { Deployment.forget(root: root) }
             throw error
         }
+    }
+
+    /// A light check that the catalog answers (`/healthz`): one read.
+    public func checkCatalogAnswers() async throws {
+        _ = try await catalog.head()
+    }
+
+    /// An exhibit as the catalog holds it now, with no access check: for the server's own services (which act as
+    /// the system) and for link pages, whose signed token was verified before.
+    public func exhibitRecord(id: String) async throws -> ExhibitRecord? {
+        try await catalog.exhibit(id: id)
+    }
+
+    /// How a user is named to others (a link page's "shared by"): `Full Name (name)`, or the name alone.
+    public func displayName(ofUser name: String) async -> String {
+        guard let user = try? await catalog.user(named: name) else { return name }
+        return user.fullName.map { "\($0) (\(user.name))" } ?? user.name
     }
 
     // MARK: Actors
@@ -126,7 +149,7 @@ public final class EvidenceStore: Sendable {
 
     /// Refuses what the actor may not do. A case the actor cannot see is "not found", so nobody learns it exists.
     func authorize(_ actor: Actor, _ permission: Permission, case record: CaseRecord? = nil) async throws {
-        if let record, actor.role.scope == .member, actor.name != "system" {
+        if let record, actor.role.scope == .member, !actor.isSystem {
             guard try await catalog.isMember(actor.name, of: record.id) else {
                 throw ExhibitError(.notFound, "no case \(record.reference)")
             }
@@ -409,7 +432,7 @@ public final class EvidenceStore: Sendable {
         for candidate in candidates {
             guard let record = try await catalog.caseRecord(candidate.caseID) else { continue }
             // Retention works store-wide: who may apply it reaches every exhibit to restore it.
-            let seesAll = actor.role.scope == .all || actor.name == "system"
+            let seesAll = actor.role.scope == .all || actor.isSystem
                 || (permission == .retentionApply && actor.role.can(.retentionApply))
             if seesAll {
                 visible.append(candidate)

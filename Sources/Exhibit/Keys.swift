@@ -1,3 +1,6 @@
+import ExhibitCatalog
+import ExhibitModel
+import ExhibitPolicies
 public import ExhibitCrypto
 public import Foundation
 public import ShareLinks
@@ -20,7 +23,7 @@ public struct KeyRing: Sendable {
 
     public var custodyPublicKey: Ed25519PublicKey { custodyKey.publicKey }
 
-    static func load(folder: String) throws -> KeyRing {
+    public static func load(folder: String) throws -> KeyRing {
         try makeFolder(folder)
         let custodyPath = folder + "/custody-ed25519.pem"
         let custodyKey: Ed25519PrivateKey

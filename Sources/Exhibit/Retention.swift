@@ -1,3 +1,6 @@
+import ExhibitCatalog
+public import ExhibitModel
+import ExhibitPolicies
 public import BlobStore
 import Custody
 public import Foundation

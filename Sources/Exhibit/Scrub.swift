@@ -1,3 +1,6 @@
+import ExhibitCatalog
+public import ExhibitModel
+import ExhibitPolicies
 public import BlobStore
 import Custody
 import ExhibitCrypto
@@ -76,7 +79,7 @@ extension EvidenceStore {
             report = ScrubReport(scope: "case")
             eventCase = record.reference
         } else {
-            guard actor.role.scope == .all || actor.name == "system" else {
+            guard actor.role.scope == .all || actor.isSystem else {
                 throw ExhibitError(.forbidden, "only a role that sees every case may check the whole store; name a case or an exhibit")
             }
             exhibits = try await catalog.allExhibits()

@@ -1,3 +1,7 @@
+import ExhibitCatalog
+public import ExhibitModel
+import ExhibitPolicies
+public import BlobStore
 public import Custody
 import ExhibitCrypto
 import Foundation
@@ -149,6 +153,12 @@ extension EvidenceStore {
     /// The actor recorded for accesses through a link: the share itself, never a user.
     public func linkActor(_ share: ShareRecord, client: String) -> Actor {
         Actor(name: "link:\(share.id)", role: Role(name: "link", description: "a share link", scope: .member, permissions: []), client: client)
+    }
+
+    /// The bytes of a file a verified link grants (the exhibit or its working copy), once the request was recorded
+    /// (`recordLinkAccess`); `range` within the file.
+    public func linkContents(_ file: ExhibitRecord, range: Range<Int64>) async throws -> BlobContents {
+        try await blobs.contents(of: file.sha256, range: range)
     }
 
     /// Records a request through a link: the first request of a view (`viewID`, `kind`) is a `share.accessed`

@@ -1,3 +1,6 @@
+import ExhibitCatalog
+public import ExhibitModel
+import ExhibitPolicies
 import BlobStore
 import Custody
 public import ExhibitCrypto
@@ -121,7 +124,6 @@ extension EvidenceStore {
             timeInputs: request.time.isEmpty ? nil : String(decoding: try encoder.encode(request.time), as: UTF8.self),
             entries: [], tailStart: 0, createdAt: now, updatedAt: now, expiresAt: uploadExpiry(), state: "open", exhibitID: nil,
             error: nil, patches: 0, resumptions: 0, interrupted: false, client: actor.client)
-        try FileManager.default.createDirectory(atPath: uploadFolder(upload.id), withIntermediateDirectories: true)
         try await catalog.insertUpload(upload, limits: policies.storage.openUploads)
         return upload
     }
@@ -200,7 +202,6 @@ extension EvidenceStore {
         if upload.offset > 0 && (upload.interrupted || session.rebuilt) { upload.resumptions += 1 }
         session.rebuilt = false
         let writer = session.writer
-        let previousTailStart = writer.tailStart
         let appended: ResumableWriter.Appended
         do {
             appended = try await writer.append(body, limit: upload.length - upload.offset, checksum: checksum)
@@ -222,15 +223,10 @@ extension EvidenceStore {
         upload.updatedAt = timestamp
         upload.expiresAt = uploadExpiry()
         upload.client = actor.client
-        // The new tail and the progress that names it become durable together: a crash (or a failed catalog
-        // write) between them must leave the previous tail in place for the progress the catalog still has.
-        if let postgres = catalog as? PostgresCatalog {
-            try await postgres.saveUploadProgress(upload, tail: writer.tail)
-        } else {
-            try await writeTail(writer.tail, start: writer.tailStart, upload: id)
-            try await catalog.saveUploadProgress(upload)
-            if previousTailStart != writer.tailStart { unlink("\(uploadFolder(id))/tail-\(previousTailStart)") }
-        }
+        // The new tail and the progress that names it become durable together, in one catalog transaction: a crash
+        // (or a failed catalog write) leaves the previous tail with the progress the catalog still has.
+        try await catalog.saveUploadProgress(upload, tail: writer.tail)
+        removeLegacyTail(id)
         guard upload.offset == upload.length, appended.interruption == nil else {
             return UploadProgress(upload: upload, ingested: nil, interrupted: appended.interruption != nil)
         }
@@ -303,58 +299,32 @@ extension EvidenceStore {
     private func endSession(_ id: String) {
         uploadSessions.drop(id)
         try? FileManager.default.removeItem(atPath: uploadFolder(id))
-        if let postgres = catalog as? PostgresCatalog {
-            Task { try? await postgres.removeUploadTail(id: id) }
-        }
     }
 
-    // MARK: Tail files
+    // MARK: Tails
 
-    /// Writes the tail durably under its start (a temporary name, synced, renamed); the caller removes the tail
-    /// it replaces once the catalog names the new one. (With the catalog in PostgreSQL the tail is saved with the
-    /// progress, in the database, so any server can take the upload on.)
-    private func writeTail(_ tail: ByteBuffer, start: Int64, upload id: String) async throws {
-        let folder = uploadFolder(id)
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let path = "\(folder)/tail-\(start)"
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ExhibitError(.storage, "cannot write the upload's tail: \(String(cString: strerror(errno)))") }
-        var ok = tail.withUnsafeReadableBytes { bytes -> Bool in
-            var done = 0
-            while done < bytes.count {
-                let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                done += n
-            }
-            return true
-        }
-        ok = ok && fsync(fd) == 0
-        close(fd)
-        guard ok, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw ExhibitError(.storage, "cannot write the upload's tail: \(String(cString: strerror(errno)))")
-        }
-        let dir = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dir >= 0 {
-            fsync(dir)
-            close(dir)
-        }
-    }
-
+    /// An upload's tail: from the catalog, where it is saved with the progress that names it. (A store made before
+    /// tails moved into the SQLite catalog kept them as files under `uploads/<id>/`; those are still read.)
     private func readTail(_ upload: UploadRecord) async throws -> ByteBuffer {
         let length = Int(upload.offset - upload.tailStart)
         guard length > 0 else { return ByteBuffer() }
-        if let postgres = catalog as? PostgresCatalog {
-            guard let tail = try await postgres.uploadTail(id: upload.id), tail.start == upload.tailStart, tail.bytes.readableBytes >= length else {
-                throw ExhibitError(.storage, "the upload's tail is missing or short: start the upload again")
-            }
-            return tail.bytes.getSlice(at: tail.bytes.readerIndex, length: length)!
+        if let tail = try await catalog.uploadTail(id: upload.id) {
+            guard tail.start == upload.tailStart, tail.bytes.readableBytes >= length,
+                  let bytes = tail.bytes.getSlice(at: tail.bytes.readerIndex, length: length)
+            else { throw ExhibitError(.storage, "the upload's tail is missing or short: start the upload again") }
+            return bytes
         }
         let path = "\(uploadFolder(upload.id))/tail-\(upload.tailStart)"
         guard let data = FileManager.default.contents(atPath: path), data.count >= length else {
-            throw ExhibitError(.storage, "the upload's tail file is missing or short: start the upload again")
+            throw ExhibitError(.storage, "the upload's tail is missing or short: start the upload again")
         }
         return ByteBuffer(bytes: data.prefix(length))
+    }
+
+    /// Removes a tail file an older store left once the catalog holds the upload's tail.
+    private func removeLegacyTail(_ id: String) {
+        let folder = uploadFolder(id)
+        guard FileManager.default.fileExists(atPath: folder) else { return }
+        try? FileManager.default.removeItem(atPath: folder)
     }
 }

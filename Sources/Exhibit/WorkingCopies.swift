@@ -1,3 +1,6 @@
+import ExhibitCatalog
+public import ExhibitModel
+import ExhibitPolicies
 import BlobStore
 import Custody
 import ExhibitCrypto
@@ -36,7 +39,7 @@ extension EvidenceStore {
         guard !master.isWorkingCopy else {
             throw ExhibitError(.badRequest, "\(master.reference) is itself a working copy; its master is \(master.lineage?.masterReference ?? "?")")
         }
-        guard actor.role.can(.exhibitDownload) || actor.name == "system" else {
+        guard actor.role.can(.exhibitDownload) || actor.isSystem else {
             throw ExhibitError(.forbidden, "the \(actor.role.name) role may not exhibit.download")
         }
         try requireFootage(master)

@@ -1,5 +1,9 @@
 import Custody
 import Exhibit
+import ExhibitCatalog
+import CatalogSQLite
+import ExhibitModel
+import ExhibitPolicies
 import ExhibitCrypto
 import Foundation
 
@@ -55,7 +59,7 @@ print(n / (time.perf_counter() - start))
         try Self.pythonVerify.write(toFile: folder + "/verify.py", atomically: true, encoding: .utf8)
 
         // Exhibit: durable appends through the catalog.
-        let catalog = try SQLiteCatalog(path: folder + "/exhibit.sqlite", sealKey: SecureRandom.bytes(count: 32))
+        let catalog = Catalog(database: try SQLiteDatabase(path: folder + "/exhibit.sqlite"), sealKey: SecureRandom.bytes(count: 32))
         let start = DispatchTime.now()
         for i in 0..<appends {
             _ = try await catalog.append(.init(actor: "bench", role: "auditor", action: "custody.note", details: ["note": .string("bench \(i)")], client: "bench"))
@@ -84,7 +88,7 @@ print(n / (time.perf_counter() - start))
         if !report.isIntact { table.notes.append("VERIFY FAILED: \(report.problems.first!)") }
 
         table.rows = [
-            ["Exhibit append (SQLiteCatalog.append)", fmt(ours, 0), pythonAppends.map { fmt(ours / $0) + "×" } ?? "n/a"],
+            ["Exhibit append (`Catalog.append` on SQLite)", fmt(ours, 0), pythonAppends.map { fmt(ours / $0) + "×" } ?? "n/a"],
             ["Python sqlite3 + hashlib append", pythonAppends.map { fmt($0, 0) } ?? "failed", "1.00×"],
             ["Exhibit verify (\(report.eventsChecked) events)", fmt(ourVerify, 0), pythonVerify.map { fmt(ourVerify / $0) + "×" } ?? "n/a"],
             ["Python verify (same database)", pythonVerify.map { fmt($0, 0) } ?? "failed", "1.00×"],

@@ -1,6 +1,9 @@
+import CheckedInput
 import ArgumentParser
 import BlobStore
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import ExhibitCrypto
 import Foundation
 import NIOCore

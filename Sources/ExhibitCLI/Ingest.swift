@@ -1,6 +1,8 @@
 import CheckedInput
 import ArgumentParser
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import ExhibitCrypto
 import Foundation
 import MediaProbe

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Custody
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
+import ExhibitDeployment
 import Foundation
 
 extension ExhibitCommand {
@@ -40,13 +43,11 @@ extension ExhibitCommand {
             // The store as it is (SQLite): its keys seal and sign the ledger being moved.
             let before = try EvidenceStore(root: storage, policies: options.loadPolicies(), keys: options.keys)
             guard case .sqlite = before.deployment.catalog else { throw CLIError("this store's catalog is already in \(before.deployment.catalog)") }
-            let sourceHead = try await SQLiteCatalog(path: path, sealKey: before.keys.sealKey).head()
-            let postgres = PostgresCatalog(location: target, sealKey: before.keys.sealKey)
-            let copied = try await postgres.importSQLite(path: path)
-            guard try await postgres.head()?.hash == sourceHead?.hash else {
+            let moved = try await CatalogMove.sqliteToPostgres(path: path, to: target, keys: before.keys)
+            guard moved.targetHead == moved.sourceHead else {
                 throw CLIError("the ledger's head in PostgreSQL differs from the SQLite one; the store still uses SQLite")
             }
-            print("copied: " + copied.map { "\($0.table) \($0.rows)" }.joined(separator: ", "))
+            print("copied: " + moved.copied.map { "\($0.table) \($0.rows)" }.joined(separator: ", "))
             // Point the root at PostgreSQL, keeping the SQLite file aside, then verify through the store itself.
             try Deployment.switchCatalog(root: storage, to: .postgres(target))
             let after = try EvidenceStore(root: storage, policies: options.loadPolicies(), keys: options.keys)

@@ -1,6 +1,9 @@
 import CheckedInput
 import ArgumentParser
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
+import ExhibitDeployment
 import Foundation
 import MediaProbe
 

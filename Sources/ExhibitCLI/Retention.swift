@@ -1,6 +1,8 @@
 import ArgumentParser
 import BlobStore
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import Foundation
 
 extension ExhibitCommand.CaseCommand {

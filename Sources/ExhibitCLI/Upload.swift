@@ -2,6 +2,8 @@ import CheckedInput
 import AsyncHTTPClient
 import ArgumentParser
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import ExhibitCrypto
 import Foundation
 import NIOCore

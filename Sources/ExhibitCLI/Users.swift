@@ -1,5 +1,7 @@
 import ArgumentParser
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import Foundation
 
 extension ExhibitCommand {

@@ -3,6 +3,8 @@ import BlobStore
 import CoreMetrics
 import Custody
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import ExhibitCrypto
 import Foundation
 import HTTPTypes

@@ -1,4 +1,6 @@
-public import Exhibit
+import Exhibit
+public import ExhibitModel
+import ExhibitPolicies
 import HTTPTypes
 public import Hummingbird
 import HummingbirdCore

@@ -3,6 +3,8 @@ import BlobStore
 import CoreMetrics
 import Custody
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import ExhibitCrypto
 import Foundation
 import HTTPTypes
@@ -379,7 +381,7 @@ struct Controllers: Sendable {
     // MARK: Operations
 
     func health(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
-        _ = try await store.catalog.head()
+        try await store.checkCatalogAnswers()
         return try jsonResponse(["status": "ok"])
     }
 

@@ -1,5 +1,7 @@
 import Custody
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import Foundation
 import Synchronization
 

@@ -1,6 +1,8 @@
 import CheckedInput
 import BlobStore
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import Foundation
 public import HTTPTypes
 public import Hummingbird

@@ -1,5 +1,7 @@
 import CheckedInput
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import Foundation
 import Hummingbird
 import Logging

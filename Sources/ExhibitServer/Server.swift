@@ -1,4 +1,6 @@
 public import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import Foundation
 import HTTPTypes
 public import Hummingbird

@@ -2,6 +2,8 @@ import CheckedInput
 import BlobStore
 import Custody
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import ExhibitCrypto
 import Foundation
 import HTTPTypes
@@ -109,7 +111,7 @@ struct ShareController: Sendable {
         let actor = try context.requireActor()
         let client = Actor(name: actor.name, role: actor.role, client: clientDescription(request, context))
         let share = try await store.revokeShare(try context.parameters.decoded("share"), by: client)
-        return try jsonResponse(ShareJSON(share: share, url: nil, reference: (try? await store.catalog.exhibit(id: share.exhibitID))?.reference ?? ""))
+        return try jsonResponse(ShareJSON(share: share, url: nil, reference: (try? await store.exhibitRecord(id: share.exhibitID))?.reference ?? ""))
     }
 
     // MARK: Links
@@ -126,8 +128,7 @@ struct ShareController: Sendable {
     }
 
     func sharedBy(_ share: ShareRecord) async -> String {
-        guard let user = try? await store.catalog.user(named: share.createdBy) else { return share.createdBy }
-        return user.fullName.map { "\($0) (\(user.name))" } ?? user.name
+        await store.displayName(ofUser: share.createdBy)
     }
 
     /// `GET`/`HEAD /s/{token}`: the page, `?play=master|copy&view=…` (streams for the player) or
@@ -168,7 +169,7 @@ struct ShareController: Sendable {
                 return try await play(which, view: view, share: share, exhibit: exhibit, copy: try await copy(if: which), request: request, client: client)
             }
             // The page shows the exhibit as it is now (its integrity report grows when a copy is made).
-            let exhibit = try await store.catalog.exhibit(id: exhibit.id) ?? exhibit
+            let exhibit = try await store.exhibitRecord(id: exhibit.id) ?? exhibit
             let copy = try await store.workingCopies(of: exhibit).last
             let plan = store.workingCopyPlan(exhibit)
             let playbackLeft = playbackLeft(share, exhibit, copy: copy)
@@ -251,7 +252,7 @@ struct ShareController: Sendable {
         }
         let contents: BlobContents
         do {
-            contents = try await store.blobs.contents(of: target.sha256, range: range)
+            contents = try await store.linkContents(target, range: range)
         } catch {
             views.endPlayback(key, granted: granted, sent: 0, at: store.now())
             throw error
@@ -287,7 +288,7 @@ struct ShareController: Sendable {
         }
         let contents: BlobContents
         do {
-            contents = try await store.blobs.contents(of: target.sha256, range: range)
+            contents = try await store.linkContents(target, range: range)
         } catch {
             if completes { reservations.finish(share.id, counted: false) }
             throw error

@@ -1,4 +1,6 @@
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import Logging
 import Metrics
 import NIOCore

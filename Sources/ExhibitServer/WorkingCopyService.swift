@@ -1,4 +1,6 @@
 public import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import Foundation
 public import Logging
 public import ServiceLifecycle
@@ -61,7 +63,7 @@ public final class WorkingCopyService: Service, Sendable {
     func work(_ request: Request) async {
         guard !stopping.load(ordering: .relaxed) else { return }
         do {
-            guard let master = try await store.catalog.exhibit(id: request.exhibitID) else { return }
+            guard let master = try await store.exhibitRecord(id: request.exhibitID) else { return }
             let actor = Actor.system(client: "server:working-copies (\(request.requestedBy))")
             // One server at a time makes a master's copy; another that asks later finds it made.
             guard let outcome = try await store.exclusiveJob("working-copy:" + master.id, {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A single-node Ceph cluster with the RADOS Gateway from Debian's packages (`Tests/Tools/ceph-rgw.sh`): a real
 /// S3 implementation, no mock. Stopped by PID when released.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A policy folder derived from the project's `Policies/`, with text replaced in named files. Every replacement
 /// must apply: a pattern that is not in the file (the policy changed under the test) is an error, never a test

@@ -1,6 +1,8 @@
 import CheckedInput
 import Custody
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import ExhibitTesting
 import Foundation
 import MediaProbe

@@ -24,4 +24,20 @@ import Testing
         let caught = try await HTTP.offPool { try Subprocess.run(Self.python, [script, broken.appending("R.md")]) }
         #expect(caught.status == 1 && caught.out.contains("not a closing fence") && caught.out.contains("Lost"), "\(caught.out)")
     }
+
+    /// The README's module map (in "Design") is `Package.swift` as it is: the same modules, each with its imports.
+    @Test func theDesignMapMatchesThePackage() async throws {
+        let script = TestPaths.packageRoot + "/Tests/Tools/design_map_check.py"
+        let readme = TestPaths.packageRoot + "/README.md", package = TestPaths.packageRoot + "/Package.swift"
+        let result = try await HTTP.offPool { try Subprocess.run("/usr/bin/python3", [script, readme, package]) }
+        #expect(result.status == 0, "the README's module map differs from Package.swift:\n\(result.out)\(result.err)")
+        // The checker finds a row that leaves an import out.
+        let text = try String(contentsOfFile: readme, encoding: .utf8)
+        let wrong = text.replacingOccurrences(of: "| `ExhibitCrypto`, `CLinux` |", with: "| `ExhibitCrypto` |")
+        #expect(wrong != text, "the BlobStore row to alter is not in the README")
+        let folder = try TemporaryDirectory("design-map")
+        try wrong.write(toFile: folder.appending("README.md"), atomically: true, encoding: .utf8)
+        let caught = try await HTTP.offPool { try Subprocess.run("/usr/bin/python3", [script, folder.appending("README.md"), package]) }
+        #expect(caught.status == 1 && caught.out.contains("BlobStore"), "the checker missed an import left out of the map: \(caught.out)")
+    }
 }

@@ -1,4 +1,6 @@
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
 import ExhibitServer
 import ExhibitTesting
 import Hummingbird

@@ -1,5 +1,8 @@
 import BlobStore
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
+import ExhibitDeployment
 import ExhibitCrypto
 import ExhibitTesting
 import Foundation

@@ -1,6 +1,9 @@
 import BlobStore
 import Custody
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
+import ExhibitDeployment
 import ExhibitCrypto
 import ExhibitServer
 import ExhibitTesting
@@ -144,7 +147,7 @@ import Testing
         await #expect(throws: ExhibitError.self) {
             try await store.createShare(tombstone, expiresIn: nil, maxDownloads: nil, recipient: nil, note: nil, by: jsmith)
         }
-        let other = try #require(try await store.catalog.exhibits(reference: "AK/1", caseID: nil).first)
+        let other = try await store.findExhibit("AK/1", case: "OTHER/1", for: sup)
         let yChunks = Set(try await store.blobs.manifest(of: other.sha256).entries.map(\.chunk))
         #expect(!xChunks.intersection(yChunks).isEmpty, "X and Y share chunks")
         for chunk in yChunks { #expect(try await store.chunks.size(of: .chunk(chunk)) != nil, "a chunk Y still needs was removed") }

@@ -1,4 +1,7 @@
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
+import ExhibitDeployment
 import ExhibitCrypto
 import ExhibitServer
 import ExhibitTesting

@@ -1,6 +1,9 @@
 import BlobStore
 import Custody
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
+import ExhibitDeployment
 import ExhibitCrypto
 import ExhibitServer
 import ExhibitTesting

@@ -1,4 +1,7 @@
 import Exhibit
+import ExhibitModel
+import ExhibitPolicies
+import ExhibitDeployment
 import ExhibitTesting
 import Foundation
 import Testing

@@ -1,5 +1,6 @@
+public import ExhibitModel
 public import BlobStore
-public import CheckedInput
+import CheckedInput
 public import MediaProbe
 
 /// `Policies/storage.yaml`: how uploads are cut into chunks and how large they may be.

@@ -1,5 +1,7 @@
 public import BlobStore
+public import ExhibitCatalog
 import ExhibitCrypto
+import ExhibitModel
 import Custody
 import Foundation
 import NIOCore
@@ -18,13 +20,13 @@ import Synchronization
 /// database restarted), a lease that existed before fails its next `hold`: its upload fails and is sent again,
 /// rather than trusting chunks a collection may have removed meanwhile.
 public final class PostgresLeases: WriteLeases {
-    let catalog: PostgresCatalog
+    let catalog: PostgresDatabase
     let staleAfter: Duration
     let owner: OwnerLock
     /// The advisory lock of garbage collection ("EXHIBGC" in ASCII).
     static let collectionLock: Int64 = 0x45_58_48_49_42_47_43
 
-    public init(catalog: PostgresCatalog, staleAfter: Duration) {
+    public init(database catalog: PostgresDatabase, staleAfter: Duration) {
         self.catalog = catalog
         self.staleAfter = staleAfter
         self.owner = OwnerLock(catalog: catalog)
@@ -36,23 +38,28 @@ public final class PostgresLeases: WriteLeases {
     }
 
     public func exclusively<T: Sendable>(_ body: @Sendable (Set<ObjectKey>) async throws -> T) async throws -> T {
-        let cutoff = CustodyTime.string(catalog.now().addingTimeInterval(-Double(staleAfter.components.seconds)))
-        return try await catalog.locked(Self.collectionLock) { db in
-            // Leases whose process no longer holds its owner lock (it ended or died), and very old ones.
-            try await db.execute(
-                sql: """
+        let cutoff = CustodyTime.string(Date().addingTimeInterval(-Double(staleAfter.components.seconds)))
+        // A session lock held across `body` (which stores and deletes objects): writers' shared transaction locks on
+        // the same key wait for it, on any server.
+        return try await catalog.holdingLock(Self.collectionLock) {
+            let keys = try await catalog.read { db in
+                // Leases whose process no longer holds its owner lock (it ended or died), and very old ones.
+                try db.execute(
+                    """
                     DELETE FROM write_leases w WHERE w.created_at < ? OR NOT EXISTS (
                         SELECT 1 FROM pg_locks l
                         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
                           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                           AND ((l.classid::bigint << 32) | l.objid::bigint) = w.owner)
                     """,
-                arguments: [cutoff])
-            var keys = Set<ObjectKey>()
-            try await db.forEach(sql: "SELECT kind, digest FROM write_leases") { row in
-                if let kind = ObjectKey.Kind(rawValue: row[0] as String), let digest = SHA256Digest(hex: row[1] as String) {
-                    keys.insert(ObjectKey(kind: kind, digest: digest))
+                    [cutoff])
+                var keys = Set<ObjectKey>()
+                try db.forEach("SELECT kind, digest FROM write_leases", []) { row in
+                    if let kind = ObjectKey.Kind(rawValue: row[0] as String), let digest = SHA256Digest(hex: row[1] as String) {
+                        keys.insert(ObjectKey(kind: kind, digest: digest))
+                    }
                 }
+                return keys
             }
             return try await body(keys)
         }
@@ -62,13 +69,13 @@ public final class PostgresLeases: WriteLeases {
 /// The process's owner lock: a session advisory lock on a connection of its own, taken on first use and taken
 /// again (with a new generation) if the connection is lost.
 final class OwnerLock: Sendable {
-    let catalog: PostgresCatalog
+    let catalog: PostgresDatabase
     /// The owner key: positive, so it reads back the same from `pg_locks`' two 32-bit halves.
     let key = Int64.random(in: 1..<(1 << 62))
     private let state = Mutex<(connection: PostgresConnection?, generation: Int)>((nil, 0))
     private let taking = AsyncSerial()
 
-    init(catalog: PostgresCatalog) { self.catalog = catalog }
+    init(catalog: PostgresDatabase) { self.catalog = catalog }
 
     /// The current generation, taking the lock first when it is not held.
     func hold() async throws -> Int {
@@ -77,7 +84,7 @@ final class OwnerLock: Sendable {
             if let connection, !connection.isClosed { return generation }
             let made = try await catalog.directConnection()
             do {
-                try await made.query(PGSession.query("SELECT pg_advisory_lock(?)", [key]), logger: catalog.logger).collect()
+                _ = try await made.query(PostgresSession.query("SELECT pg_advisory_lock(?)", [key]), logger: catalog.logger).collect()
             } catch {
                 try? await made.close()
                 throw error
@@ -117,7 +124,7 @@ final class AsyncSerial: Sendable {
 }
 
 final class PostgresLease: WriteLease {
-    let catalog: PostgresCatalog
+    let catalog: PostgresDatabase
     let owner: OwnerLock
     let id: String
     let server: String
@@ -125,7 +132,7 @@ final class PostgresLease: WriteLease {
     /// The owner lock's generation when this lease first held a key.
     private let generation = Mutex<Int?>(nil)
 
-    init(catalog: PostgresCatalog, owner: OwnerLock, id: String, server: String) {
+    init(catalog: PostgresDatabase, owner: OwnerLock, id: String, server: String) {
         self.catalog = catalog
         self.owner = owner
         self.id = id
@@ -134,7 +141,7 @@ final class PostgresLease: WriteLease {
 
     func hold(_ keys: [ObjectKey]) async throws {
         guard !keys.isEmpty else { return }
-        let current = try await PostgresCatalog.mapErrors(catalog.location) { try await owner.hold() }
+        let current = try await PostgresDatabase.mapErrors(catalog.location) { try await owner.hold() }
         let first = generation.withLock { generation in
             if generation == nil { generation = current }
             return generation!
@@ -143,14 +150,13 @@ final class PostgresLease: WriteLease {
             throw ExhibitError(.unavailable, "the catalog database restarted while this upload was being stored; send it again")
         }
         let ownerKey = owner.key
-        let now = catalog.timestamp
+        let now = CustodyTime.string(Date())
         try await catalog.locked(PostgresLeases.collectionLock, shared: true) { [id, server] db in
             let rows = keys.map { _ in "(?, ?, ?, ?, ?, ?)" }.joined(separator: ", ")
-            var arguments: [(any PGBindable)?] = []
-            for key in keys { arguments += [id, key.kind.rawValue, key.digest.hex, server, ownerKey, now] }
-            try await db.execute(
-                sql: "INSERT INTO write_leases (lease, kind, digest, server, owner, created_at) VALUES \(rows) ON CONFLICT DO NOTHING",
-                arguments: arguments)
+            var arguments: [any SQLValueConvertible] = []
+            for key in keys { arguments += [id, key.kind.rawValue, key.digest.hex, server, ownerKey, now] as [any SQLValueConvertible] }
+            try db.execute(
+                "INSERT INTO write_leases (lease, kind, digest, server, owner, created_at) VALUES \(rows) ON CONFLICT DO NOTHING", arguments)
         }
     }
 
@@ -166,9 +172,7 @@ final class PostgresLease: WriteLease {
         Task {
             for attempt in 0..<5 {
                 do {
-                    try await catalog.read { db in
-                        try await db.execute(sql: "DELETE FROM write_leases WHERE lease = ?", arguments: [id])
-                    }
+                    _ = try await catalog.read { db in try db.execute("DELETE FROM write_leases WHERE lease = ?", [id]) }
                     return
                 } catch {
                     catalog.logger.warning("cannot release write lease \(id) (attempt \(attempt + 1)): \(error)")
@@ -181,23 +185,51 @@ final class PostgresLease: WriteLease {
     deinit { release() }
 }
 
-extension PostgresCatalog {
-    /// Runs `body` only when no other server runs the job `name` (a session advisory lock on a connection held for
-    /// the job's duration); returns nil when another does. A server that dies releases it with its connection.
-    public func exclusiveJob<T: Sendable>(_ name: String, _ body: @Sendable () async throws -> T) async throws -> T? {
+extension PostgresDatabase {
+    /// Runs `body` holding the session advisory lock `key` on a pooled connection (waiting for it), released after.
+    func holdingLock<T: Sendable>(_ key: Int64, _ body: @Sendable () async throws -> T) async throws -> T {
         try await awaitReady()
-        let key = Int64(bitPattern: UInt64(SHA256.hash(Array(("exhibit-job:" + name).utf8)).hex.prefix(15), radix: 16) ?? 1)
         return try await Self.mapErrors(location) {
             try await connection { connection in
-                let db = PGSession(connection: connection, logger: logger)
-                guard try await db.scalar(Bool.self, sql: "SELECT CASE WHEN pg_try_advisory_lock(?) THEN 1 ELSE 0 END", arguments: [key]) == true
-                else { return nil }
+                _ = try await connection.query(PostgresSession.query("SELECT pg_advisory_lock(?)", [key]), logger: logger).collect()
                 do {
                     let value = try await body()
-                    try await db.execute(sql: "SELECT pg_advisory_unlock(?)", arguments: [key])
+                    _ = try await connection.query(PostgresSession.query("SELECT pg_advisory_unlock(?)", [key]), logger: logger).collect()
                     return value
                 } catch {
-                    try? await db.execute(sql: "SELECT pg_advisory_unlock(?)", arguments: [key])
+                    _ = try? await connection.query(PostgresSession.query("SELECT pg_advisory_unlock(?)", [key]), logger: logger).collect()
+                    throw error
+                }
+            }
+        }
+    }
+}
+
+/// Periodic jobs run on one server at a time: a session advisory lock per job name, held on a connection for the
+/// job's duration (a server that dies releases it with its connection).
+public struct PostgresJobLocks: JobLocks {
+    let database: PostgresDatabase
+
+    public init(database: PostgresDatabase) { self.database = database }
+
+    /// Runs `body` only when no other server runs the job `name`; returns nil when another does.
+    public func exclusive<T: Sendable>(_ name: String, _ body: @Sendable () async throws -> T) async throws -> T? {
+        try await database.awaitReady()
+        let key = Int64(bitPattern: UInt64(SHA256.hash(Array(("exhibit-job:" + name).utf8)).hex.prefix(15), radix: 16) ?? 1)
+        let logger = database.logger
+        return try await PostgresDatabase.mapErrors(database.location) {
+            try await database.connection { connection in
+                let taken = try await connection.query(
+                    PostgresSession.query("SELECT CASE WHEN pg_try_advisory_lock(?) THEN 1 ELSE 0 END", [key]), logger: logger
+                ).collect().first.map { PostgresRowValues($0)[0] as Int } == 1
+                guard taken else { return nil }
+                let unlock = try PostgresSession.query("SELECT pg_advisory_unlock(?)", [key])
+                do {
+                    let value = try await body()
+                    _ = try await connection.query(unlock, logger: logger).collect()
+                    return value
+                } catch {
+                    _ = try? await connection.query(unlock, logger: logger).collect()
                     throw error
                 }
             }

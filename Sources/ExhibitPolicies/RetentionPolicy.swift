@@ -1,24 +1,9 @@
+public import ExhibitModel
 import CheckedInput
 public import Foundation
 import MediaProbe
 import Yams
 import Custody
-
-/// The outcomes a case goes through (`exhibit case status`), each a custody event.
-public enum CaseStatus: String, Sendable, CaseIterable, Codable {
-    case open
-    case noFurtherAction = "no-further-action"
-    case charged
-    case convicted
-    case acquitted
-    case appealPending = "appeal-pending"
-    case closed
-
-    /// Statuses that end proceedings: when a case is then closed, what they required still holds.
-    public var isOutcome: Bool { self == .noFurtherAction || self == .convicted || self == .acquitted }
-
-    static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
-}
 
 /// A retention period in calendar units: `31d`, `6mo`, `30y`, `26w`, `72h`, or `indefinitely`.
 ///
@@ -183,12 +168,7 @@ public struct RetentionPolicy: Sendable {
     // MARK: Deadlines
 
     /// When a case's exhibits are due for deletion, and why.
-    public struct Deadline: Sendable, Equatable, Codable {
-        /// A custody time, or nil: not due while the case stays as it is.
-        public let date: String?
-        /// The rules that decided it, e.g. `convicted: 6mo from release 2031-04-01T00:00:00.000Z`.
-        public let because: String
-    }
+    public typealias Deadline = RetentionDeadline
 
     /// A case's deadline: the latest of the rules that apply — its status's class, and when it is closed the class
     /// of the outcome before it, and its own class (e.g. `major-crime`) when it has one. A rule kept indefinitely
@@ -240,30 +220,3 @@ public struct RetentionPolicy: Sendable {
         return Deadline(date: CustodyTime.string(latest), because: because)
     }
 }
-
-/// One status a case took.
-public struct CaseStatusChange: Sendable, Codable, Equatable {
-    public let status: String
-    /// When the outcome happened (custody time).
-    public let at: String
-    public let releaseDate: String?
-    public let setBy: String
-    public let setAt: String
-
-    enum CodingKeys: String, CodingKey {
-        case status, at
-        case releaseDate = "release_date"
-        case setBy = "set_by"
-        case setAt = "set_at"
-    }
-
-    public init(status: String, at: String, releaseDate: String?, setBy: String, setAt: String) {
-        self.status = status
-        self.at = at
-        self.releaseDate = releaseDate
-        self.setBy = setBy
-        self.setAt = setAt
-    }
-}
-
-

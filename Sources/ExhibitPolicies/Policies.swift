@@ -1,3 +1,4 @@
+import ExhibitModel
 import Foundation
 
 /// Every policy file in a `Policies/` folder, loaded and validated together.

@@ -1,3 +1,4 @@
+import ExhibitModel
 /// A policy file that cannot be used, with the file, the line and the reason.
 public struct PolicyError: Error, Sendable, CustomStringConvertible {
     public let file: String

@@ -1,43 +1,7 @@
 import CheckedInput
 import Foundation
+public import ExhibitModel
 import Yams
-
-/// A permission a role may hold (Policies/roles.yaml lists and explains them).
-public enum Permission: String, Sendable, CaseIterable, Codable {
-    case caseCreate = "case.create"
-    case caseRead = "case.read"
-    case caseMembers = "case.members"
-    case exhibitUpload = "exhibit.upload"
-    case exhibitRead = "exhibit.read"
-    case exhibitDownload = "exhibit.download"
-    case shareCreate = "share.create"
-    case shareRevoke = "share.revoke"
-    case custodyRead = "custody.read"
-    case custodyCheckpoint = "custody.checkpoint"
-    case userManage = "user.manage"
-    case caseStatus = "case.status"
-    case holdSet = "hold.set"
-    case holdRelease = "hold.release"
-    case retentionRead = "retention.read"
-    case retentionApply = "retention.apply"
-}
-
-/// One role from Policies/roles.yaml.
-public struct Role: Sendable, Equatable {
-    public enum Scope: String, Sendable {
-        /// Only cases the user created or was added to.
-        case member
-        /// Every case.
-        case all
-    }
-
-    public let name: String
-    public let description: String
-    public let scope: Scope
-    public let permissions: Set<Permission>
-
-    public func can(_ permission: Permission) -> Bool { permissions.contains(permission) }
-}
 
 /// `Policies/roles.yaml`.
 public struct RolesPolicy: Sendable {
@@ -53,10 +17,9 @@ public struct RolesPolicy: Sendable {
     public subscript(name: String) -> Role? { roles[name] }
 
     /// A built-in role for the system itself (first-user bootstrap, background jobs).
-    public static let system = Role(
-        name: "system", description: "Exhibit itself", scope: .all, permissions: Set(Permission.allCases))
+    public static var system: Role { Role.system }
 
-    static func load(_ path: String) throws(PolicyError) -> RolesPolicy {
+    package static func load(_ path: String) throws(PolicyError) -> RolesPolicy {
         let document = try PolicyDocument(contentsOf: path)
         var top = try document.mapping()
         let rolesMap = try top.mapping("roles")
@@ -74,7 +37,7 @@ public struct RolesPolicy: Sendable {
         try top.rejectUnknownKeys()
         var roles: [String: Role] = [:]
         for name in rolesMap.keys {
-            guard ASCIIPattern(first: "a-z", rest: "a-z0-9-", lengths: 1...32).matches(name), name != "system" else {
+            guard ASCIIPattern(first: "a-z", rest: "a-z0-9-", lengths: 1...32).matches(name), name != Actor.systemName else {
                 throw document.error(rolesMap.keyNode(name), "'\(name)' is not a valid role name (lowercase letters, digits, '-'; not 'system')")
             }
             var role = try PolicyMapping(node: rolesMap.valueNode(name)!, path: "roles.\(name)", document: document)

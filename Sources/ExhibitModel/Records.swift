@@ -1,5 +1,5 @@
-import CheckedInput
-import Custody
+package import CheckedInput
+package import Custody
 public import ExhibitCrypto
 public import MediaProbe
 import Foundation
@@ -58,7 +58,7 @@ public enum UserUpdate: Sendable {
     case token(sha256: String, issuedAt: String, expiresAt: String?)
 
     /// The statement and its arguments (the same text for both databases); the user's name is the last argument.
-    func statement(_ name: String) -> (sql: String, arguments: [String?]) {
+    package func statement(_ name: String) -> (sql: String, arguments: [String?]) {
         switch self {
         case .disable(let at, let reason):
             ("UPDATE users SET disabled_at = ?, disabled_reason = ? WHERE name = ?", [at, reason, name])
@@ -90,7 +90,7 @@ public struct CaseRecord: Sendable, Equatable, Codable {
     /// Bumped by every status change: retention checks that a case did not change under them.
     public var statusVersion: Int = 0
     /// Filled in where a case is shown: its retention deadline and its legal hold.
-    public var retention: RetentionPolicy.Deadline?
+    public var retention: RetentionDeadline?
     public var hold: HoldRecord?
 
     enum CodingKeys: String, CodingKey {
@@ -116,6 +116,19 @@ public struct CaseRecord: Sendable, Equatable, Codable {
         self.releaseDate = releaseDate
         self.retentionClass = retentionClass
         self.statusVersion = statusVersion
+    }
+}
+
+/// When a case's exhibits are due for deletion, and why (from Policies/retention.yaml).
+public struct RetentionDeadline: Sendable, Equatable, Codable {
+    /// A custody time, or nil: not due while the case stays as it is.
+    public let date: String?
+    /// The rules that decided it, e.g. `convicted: 6mo from release 2031-04-01T00:00:00.000Z`.
+    public let because: String
+
+    public init(date: String?, because: String) {
+        self.date = date
+        self.because = because
     }
 }
 
@@ -202,6 +215,12 @@ public struct ExhibitRetention: Sendable, Equatable, Codable {
     public let because: String
     /// The hold that keeps it (on it, its master, or its case), if any.
     public let hold: HoldRecord?
+
+    package init(deadline: String?, because: String, hold: HoldRecord?) {
+        self.deadline = deadline
+        self.because = because
+        self.hold = hold
+    }
 }
 
 /// One uploaded file in one case.
@@ -308,6 +327,21 @@ public struct Lineage: Codable, Sendable {
         case finishedAt = "finished_at"
         case transcode, encoder, check
     }
+
+    package init(masterID: String, masterReference: String, masterSHA256: String, operation: String, reason: String, requestedBy: String, requestedFrom: String, startedAt: String, finishedAt: String, transcode: TranscodeReport, encoder: EncoderSettings, check: CopyCheck) {
+        self.masterID = masterID
+        self.masterReference = masterReference
+        self.masterSHA256 = masterSHA256
+        self.operation = operation
+        self.reason = reason
+        self.requestedBy = requestedBy
+        self.requestedFrom = requestedFrom
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.transcode = transcode
+        self.encoder = encoder
+        self.check = check
+    }
 }
 
 /// A copy against its master: duration within one frame per second of footage, frame count likewise, the
@@ -330,6 +364,16 @@ public struct CopyCheck: Codable, Sendable {
         case masterStreams = "master_streams"
         case copyStreams = "copy_streams"
     }
+
+    package init(masterDuration: Double, copyDuration: Double, masterFrames: Int, copyFrames: Int, tolerance: Double, masterStreams: String, copyStreams: String) {
+        self.masterDuration = masterDuration
+        self.copyDuration = copyDuration
+        self.masterFrames = masterFrames
+        self.copyFrames = copyFrames
+        self.tolerance = tolerance
+        self.masterStreams = masterStreams
+        self.copyStreams = copyStreams
+    }
 }
 
 /// Who is acting, in which role, from where: recorded in every custody event.
@@ -345,10 +389,16 @@ public struct Actor: Sendable, Equatable {
         self.client = client
     }
 
-    /// Exhibit itself (bootstrap and background jobs).
-    public static func system(client: String) -> Actor { Actor(name: "system", role: RolesPolicy.system, client: client) }
+    /// The name Exhibit itself acts under (no user can take it).
+    public static let systemName = "system"
 
-    func event(_ action: String, exhibit: String? = nil, caseReference: String? = nil, details: JSONValue = [:]) -> CustodyEvent.Draft {
+    /// Exhibit itself (bootstrap and background jobs).
+    public static func system(client: String) -> Actor { Actor(name: systemName, role: Role.system, client: client) }
+
+    /// Exhibit itself, acting for nobody (bootstrap, background jobs).
+    public var isSystem: Bool { name == Actor.systemName }
+
+    package func event(_ action: String, exhibit: String? = nil, caseReference: String? = nil, details: JSONValue = [:]) -> CustodyEvent.Draft {
         CustodyEvent.Draft(
             actor: name, role: role.name, action: action, exhibit: exhibit, caseReference: caseReference,
             details: details, client: client)
@@ -358,18 +408,18 @@ public struct Actor: Sendable, Equatable {
 /// Validation of names and references that users type, byte by byte to the true end of the text (a regular
 /// expression's `$` lets a trailing newline through: `"2017/MPS/0421\n"` would be a second case that looks like
 /// the first, and initials `"CC\n"` would reach HTTP headers).
-enum Validate {
-    static let userNames = ASCIIPattern(first: "a-z", rest: "a-z0-9._-", lengths: 1...32)
-    static let caseReferences = ASCIIPattern(first: "A-Za-z0-9", rest: "A-Za-z0-9/._-", lengths: 1...64)
-    static let initialsPattern = ASCIIPattern(first: "A-Z", rest: "A-Z", lengths: 1...4)
+package enum Validate {
+    package static let userNames = ASCIIPattern(first: "a-z", rest: "a-z0-9._-", lengths: 1...32)
+    package static let caseReferences = ASCIIPattern(first: "A-Za-z0-9", rest: "A-Za-z0-9/._-", lengths: 1...64)
+    package static let initialsPattern = ASCIIPattern(first: "A-Z", rest: "A-Z", lengths: 1...4)
 
-    static func userName(_ name: String) throws(ExhibitError) {
-        guard userNames.matches(name), name != "system" else {
+    package static func userName(_ name: String) throws(ExhibitError) {
+        guard userNames.matches(name), name != Actor.systemName else {
             throw ExhibitError(.badRequest, "\(InputError.quoted(name)) is not a valid user name: lowercase letters, digits, '.', '_' or '-', starting with a letter, at most 32 (and not 'system')")
         }
     }
 
-    static func caseReference(_ reference: String) throws(ExhibitError) {
+    package static func caseReference(_ reference: String) throws(ExhibitError) {
         let valid = caseReferences.matches(reference)
             && !reference.hasSuffix("/") && !reference.contains("//") && !reference.contains("..")
         guard valid else {
@@ -377,14 +427,14 @@ enum Validate {
         }
     }
 
-    static func initials(_ initials: String) throws(ExhibitError) {
+    package static func initials(_ initials: String) throws(ExhibitError) {
         guard initialsPattern.matches(initials) else {
             throw ExhibitError(.badRequest, "\(InputError.quoted(initials, limit: 10)) are not valid initials: 1 to 4 capital letters")
         }
     }
 
     /// Printable text without control characters, of bounded length (titles, recipients, notes).
-    static func text(_ text: String, _ what: String, max: Int = 500, field: String? = nil) throws(ExhibitError) {
+    package static func text(_ text: String, _ what: String, max: Int = 500, field: String? = nil) throws(ExhibitError) {
         guard text.count <= max, !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw ExhibitError(.badRequest, "\(what) must be at most \(max) characters without control characters", field: field)
         }
@@ -427,6 +477,19 @@ public struct ShareViewSummary: Sendable, Equatable {
     public let exhibitID: String?
     public let caseReference: String?
     public let client: String?
+
+    package init(shareID: String, viewID: String, kind: String, firstAt: String, lastAt: String, requests: Int, bytes: Int64, exhibitID: String? = nil, caseReference: String? = nil, client: String? = nil) {
+        self.shareID = shareID
+        self.viewID = viewID
+        self.kind = kind
+        self.firstAt = firstAt
+        self.lastAt = lastAt
+        self.requests = requests
+        self.bytes = bytes
+        self.exhibitID = exhibitID
+        self.caseReference = caseReference
+        self.client = client
+    }
 }
 
 /// Requests and bytes of a view counted since the last time they were written.

@@ -1,0 +1,163 @@
+public import ExhibitCatalog
+import ExhibitModel
+import Foundation
+import GRDB
+import NIOCore
+
+/// The catalog and ledger in one SQLite file (WAL), through GRDB (README, "Design").
+///
+/// Durability: `synchronous = FULL`, checked after opening (GRDB's pool sets NORMAL on its writer after
+/// `prepareDatabase`, so it is set again on the writer and read back). Times are stored as the exact text that is
+/// hashed, never as `Date` (GRDB would round them to milliseconds after hashing).
+public final class SQLiteDatabase: CatalogDatabase {
+    let pool: DatabasePool
+    public let path: String
+
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(60)
+        configuration.foreignKeysEnabled = true
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            let level = try Int.fetchOne(db, sql: "PRAGMA synchronous")
+            guard level == 2 else { throw ExhibitError(.storage, "SQLite refused synchronous=FULL (got \(level ?? -1))") }
+        }
+        try Self.migrator.migrate(pool)
+        self.pool = pool
+        self.path = path
+    }
+
+    public var dialect: SQLDialect { Self.dialect }
+    static let dialect = SQLDialect(greatest: { "max(\($0), \($1))" })
+
+    // MARK: Schema
+
+    /// How SQLite writes the schema's open points: 64-bit INTEGER, rowid keys, BLOB, and rules as triggers that abort.
+    static let schemaDialect = SchemaDialect(
+        integer: "INTEGER", serial: "INTEGER PRIMARY KEY AUTOINCREMENT", bytes: "BLOB", prelude: "",
+        appendOnly: { table, message in
+            """
+            CREATE TRIGGER \(table)_append_only_update BEFORE UPDATE ON \(table)
+                BEGIN SELECT RAISE(ABORT, '\(message)'); END;
+            CREATE TRIGGER \(table)_append_only_delete BEFORE DELETE ON \(table)
+                BEGIN SELECT RAISE(ABORT, '\(message)'); END;
+
+            """
+        },
+        refuse: { name, event, table, condition, message in
+            """
+            CREATE TRIGGER \(name) BEFORE \(event) ON \(table)\(condition.map { "\n    WHEN \($0)" } ?? "")
+                BEGIN SELECT RAISE(ABORT, '\(message)'); END;
+
+            """
+        })
+
+    /// The schema's frozen timeline (`Schema`), as GRDB migrations: each applied once, in order, in a transaction.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for migration in Schema.migrations(schemaDialect) {
+            migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
+        }
+        return migrator
+    }
+
+    // MARK: Transactions
+
+    /// One write transaction, `BEGIN IMMEDIATE` so it holds the write lock from its first statement: two processes
+    /// appending at once queue instead of both reading the same head. A full disk (or quota) is `noSpace`, so callers
+    /// answer 507 rather than a bare failure; SQLite has rolled the transaction back.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any CatalogSession) throws -> T) async throws -> T {
+        do {
+            return try await pool.writeWithoutTransaction { db in
+                var result: Result<T, any Error> = .failure(CancellationError())
+                try db.inTransaction(.immediate) {
+                    result = Result { try body(SQLiteSession(db)) }
+                    if case .failure = result { return .rollback }
+                    return .commit
+                }
+                return try result.get()
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw ExhibitError(.noSpace, "the catalog's disk is full; nothing was recorded (\(error.message ?? "database or disk is full"))")
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any CatalogSession) throws -> T) async throws -> T {
+        try await pool.read { db in try body(SQLiteSession(db)) }
+    }
+
+    /// A read on the calling thread (copying this catalog into another database from inside that one's transaction).
+    public func readNow<T>(_ body: (any CatalogSession) throws -> T) throws -> T {
+        try pool.read { db in try body(SQLiteSession(db)) }
+    }
+
+    public func check() async throws {
+        _ = try await read { db in try db.fetchOne("SELECT 1") != nil }
+    }
+}
+
+/// A GRDB connection as a catalog session. Statements are prepared once per connection and reused (the ledger's
+/// append runs the same two statements on every write).
+struct SQLiteSession: CatalogSession {
+    let db: Database
+
+    init(_ db: Database) { self.db = db }
+
+    var dialect: SQLDialect { SQLiteDatabase.dialect }
+
+    @discardableResult
+    func execute(_ sql: String, _ arguments: [any SQLValueConvertible]) throws -> Int {
+        let statement = try db.cachedStatement(sql: sql)
+        try statement.execute(arguments: Self.bind(arguments))
+        return db.changesCount
+    }
+
+    func fetchAll(_ sql: String, _ arguments: [any SQLValueConvertible]) throws -> [any CatalogRow] {
+        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: Self.bind(arguments)).map(SQLiteRow.init)
+    }
+
+    func forEach(_ sql: String, _ arguments: [any SQLValueConvertible], _ body: (any CatalogRow) throws -> Void) throws {
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: Self.bind(arguments))
+        while let row = try rows.next() { try body(SQLiteRow(row)) }
+    }
+
+    static func bind(_ arguments: [any SQLValueConvertible]) -> StatementArguments {
+        StatementArguments(arguments.map { argument -> DatabaseValue in
+            switch argument.sqlValue {
+            case .null: .null
+            case .integer(let number): number.databaseValue
+            case .real(let number): number.databaseValue
+            case .text(let text): text.databaseValue
+            case .blob(let bytes): Data(bytes.readableBytesView).databaseValue
+            }
+        })
+    }
+}
+
+/// A GRDB row as a catalog row (copied: a cursor's row is reused for the next one).
+struct SQLiteRow: CatalogRow {
+    let row: Row
+
+    init(_ row: Row) { self.row = row.copy() }
+
+    func value(_ column: String) -> SQLValue { Self.value(row[column] as DatabaseValue? ?? .null) }
+    func value(at index: Int) -> SQLValue { index < row.count ? Self.value(row[index] as DatabaseValue) : .null }
+
+    var columns: [(name: String, value: SQLValue)] {
+        Array(zip(row.columnNames, row.databaseValues.map(Self.value)))
+    }
+
+    static func value(_ value: DatabaseValue) -> SQLValue {
+        switch value.storage {
+        case .null: .null
+        case .int64(let number): .integer(number)
+        case .double(let number): .real(number)
+        case .string(let text): .text(text)
+        case .blob(let data): .blob(ByteBuffer(bytes: data))
+        }
+    }
+}

@@ -1,0 +1,104 @@
+public import Custody
+public import ExhibitModel
+
+/// The custody ledger's storage: appends in the transaction of the change they record, the head, exports and
+/// checkpoints. (The chain, its hashing, seals, signatures and verification are `Custody`'s.)
+extension Catalog {
+    /// Appends one event inside the current write transaction.
+    ///
+    /// The ledger table has no secondary index: every index is one more page written (and synced) per append, and
+    /// appends are what the ledger does most. Filtered exports scan it in `seq` order instead.
+    func append(_ draft: CustodyEvent.Draft, in db: any CatalogSession) throws -> CustodyEvent {
+        let head = try db.fetchOne("SELECT seq, hash FROM custody_events ORDER BY seq DESC LIMIT 1").map {
+            (seq: $0[0] as Int64, hash: $0[1] as String)
+        }
+        let event = CustodyEvent.chained(draft, after: head, at: timestamp)
+        try db.execute(
+            """
+            INSERT INTO custody_events (seq, at, actor, role, action, exhibit, "case", details, client, prev_hash, hash, seal)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [event.seq, event.at, event.actor, event.role, event.action, event.exhibit, event.caseReference, event.detailsJSON,
+             event.client, event.prevHash, event.hash, Seal.make(hash: event.hash, key: sealKey)])
+        return event
+    }
+
+    public func append(_ draft: CustodyEvent.Draft) async throws -> CustodyEvent {
+        try await write { db in try self.append(draft, in: db) }
+    }
+
+    /// Appends many events in one transaction (bulk loads: benchmarks, migrations).
+    public func appendBatch(_ drafts: [CustodyEvent.Draft]) async throws {
+        try await write { db in
+            for draft in drafts { _ = try self.append(draft, in: db) }
+        }
+    }
+
+    /// Calls `body` with every event matching `filter`, in `seq` order, with its seal.
+    public func forEachEvent(_ filter: EventFilter, _ body: @escaping @Sendable (CustodyEvent, String?) throws -> Void) async throws {
+        var clauses: [String] = []
+        var arguments: [any SQLValueConvertible] = []
+        if let caseReference = filter.caseReference {
+            clauses.append("\"case\" = ?")
+            arguments.append(caseReference)
+        }
+        if let exhibits = filter.exhibitIDs {
+            clauses.append(exhibits.isEmpty ? "1 = 0" : "exhibit IN (\(Self.marks(exhibits.count)))")
+            arguments += Self.values(exhibits)
+        }
+        if let since = filter.since {
+            clauses.append("at >= ?")
+            arguments.append(since)
+        }
+        if let until = filter.until {
+            clauses.append("at < ?")
+            arguments.append(until)
+        }
+        if let through = filter.throughSeq {
+            clauses.append("seq <= ?")
+            arguments.append(through)
+        }
+        let sql = "SELECT seq, at, actor, role, action, exhibit, \"case\", details, client, prev_hash, hash, seal FROM custody_events"
+            + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY seq"
+        let bound = arguments
+        try await read { db in
+            try db.forEach(sql, bound) { row in try body(CatalogRows.event(row), row[11] as String?) }
+        }
+    }
+
+    public func head() async throws -> (seq: Int64, hash: String)? {
+        try await read { db in
+            try db.fetchOne("SELECT seq, hash FROM custody_events ORDER BY seq DESC LIMIT 1").map { (seq: $0[0] as Int64, hash: $0[1] as String) }
+        }
+    }
+
+    /// Appends `draft`, then signs the new head with `sign` and stores that checkpoint, in one transaction.
+    public func appendAndCheckpoint(
+        _ draft: CustodyEvent.Draft, sign: @escaping @Sendable (Int64, String, String) throws -> Checkpoint
+    ) async throws -> (CustodyEvent, Checkpoint) {
+        try await write { db in
+            let event = try self.append(draft, in: db)
+            let checkpoint = try sign(event.seq, event.hash, event.at)
+            try db.execute(
+                "INSERT INTO checkpoints (seq, hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?)",
+                [checkpoint.seq, checkpoint.hash, checkpoint.at, checkpoint.keyID, checkpoint.signature])
+            return (event, checkpoint)
+        }
+    }
+
+    public func latestCheckpoint() async throws -> Checkpoint? {
+        try await read { db in
+            try db.fetchOne("SELECT seq, hash, at, key_id, signature FROM checkpoints ORDER BY id DESC LIMIT 1").map {
+                Checkpoint(seq: $0["seq"], hash: $0["hash"], at: $0["at"], keyID: $0["key_id"], signature: $0["signature"])
+            }
+        }
+    }
+
+    public func checkpointSeqs() async throws -> Set<Int64> {
+        try await read { db in
+            var seqs = Set<Int64>()
+            try db.forEach("SELECT seq FROM checkpoints", []) { seqs.insert($0[0] as Int64) }
+            return seqs
+        }
+    }
+}
