@@ -14,7 +14,7 @@ struct ObjectStoreBench {
 
     static let size = 512 << 20
 
-    func run() throws -> Table {
+    func run() async throws -> Table {
         let mib = Double(Self.size) / 1_048_576
         var table = Table(
             title: "Chunks in S3 (Ceph RGW on memstore, same machine), catalog in SQLite or PostgreSQL, vs local, \(Int(mib)) MiB random file (best of \(runs))",
@@ -34,9 +34,9 @@ struct ObjectStoreBench {
             try random.writeFile(at: file, size: Self.size)
         }
         Measure.shell("cat '\(file)' > /dev/null")
-        let gateway = try CephGateway(buckets: ["bench-exhibit", "bench-boto3"])
+        let gateway = try await CephGateway(buckets: ["bench-exhibit", "bench-boto3"])
         defer { gateway.stop() }
-        let postgres = PostgresServer.installed ? try PostgresServer() : nil
+        let postgres = PostgresServer.installed ? try await PostgresServer() : nil
         defer { postgres?.stop() }
         let keys = [
             "AWS_ACCESS_KEY_ID": gateway.access, "AWS_SECRET_ACCESS_KEY": gateway.secret, "AWS_REGION": "us-east-1",
@@ -79,13 +79,16 @@ struct ObjectStoreBench {
             let storage = benchDir + "/disk/objectstore"
             let common = ["--storage", storage, "--policies", policies]
             var place = chunks.map { ["--chunks", $0 + "/\(UUID().uuidString.lowercased())", "--s3-endpoint", gateway.endpoint] } ?? []
-            if usesPostgres, let postgres { place += ["--catalog", try postgres.createDatabase()] }
+            // A fresh database for each ingest run, made before the timed runs (making one awaits a subprocess).
+            var databases: [String] = []
+            if usesPostgres, let postgres {
+                for _ in 0...runs { databases.append(try await postgres.createDatabase()) }
+                place += ["--catalog", databases.removeLast()]
+            }
             var sha = ""
             let ingest = Measure.best(times: runs, prepare: {
                 Measure.shell("rm -rf '\(storage)'")
-                if usesPostgres, let postgres, let database = try? postgres.createDatabase() {
-                    place = place.dropLast(2) + ["--catalog", database]
-                }
+                if let database = databases.popLast() { place = place.dropLast(2) + ["--catalog", database] }
                 _ = Measure.spawn([exhibit, "user", "add", "bench", "--role", "investigator"] + common + place, environment: keys)
                 _ = Measure.spawn([exhibit, "case", "create", "BENCH/1", "--as", "bench"] + common, environment: keys)
             }) {

@@ -51,7 +51,7 @@ if wanted("uploads") {
     try OpenUploadsBench(benchDir: benchDir, exhibit: exhibit, policies: policies).run().print()
 }
 if wanted("s3") {
-    try ObjectStoreBench(
+    try await ObjectStoreBench(
         benchDir: benchDir, exhibit: exhibit, policies: policies, python: root + "/.build/py-venv/bin/python", runs: runs
     ).run().print()
 }

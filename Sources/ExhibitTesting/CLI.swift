@@ -4,14 +4,14 @@ public import Foundation
 public enum ExhibitCLI {
     public static func run(
         _ arguments: [String], environment: [String: String] = [:], asNobody: Bool = false, stdin: Data? = nil
-    ) throws -> Subprocess.Result {
+    ) async throws -> Subprocess.Result {
         if asNobody && geteuid() == 0 {
-            return try Subprocess.run(
+            return try await Subprocess.run(
                 "/usr/bin/setpriv",
                 ["--reuid=65534", "--regid=65534", "--clear-groups", "--", TestPaths.exhibitExecutable] + arguments,
                 environment: environment, stdin: stdin)
         }
-        return try Subprocess.run(TestPaths.exhibitExecutable, arguments, environment: environment, stdin: stdin)
+        return try await Subprocess.run(TestPaths.exhibitExecutable, arguments, environment: environment, stdin: stdin)
     }
 
     /// Decodes each line of standard output as a JSON object.

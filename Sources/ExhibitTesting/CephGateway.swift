@@ -16,13 +16,14 @@ public final class CephGateway: @unchecked Sendable {
     }
 
     /// Starts a cluster and its gateway, with `buckets` made and a user with the given S3 keys (made up when nil).
-    public init(buckets: [String] = [], accessKey: String? = nil, secretKey: String? = nil) throws {
-        folder = try TemporaryDirectory("ceph")
+    public init(buckets: [String] = [], accessKey: String? = nil, secretKey: String? = nil) async throws {
+        let folder = try TemporaryDirectory("ceph")
+        self.folder = folder
         // Through /bin/sh with waitpid on its pid: the daemons it starts outlive it (and Foundation's Process would
         // wait for them too), and its output goes to files, not pipes they could hold open.
         let out = folder.appending("start.out"), err = folder.appending("start.err")
         let keys = (accessKey.map { "RGW_ACCESS_KEY='\($0)' " } ?? "") + (secretKey.map { "RGW_SECRET_KEY='\($0)' " } ?? "")
-        let status = Self.shell(keys + "'\(TestPaths.packageRoot)/Tests/Tools/ceph-rgw.sh' start '\(folder.appending("cluster"))' \(buckets.joined(separator: " ")) > '\(out)' 2> '\(err)' < /dev/null")
+        let status = await Self.shell(keys + "'\(TestPaths.packageRoot)/Tests/Tools/ceph-rgw.sh' start '\(folder.appending("cluster"))' \(buckets.joined(separator: " ")) > '\(out)' 2> '\(err)' < /dev/null")
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         guard status == 0, let line = text.split(separator: "\n").last(where: { $0.hasPrefix("endpoint=") }) else {
             throw TestSupportError("the Ceph gateway did not start: \(((try? String(contentsOfFile: err, encoding: .utf8)) ?? "").suffix(2000))")
@@ -37,8 +38,13 @@ public final class CephGateway: @unchecked Sendable {
         secret = fields["secret"] ?? ""
     }
 
-    /// Runs a shell command and waits for that shell alone; returns its exit status.
-    public static func shell(_ command: String) -> Int32 {
+    /// Runs a shell command and waits, off the cooperative pool, for that shell alone; returns its exit status.
+    public static func shell(_ command: String) async -> Int32 {
+        await offPool { blockingShell(command) }
+    }
+
+    /// `shell` on the calling thread (for deinit and atexit).
+    static func blockingShell(_ command: String) -> Int32 {
         var pid: pid_t = 0
         let arguments = ["/bin/sh", "-c", command]
         var argv = arguments.map { strdup($0) } + [nil]
@@ -50,19 +56,19 @@ public final class CephGateway: @unchecked Sendable {
     }
 
     /// Kills the gateway alone (the cluster stays): requests to the endpoint are refused until `startGateway`.
-    public func stopGateway() {
-        _ = Self.shell("'\(TestPaths.packageRoot)/Tests/Tools/ceph-rgw.sh' stop-gateway '\(folder.appending("cluster"))' > /dev/null 2>&1 < /dev/null")
+    public func stopGateway() async {
+        _ = await Self.shell("'\(TestPaths.packageRoot)/Tests/Tools/ceph-rgw.sh' stop-gateway '\(folder.appending("cluster"))' > /dev/null 2>&1 < /dev/null")
     }
 
     /// Starts the gateway again on its port and waits until it answers.
-    public func startGateway() throws {
-        let status = Self.shell("'\(TestPaths.packageRoot)/Tests/Tools/ceph-rgw.sh' start-gateway '\(folder.appending("cluster"))' > /dev/null 2>&1 < /dev/null")
+    public func startGateway() async throws {
+        let status = await Self.shell("'\(TestPaths.packageRoot)/Tests/Tools/ceph-rgw.sh' start-gateway '\(folder.appending("cluster"))' > /dev/null 2>&1 < /dev/null")
         guard status == 0 else { throw TestSupportError("the gateway did not come back") }
     }
 
     /// Stops the cluster's daemons by the PIDs it recorded.
     public func stop() {
-        _ = Self.shell("'\(TestPaths.packageRoot)/Tests/Tools/ceph-rgw.sh' stop '\(folder.appending("cluster"))' > /dev/null 2>&1 < /dev/null")
+        _ = Self.blockingShell("'\(TestPaths.packageRoot)/Tests/Tools/ceph-rgw.sh' stop '\(folder.appending("cluster"))' > /dev/null 2>&1 < /dev/null")
     }
 
     deinit { stop() }

@@ -13,8 +13,8 @@ public final class LiveServer: @unchecked Sendable {
     /// What the server has logged so far.
     public var log: String { (try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? "" }
 
-    /// Starts a server on `port` (0: a free one).
-    public init(storage: String, policies: String = TestPaths.policies, environment: [String: String] = [:], port: Int = 0) throws {
+    /// Starts a server on `port` (0: a free one) and waits, off the cooperative pool, for its "listening" line.
+    public init(storage: String, policies: String = TestPaths.policies, environment: [String: String] = [:], port: Int = 0) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestPaths.exhibitExecutable)
         process.arguments = ["serve", "--storage", storage, "--policies", policies, "--port", String(port)]
@@ -29,17 +29,22 @@ public final class LiveServer: @unchecked Sendable {
         try process.run()
         self.process = process
         self.output = output
-        // Read until the "listening" line; the first-start token line is written in the same write.
-        var text = ""
-        let deadline = Date().addingTimeInterval(60)
-        while !text.contains("listening on"), Date() < deadline, process.isRunning {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { Thread.sleep(forTimeInterval: 0.01); continue }
-            text += String(decoding: data, as: UTF8.self)
+        // Read until the "listening" line; the first-start token line is written in the same write. The reads
+        // block, so they run on a thread of their own.
+        let started = UnsafeProcess(process)
+        let text: String = await offPool {
+            var text = ""
+            let deadline = Date().addingTimeInterval(60)
+            while !text.contains("listening on"), Date() < deadline, started.value.isRunning {
+                let data = output.fileHandleForReading.availableData
+                if data.isEmpty { Thread.sleep(forTimeInterval: 0.01); continue }
+                text += String(decoding: data, as: UTF8.self)
+            }
+            return text
         }
         guard let range = text.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) else {
             process.terminate()
-            process.waitUntilExit()
+            await process.exited()
             let reason = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
             throw TestSupportError("the server did not start: \(text)\(reason)")
         }
@@ -64,18 +69,20 @@ public final class LiveServer: @unchecked Sendable {
     /// Whether the server process is still running.
     public var isRunning: Bool { process.isRunning }
 
-    /// Stops the server (SIGTERM: graceful) and waits for it; returns its exit status.
+    /// Stops the server (SIGTERM: graceful) and waits for it, off the cooperative pool; returns its exit status.
     @discardableResult
-    public func stop(signal: Int32 = SIGTERM) -> Int32 {
-        if process.isRunning {
-            kill(process.processIdentifier, signal)
-            process.waitUntilExit()
-        }
-        return process.terminationStatus
+    public func stop(signal: Int32 = SIGTERM) async -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        return await process.exited()
+    }
+
+    /// Kills the server (SIGKILL) without waiting: for `defer`, which cannot await. Foundation reaps the child.
+    public func terminate() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     deinit {
-        stop(signal: SIGKILL)
+        terminate()
         try? FileManager.default.removeItem(atPath: errorLog)
     }
 
@@ -119,8 +126,9 @@ public enum HTTP {
         public func header(_ name: String) -> String? { headers[name.lowercased()] }
     }
 
-    /// Runs one request. `upload` sends a file as the body (streamed by curl); `data` sends bytes.
-    public static func request(
+    /// Runs one request on the calling thread. `upload` sends a file as the body (streamed by curl); `data` sends
+    /// bytes.
+    static func blockingRequest(
         _ method: String, _ url: String, token: String? = nil, headers: [String: String] = [:],
         data: Data? = nil, upload: String? = nil, extra: [String] = []
     ) throws -> Result {
@@ -136,7 +144,7 @@ public enum HTTP {
         }
         if let upload { arguments += ["--data-binary", "@" + upload, "-H", "Content-Type: application/octet-stream"] }
         arguments += extra + [url]
-        let result = try Subprocess.run("/usr/bin/curl", arguments)
+        let result = try Subprocess.runBlocking("/usr/bin/curl", arguments)
         let status = Int(result.out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         var parsed: [String: String] = [:]
         let raw = (try? String(contentsOfFile: folder.appending("headers"), encoding: .utf8)) ?? ""
@@ -148,39 +156,23 @@ public enum HTTP {
         return Result(status: status, headers: parsed, body: body)
     }
 
-    public static func get(_ url: String, token: String? = nil, headers: [String: String] = [:]) throws -> Result {
-        try request("GET", url, token: token, headers: headers)
-    }
-
-    /// `get` from async code on a thread of its own. curl blocks its caller; blocking one of the few cooperative
-    /// threads starves a server running in the same process, which needs them to answer (a deadlock on 2 cores).
+    /// GET with curl. curl runs on a thread of its own: blocking one of the few cooperative threads starves a
+    /// server running in the same process, which needs them to answer (a deadlock on 2 cores).
     public static func get(_ url: String, token: String? = nil, headers: [String: String] = [:]) async throws -> Result {
-        try await offPool { try request("GET", url, token: token, headers: headers) }
+        try await offPool { try blockingRequest("GET", url, token: token, headers: headers) }
     }
 
-    /// Runs blocking work on a new thread and awaits its result without holding a cooperative thread.
-    public static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Swift.Result { try work() }) }.start()
-        }
-    }
-
-    public static func postJSON(_ url: String, token: String?, _ object: [String: Any]) throws -> Result {
-        try request("POST", url, token: token, headers: ["Content-Type": "application/json"],
-                    data: try JSONSerialization.data(withJSONObject: object))
-    }
-
-    /// `request` from async code, on a thread of its own (see `get`).
+    /// One request with curl, on a thread of its own (see `get`).
     public static func request(
         _ method: String, _ url: String, token: String? = nil, headers: [String: String] = [:],
         data: Data? = nil, upload: String? = nil, extra: [String] = []
     ) async throws -> Result {
-        try await offPool { try request(method, url, token: token, headers: headers, data: data, upload: upload, extra: extra) }
+        try await offPool { try blockingRequest(method, url, token: token, headers: headers, data: data, upload: upload, extra: extra) }
     }
 
-    /// `postJSON` from async code, on a thread of its own.
+    /// POST of a JSON object, on a thread of its own.
     public static func postJSON(_ url: String, token: String?, _ object: [String: Any]) async throws -> Result {
         let data = try JSONSerialization.data(withJSONObject: object)
-        return try await offPool { try request("POST", url, token: token, headers: ["Content-Type": "application/json"], data: data) }
+        return try await offPool { try blockingRequest("POST", url, token: token, headers: ["Content-Type": "application/json"], data: data) }
     }
 }

@@ -16,14 +16,16 @@ public final class PostgresServer: @unchecked Sendable {
         }
     }
 
-    public init() throws {
+    /// Starts a server (initdb and pg_ctl, waited for off the cooperative pool).
+    public init() async throws {
         guard Self.installed else { throw TestSupportError("PostgreSQL is not installed (postgresql from Debian): run `make deps`") }
-        folder = try TemporaryDirectory("postgres")
+        let folder = try TemporaryDirectory("postgres")
+        self.folder = folder
         // The server runs as the "postgres" user when the tests run as root: it must reach its folder.
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
         let out = folder.appending("start.out")
         // Through /bin/sh and waitpid: the server outlives the script (see CephGateway.shell).
-        let status = CephGateway.shell("'\(Self.script)' start '\(folder.appending("pg"))' > '\(out)' 2>&1 < /dev/null")
+        let status = await CephGateway.shell("'\(Self.script)' start '\(folder.appending("pg"))' > '\(out)' 2>&1 < /dev/null")
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         guard status == 0, let line = text.split(separator: "\n").last(where: { $0.hasPrefix("port=") }), let port = Int(line.dropFirst(5)) else {
             throw TestSupportError("PostgreSQL did not start: \(text.suffix(2000))")
@@ -34,31 +36,32 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     /// Creates a database of a new name and returns its address (no password: it comes from PGPASSWORD).
-    public func createDatabase() throws -> String {
+    public func createDatabase() async throws -> String {
         let name = "exhibit_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let result = try Subprocess.run("/bin/bash", [Self.script, "createdb", folder.appending("pg"), name])
+        let result = try await Subprocess.run("/bin/bash", [Self.script, "createdb", folder.appending("pg"), name])
         guard result.status == 0 else { throw TestSupportError("createdb failed: \(result.err)") }
         return "postgres://\(Self.user)@127.0.0.1:\(port)/\(name)"
     }
 
     /// Runs SQL in a database with psql (unaligned, tuples only: `a|b` lines, as sqlite3 prints them).
-    public func psql(database: String, _ sql: String) throws -> Subprocess.Result {
-        try Subprocess.run("/bin/bash", [Self.script, "psql", folder.appending("pg"), database, sql])
+    public func psql(database: String, _ sql: String) async throws -> Subprocess.Result {
+        try await Subprocess.run("/bin/bash", [Self.script, "psql", folder.appending("pg"), database, sql])
     }
 
     /// Stops the server (a fault), keeping its data; `resume` starts it again on the same port.
-    public func pause() throws {
-        _ = CephGateway.shell("'\(Self.script)' pause '\(folder.appending("pg"))' > /dev/null 2>&1 < /dev/null")
+    public func pause() async {
+        _ = await CephGateway.shell("'\(Self.script)' pause '\(folder.appending("pg"))' > /dev/null 2>&1 < /dev/null")
     }
 
     /// Through /bin/sh and waitpid, as `init`: Foundation's Process would wait for the server it starts.
-    public func resume() throws {
-        let status = CephGateway.shell("'\(Self.script)' resume '\(folder.appending("pg"))' > /dev/null 2>&1 < /dev/null")
+    public func resume() async throws {
+        let status = await CephGateway.shell("'\(Self.script)' resume '\(folder.appending("pg"))' > /dev/null 2>&1 < /dev/null")
         guard status == 0 else { throw TestSupportError("PostgreSQL did not restart") }
     }
 
+    /// Stops the server (on the calling thread: it runs from deinit and atexit).
     public func stop() {
-        _ = CephGateway.shell("'\(Self.script)' stop '\(folder.appending("pg"))' > /dev/null 2>&1 < /dev/null")
+        _ = CephGateway.blockingShell("'\(Self.script)' stop '\(folder.appending("pg"))' > /dev/null 2>&1 < /dev/null")
     }
 
     deinit { stop() }

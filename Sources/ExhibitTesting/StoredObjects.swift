@@ -35,7 +35,7 @@ public struct StoredObjects: Sendable {
     }
 
     /// The hex names of every object of a kind, sorted.
-    public func list(_ kind: Kind) throws -> [String] {
+    public func list(_ kind: Kind) async throws -> [String] {
         guard let s3 else {
             let all = FileManager.default.enumerator(atPath: storage + "/" + kind.rawValue)?.allObjects as? [String] ?? []
             return all.compactMap { $0.split(separator: "/").last.map(String.init) }.filter { $0.count == 64 }.sorted()
@@ -49,7 +49,7 @@ public struct StoredObjects: Sendable {
             }
             var query = "list-type=2&prefix=" + encoded("\(s3.prefix)/\(kind.rawValue)/")
             if let token { query = "continuation-token=" + encoded(token) + "&" + query }
-            let result = try curl("GET", "/\(s3.bucket)?\(query)")
+            let result = try await curl("GET", "/\(s3.bucket)?\(query)")
             let text = String(decoding: result.body, as: UTF8.self)
             guard result.status == 200 else { throw TestSupportError("listing \(kind) failed: \(result.status) \(text)") }
             for match in text.matches(of: /<Key>([^<]+)<\/Key>/) {
@@ -61,34 +61,34 @@ public struct StoredObjects: Sendable {
         return names.sorted()
     }
 
-    public func read(_ kind: Kind, _ hex: String) throws -> Data {
+    public func read(_ kind: Kind, _ hex: String) async throws -> Data {
         guard let s3 else { return try Data(contentsOf: URL(fileURLWithPath: storage + "/" + Self.relative(kind, hex))) }
-        let result = try curl("GET", "/\(s3.bucket)/\(s3.prefix)/\(Self.relative(kind, hex))")
+        let result = try await curl("GET", "/\(s3.bucket)/\(s3.prefix)/\(Self.relative(kind, hex))")
         guard result.status == 200 else { throw TestSupportError("GET \(hex) answered \(result.status)") }
         return result.body
     }
 
     /// Replaces an object's bytes (to damage it), bypassing every check of Exhibit's.
-    public func overwrite(_ kind: Kind, _ hex: String, with bytes: Data) throws {
+    public func overwrite(_ kind: Kind, _ hex: String, with bytes: Data) async throws {
         guard let s3 else {
             let path = storage + "/" + Self.relative(kind, hex)
             try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: path)
             try bytes.write(to: URL(fileURLWithPath: path))
             return
         }
-        let result = try curl("PUT", "/\(s3.bucket)/\(s3.prefix)/\(Self.relative(kind, hex))", body: bytes)
+        let result = try await curl("PUT", "/\(s3.bucket)/\(s3.prefix)/\(Self.relative(kind, hex))", body: bytes)
         guard result.status == 200 else { throw TestSupportError("PUT \(hex) answered \(result.status)") }
     }
 
-    public func remove(_ kind: Kind, _ hex: String) throws {
+    public func remove(_ kind: Kind, _ hex: String) async throws {
         guard let s3 else {
             try FileManager.default.removeItem(atPath: storage + "/" + Self.relative(kind, hex))
             return
         }
-        _ = try curl("DELETE", "/\(s3.bucket)/\(s3.prefix)/\(Self.relative(kind, hex))")
+        _ = try await curl("DELETE", "/\(s3.bucket)/\(s3.prefix)/\(Self.relative(kind, hex))")
     }
 
-    func curl(_ method: String, _ path: String, body: Data? = nil) throws -> (status: Int, body: Data) {
+    func curl(_ method: String, _ path: String, body: Data? = nil) async throws -> (status: Int, body: Data) {
         guard let s3 else { throw TestSupportError("not in object storage") }
         let environment = ProcessInfo.processInfo.environment
         guard let access = environment["AWS_ACCESS_KEY_ID"], let secret = environment["AWS_SECRET_ACCESS_KEY"] else {
@@ -98,11 +98,11 @@ public struct StoredObjects: Sendable {
         let out = folder.appending("body")
         let payload = folder.appending("request")
         try (body ?? Data()).write(to: URL(fileURLWithPath: payload))
-        let hash = try Subprocess.run("/usr/bin/sha256sum", [payload]).out.prefix(64)
+        let hash = try await Subprocess.run("/usr/bin/sha256sum", [payload]).out.prefix(64)
         var arguments = ["-s", "-g", "-X", method, "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "\(access):\(secret)",
                          "-H", "x-amz-content-sha256: \(hash)", "-o", out, "-w", "%{http_code}"]
         if body != nil { arguments += ["--data-binary", "@" + payload] }
-        let result = try Subprocess.run("/usr/bin/curl", arguments + [s3.endpoint + path])
+        let result = try await Subprocess.run("/usr/bin/curl", arguments + [s3.endpoint + path])
         let status = Int(result.out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         return (status, (try? Data(contentsOf: URL(fileURLWithPath: out))) ?? Data())
     }

@@ -10,9 +10,18 @@ public enum Subprocess {
         public var err: String { String(decoding: stderr, as: UTF8.self) }
     }
 
-    /// Runs `executable` with `arguments` to completion and collects its output.
+    /// Runs `executable` with `arguments` to completion and collects its output; the wait is off the
+    /// cooperative pool (see `offPool`).
     @discardableResult
     public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+        stdin: Data? = nil, currentDirectory: String? = nil
+    ) async throws -> Result {
+        try await offPool { try runBlocking(executable, arguments, environment: environment, stdin: stdin, currentDirectory: currentDirectory) }
+    }
+
+    /// `run` on the calling thread, for the helpers that already are on a thread of their own.
+    static func runBlocking(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
         stdin: Data? = nil, currentDirectory: String? = nil
     ) throws -> Result {

@@ -17,8 +17,12 @@ public final class TemporaryDirectory: Sendable {
     }
 
     deinit {
-        // Best effort: chunk files are read-only, so make them writable again before removing.
-        _ = try? Subprocess.run("/bin/chmod", ["-R", "u+w", path])
+        // Best effort: chunk files and folders may be read-only, so make them writable again before removing
+        // (in process: a deinit cannot wait for a `chmod -R`).
+        chmod(path, 0o700)
+        if let walker = FileManager.default.enumerator(atPath: path) {
+            for case let relative as String in walker { chmod(path + "/" + relative, 0o700) }
+        }
         try? FileManager.default.removeItem(atPath: path)
     }
 }

@@ -17,22 +17,11 @@ public enum TestEngines {
 
     public static var usesPostgres: Bool { catalog == "postgres" }
 
-    /// The PostgreSQL server of this test process (PostgreSQL mode only), its password in the environment.
-    public static let postgres: Result<PostgresServer, TestSupportError> = {
-        do {
-            let server = try PostgresServer()
-            startedPostgres = server
-            atexit { TestEngines.startedPostgres?.stop() }
-            setenv("PGPASSWORD", PostgresServer.password, 1)
-            return .success(server)
-        } catch let error as TestSupportError {
-            return .failure(error)
-        } catch {
-            return .failure(TestSupportError("\(error)"))
-        }
-    }()
-
-    nonisolated(unsafe) static var startedPostgres: PostgresServer?
+    /// The PostgreSQL server of this test process (PostgreSQL mode only), started by the first test that asks,
+    /// its password in the environment. The other tests await the same start (none blocks a thread on it).
+    public static func postgresServer() async throws -> PostgresServer {
+        try await engines.postgres()
+    }
 
     public static let bucket = "exhibit-tests"
 
@@ -46,46 +35,69 @@ public enum TestEngines {
     }()
 
     /// A gateway of the test's own (to stop and start), with the test bucket and this process's keys.
-    public static func startGateway() throws -> CephGateway {
-        try CephGateway(buckets: [bucket], accessKey: keys.access, secretKey: keys.secret)
+    public static func startGateway() async throws -> CephGateway {
+        try await CephGateway(buckets: [bucket], accessKey: keys.access, secretKey: keys.secret)
     }
 
     /// The gateway of this test process (S3 mode only), with the bucket made and the keys in the environment so
-    /// the `exhibit` processes the tests start find them.
-    public static let gateway: Result<CephGateway, TestSupportError> = {
-        guard CephGateway.installed else {
-            return .failure(TestSupportError("EXHIBIT_TEST_CHUNKS=s3 needs Ceph (ceph-mon, ceph-osd, radosgw): run `make deps`"))
-        }
-        do {
-            let gateway = try startGateway()
-            started = gateway
-            atexit { TestEngines.started?.stop() }
-            return .success(gateway)
-        } catch {
-            return .failure(TestSupportError("\(error)"))
-        }
-    }()
+    /// the `exhibit` processes the tests start find them; started by the first test that asks.
+    public static func sharedGateway() async throws -> CephGateway {
+        try await engines.gateway()
+    }
 
-    nonisolated(unsafe) static var started: CephGateway?
+    static let engines = SharedEngines()
 
     /// Makes a new storage root keep its chunks and catalog where this test run wants them, recording them in its
     /// `deployment.json` before anything opens it: in S3 mode `s3://exhibit-tests/<unique prefix>` at the gateway
     /// (or at `ownGateway`), in PostgreSQL mode a new database of its own.
-    public static func prepare(storage root: String, at ownGateway: CephGateway? = nil, postgres ownPostgres: PostgresServer? = nil) throws {
+    public static func prepare(storage root: String, at ownGateway: CephGateway? = nil, postgres ownPostgres: PostgresServer? = nil) async throws {
         guard usesS3 || ownGateway != nil || usesPostgres || ownPostgres != nil else { return }
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         var record: [String: String] = ["chunks": "local", "catalog": "sqlite"]
         if usesS3 || ownGateway != nil {
-            let gateway = try ownGateway ?? gateway.get()
+            let gateway: CephGateway = if let ownGateway { ownGateway } else { try await sharedGateway() }
             record["chunks"] = "s3://\(bucket)/\(UUID().uuidString.lowercased())"
             record["s3_endpoint"] = gateway.endpoint
             record["s3_region"] = "us-east-1"
         }
         if usesPostgres || ownPostgres != nil {
-            let server = try ownPostgres ?? postgres.get()
-            record["catalog"] = try server.createDatabase()
+            let server: PostgresServer = if let ownPostgres { ownPostgres } else { try await postgresServer() }
+            record["catalog"] = try await server.createDatabase()
         }
         let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
         try data.write(to: URL(fileURLWithPath: root + "/deployment.json"))
+    }
+}
+
+/// The engines one test process shares, each started once by the first test that needs it and stopped at exit.
+actor SharedEngines {
+    private var postgresStart: Task<PostgresServer, any Error>?
+    private var gatewayStart: Task<CephGateway, any Error>?
+    nonisolated(unsafe) static var running: (postgres: PostgresServer?, gateway: CephGateway?) = (nil, nil)
+
+    func postgres() async throws -> PostgresServer {
+        let start = postgresStart ?? Task {
+            let server = try await PostgresServer()
+            Self.running.postgres = server
+            atexit { SharedEngines.running.postgres?.stop() }
+            setenv("PGPASSWORD", PostgresServer.password, 1)
+            return server
+        }
+        postgresStart = start
+        return try await start.value
+    }
+
+    func gateway() async throws -> CephGateway {
+        let start = gatewayStart ?? Task {
+            guard CephGateway.installed else {
+                throw TestSupportError("EXHIBIT_TEST_CHUNKS=s3 needs Ceph (ceph-mon, ceph-osd, radosgw): run `make deps`")
+            }
+            let gateway = try await TestEngines.startGateway()
+            Self.running.gateway = gateway
+            atexit { SharedEngines.running.gateway?.stop() }
+            return gateway
+        }
+        gatewayStart = start
+        return try await start.value
     }
 }

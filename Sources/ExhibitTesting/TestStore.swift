@@ -16,18 +16,18 @@ public final class TestStore: Sendable {
     /// A new store; its chunks go where `TestEngines` says, or to `gateway` when given.
     public init(
         _ label: String = "store", withCase: Bool = true, chunksAt gateway: CephGateway? = nil, catalogAt postgres: PostgresServer? = nil
-    ) throws {
+    ) async throws {
         self.postgres = postgres
         folder = try TemporaryDirectory(label)
         let storage = folder.appending("Storage")
-        try TestEngines.prepare(storage: storage, at: gateway, postgres: postgres)
+        try await TestEngines.prepare(storage: storage, at: gateway, postgres: postgres)
         let common = ["--storage", storage, "--policies", TestPaths.policies]
         var tokens: [String: String] = [:]
         for (name, role, full) in [
             ("jsmith", "investigator", "John Smith"), ("akhan", "investigator", "Aisha Khan"),
             ("sup", "supervisor", "Sam Upton"), ("audit", "auditor", "Alex Udit"), ("root", "admin", "Rita Oot"),
         ] {
-            let result = try ExhibitCLI.run(["user", "add", name, "--role", role, "--full-name", full, "--json"] + common)
+            let result = try await ExhibitCLI.run(["user", "add", name, "--role", role, "--full-name", full, "--json"] + common)
             guard result.status == 0,
                   let object = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any],
                   let token = object["token"] as? String
@@ -36,20 +36,20 @@ public final class TestStore: Sendable {
         }
         self.tokens = tokens
         if withCase {
-            let created = try ExhibitCLI.run(["case", "create", Self.caseReference, "--title", "Burglary", "--as", "jsmith"] + common)
+            let created = try await ExhibitCLI.run(["case", "create", Self.caseReference, "--title", "Burglary", "--as", "jsmith"] + common)
             guard created.status == 0 else { throw TestSupportError("case create failed: \(created.err)") }
         }
     }
 
     /// Runs `exhibit <arguments> --storage … --policies …`.
     @discardableResult
-    public func run(_ arguments: [String]) throws -> Subprocess.Result {
-        try ExhibitCLI.run(arguments + common)
+    public func run(_ arguments: [String]) async throws -> Subprocess.Result {
+        try await ExhibitCLI.run(arguments + common)
     }
 
     /// Ingests files as `user` into the test case; returns the JSON lines.
-    public func ingest(_ files: [String], as user: String = "jsmith", extra: [String] = []) throws -> [[String: Any]] {
-        let result = try run(["ingest", "--case", Self.caseReference, "--as", user] + extra + files)
+    public func ingest(_ files: [String], as user: String = "jsmith", extra: [String] = []) async throws -> [[String: Any]] {
+        let result = try await run(["ingest", "--case", Self.caseReference, "--as", user] + extra + files)
         guard result.status == 0 else { throw TestSupportError("ingest failed: \(result.err)") }
         return try ExhibitCLI.jsonLines(result)
     }
@@ -57,11 +57,12 @@ public final class TestStore: Sendable {
     /// Runs SQL on the store's catalog: with the sqlite3 command line, or psql when it is in PostgreSQL (both
     /// print `a|b` lines).
     @discardableResult
-    public func sql(_ statements: String) throws -> Subprocess.Result {
+    public func sql(_ statements: String) async throws -> Subprocess.Result {
         if let database = postgresDatabase {
-            return try (postgres ?? TestEngines.postgres.get()).psql(database: database, statements)
+            let server: PostgresServer = if let postgres { postgres } else { try await TestEngines.postgresServer() }
+            return try await server.psql(database: database, statements)
         }
-        return try Subprocess.run(Subprocess.which("sqlite3") ?? "/usr/bin/sqlite3", [storage + "/exhibit.sqlite", statements])
+        return try await Subprocess.run(Subprocess.which("sqlite3") ?? "/usr/bin/sqlite3", [storage + "/exhibit.sqlite", statements])
     }
 
     /// The PostgreSQL database name of the store's catalog, when it is there.

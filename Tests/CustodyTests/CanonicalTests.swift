@@ -7,7 +7,7 @@ import Testing
 @Suite struct CanonicalTests {
     /// Our canonical JSON is byte-for-byte Python's `json.dumps(sort_keys=True, separators=(",", ":"),
     /// ensure_ascii=True)` for strings with every kind of awkward character.
-    @Test func canonicalJSONMatchesPython() throws {
+    @Test func canonicalJSONMatchesPython() async throws {
         var random = DeterministicRandom(seed: 2026)
         let pool: [Unicode.Scalar] = (0..<0x80).compactMap(Unicode.Scalar.init)
             + ["é", "ü", "–", "€", "中", "😀", "𝄞", "\u{2028}", "\u{FEFF}", "\u{7f}"]
@@ -22,7 +22,7 @@ import Testing
         // Python re-serialises what it reads (JSONEncoder's output) canonically; both lists must agree.
         let input = try JSONEncoder().encode(values)
         let script = "import json,sys\nfor v in json.load(sys.stdin): print(json.dumps(v, sort_keys=True, separators=(',', ':'), ensure_ascii=True))"
-        let python = try Subprocess.run("/usr/bin/env", ["python3", "-c", script], stdin: input)
+        let python = try await Subprocess.run("/usr/bin/env", ["python3", "-c", script], stdin: input)
         #expect(python.status == 0, "\(python.err)")
         let theirs = python.out.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
         #expect(theirs.count == ours.count)

@@ -7,80 +7,81 @@ import Testing
 @Suite struct CustodyCLITests {
     let store: TestStore
 
-    init() throws {
-        store = try TestStore("custody")
-        _ = try store.ingest([TestPaths.fixtures + "/mp4_h264.mp4", TestPaths.fixtures + "/ts_h264_aac.ts"])
-        for i in 0..<6 { try store.run(["custody", "note", "note \(i) – with ünïcode and \"quotes\"", "--as", "jsmith"]) }
+    init() async throws {
+        store = try await TestStore("custody")
+        _ = try await store.ingest([TestPaths.fixtures + "/mp4_h264.mp4", TestPaths.fixtures + "/ts_h264_aac.ts"])
+        for i in 0..<6 { try await store.run(["custody", "note", "note \(i) – with ünïcode and \"quotes\"", "--as", "jsmith"]) }
     }
 
-    func verify() throws -> Subprocess.Result { try store.run(["custody", "verify"]) }
+    func verify() async throws -> Subprocess.Result { try await store.run(["custody", "verify"]) }
 
     /// Runs SQL with the append-only triggers dropped, as an attacker with the file would.
-    func tamper(_ sql: String) throws {
-        let result = try store.sql(store.dropLedgerTriggers + "\n" + sql)
+    func tamper(_ sql: String) async throws {
+        let result = try await store.sql(store.dropLedgerTriggers + "\n" + sql)
         #expect(result.status == 0, "\(result.err)")
     }
 
-    func head() throws -> Int { Int(try store.sql("SELECT max(seq) FROM custody_events").out.trimmingCharacters(in: .whitespacesAndNewlines))! }
+    func head() async throws -> Int { Int(try await store.sql("SELECT max(seq) FROM custody_events").out.trimmingCharacters(in: .whitespacesAndNewlines))! }
 
-    @Test func anIntactLedgerVerifies() throws {
-        let result = try verify()
+    @Test func anIntactLedgerVerifies() async throws {
+        let result = try await verify()
         #expect(result.status == 0, "\(result.out)")
-        #expect(result.out.contains("ok: \(try head()) events"))
+        let last = try await head()
+        #expect(result.out.contains("ok: \(last) events"))
     }
 
-    @Test func theTriggersRefuseUpdatesAndDeletes() throws {
-        let update = try store.sql("UPDATE custody_events SET actor = 'mallory' WHERE seq = 3")
+    @Test func theTriggersRefuseUpdatesAndDeletes() async throws {
+        let update = try await store.sql("UPDATE custody_events SET actor = 'mallory' WHERE seq = 3")
         #expect(update.status != 0 && update.err.contains("append-only"))
-        let delete = try store.sql("DELETE FROM custody_events WHERE seq = 3")
+        let delete = try await store.sql("DELETE FROM custody_events WHERE seq = 3")
         #expect(delete.status != 0 && delete.err.contains("append-only"))
-        #expect(try store.run(["custody", "checkpoint", "--as", "audit"]).status == 0)
-        let checkpoint = try store.sql("DELETE FROM checkpoints")
+        #expect(try await store.run(["custody", "checkpoint", "--as", "audit"]).status == 0)
+        let checkpoint = try await store.sql("DELETE FROM checkpoints")
         #expect(checkpoint.status != 0 && checkpoint.err.contains("append-only"))
     }
 
-    @Test func anEditedFieldIsFound() throws {
-        try tamper("UPDATE custody_events SET actor = 'mallory' WHERE seq = 7;")
-        let result = try verify()
+    @Test func anEditedFieldIsFound() async throws {
+        try await tamper("UPDATE custody_events SET actor = 'mallory' WHERE seq = 7;")
+        let result = try await verify()
         #expect(result.status == 1)
         #expect(result.out.contains("broken: first at seq 7: the event does not match its hash"))
     }
 
-    @Test func aRowDeletedFromTheMiddleIsFound() throws {
-        try tamper("DELETE FROM custody_events WHERE seq = 5;")
-        let result = try verify()
+    @Test func aRowDeletedFromTheMiddleIsFound() async throws {
+        try await tamper("DELETE FROM custody_events WHERE seq = 5;")
+        let result = try await verify()
         #expect(result.status == 1)
         #expect(result.out.contains("broken: first at seq 5: missing"))
     }
 
-    @Test func theLastRowsDeletedAreCaughtByTheCheckpoint() throws {
-        let checkpoint = try store.run(["custody", "checkpoint", "--as", "audit"])
+    @Test func theLastRowsDeletedAreCaughtByTheCheckpoint() async throws {
+        let checkpoint = try await store.run(["custody", "checkpoint", "--as", "audit"])
         #expect(checkpoint.status == 0)
-        let last = try head()
-        try tamper("DELETE FROM custody_events WHERE seq > \(last - 3);")
-        let result = try verify()
+        let last = try await head()
+        try await tamper("DELETE FROM custody_events WHERE seq > \(last - 3);")
+        let result = try await verify()
         #expect(result.status == 1)
         #expect(result.out.contains("broken: first at seq \(last - 2): missing: the checkpoint"))
     }
 
-    @Test func twoSwappedRowsAreFound() throws {
+    @Test func twoSwappedRowsAreFound() async throws {
         // Swap the contents of seq 4 and seq 5 (everything but the seq).
-        try tamper("""
+        try await tamper("""
             CREATE TEMP TABLE a AS SELECT * FROM custody_events WHERE seq = 4;
             CREATE TEMP TABLE b AS SELECT * FROM custody_events WHERE seq = 5;
             DELETE FROM custody_events WHERE seq IN (4, 5);
             INSERT INTO custody_events SELECT 4, at, actor, role, action, exhibit, "case", details, client, prev_hash, hash, seal FROM b;
             INSERT INTO custody_events SELECT 5, at, actor, role, action, exhibit, "case", details, client, prev_hash, hash, seal FROM a;
             """)
-        let result = try verify()
+        let result = try await verify()
         #expect(result.status == 1)
         #expect(result.out.contains("broken: first at seq 4:"))
     }
 
-    @Test func aForgedRowWithARecomputedHashIsFound() throws {
+    @Test func aForgedRowWithARecomputedHashIsFound() async throws {
         // The forger recomputes a valid hash (with Python, as the README explains) but has no keys.
-        let last = try head()
-        let row = try store.sql("SELECT hash FROM custody_events WHERE seq = \(last)").out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let last = try await head()
+        let row = try await store.sql("SELECT hash FROM custody_events WHERE seq = \(last)").out.trimmingCharacters(in: .whitespacesAndNewlines)
         let script = """
             import hashlib, json
             e = {"action": "exhibit.downloaded", "actor": "jsmith", "at": "2026-01-01T00:00:00.000Z", "case": None,
@@ -88,23 +89,23 @@ import Testing
             c = json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
             print(hashlib.sha256(("\(row)" + c).encode()).hexdigest())
             """
-        let forged = try Subprocess.run("/usr/bin/env", ["python3", "-c", script]).out.trimmingCharacters(in: .whitespacesAndNewlines)
-        try tamper("""
+        let forged = try await Subprocess.run("/usr/bin/env", ["python3", "-c", script]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await tamper("""
             INSERT INTO custody_events VALUES (\(last + 1), '2026-01-01T00:00:00.000Z', 'jsmith', 'investigator',
               'exhibit.downloaded', NULL, NULL, '{}', 'cli:x@y', '\(row)', '\(forged)', 'nothing');
             """)
-        let result = try verify()
+        let result = try await verify()
         #expect(result.status == 1)
         #expect(result.out.contains("broken: first at seq \(last + 1): no valid seal"))
     }
 
-    @Test func aFlippedByteInTheSignatureIsFound() throws {
-        #expect(try store.run(["custody", "checkpoint", "--as", "audit"]).status == 0)
-        let signature = try store.sql("SELECT signature FROM checkpoints ORDER BY id DESC LIMIT 1").out.trimmingCharacters(in: .whitespacesAndNewlines)
+    @Test func aFlippedByteInTheSignatureIsFound() async throws {
+        #expect(try await store.run(["custody", "checkpoint", "--as", "audit"]).status == 0)
+        let signature = try await store.sql("SELECT signature FROM checkpoints ORDER BY id DESC LIMIT 1").out.trimmingCharacters(in: .whitespacesAndNewlines)
         var bytes = Data(base64Encoded: signature)!
         bytes[10] ^= 0x01
-        try tamper("UPDATE checkpoints SET signature = '\(bytes.base64EncodedString())' WHERE id = (SELECT max(id) FROM checkpoints);")
-        let result = try verify()
+        try await tamper("UPDATE checkpoints SET signature = '\(bytes.base64EncodedString())' WHERE id = (SELECT max(id) FROM checkpoints);")
+        let result = try await verify()
         #expect(result.status == 1)
         #expect(result.out.contains("signature of the latest checkpoint"))
     }
@@ -113,24 +114,25 @@ import Testing
     /// key the force published (a file of its own), and stock `openssl pkeyutl -verify` checks the checkpoint
     /// signature with that key. A filtered bundle is checked event by event; a bundle signed with another key
     /// fails. If the README and the code disagree, this fails.
-    @Test func theReadmeScriptAndStockOpenSSLAgree() throws {
+    @Test func theReadmeScriptAndStockOpenSSLAgree() async throws {
         let work = try TemporaryDirectory("pycheck")
         let bundle = work.appending("custody.json")
-        let export = try store.run(["custody", "export", "--as", "audit", "--format", "json", "--output", bundle])
+        let export = try await store.run(["custody", "export", "--as", "audit", "--format", "json", "--output", bundle])
         #expect(export.status == 0, "\(export.err)")
         let readme = try String(contentsOfFile: TestPaths.packageRoot + "/README.md", encoding: .utf8)
         let script = try #require(readmeBlock(readme, after: "check_custody.py"), "README has the Python check")
         try script.write(toFile: work.appending("check_custody.py"), atomically: true, encoding: .utf8)
         // The published key, as the README has the force publish it.
-        let published = try store.run(["custody", "pubkey"]).out
+        let published = try await store.run(["custody", "pubkey"]).out
         try published.write(toFile: work.appending("custody.pub.pem"), atomically: true, encoding: .utf8)
-        func check(_ file: String) throws -> Subprocess.Result {
-            try Subprocess.run("/usr/bin/env", ["python3", "check_custody.py", file, "custody.pub.pem"], currentDirectory: work.path)
+        func check(_ file: String) async throws -> Subprocess.Result {
+            try await Subprocess.run("/usr/bin/env", ["python3", "check_custody.py", file, "custody.pub.pem"], currentDirectory: work.path)
         }
-        let python = try check(bundle)
+        let python = try await check(bundle)
         #expect(python.status == 0, "\(python.err)")
-        #expect(python.out.contains("chain ok through seq \(try head())"), "\(python.out)")
-        let openssl = try Subprocess.run(
+        let last = try await head()
+        #expect(python.out.contains("chain ok through seq \(last)"), "\(python.out)")
+        let openssl = try await Subprocess.run(
             "/usr/bin/env",
             ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "custody.pub.pem", "-rawin", "-in", "message", "-sigfile", "signature"],
             currentDirectory: work.path)
@@ -138,31 +140,31 @@ import Testing
         #expect(try String(contentsOfFile: work.appending("custody.pub.pem"), encoding: .utf8) == published, "the script must not overwrite the published key")
         // A filtered bundle: each event against its own hash.
         let filtered = work.appending("filtered.json")
-        #expect(try store.run(["custody", "export", "--as", "audit", "--format", "json", "--case", TestStore.caseReference, "--output", filtered]).status == 0)
-        let partial = try check(filtered)
+        #expect(try await store.run(["custody", "export", "--as", "audit", "--format", "json", "--case", TestStore.caseReference, "--output", filtered]).status == 0)
+        let partial = try await check(filtered)
         #expect(partial.status == 0 && partial.out.hasPrefix("filtered:"), "\(partial.out)\(partial.err)")
         // A bundle whose key is not the published one fails, whatever else is right.
         var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle))) as? [String: Any])
         json["public_key"] = try Ed25519PrivateKey.generate().publicKey.pem
         let other = work.appending("other-key.json")
         try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: other))
-        let refused = try check(other)
+        let refused = try await check(other)
         #expect(refused.status != 0 && refused.err.contains("another key"), "\(refused.out)\(refused.err)")
         // And our own offline check agrees, with the published key as a file (the PEM once failed to read).
-        let own = try ExhibitCLI.run(["custody", "verify", "--bundle", bundle, "--public-key", work.appending("custody.pub.pem")])
+        let own = try await ExhibitCLI.run(["custody", "verify", "--bundle", bundle, "--public-key", work.appending("custody.pub.pem")])
         #expect(own.status == 0 && own.out.contains("complete bundle"), "\(own.out)\(own.err)")
-        let ownOther = try ExhibitCLI.run(["custody", "verify", "--bundle", other, "--public-key", work.appending("custody.pub.pem")])
+        let ownOther = try await ExhibitCLI.run(["custody", "verify", "--bundle", other, "--public-key", work.appending("custody.pub.pem")])
         #expect(ownOther.status != 0, "\(ownOther.out)")
     }
 
-    @Test func exportsInEveryFormat() throws {
-        let csv = try store.run(["custody", "export", "--as", "audit", "--format", "csv"])
+    @Test func exportsInEveryFormat() async throws {
+        let csv = try await store.run(["custody", "export", "--as", "audit", "--format", "csv"])
         #expect(csv.status == 0)
         let lines = csv.out.components(separatedBy: "\r\n").filter { !$0.isEmpty }
         #expect(lines.first == "seq,at,actor,role,action,exhibit,exhibit_reference,case,details,client,prev_hash,hash")
         #expect(lines.contains { $0.contains(",JS/1,") }, "the exhibit's reference is beside its id")
         #expect(csv.out.contains(#""{""note"":""note 0 \u2013 with \u00fcn\u00efcode and \""quotes\""""}""#))
-        let jsonl = try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"])
+        let jsonl = try await store.run(["custody", "export", "--as", "audit", "--format", "jsonl"])
         let events = try jsonl.out.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         #expect(events.count == lines.count)  // csv + its export event, jsonl + its own: same count as the header
         // Each export is itself in the record.
@@ -170,16 +172,16 @@ import Testing
         #expect(actions.filter { $0 == "custody.exported" }.count == 2)
 
         // Filters: by case and by exhibit (id or reference), by time.
-        let byCase = work(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl", "--case", TestStore.caseReference]))
+        let byCase = await work(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl", "--case", TestStore.caseReference]))
         #expect(byCase.allSatisfy { $0["case"] as? String == TestStore.caseReference })
-        let byExhibit = work(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl", "--exhibit", "JS/2"]))
+        let byExhibit = await work(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl", "--exhibit", "JS/2"]))
         #expect(byExhibit.map { $0["action"] as? String } == ["exhibit.ingested"])
-        let future = work(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl", "--since", "2999-01-01T00:00:00Z"]))
+        let future = await work(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl", "--since", "2999-01-01T00:00:00Z"]))
         #expect(future.isEmpty)
 
         let filtered = try TemporaryDirectory("filtered")
-        #expect(try store.run(["custody", "export", "--as", "audit", "--format", "json", "--case", TestStore.caseReference, "--output", filtered.appending("b.json")]).status == 0)
-        let check = try ExhibitCLI.run(["custody", "verify", "--bundle", filtered.appending("b.json")])
+        #expect(try await store.run(["custody", "export", "--as", "audit", "--format", "json", "--case", TestStore.caseReference, "--output", filtered.appending("b.json")]).status == 0)
+        let check = try await ExhibitCLI.run(["custody", "verify", "--bundle", filtered.appending("b.json")])
         #expect(check.status == 0)
         #expect(check.out.contains("filtered bundle") && check.out.contains("cannot prove: that these events are part of that signed chain"))
     }
@@ -188,21 +190,21 @@ import Testing
         result.out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
-    @Test func aTamperedBundleIsFound() throws {
+    @Test func aTamperedBundleIsFound() async throws {
         let work = try TemporaryDirectory("bundle")
         let path = work.appending("b.json")
-        #expect(try store.run(["custody", "export", "--as", "audit", "--format", "json", "--output", path]).status == 0)
+        #expect(try await store.run(["custody", "export", "--as", "audit", "--format", "json", "--output", path]).status == 0)
         var text = try String(contentsOfFile: path, encoding: .utf8)
         text = text.replacingOccurrences(of: "note 3", with: "note X")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
-        let result = try ExhibitCLI.run(["custody", "verify", "--bundle", path])
+        let result = try await ExhibitCLI.run(["custody", "verify", "--bundle", path])
         #expect(result.status == 1)
         #expect(result.out.contains("the event does not match its hash"))
     }
 
     /// Two processes appending 5,000 events each at once end with one linear chain of 10,000 that verifies.
     @Test func twoProcessesAppendingAtOnceKeepOneChain() async throws {
-        let before = try head()
+        let before = try await head()
         func spawn() throws -> Process {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: TestPaths.exhibitExecutable)
@@ -214,18 +216,18 @@ import Testing
         }
         let a = try spawn()
         let b = try spawn()
-        a.waitUntilExit()
-        b.waitUntilExit()
+        await a.exited()
+        await b.exited()
         #expect(a.terminationStatus == 0 && b.terminationStatus == 0)
-        #expect(try head() == before + 10_000)
-        let gaps = try store.sql("SELECT count(*) FROM custody_events c JOIN custody_events p ON p.seq = c.seq - 1 WHERE c.prev_hash != p.hash").out
+        #expect(try await head() == before + 10_000)
+        let gaps = try await store.sql("SELECT count(*) FROM custody_events c JOIN custody_events p ON p.seq = c.seq - 1 WHERE c.prev_hash != p.hash").out
         #expect(gaps == "0\n")
-        let result = try verify()
+        let result = try await verify()
         #expect(result.status == 0, "\(result.out)")
     }
 
-    @Test func badInputIsRefusedAndWritesNothing() throws {
-        let before = try head()
+    @Test func badInputIsRefusedAndWritesNothing() async throws {
+        let before = try await head()
         let cases: [([String], String)] = [
             (["ingest", "--case", "NOPE/1", "--as", "jsmith", TestPaths.fixtures + "/mp4_h264.mp4"], "no case NOPE/1"),
             (["ingest", "--case", TestStore.caseReference, "--as", "ghost", TestPaths.fixtures + "/mp4_h264.mp4"], "no user named ghost"),
@@ -240,48 +242,48 @@ import Testing
             (["case", "create", TestStore.caseReference, "--as", "jsmith"], "is already taken"),
         ]
         for (arguments, message) in cases {
-            let result = try store.run(arguments)
+            let result = try await store.run(arguments)
             #expect(result.status != 0, "\(arguments) should fail")
             #expect(result.err.contains(message), "\(arguments): expected '\(message)' in \(result.err)")
         }
-        #expect(try head() == before, "a refused command wrote to the ledger")
+        #expect(try await head() == before, "a refused command wrote to the ledger")
 
         let work = try TemporaryDirectory("bad")
         try "this is not json".write(toFile: work.appending("x.json"), atomically: true, encoding: .utf8)
-        let notJSON = try ExhibitCLI.run(["custody", "verify", "--bundle", work.appending("x.json")])
+        let notJSON = try await ExhibitCLI.run(["custody", "verify", "--bundle", work.appending("x.json")])
         #expect(notJSON.status != 0 && notJSON.err.contains("not an Exhibit custody bundle"))
-        #expect(try store.run(["custody", "export", "--as", "audit", "--format", "json", "--output", work.appending("b.json")]).status == 0)
+        #expect(try await store.run(["custody", "export", "--as", "audit", "--format", "json", "--output", work.appending("b.json")]).status == 0)
         // A public key that is not the store's.
-        let other = try Subprocess.run("/usr/bin/env", ["openssl", "genpkey", "-algorithm", "ed25519", "-out", work.appending("other.pem")])
+        let other = try await Subprocess.run("/usr/bin/env", ["openssl", "genpkey", "-algorithm", "ed25519", "-out", work.appending("other.pem")])
         #expect(other.status == 0)
-        _ = try Subprocess.run("/usr/bin/env", ["openssl", "pkey", "-in", work.appending("other.pem"), "-pubout", "-out", work.appending("other.pub.pem")])
-        let wrongKey = try ExhibitCLI.run(["custody", "verify", "--bundle", work.appending("b.json"), "--public-key", work.appending("other.pub.pem")])
+        _ = try await Subprocess.run("/usr/bin/env", ["openssl", "pkey", "-in", work.appending("other.pem"), "-pubout", "-out", work.appending("other.pub.pem")])
+        let wrongKey = try await ExhibitCLI.run(["custody", "verify", "--bundle", work.appending("b.json"), "--public-key", work.appending("other.pub.pem")])
         #expect(wrongKey.status == 1 && wrongKey.out.contains("not with the trusted key"))
-        let notAKey = try ExhibitCLI.run(["custody", "verify", "--bundle", work.appending("b.json"), "--public-key", work.appending("x.json")])
+        let notAKey = try await ExhibitCLI.run(["custody", "verify", "--bundle", work.appending("b.json"), "--public-key", work.appending("x.json")])
         #expect(notAKey.status != 0 && notAKey.err.contains("not an Ed25519 public key"))
     }
 
-    @Test func whoSeesWhat() throws {
+    @Test func whoSeesWhat() async throws {
         // akhan is an investigator but not a member: the case does not exist for them.
-        let hidden = try store.run(["case", "show", TestStore.caseReference, "--as", "akhan"])
+        let hidden = try await store.run(["case", "show", TestStore.caseReference, "--as", "akhan"])
         #expect(hidden.status != 0 && hidden.err.contains("no case"))
-        #expect(try store.run(["cat", "JS/1", "--as", "akhan"]).err.contains("no exhibit"))
-        #expect(try store.run(["case", "list", "--as", "akhan", "--json"]).out == "[]\n")
+        #expect(try await store.run(["cat", "JS/1", "--as", "akhan"]).err.contains("no exhibit"))
+        #expect(try await store.run(["case", "list", "--as", "akhan", "--json"]).out == "[]\n")
         // The auditor reads metadata but never bytes.
-        #expect(try store.run(["show", "JS/1", "--as", "audit"]).status == 0)
-        let bytes = try store.run(["cat", "JS/1", "--as", "audit"])
+        #expect(try await store.run(["show", "JS/1", "--as", "audit"]).status == 0)
+        let bytes = try await store.run(["cat", "JS/1", "--as", "audit"])
         #expect(bytes.status != 0 && bytes.err.contains("may not exhibit.download"))
         // After being added, akhan sees it; the supervisor always does.
-        #expect(try store.run(["case", "add-member", TestStore.caseReference, "akhan", "--as", "jsmith"]).status == 0)
-        #expect(try store.run(["cat", "JS/1", "--as", "akhan"]).status == 0)
-        #expect(try store.run(["cat", "JS/1", "--as", "sup"]).status == 0)
+        #expect(try await store.run(["case", "add-member", TestStore.caseReference, "akhan", "--as", "jsmith"]).status == 0)
+        #expect(try await store.run(["cat", "JS/1", "--as", "akhan"]).status == 0)
+        #expect(try await store.run(["cat", "JS/1", "--as", "sup"]).status == 0)
         // akhan's own uploads get their initials.
-        let mine = try store.ingest([TestPaths.fixtures + "/audio_only.m4a"], as: "akhan")
+        let mine = try await store.ingest([TestPaths.fixtures + "/audio_only.m4a"], as: "akhan")
         #expect(mine.first?["reference"] as? String == "AK/1")
         // An admin manages users but sees no footage.
-        #expect(try store.run(["user", "list", "--as", "root"]).status == 0)
-        #expect(try store.run(["user", "list", "--as", "jsmith"]).err.contains("may not user.manage"))
-        #expect(try store.run(["show", "JS/1", "--as", "root"]).err.contains("no exhibit"))
+        #expect(try await store.run(["user", "list", "--as", "root"]).status == 0)
+        #expect(try await store.run(["user", "list", "--as", "jsmith"]).err.contains("may not user.manage"))
+        #expect(try await store.run(["show", "JS/1", "--as", "root"]).err.contains("no exhibit"))
     }
 }
 

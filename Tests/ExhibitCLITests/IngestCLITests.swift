@@ -12,8 +12,8 @@ import Testing
     /// `ingest --case … --as jsmith`
     var ingest: [String] { ["ingest", "--case", TestStore.caseReference, "--as", "jsmith"] }
 
-    init() throws {
-        store = try TestStore("cli")
+    init() async throws {
+        store = try await TestStore("cli")
     }
 
     func makeFile(_ name: String, size: Int, seed: UInt64) throws -> String {
@@ -23,24 +23,24 @@ import Testing
         return path
     }
 
-    func manifests() throws -> [String] { try store.objects.list(.manifests) }
+    func manifests() async throws -> [String] { try await store.objects.list(.manifests) }
 
-    @Test func ingestPrintsOneJSONLinePerFileAndDedupes() throws {
+    @Test func ingestPrintsOneJSONLinePerFileAndDedupes() async throws {
         let a = try makeFile("a.bin", size: 5 << 20, seed: 1)
         let b = try makeFile("b.bin", size: 1234, seed: 2)
-        let first = try ExhibitCLI.run(ingest + common + [a, b])
+        let first = try await ExhibitCLI.run(ingest + common + [a, b])
         #expect(first.status == 0, "\(first.err)")
         let lines = try ExhibitCLI.jsonLines(first)
         #expect(lines.count == 2)
         for (line, path) in zip(lines, [a, b]) {
-            let sum = try Subprocess.run("/usr/bin/sha256sum", [path]).out.prefix(64)
+            let sum = try await Subprocess.run("/usr/bin/sha256sum", [path]).out.prefix(64)
             #expect(line["sha256"] as? String == String(sum))
             #expect(line["file"] as? String == path)
             #expect(line["size"] as? Int == line["new_bytes"] as? Int)
             #expect((line["chunks"] as? Int ?? 0) >= 1)
             #expect(line["verdict"] as? String == "not-media")
         }
-        let again = try ExhibitCLI.jsonLines(ExhibitCLI.run(ingest + common + [a]))
+        let again = try await ExhibitCLI.jsonLines(ExhibitCLI.run(ingest + common + [a]))
         #expect(again.first?["new_bytes"] as? Int == 0)
         #expect(again.first?["sha256"] as? String == lines[0]["sha256"] as? String)
         // Each ingest is its own exhibit, numbered per uploader: JS/1, JS/2, then JS/3 for the same bytes again.
@@ -50,10 +50,10 @@ import Testing
 
     /// Coverage only for footage: a readme beside the videos of a DVR export covers no time, whatever the
     /// recorder's start given for the batch says; a video in the same batch does.
-    @Test func onlyFootageIsGivenTimeCoverage() throws {
+    @Test func onlyFootageIsGivenTimeCoverage() async throws {
         let readme = folder.appending("readme.txt")
         try "Exported from DVR 3, channel 1.\n".write(toFile: readme, atomically: true, encoding: .utf8)
-        let result = try ExhibitCLI.run(ingest + common + ["--recorded-start", "2024-03-01T13:58:00Z", readme, TestPaths.fixtures + "/mp4_h264.mp4"])
+        let result = try await ExhibitCLI.run(ingest + common + ["--recorded-start", "2024-03-01T13:58:00Z", readme, TestPaths.fixtures + "/mp4_h264.mp4"])
         #expect(result.status == 0, "\(result.err)")
         let lines = try ExhibitCLI.jsonLines(result)
         let text = try #require(lines.first)
@@ -61,16 +61,16 @@ import Testing
         #expect((text["coverage"] as? String)?.hasPrefix("no time coverage") == true, "\(text["coverage"] ?? "-")")
         #expect(!((text["coverage"] as? String) ?? "").contains("13:58"), "a document was given the recorder's time")
         #expect((lines.last?["coverage"] as? String)?.contains("13:58:00") == true, "\(lines.last?["coverage"] ?? "-")")
-        let shown = try ExhibitCLI.run(["show", "JS/1", "--as", "jsmith"] + common)
+        let shown = try await ExhibitCLI.run(["show", "JS/1", "--as", "jsmith"] + common)
         let coverage = (try JSONSerialization.jsonObject(with: shown.stdout) as? [String: Any])?["coverage"] as? [String: Any]
         #expect(coverage?["true_start"] == nil, "a document has no start in true time: \(coverage ?? [:])")
     }
 
-    @Test func catWritesTheBlobAndItsRanges() throws {
+    @Test func catWritesTheBlobAndItsRanges() async throws {
         let path = try makeFile("c.bin", size: 3 << 20 + 77, seed: 3)
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        let sha = try ExhibitCLI.jsonLines(ExhibitCLI.run(ingest + common + [path]))[0]["sha256"] as! String
-        let whole = try ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [sha])
+        let sha = try await ExhibitCLI.jsonLines(ExhibitCLI.run(ingest + common + [path]))[0]["sha256"] as! String
+        let whole = try await ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [sha])
         #expect(whole.status == 0 && whole.stdout == data)
         let cases: [(String, Range<Int>)] = [
             ("0-0", 0..<1), ("100-2000000", 100..<2_000_001), ("3145000-", 3_145_000..<data.count),
@@ -78,67 +78,67 @@ import Testing
         ]
         for (range, expected) in cases {
             // A range starting with '-' must be attached with '=' so it is not read as an option.
-            let result = try ExhibitCLI.run(["cat", "--as", "jsmith"] + common + ["JS/1", "--range=\(range)"])
+            let result = try await ExhibitCLI.run(["cat", "--as", "jsmith"] + common + ["JS/1", "--range=\(range)"])
             #expect(result.status == 0, "\(range): \(result.err)")
             #expect(result.stdout == data[expected], "range \(range)")
         }
         for bad in ["5-1", "abc", "1-2-3", "-", ""] {
-            let result = try ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [sha, "--range=\(bad)"])
+            let result = try await ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [sha, "--range=\(bad)"])
             #expect(result.status != 0 && result.stdout.isEmpty, "range '\(bad)' must be refused")
         }
-        let past = try ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [sha, "--range", "\(data.count)-"])
+        let past = try await ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [sha, "--range", "\(data.count)-"])
         #expect(past.status != 0 && past.err.contains("outside"))
-        let unknown = try ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [String(repeating: "ab", count: 32)])
+        let unknown = try await ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [String(repeating: "ab", count: 32)])
         #expect(unknown.status != 0 && unknown.err.contains("no exhibit"))
-        let malformed = try ExhibitCLI.run(["cat", "--as", "jsmith"] + common + ["../../etc/passwd"])
+        let malformed = try await ExhibitCLI.run(["cat", "--as", "jsmith"] + common + ["../../etc/passwd"])
         #expect(malformed.status != 0 && malformed.err.contains("no exhibit"))
         // Every download is in the custody record, with its range.
-        let csv = try ExhibitCLI.run(["custody", "export", "--as", "audit", "--format", "csv"] + common).out
+        let csv = try await ExhibitCLI.run(["custody", "export", "--as", "audit", "--format", "csv"] + common).out
         #expect(csv.components(separatedBy: "exhibit.downloaded").count - 1 == 1 + cases.count)
         #expect(csv.contains("\"\"range\"\":\"\"100-2000000\"\""))
     }
 
-    @Test func verifyNamesWhatIsBroken() throws {
+    @Test func verifyNamesWhatIsBroken() async throws {
         let path = try makeFile("v.bin", size: 4 << 20, seed: 4)
-        #expect(try ExhibitCLI.run(ingest + common + [path]).status == 0)
-        let clean = try ExhibitCLI.run(["verify"] + common)
+        #expect(try await ExhibitCLI.run(ingest + common + [path]).status == 0)
+        let clean = try await ExhibitCLI.run(["verify"] + common)
         #expect(clean.status == 0 && clean.out.hasPrefix("ok: 1 exhibits, 1 blobs"), "\(clean.out)")
 
-        let chunks = try store.objects.list(.chunks)
+        let chunks = try await store.objects.list(.chunks)
         let name = try #require(chunks.first)
-        var bytes = try store.objects.read(.chunks, name)
+        var bytes = try await store.objects.read(.chunks, name)
         bytes[10] ^= 0x40
-        try store.objects.overwrite(.chunks, name, with: bytes)
+        try await store.objects.overwrite(.chunks, name, with: bytes)
 
-        let broken = try ExhibitCLI.run(["verify"] + common)
+        let broken = try await ExhibitCLI.run(["verify"] + common)
         #expect(broken.status == 1)
         #expect(broken.out.contains("corrupt-chunk: chunk \(name)"))
         #expect(broken.out.contains("damaged: 1 exhibit(s) broken"), "\(broken.out)")
     }
 
-    @Test func aMissingFileStopsEverythingBeforeAnythingIsStored() throws {
+    @Test func aMissingFileStopsEverythingBeforeAnythingIsStored() async throws {
         let good = try makeFile("good.bin", size: 100_000, seed: 5)
-        let result = try ExhibitCLI.run(ingest + common + [good, folder.appending("absent.mp4")])
+        let result = try await ExhibitCLI.run(ingest + common + [good, folder.appending("absent.mp4")])
         #expect(result.status != 0)
         #expect(result.err.contains("no such file: \(folder.appending("absent.mp4"))"))
         #expect(result.out.isEmpty)
-        #expect(try manifests().isEmpty)
-        #expect(try store.sql("SELECT count(*) FROM exhibits").out == "0\n")
-        let folderArgument = try ExhibitCLI.run(ingest + common + [folder.path])
+        #expect(try await manifests().isEmpty)
+        #expect(try await store.sql("SELECT count(*) FROM exhibits").out == "0\n")
+        let folderArgument = try await ExhibitCLI.run(ingest + common + [folder.path])
         #expect(folderArgument.status != 0 && folderArgument.err.contains("not a regular file"))
     }
 
-    @Test func anUnreadableFileIsRefused() throws {
+    @Test func anUnreadableFileIsRefused() async throws {
         let secret = try makeFile("secret.bin", size: 1000, seed: 6)
         try FileManager.default.setAttributes([.posixPermissions: 0o000], ofItemAtPath: secret)
-        _ = try Subprocess.run("/bin/chown", ["-R", "65534:65534", storage])
+        _ = try await Subprocess.run("/bin/chown", ["-R", "65534:65534", storage])
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
-        let result = try ExhibitCLI.run(ingest + common + [secret], asNobody: true)
+        let result = try await ExhibitCLI.run(ingest + common + [secret], asNobody: true)
         #expect(result.status != 0)
         #expect(result.err.contains("cannot read \(secret): permission denied"))
     }
 
-    @Test func aStorageFolderWithoutPermissionIsRefused() throws {
+    @Test func aStorageFolderWithoutPermissionIsRefused() async throws {
         let file = try makeFile("f.bin", size: 1000, seed: 7)
         let locked = folder.appending("Locked")
         try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: true)
@@ -146,7 +146,7 @@ import Testing
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
         // Owned by root and not writable by others: the unprivileged user may not write there.
-        let result = try ExhibitCLI.run(
+        let result = try await ExhibitCLI.run(
             ingest + ["--storage", locked + "/Storage", "--policies", TestPaths.policies, file], asNobody: geteuid() == 0)
         if geteuid() == 0 {
             #expect(result.status != 0)
@@ -154,13 +154,13 @@ import Testing
         }
         // Whoever runs the test: a storage root that is a file is refused too.
         let notAFolder = try makeFile("plain", size: 10, seed: 8)
-        let second = try ExhibitCLI.run(ingest + ["--storage", notAFolder, "--policies", TestPaths.policies, file])
+        let second = try await ExhibitCLI.run(ingest + ["--storage", notAFolder, "--policies", TestPaths.policies, file])
         #expect(second.status != 0 && second.err.contains("cannot"))
     }
 
     /// A full disk: a private 3 MiB tmpfs (mounted in a user+mount namespace, so no root is needed) and an
     /// 8 MiB file. The command fails clearly and leaves no manifest and nothing in tmp/.
-    @Test(.enabled(if: !TestEngines.usesS3, "a full local disk: chunks in object storage do not fill it")) func aFullDiskFailsCleanly() throws {
+    @Test(.enabled(if: !TestEngines.usesS3, "a full local disk: chunks in object storage do not fill it")) func aFullDiskFailsCleanly() async throws {
         let file = try makeFile("big.bin", size: 8 << 20, seed: 9)
         let mount = folder.appending("small")
         try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
@@ -173,7 +173,7 @@ import Testing
             echo "manifests=$(find "$1/Storage/manifests" -type f | wc -l) tmp=$(ls "$1/Storage/tmp" | wc -l)"
             exit $rc
             """
-        let result = try Subprocess.run(
+        let result = try await Subprocess.run(
             "/usr/bin/unshare", ["-Urm", "/bin/sh", "-c", script, "sh", mount, TestPaths.exhibitExecutable, TestPaths.policies, file, storage])
         #expect(result.status != 90, "could not mount a tmpfs (this test needs root or unprivileged user namespaces for `unshare -Urm`): \(result.err)")
         #expect(result.status != 0)
@@ -182,7 +182,7 @@ import Testing
         #expect(result.out.contains("exhibits=0"), "\(result.out)")
     }
 
-    @Test func aBadPolicyFileNamesTheLineAndTheProblem() throws {
+    @Test func aBadPolicyFileNamesTheLineAndTheProblem() async throws {
         let file = try makeFile("p.bin", size: 1000, seed: 10)
         let policies = folder.appending("Policies")
         try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
@@ -202,11 +202,11 @@ import Testing
         ]
         for (yaml, expected) in cases {
             try yaml.write(toFile: policies + "/storage.yaml", atomically: true, encoding: .utf8)
-            let result = try ExhibitCLI.run(ingest + ["--storage", storage, "--policies", policies, file])
+            let result = try await ExhibitCLI.run(ingest + ["--storage", storage, "--policies", policies, file])
             #expect(result.status != 0)
             #expect(result.err.contains(expected), "expected '\(expected)' in: \(result.err)")
         }
-        #expect(try manifests().isEmpty)
+        #expect(try await manifests().isEmpty)
     }
 
     @Test(arguments: [
@@ -214,8 +214,8 @@ import Testing
         ["case", "list"], ["case", "show"], ["case", "add-member"], ["custody", "export"], ["custody", "verify"],
         ["custody", "checkpoint"], ["custody", "pubkey"], ["custody", "note"],
     ])
-    func everyCommandExplainsItselfWithAnExample(command: [String]) throws {
-        let result = try ExhibitCLI.run(command + ["--help"])
+    func everyCommandExplainsItselfWithAnExample(command: [String]) async throws {
+        let result = try await ExhibitCLI.run(command + ["--help"])
         #expect(result.status == 0)
         #expect(result.out.contains("Example"))
     }

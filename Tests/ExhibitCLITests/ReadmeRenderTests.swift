@@ -11,7 +11,7 @@ import Testing
     @Test func theReadmeRendersAsWritten() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.python), "the test virtualenv is missing: run `make deps`")
         let script = TestPaths.packageRoot + "/Tests/Tools/readme_check.py"
-        let result = try await HTTP.offPool { try Subprocess.run(Self.python, [script, TestPaths.packageRoot + "/README.md"]) }
+        let result = try await Subprocess.run(Self.python, [script, TestPaths.packageRoot + "/README.md"])
         #expect(result.status == 0, "the README does not render as written:\n\(result.out)\(result.err)")
         // The sections a newcomer looks for are there, as headings.
         let readme = try String(contentsOfFile: TestPaths.packageRoot + "/README.md", encoding: .utf8)
@@ -21,7 +21,7 @@ import Testing
         // The checker itself finds the fault it is for.
         let broken = try TemporaryDirectory("readme-broken")
         try "# T\n\n```\ncode\n``` and text\n\n## Lost\n\ntext\n\n```\nmore\n```\n".write(toFile: broken.appending("R.md"), atomically: true, encoding: .utf8)
-        let caught = try await HTTP.offPool { try Subprocess.run(Self.python, [script, broken.appending("R.md")]) }
+        let caught = try await Subprocess.run(Self.python, [script, broken.appending("R.md")])
         #expect(caught.status == 1 && caught.out.contains("not a closing fence") && caught.out.contains("Lost"), "\(caught.out)")
     }
 
@@ -29,7 +29,7 @@ import Testing
     @Test func theDesignMapMatchesThePackage() async throws {
         let script = TestPaths.packageRoot + "/Tests/Tools/design_map_check.py"
         let readme = TestPaths.packageRoot + "/README.md", package = TestPaths.packageRoot + "/Package.swift"
-        let result = try await HTTP.offPool { try Subprocess.run("/usr/bin/python3", [script, readme, package]) }
+        let result = try await Subprocess.run("/usr/bin/python3", [script, readme, package])
         #expect(result.status == 0, "the README's module map differs from Package.swift:\n\(result.out)\(result.err)")
         // The checker finds a row that leaves an import out.
         let text = try String(contentsOfFile: readme, encoding: .utf8)
@@ -37,7 +37,7 @@ import Testing
         #expect(wrong != text, "the BlobStore row to alter is not in the README")
         let folder = try TemporaryDirectory("design-map")
         try wrong.write(toFile: folder.appending("README.md"), atomically: true, encoding: .utf8)
-        let caught = try await HTTP.offPool { try Subprocess.run("/usr/bin/python3", [script, folder.appending("README.md"), package]) }
+        let caught = try await Subprocess.run("/usr/bin/python3", [script, folder.appending("README.md"), package])
         #expect(caught.status == 1 && caught.out.contains("BlobStore"), "the checker missed an import left out of the map: \(caught.out)")
     }
 }

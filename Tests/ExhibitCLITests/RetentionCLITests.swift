@@ -6,14 +6,14 @@ import Testing
 /// validation.
 @Suite struct RetentionCLITests {
     /// The README's "Retention" block, run as printed.
-    @Test func theReadmeRetentionSessionWorksAsPrinted() throws {
-        let store = try TestStore("retention-readme")
+    @Test func theReadmeRetentionSessionWorksAsPrinted() async throws {
+        let store = try await TestStore("retention-readme")
         let work = try TemporaryDirectory("retention-readme-work")
         try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/mp4_h264.mp4", toPath: work.appending("cam1.mp4"))
-        #expect(try store.ingest([work.appending("cam1.mp4")]).first?["reference"] as? String == "JS/1")
+        #expect(try await store.ingest([work.appending("cam1.mp4")]).first?["reference"] as? String == "JS/1")
         let script = try Readme.bashBlock(after: "A case's life, from the command line")
         let bin = (TestPaths.exhibitExecutable as NSString).deletingLastPathComponent
-        let result = try Subprocess.run(
+        let result = try await Subprocess.run(
             "/bin/bash", ["-c", script],
             environment: [
                 "EXHIBIT_STORAGE": store.storage, "EXHIBIT_POLICIES": TestPaths.policies,
@@ -29,19 +29,19 @@ import Testing
         #expect(lines.contains("restored JS/1"))
         #expect(lines.contains { $0.hasPrefix("note: still due") })
         #expect(lines.last?.hasPrefix("would remove 0 manifest(s) and 0 chunk(s)") == true)
-        let shown = try store.run(["show", "JS/1", "--as", "sup"])
+        let shown = try await store.run(["show", "JS/1", "--as", "sup"])
         #expect(shown.out.contains("\"state\" : \"live\""))
     }
 
-    @Test func badInputIsRefusedAndChangesNothing() throws {
-        let store = try TestStore("retention-bad")
-        _ = try store.ingest([TestPaths.fixtures + "/mp4_h264.mp4"])
+    @Test func badInputIsRefusedAndChangesNothing() async throws {
+        let store = try await TestStore("retention-bad")
+        _ = try await store.ingest([TestPaths.fixtures + "/mp4_h264.mp4"])
         // Events other than the exports that read them.
-        func events() throws -> Int {
-            try ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
+        func events() async throws -> Int {
+            try await ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
                 .filter { $0["action"] as? String != "custody.exported" }.count
         }
-        let before = try events()
+        let before = try await events()
         let refusals: [([String], String)] = [
             (["case", "status", TestStore.caseReference, "sentenced", "--as", "jsmith"], "unknown status 'sentenced'"),
             (["case", "status", TestStore.caseReference, "convicted", "--at", "2020-05-01", "--release-date", "2020-01-01", "--as", "jsmith"],
@@ -61,17 +61,17 @@ import Testing
             (["restore", "JS/1", "--reason", "x", "--as", "jsmith"], "may not retention.apply"),
         ]
         for (arguments, message) in refusals {
-            let result = try store.run(arguments)
+            let result = try await store.run(arguments)
             #expect(result.status != 0, "\(arguments) succeeded")
             #expect(result.err.contains(message), "\(arguments): \(result.err)")
         }
-        #expect(try events() == before, "refused commands appended nothing")
-        #expect(try store.run(["case", "show", TestStore.caseReference, "--as", "jsmith"]).out.contains(", open, created by"))
+        #expect(try await events() == before, "refused commands appended nothing")
+        #expect(try await store.run(["case", "show", TestStore.caseReference, "--as", "jsmith"]).out.contains(", open, created by"))
     }
 
     /// A policy that does not validate stops every command and the server, naming the line and the problem.
-    @Test func anInvalidRetentionPolicyStopsEverything() throws {
-        let store = try TestStore("retention-policy", withCase: false)
+    @Test func anInvalidRetentionPolicyStopsEverything() async throws {
+        let store = try await TestStore("retention-policy", withCase: false)
         let shipped = try String(contentsOfFile: TestPaths.policies + "/retention.yaml", encoding: .utf8)
         let cases: [(String, String, String)] = [
             ("  closed: default", "  closed: defualt", "statuses.closed: unknown class 'defualt'"),
@@ -91,11 +91,11 @@ import Testing
                 try FileManager.default.copyItem(atPath: TestPaths.policies + "/" + name, toPath: folder.appending(name))
             }
             try shipped.replacingOccurrences(of: original, with: broken).write(toFile: folder.appending("retention.yaml"), atomically: true, encoding: .utf8)
-            let result = try ExhibitCLI.run(["case", "list", "--as", "sup", "--storage", store.storage, "--policies", folder.path])
+            let result = try await ExhibitCLI.run(["case", "list", "--as", "sup", "--storage", store.storage, "--policies", folder.path])
             #expect(result.status != 0)
             #expect(result.err.contains("retention.yaml:") && result.err.contains(message), "\(broken): \(result.err)")
             if message.contains("defualt") {
-                #expect(throws: (any Error).self) { try LiveServer(storage: store.storage, policies: folder.path) }
+                await #expect(throws: (any Error).self) { try await LiveServer(storage: store.storage, policies: folder.path) }
             }
         }
     }

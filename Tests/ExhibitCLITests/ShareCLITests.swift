@@ -5,15 +5,15 @@ import Testing
 /// `exhibit share` and `exhibit keys` against a real store, with a real server for the links.
 @Suite struct ShareCLITests {
     /// The README's "Sharing" block, run as printed.
-    @Test func theReadmeShareSessionWorksAsPrinted() throws {
-        let store = try TestStore("share-readme")
+    @Test func theReadmeShareSessionWorksAsPrinted() async throws {
+        let store = try await TestStore("share-readme")
         let work = try TemporaryDirectory("share-readme-work")
         try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/mp4_h264_aac.mp4", toPath: work.appending("cam1.mp4"))
-        #expect(try store.ingest([work.appending("cam1.mp4")]).first?["reference"] as? String == "JS/1")
-        let server = try LiveServer(storage: store.storage)
+        #expect(try await store.ingest([work.appending("cam1.mp4")]).first?["reference"] as? String == "JS/1")
+        let server = try await LiveServer(storage: store.storage)
         let script = try Readme.bashBlock(after: "A link from the command line, opened with curl")
         let bin = (TestPaths.exhibitExecutable as NSString).deletingLastPathComponent
-        let result = try Subprocess.run(
+        let result = try await Subprocess.run(
             "/bin/bash", ["-c", script],
             environment: [
                 "EXHIBIT": server.url, "EXHIBIT_STORAGE": store.storage, "EXHIBIT_POLICIES": TestPaths.policies,
@@ -31,15 +31,15 @@ import Testing
         #expect(lines.last == "410")
     }
 
-    @Test func sharingFollowsRolesAndLimits() throws {
-        let store = try TestStore("share-cli")
-        _ = try store.ingest([TestPaths.fixtures + "/mp4_h264.mp4"])
+    @Test func sharingFollowsRolesAndLimits() async throws {
+        let store = try await TestStore("share-cli")
+        _ = try await store.ingest([TestPaths.fixtures + "/mp4_h264.mp4"])
         // No server has run on this storage and the policy names no public_url: no address for a link, no share.
-        let nowhere = try store.run(["share", "create", "JS/1", "--as", "jsmith"])
+        let nowhere = try await store.run(["share", "create", "JS/1", "--as", "jsmith"])
         #expect(nowhere.status != 0 && nowhere.err.contains("no address is known"), "\(nowhere.out) \(nowhere.err)")
         // The address a server on this storage recorded (Storage/public-url) is the one links start with.
         try "http://evidence.example:9000\n".write(toFile: store.storage + "/public-url", atomically: true, encoding: .utf8)
-        let made = try store.run(["share", "create", "JS/1", "--as", "jsmith"])
+        let made = try await store.run(["share", "create", "JS/1", "--as", "jsmith"])
         #expect(made.status == 0, "\(made.err)")
         #expect(made.out.hasPrefix("http://evidence.example:9000/s/"), "the recorded public address: \(made.out)")
         #expect(made.err.contains("3 download(s)"), "the policy's default: \(made.err)")
@@ -55,31 +55,31 @@ import Testing
             (["share", "revoke", "'; DROP TABLE shares; --", "--as", "jsmith"], "no share"),
         ]
         for (arguments, message) in refusals {
-            let result = try store.run(arguments)
+            let result = try await store.run(arguments)
             #expect(result.status != 0, "\(arguments) succeeded")
             #expect(result.err.contains(message), "\(arguments): \(result.err)")
         }
-        let listed = try store.run(["share", "list", "JS/1", "--as", "audit", "--json"])
+        let listed = try await store.run(["share", "list", "JS/1", "--as", "audit", "--json"])
         #expect(listed.status == 0, "auditors see shares: \(listed.err)")
         let shares = try #require(try JSONSerialization.jsonObject(with: listed.stdout) as? [[String: Any]])
         #expect(shares.count == 1)
         let id = try #require(shares.first?["id"] as? String)
-        #expect(try store.run(["share", "revoke", id, "--as", "audit"]).status != 0)
-        let revoked = try store.run(["share", "revoke", id, "--as", "sup"])
+        #expect(try await store.run(["share", "revoke", id, "--as", "audit"]).status != 0)
+        let revoked = try await store.run(["share", "revoke", id, "--as", "sup"])
         #expect(revoked.status == 0 && revoked.out.contains("revoked"), "a supervisor may revoke: \(revoked.err)")
-        let again = try store.run(["share", "revoke", id, "--as", "jsmith"])
+        let again = try await store.run(["share", "revoke", id, "--as", "jsmith"])
         #expect(again.status != 0 && again.err.contains("already revoked"))
         // The link key is a 0600 file; rotation adds one and keeps the old (its links have not expired).
         let keys = try FileManager.default.contentsOfDirectory(atPath: store.storage + "/keys").filter { $0.hasPrefix("link-") }
         #expect(keys.count == 1)
         let mode = try FileManager.default.attributesOfItem(atPath: store.storage + "/keys/" + keys[0])[.posixPermissions] as? Int
         #expect(mode == 0o600)
-        let rotated = try store.run(["keys", "rotate-link-key"])
+        let rotated = try await store.run(["keys", "rotate-link-key"])
         #expect(rotated.status == 0 && rotated.out.hasPrefix("new link key ") && !rotated.out.contains("removed"), "\(rotated.out)\(rotated.err)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.storage + "/keys").filter { $0.hasPrefix("link-") }.count == 2)
-        let table = try store.run(["share", "list", "JS/1", "--as", "jsmith"])
+        let table = try await store.run(["share", "list", "JS/1", "--as", "jsmith"])
         #expect(table.out.contains(made.out.trimmingCharacters(in: .whitespacesAndNewlines)), "the old link is unchanged")
-        let events = try ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
+        let events = try await ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
         #expect(events.filter { ($0["action"] as? String)?.hasPrefix("share.") == true }.map { $0["action"] as! String } == ["share.created", "share.revoked"])
     }
 }

@@ -13,7 +13,7 @@ import Testing
         let process: Process
         let port: Int
 
-        init(target: Int) throws {
+        init(target: Int) async throws {
             folder = try TemporaryDirectory("proxy")
             try String(target).write(toFile: folder.appending("target"), atomically: true, encoding: .utf8)
             process = Process()
@@ -24,7 +24,7 @@ import Testing
             var port: Int?
             for _ in 0..<500 where port == nil {
                 port = (try? String(contentsOfFile: folder.appending("port"), encoding: .utf8)).flatMap { Int($0) }
-                if port == nil { Thread.sleep(forTimeInterval: 0.01) }
+                if port == nil { try await Task.sleep(for: .seconds(0.01)) }
             }
             guard let port else { throw TestSupportError("the proxy did not start") }
             self.port = port
@@ -39,7 +39,6 @@ import Testing
         deinit {
             // SIGKILL: a child of the test process may inherit a mask that blocks SIGTERM.
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
         }
     }
 
@@ -68,16 +67,16 @@ import Testing
         return process
     }
 
-    func events(_ store: TestStore) throws -> [[String: Any]] {
-        try ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
+    func events(_ store: TestStore) async throws -> [[String: Any]] {
+        try await ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
     }
 
     /// 300 MB, interrupted five times at seeded random points (client killed, connection cut, server restarted):
     /// the exhibit is the file, and what crossed the wire stays under 1.1× its size.
-    @Test func aLargeUploadSurvivesFiveInterruptions() throws {
+    @Test func aLargeUploadSurvivesFiveInterruptions() async throws {
         let began = Date()
         func log(_ text: String) { print(String(format: "[%6.1fs] ", Date().timeIntervalSince(began)) + text) }
-        let store = try TestStore("upload-resume")
+        let store = try await TestStore("upload-resume")
         let work = try TemporaryDirectory("upload-resume-work")
         let path = work.appending("dvr-export.h264")
         let size = 300_000_000
@@ -85,8 +84,8 @@ import Testing
         try random.writeFile(at: path, size: size)
         let expected = try SHA256.hash(Data(contentsOf: URL(fileURLWithPath: path)))
         log("file written")
-        var server = try LiveServer(storage: store.storage)
-        let proxy = try Proxy(target: Self.port(server))
+        var server = try await LiveServer(storage: store.storage)
+        let proxy = try await Proxy(target: Self.port(server))
         let token = store.tokens["jsmith"]!
         let arguments = ["--server", proxy.url, "--case", TestStore.caseReference, "--json", path]
         let config = work.appending("config")
@@ -102,7 +101,7 @@ import Testing
         while let point = points.first, Date() < deadline {
             guard client.isRunning else { break }
             if proxy.forwarded < point {
-                Thread.sleep(forTimeInterval: 0.02)
+                try await Task.sleep(for: .seconds(0.02))
                 continue
             }
             points.removeFirst()
@@ -112,18 +111,18 @@ import Testing
             switch kind {
             case "client killed":
                 kill(client.processIdentifier, SIGKILL)
-                client.waitUntilExit()
+                await client.exited()
                 client = try uploadProcess(arguments, token: token, config: config, output: work.appending("out\(runs)"))
                 runs += 1
             case "connection cut":
                 try proxy.cut()
             default:
-                server.stop(signal: SIGKILL)
-                server = try LiveServer(storage: store.storage)
+                await server.stop(signal: SIGKILL)
+                server = try await LiveServer(storage: store.storage)
                 try proxy.retarget(Self.port(server))
             }
         }
-        client.waitUntilExit()
+        await client.exited()
         log("client done")
         let last = work.appending("out\(runs - 1)")
         let errors = (try? String(contentsOfFile: last + ".err", encoding: .utf8)) ?? ""
@@ -139,9 +138,9 @@ import Testing
         print("upload of \(size) bytes with 5 interruptions sent \(proxy.forwarded) bytes (\(String(format: "%.3f", Double(proxy.forwarded) / Double(size)))×)")
         // The stored exhibit is the file, recorded once, with its resumptions.
         log("checking")
-        let stored = try HTTP.get(server.url + "/v1/exhibits/JS%2F1/content", token: token)
+        let stored = try await HTTP.get(server.url + "/v1/exhibits/JS%2F1/content", token: token)
         #expect(SHA256.hash(stored.body) == expected)
-        let ingested = try events(store).filter { $0["action"] as? String == "exhibit.ingested" }
+        let ingested = try await events(store).filter { $0["action"] as? String == "exhibit.ingested" }
         #expect(ingested.count == 1)
         let details = ingested.first?["details"] as? [String: Any] ?? [:]
         // Only the server restart is sure to fall inside a request (the new server rebuilds the upload from the
@@ -149,20 +148,20 @@ import Testing
         #expect((details["resumptions"] as? Int ?? 0) >= 1, "\(details)")
         print("resumptions recorded: \(details["resumptions"] ?? "?") for \(done)")
         #expect(details["client_sha256"] as? String == expected.hex)
-        #expect(try store.run(["verify"]).status == 0)
+        #expect(try await store.run(["verify"]).status == 0)
     }
 
     /// A folder: every file in name order, a table at the end; the token from EXHIBIT_TOKEN.
     /// Regression (found by the crash rounds): a symbolic link was sent as the link itself (its size, the length of
     /// its target's path), and the server refused the bytes. A link uploads its target.
-    @Test func aSymbolicLinkUploadsTheFileItPointsTo() throws {
-        let store = try TestStore("upload-link")
-        let server = try LiveServer(storage: store.storage)
+    @Test func aSymbolicLinkUploadsTheFileItPointsTo() async throws {
+        let store = try await TestStore("upload-link")
+        let server = try await LiveServer(storage: store.storage)
         let work = try TemporaryDirectory("upload-link-work")
         let target = TestPaths.fixtures + "/mp4_h264_aac.mp4"
         let link = work.appending("camera-3.mp4")
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
-        let result = try Subprocess.run(
+        let result = try await Subprocess.run(
             TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, "--json", link],
             environment: ["EXHIBIT_TOKEN": store.tokens["jsmith"]!, "XDG_CONFIG_HOME": work.appending("config")])
         #expect(result.status == 0, "\(result.out)\(result.err)")
@@ -171,22 +170,22 @@ import Testing
         #expect(line["size"] as? Int == 185_813)
         let dangling = work.appending("gone.mp4")
         try FileManager.default.createSymbolicLink(atPath: dangling, withDestinationPath: work.appending("nothing"))
-        let refused = try Subprocess.run(
+        let refused = try await Subprocess.run(
             TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, dangling],
             environment: ["EXHIBIT_TOKEN": store.tokens["jsmith"]!, "XDG_CONFIG_HOME": work.appending("config")])
         #expect(refused.status != 0 && refused.err.contains("no such file"), "\(refused.err)")
     }
 
-    @Test func aFolderIsUploadedFileByFile() throws {
-        let store = try TestStore("upload-folder")
-        let server = try LiveServer(storage: store.storage)
+    @Test func aFolderIsUploadedFileByFile() async throws {
+        let store = try await TestStore("upload-folder")
+        let server = try await LiveServer(storage: store.storage)
         let work = try TemporaryDirectory("upload-folder-work")
         let export = work.appending("DVR")
         try FileManager.default.createDirectory(atPath: export + "/CH02", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/mp4_h264.mp4", toPath: export + "/CH01.mp4")
         try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/truncated_no_moov.mp4", toPath: export + "/CH02/clip.mp4")
         try Data("hidden".utf8).write(to: URL(fileURLWithPath: export + "/.DS_Store"))
-        let result = try Subprocess.run(
+        let result = try await Subprocess.run(
             TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, export],
             environment: ["EXHIBIT_TOKEN": store.tokens["jsmith"]!, "XDG_CONFIG_HOME": work.appending("config")])
         #expect(result.status == 0, "a damaged file is stored and flagged, not refused: \(result.err)")
@@ -196,17 +195,17 @@ import Testing
         #expect(rows[2].contains("CH02/clip.mp4") && rows[2].contains("JS/2") && rows[2].contains("truncated"))
         #expect(result.err.contains("[1/2] CH01.mp4: stored as JS/1 (complete)"), "\(result.err)")
         // Without a token: a clear error, nothing sent.
-        let refused = try Subprocess.run(TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", "X", export],
+        let refused = try await Subprocess.run(TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", "X", export],
                                          environment: ["EXHIBIT_TOKEN": "", "XDG_CONFIG_HOME": work.appending("config")])
         #expect(refused.status != 0 && refused.err.contains("EXHIBIT_TOKEN"))
         // A wrong token is named at once, before anything is hashed or sent; so is a server that is not there.
-        let wrong = try Subprocess.run(TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, export],
+        let wrong = try await Subprocess.run(TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, export],
                                        environment: ["EXHIBIT_TOKEN": "exh_wrong", "XDG_CONFIG_HOME": work.appending("config")])
         #expect(wrong.status != 0 && wrong.err.contains("401") && wrong.err.contains("nothing was sent"), "\(wrong.err)")
         #expect(!wrong.err.contains("sent in"), "no summary claims bytes sent: \(wrong.err)")
         let closedPort = try LiveServer.freePort()
         let started = Date()
-        let nowhere = try Subprocess.run(
+        let nowhere = try await Subprocess.run(
             TestPaths.exhibitExecutable, ["upload", "--server", "http://127.0.0.1:\(closedPort)", "--case", TestStore.caseReference, export],
             environment: ["EXHIBIT_TOKEN": store.tokens["jsmith"]!, "XDG_CONFIG_HOME": work.appending("config")])
         // Named on the first failure, tried again briefly (a restarting server comes back), then given up.
@@ -215,29 +214,29 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 60, "giving up on an unreachable server took \(Date().timeIntervalSince(started)) s")
 
         // The same folder again: what the case holds is reported, not stored again.
-        let rerun = try Subprocess.run(
+        let rerun = try await Subprocess.run(
             TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, export],
             environment: ["EXHIBIT_TOKEN": store.tokens["jsmith"]!, "XDG_CONFIG_HOME": work.appending("config")])
         #expect(rerun.status == 0, "\(rerun.err)")
         #expect(rerun.err.contains("already stored as JS/1") && rerun.err.contains("already stored as JS/2"), "\(rerun.err)")
         #expect(rerun.err.contains("0 stored, 2 already stored; 0 B sent"), "\(rerun.err)")
-        let stillTwo = try HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits", token: store.tokens["jsmith"]!).jsonArray()
+        let stillTwo = try await HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits", token: store.tokens["jsmith"]!).jsonArray()
         #expect(stillTwo.count == 2, "a rerun stored \(stillTwo.count - 2) file(s) again")
         // A fresh machine (no local state) asks the server and skips them too; --again sends them anyway.
-        let fresh = try Subprocess.run(
+        let fresh = try await Subprocess.run(
             TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, "--json", export],
             environment: ["EXHIBIT_TOKEN": store.tokens["jsmith"]!, "XDG_CONFIG_HOME": work.appending("other-config")])
         #expect(fresh.out.split(separator: "\n").allSatisfy { $0.contains("\"already_stored\":true") }, "\(fresh.out)")
-        let again = try Subprocess.run(
+        let again = try await Subprocess.run(
             TestPaths.exhibitExecutable, ["upload", "--server", server.url, "--case", TestStore.caseReference, "--again", export],
             environment: ["EXHIBIT_TOKEN": store.tokens["jsmith"]!, "XDG_CONFIG_HOME": work.appending("config")])
         #expect(again.status == 0 && again.out.contains("JS/3") && again.out.contains("JS/4"), "\(again.out)\(again.err)")
     }
 
     /// Two clients sending the same file at once: two exhibits, one blob.
-    @Test func twoClientsSendingTheSameFileEndInOneBlob() throws {
-        let store = try TestStore("upload-same")
-        let server = try LiveServer(storage: store.storage)
+    @Test func twoClientsSendingTheSameFileEndInOneBlob() async throws {
+        let store = try await TestStore("upload-same")
+        let server = try await LiveServer(storage: store.storage)
         let work = try TemporaryDirectory("upload-same-work")
         let path = work.appending("same.bin")
         var random = DeterministicRandom(seed: 77)
@@ -247,13 +246,13 @@ import Testing
         let arguments = ["--server", server.url, "--case", TestStore.caseReference, "--json", "--again", path]
         let a = try uploadProcess(arguments, token: token, config: work.appending("a"), output: work.appending("a.out"))
         let b = try uploadProcess(arguments, token: token, config: work.appending("b"), output: work.appending("b.out"))
-        a.waitUntilExit()
-        b.waitUntilExit()
+        await a.exited()
+        await b.exited()
         #expect(a.terminationStatus == 0 && b.terminationStatus == 0)
-        let exhibits = try HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits", token: token).jsonArray()
+        let exhibits = try await HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits", token: token).jsonArray()
         #expect(exhibits.count == 2 && Set(exhibits.compactMap { $0["sha256"] as? String }).count == 1)
-        let manifests = try store.objects.list(.manifests)
+        let manifests = try await store.objects.list(.manifests)
         #expect(manifests.count == 1, "one blob: \(manifests)")
-        #expect(try store.run(["verify"]).status == 0)
+        #expect(try await store.run(["verify"]).status == 0)
     }
 }

@@ -21,8 +21,7 @@ import Testing
     init() throws { folder = try TemporaryDirectory("catalog-drivers") }
 
     static func postgres() async throws -> PostgresServer {
-        let result = try await HTTP.offPool { TestEngines.postgres }
-        return try result.get()
+        try await TestEngines.postgresServer()
     }
 
     func sqliteCatalog(_ name: String = "exhibit.sqlite") throws -> Catalog {
@@ -30,7 +29,7 @@ import Testing
     }
 
     static func postgresCatalog(_ server: PostgresServer) async throws -> (Catalog, PostgresLocation, String) {
-        let address = try await HTTP.offPool { try server.createDatabase() }
+        let address = try await server.createDatabase()
         let location = try PostgresLocation.parse(address)
         return (Catalog(database: PostgresDatabase(location: location, sealKey: sealKey), sealKey: sealKey, now: fixedNow), location, address)
     }
@@ -124,13 +123,9 @@ import Testing
         let (pg, _, address) = try await Self.postgresCatalog(server)
         _ = try await pg.head()
         let name = String(address.split(separator: "/").last ?? "")
-        let lite = try await HTTP.offPool {
-            try Subprocess.run("/usr/bin/sqlite3", [self.folder.appending("schema.sqlite"),
+        let lite = try await Subprocess.run("/usr/bin/sqlite3", [self.folder.appending("schema.sqlite"),
                 "SELECT m.name || '.' || p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> 'grdb_migrations' ORDER BY 1"])
-        }
-        let postgres = try await HTTP.offPool {
-            try server.psql(database: name, "SELECT table_name || '.' || column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name NOT IN ('exhibit_migrations', 'exhibit_settings', 'write_leases') ORDER BY 1")
-        }
+        let postgres = try await server.psql(database: name, "SELECT table_name || '.' || column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name NOT IN ('exhibit_migrations', 'exhibit_settings', 'write_leases') ORDER BY 1")
         #expect(lite.status == 0 && postgres.status == 0, "\(lite.err)\(postgres.err)")
         let a = Set(lite.out.split(separator: "\n")), b = Set(postgres.out.split(separator: "\n"))
         #expect(a.count > 80, "SQLite lists only \(a.count) columns")
@@ -143,19 +138,17 @@ import Testing
         let event = try await pg.append(CustodyEvent.Draft(actor: "jsmith", role: nil, action: "custody.note", client: "test"))
         let name = String(address.split(separator: "/").last ?? "")
         // As PostgreSQL catalogs made before the one timeline recorded their migrations.
-        let rewrite = try await HTTP.offPool {
-            try server.psql(database: name, """
+        let rewrite = try await server.psql(database: name, """
                 DELETE FROM exhibit_migrations;
                 INSERT INTO exhibit_migrations (name, applied_at) VALUES
                   ('v1: the catalog, custody ledger, shares, retention and resumable uploads', 'x'),
                   ('v2: open uploads counted per owner', 'x'), ('v3: users disabled, tokens reissued and with a lifetime', 'x');
                 """)
-        }
         #expect(rewrite.status == 0, "\(rewrite.err)")
         let reopened = Catalog(database: PostgresDatabase(location: location, sealKey: Self.sealKey), sealKey: Self.sealKey, now: Self.fixedNow)
         let head = try await reopened.head()
         #expect(head?.hash == event.hash, "the reopened catalog lost its ledger")
-        let names = try await HTTP.offPool { try server.psql(database: name, "SELECT count(*) FROM exhibit_migrations") }
+        let names = try await server.psql(database: name, "SELECT count(*) FROM exhibit_migrations")
         #expect(names.out.trimmingCharacters(in: .whitespacesAndNewlines) == "3", "migrations ran again: \(names.out)")
         // And a catalog sealed with another key is refused, naming the fix.
         let other = Catalog(database: PostgresDatabase(location: location, sealKey: [UInt8](repeating: 9, count: 32)), sealKey: [UInt8](repeating: 9, count: 32))

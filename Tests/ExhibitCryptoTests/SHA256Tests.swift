@@ -44,12 +44,12 @@ import Testing
     }
 
     @Test(arguments: [0, 1, 63, 64, 65, 1_048_593, 5_000_000])
-    func matchesSha256sumOfRealFiles(size: Int) throws {
+    func matchesSha256sumOfRealFiles(size: Int) async throws {
         let folder = try TemporaryDirectory()
         let path = folder.appending("file.bin")
         var random = DeterministicRandom(seed: UInt64(size))
         try random.writeFile(at: path, size: size)
-        let result = try Subprocess.run("/usr/bin/sha256sum", [path])
+        let result = try await Subprocess.run("/usr/bin/sha256sum", [path])
         #expect(result.status == 0)
         let expected = String(result.out.prefix(64))
         let data = try Data(contentsOf: URL(fileURLWithPath: path))

@@ -69,8 +69,8 @@ import Testing
     static func check(
         _ store: TestStore, _ ledger: inout Ledger, downloads: [String], server: LiveServer?, label: String
     ) async throws {
-        let rows = try store.sql("SELECT id, filename, blob FROM exhibits").out.split(separator: "\n").map { $0.split(separator: "|").map(String.init) }
-        let ingested = try store.sql("SELECT exhibit, count(*) FROM custody_events WHERE action = 'exhibit.ingested' GROUP BY exhibit").out
+        let rows = try await store.sql("SELECT id, filename, blob FROM exhibits").out.split(separator: "\n").map { $0.split(separator: "|").map(String.init) }
+        let ingested = try await store.sql("SELECT exhibit, count(*) FROM custody_events WHERE action = 'exhibit.ingested' GROUP BY exhibit").out
             .split(separator: "\n").map { $0.split(separator: "|").map(String.init) }
         var events: [String: Int] = [:]
         for row in ingested where row.count == 2 { events[row[0]] = Int(row[1]) }
@@ -94,18 +94,18 @@ import Testing
         if let server {
             let token = store.tokens["jsmith"]!
             for id in downloads {
-                let body = try await HTTP.offPool { try HTTP.request("GET", server.url + "/v1/exhibits/\(id)/content", token: token) }
+                let body = try await HTTP.request("GET", server.url + "/v1/exhibits/\(id)/content", token: token)
                 #expect(body.status == 200 && SHA256.hash(body.body).hex == ledger.acknowledged[id], "\(label): \(id) downloads intact")
             }
         } else {
             for id in downloads {
-                let body = try store.run(["cat", "--as", "jsmith", id])
+                let body = try await store.run(["cat", "--as", "jsmith", id])
                 #expect(body.status == 0 && SHA256.hash(body.stdout).hex == ledger.acknowledged[id], "\(label): \(id) reads intact")
             }
         }
-        let verify = try store.run(["verify"])
+        let verify = try await store.run(["verify"])
         #expect(verify.status == 0, "\(label): \(verify.out)\(verify.err)")
-        let custody = try store.run(["custody", "verify"])
+        let custody = try await store.run(["custody", "verify"])
         #expect(custody.status == 0, "\(label): \(custody.out)\(custody.err)")
         let tmp = store.storage + "/tmp"
         let left = (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []
@@ -115,23 +115,23 @@ import Testing
         let live = Set(stored.values)
         var needed = Set<String>()
         for blob in live {
-            let manifest = String(decoding: try store.objects.read(.manifests, blob), as: UTF8.self)
+            let manifest = String(decoding: try await store.objects.read(.manifests, blob), as: UTF8.self)
             for line in manifest.split(separator: "\n").dropFirst(4) { needed.insert(String(line.prefix(64))) }
         }
-        let chunksBefore = Set(try store.objects.list(.chunks))
-        let manifestsBefore = Set(try store.objects.list(.manifests))
-        let gc = try ExhibitCLI.jsonLines(try store.run(["gc", "--json"])).first ?? [:]
+        let chunksBefore = Set(try await store.objects.list(.chunks))
+        let manifestsBefore = Set(try await store.objects.list(.manifests))
+        let gc = try await ExhibitCLI.jsonLines(try store.run(["gc", "--json"])).first ?? [:]
         #expect(gc["chunks_removed"] as? Int == chunksBefore.subtracting(needed).count, "\(label): \(gc)")
         #expect(gc["manifests_removed"] as? Int == manifestsBefore.subtracting(live).count, "\(label): \(gc)")
-        #expect(Set(try store.objects.list(.chunks)) == needed, "\(label): chunks after gc are exactly those exhibits use")
-        #expect(Set(try store.objects.list(.manifests)) == live, "\(label): manifests after gc are exactly the exhibits'")
+        #expect(Set(try await store.objects.list(.chunks)) == needed, "\(label): chunks after gc are exactly those exhibits use")
+        #expect(Set(try await store.objects.list(.manifests)) == live, "\(label): manifests after gc are exactly the exhibits'")
     }
 
     @Test func theServerKilledAtRandomMomentsLosesAndAltersNothing() async throws {
         let seed = Self.seed()
         print("server crash rounds: seed \(seed) (EXHIBIT_TEST_SEED=\(seed) repeats it), \(Self.rounds) rounds")
         var random = DeterministicRandom(seed: seed)
-        let store = try TestStore("crash-server")
+        let store = try await TestStore("crash-server")
         let work = try TemporaryDirectory("crash-server-work")
         let policies = try Self.policies(in: work)
         // Files every round draws from (identical uploads race deduplication), fixture videos, and larger files
@@ -147,7 +147,7 @@ import Testing
             large.append(try Self.generated(work, "large\(index).bin", size: (12 + 6 * index) << 20, seed: seed &+ 2000 &+ UInt64(index)))
         }
         let port = try LiveServer.freePort()
-        var server = try LiveServer(storage: store.storage, policies: policies, port: port)
+        var server = try await LiveServer(storage: store.storage, policies: policies, port: port)
         let token = store.tokens["jsmith"]!
         var ledger = Ledger()
         var kills: [Int] = []
@@ -211,10 +211,10 @@ import Testing
             let moment = 50 + Int(random.next() % 1500)
             kills.append(moment)
             try await Task.sleep(for: .milliseconds(moment))
-            server.stop(signal: SIGKILL)
-            for (curl, _, _, _) in posts { curl.waitUntilExit() }
-            server = try LiveServer(storage: store.storage, policies: policies, port: port)
-            for (process, _) in resumables { process.waitUntilExit() }
+            await server.stop(signal: SIGKILL)
+            for (curl, _, _, _) in posts { await curl.exited() }
+            server = try await LiveServer(storage: store.storage, policies: policies, port: port)
+            for (process, _) in resumables { await process.exited() }
 
             var downloads: [String] = []
             var acknowledged = 0
@@ -245,7 +245,7 @@ import Testing
             try await Self.check(store, &ledger, downloads: downloads, server: server, label: "round \(round) (killed at \(moment) ms)")
             print("round \(round): killed at \(moment) ms, \(acknowledged) of 16 acknowledged, \(ledger.inFlightStored) stored in flight in all")
         }
-        server.stop()
+        await server.stop()
         print("server crash rounds: \(Self.rounds) survived, \(ledger.acknowledged.count) acknowledged uploads, \(ledger.exhibitsChecked) exhibit checks, seed \(seed)")
     }
 
@@ -253,7 +253,7 @@ import Testing
         let seed = Self.seed()
         print("ingest crash rounds: seed \(seed) (EXHIBIT_TEST_SEED=\(seed) repeats it), \(Self.rounds) rounds")
         var random = DeterministicRandom(seed: seed)
-        let store = try TestStore("crash-ingest")
+        let store = try await TestStore("crash-ingest")
         let work = try TemporaryDirectory("crash-ingest-work")
         let shared = try Self.generated(work, "shared.bin", size: 6 << 20, seed: seed &+ 7)
         var ledger = Ledger()
@@ -283,7 +283,7 @@ import Testing
             let moment = 30 + Int(random.next() % 900)
             try await Task.sleep(for: .milliseconds(moment))
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            await process.exited()
             var downloads: [String] = []
             for line in try Self.jsonLines(output) {
                 guard let id = line["exhibit"] as? String else { continue }

@@ -17,17 +17,17 @@ import Testing
     var audit: String { store.tokens["audit"]! }
     var sup: String { store.tokens["sup"]! }
 
-    init() throws {
+    init() async throws {
         folder = try TemporaryDirectory("hostile")
-        store = try TestStore("hostile")
+        store = try await TestStore("hostile")
         // A small playback budget and few open uploads, so the tests reach both limits quickly.
         let policies = try TestPolicies.copy(into: folder, replacing: [
             "sharing.yaml": [("playback_budget: 5", "playback_budget: 2")],
             "storage.yaml": [("max_open_per_user: 50", "max_open_per_user: 60")],
         ])
-        server = try LiveServer(storage: store.storage, policies: policies)
+        server = try await LiveServer(storage: store.storage, policies: policies)
         // akhan's case, which jsmith is not a member of.
-        let made = try HTTP.postJSON(server.url + "/v1/cases", token: store.tokens["akhan"], ["reference": Self.otherCase, "title": "Robbery"])
+        let made = try await HTTP.postJSON(server.url + "/v1/cases", token: store.tokens["akhan"], ["reference": Self.otherCase, "title": "Robbery"])
         guard made.status == 201 else { throw TestSupportError("akhan's case: \(made.text)") }
     }
 
@@ -116,11 +116,11 @@ import Testing
             #expect(share["recipient"] != nil || share["id"] != nil, "\(who) still sees the share itself")
         }
         // The CLI prints the link with the address the server recorded, not the policy's default.
-        let cliList = try store.run(["share", "list", id, "--as", "jsmith", "--json"])
+        let cliList = try await store.run(["share", "list", id, "--as", "jsmith", "--json"])
         #expect(cliList.out.contains(url), "share list --json lacks the link \(url): \(cliList.out)")
-        let auditList = try store.run(["share", "list", id, "--as", "audit", "--json"])
+        let auditList = try await store.run(["share", "list", id, "--as", "audit", "--json"])
         #expect(auditList.status == 0 && !auditList.out.contains("/s/"), "the auditor's share list holds a link: \(auditList.out)")
-        let made = try store.run(["share", "create", id, "--as", "jsmith"])
+        let made = try await store.run(["share", "create", id, "--as", "jsmith"])
         #expect(made.status == 0 && made.out.hasPrefix(server.url + "/s/"), "share create printed \(made.out) \(made.err)")
     }
 

@@ -14,13 +14,13 @@ struct MultiServerTests {
     static let caseInURL = "2017%2FMPS%2F0421"
 
     @Test func threeServersOneCatalogOneBucketAndOneOfThemKilled() async throws {
-        let postgres = try PostgresServer()
-        let gateway = try TestEngines.startGateway()
+        let postgres = try await PostgresServer()
+        let gateway = try await TestEngines.startGateway()
         let folder = try TemporaryDirectory("multi")
         let keys = folder.appending("keys")
         let record: [String: String] = [
             "chunks": "s3://\(TestEngines.bucket)/multi-\(UUID().uuidString.lowercased())", "s3_endpoint": gateway.endpoint,
-            "s3_region": "us-east-1", "catalog": try postgres.createDatabase(),
+            "s3_region": "us-east-1", "catalog": try await postgres.createDatabase(),
         ]
         var roots: [String] = []
         for index in 0..<3 {
@@ -30,25 +30,26 @@ struct MultiServerTests {
             roots.append(root)
         }
         let environment = ["EXHIBIT_KEYS": keys, "PGPASSWORD": PostgresServer.password]
-        func cli(_ arguments: [String], root: Int = 0) throws -> Subprocess.Result {
-            try ExhibitCLI.run(arguments + ["--storage", roots[root], "--policies", TestPaths.policies], environment: environment)
+        func cli(_ arguments: [String], root: Int = 0) async throws -> Subprocess.Result {
+            try await ExhibitCLI.run(arguments + ["--storage", roots[root], "--policies", TestPaths.policies], environment: environment)
         }
-        let added = try cli(["user", "add", "jsmith", "--role", "investigator", "--full-name", "John Smith", "--json"])
+        let added = try await cli(["user", "add", "jsmith", "--role", "investigator", "--full-name", "John Smith", "--json"])
         #expect(added.status == 0, "\(added.err)")
         let token = try #require(try JSONSerialization.jsonObject(with: added.stdout) as? [String: Any])["token"] as? String ?? ""
-        #expect(try cli(["user", "add", "audit", "--role", "auditor"], root: 1).status == 0)
-        #expect(try cli(["case", "create", Self.caseReference, "--as", "jsmith"], root: 2).status == 0)
+        #expect(try await cli(["user", "add", "audit", "--role", "auditor"], root: 1).status == 0)
+        #expect(try await cli(["case", "create", Self.caseReference, "--as", "jsmith"], root: 2).status == 0)
 
         // A server with other keys is refused: its seals would not verify.
-        let stranger = try Subprocess.run(
+        let stranger = try await Subprocess.run(
             "/usr/bin/timeout", ["60", TestPaths.exhibitExecutable, "serve", "--port", "0", "--storage", roots[0], "--policies", TestPaths.policies],
             environment: ["EXHIBIT_KEYS": folder.appending("other-keys"), "PGPASSWORD": PostgresServer.password])
         #expect(stranger.status != 0 && stranger.err.contains("seal key"), "\(stranger.err)")
 
-        let servers = try roots.map { try LiveServer(storage: $0, environment: environment) }
-        defer { for server in servers { server.stop() } }
-        let balancer = try Nginx(upstreams: servers.map(\.url), folder: folder.appending("nginx"))
-        defer { balancer.stop() }
+        var servers: [LiveServer] = []
+        for root in roots { servers.append(try await LiveServer(storage: root, environment: environment)) }
+        defer { for server in servers { server.terminate() } }
+        let balancer = try await Nginx(upstreams: servers.map(\.url), folder: folder.appending("nginx"))
+        defer { balancer.terminate() }
 
         // Four distinct files, each uploaded four times: sixteen uploads at once, spread over the servers.
         var files: [String] = []
@@ -73,14 +74,14 @@ struct MultiServerTests {
         }
         let uploads = try (0..<16).map { try upload($0, rate: "3M") }
         try await Task.sleep(for: .milliseconds(1500))
-        servers[1].stop(signal: SIGKILL)
-        for curl in uploads { curl.waitUntilExit() }
+        await servers[1].stop(signal: SIGKILL)
+        for curl in uploads { await curl.exited() }
         func status(_ index: Int) -> String { (try? String(contentsOfFile: folder.appending("status\(index)"), encoding: .utf8)) ?? "" }
         let failed = (0..<16).filter { status($0) != "201" }
         // The killed server's uploads failed (nginx does not retry a POST); the client sends them again.
         for index in failed {
             let again = try upload(index, rate: nil)
-            again.waitUntilExit()
+            await again.exited()
             #expect(status(index) == "201", "upload \(index) sent again: \(status(index))")
         }
         print("multi-server: \(16 - failed.count) of 16 uploads acknowledged through the kill, \(failed.count) sent again")
@@ -99,7 +100,7 @@ struct MultiServerTests {
         #expect(digests.count == 4)
 
         // Links work through any server: created on one, fetched through the balancer several times.
-        let share = try cli(["share", "create", "JS/1", "--case", Self.caseReference, "--as", "jsmith"], root: 2)
+        let share = try await cli(["share", "create", "JS/1", "--case", Self.caseReference, "--as", "jsmith"], root: 2)
         #expect(share.status == 0, "\(share.err)")
         let link = share.out.trimmingCharacters(in: .whitespacesAndNewlines)
         let path = try #require(link.range(of: "/s/").map { String(link[$0.lowerBound...]) })
@@ -114,7 +115,7 @@ struct MultiServerTests {
         var random = DeterministicRandom(seed: 4200)
         try random.writeFile(at: resumable, size: 6_800_000)
         let resumableDigest = SHA256.hash(try Data(contentsOf: URL(fileURLWithPath: resumable)))
-        let tus = try Subprocess.run(try TusPy.python(), ["-c", """
+        let tus = try await Subprocess.run(try TusPy.python(), ["-c", """
             import sys
             from tusclient import client
             c = client.TusClient(sys.argv[1] + "/v1/uploads", headers={"Authorization": "Bearer " + sys.argv[2]})
@@ -130,10 +131,10 @@ struct MultiServerTests {
         digests.insert(resumableDigest.hex)
 
         // One linear ledger that verifies, with exactly one ingest event per exhibit.
-        let verify = try cli(["custody", "verify"], root: 0)
+        let verify = try await cli(["custody", "verify"], root: 0)
         #expect(verify.status == 0, "\(verify.out)\(verify.err)")
-        let exhibits = try postgres.psql(database: String(record["catalog"]!.split(separator: "/").last!), "SELECT count(*) FROM exhibits").out
-        let events = try postgres.psql(
+        let exhibits = try await postgres.psql(database: String(record["catalog"]!.split(separator: "/").last!), "SELECT count(*) FROM exhibits").out
+        let events = try await postgres.psql(
             database: String(record["catalog"]!.split(separator: "/").last!),
             "SELECT count(*) FROM custody_events WHERE action = 'exhibit.ingested'").out
         #expect(exhibits == "17\n" && events == "17\n", "exhibits \(exhibits), events \(events)")
@@ -142,11 +143,11 @@ struct MultiServerTests {
         let objects = StoredObjects(storage: roots[0])
         var needed = Set<String>()
         for digest in digests {
-            let manifest = String(decoding: try objects.read(.manifests, digest), as: UTF8.self)
+            let manifest = String(decoding: try await objects.read(.manifests, digest), as: UTF8.self)
             for line in manifest.split(separator: "\n").dropFirst(4) { needed.insert(String(line.prefix(64))) }
         }
-        #expect(try Set(objects.list(.chunks)) == needed)
-        #expect(try cli(["verify"], root: 2).status == 0)
+        #expect(try await Set(objects.list(.chunks)) == needed)
+        #expect(try await cli(["verify"], root: 2).status == 0)
     }
 }
 
@@ -156,9 +157,9 @@ final class Nginx: @unchecked Sendable {
     let process: Process
     let url: String
 
-    init(upstreams: [String], folder: String) throws {
+    init(upstreams: [String], folder: String) async throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let port = try Nginx.freePort()
+        let port = try LiveServer.freePort()
         let servers = upstreams.map { "server \($0.replacingOccurrences(of: "http://", with: "")) max_fails=1 fail_timeout=30s;" }.joined(separator: " ")
         let config = """
             worker_processes 1; daemon off; pid \(folder)/nginx.pid; error_log \(folder)/error.log;
@@ -185,24 +186,16 @@ final class Nginx: @unchecked Sendable {
         try process.run()
         url = "http://127.0.0.1:\(port)"
         for _ in 0..<100 {
-            if (try? Subprocess.run("/usr/bin/curl", ["-s", "-o", "/dev/null", url + "/healthz"]))?.status == 0 { return }
-            Thread.sleep(forTimeInterval: 0.05)
+            if await (try? Subprocess.run("/usr/bin/curl", ["-s", "-o", "/dev/null", url + "/healthz"]))?.status == 0 { return }
+            try await Task.sleep(for: .seconds(0.05))
         }
         throw TestSupportError("nginx did not start: \((try? String(contentsOfFile: folder + "/error.log", encoding: .utf8)) ?? "")")
     }
 
-    static func freePort() throws -> Int {
-        let result = try Subprocess.run("/usr/bin/python3", ["-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"])
-        guard let port = Int(result.out.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw TestSupportError("no free port") }
-        return port
+    /// Asks nginx to stop (SIGTERM) without waiting: for `defer`, which cannot await; Foundation reaps it.
+    func terminate() {
+        if process.isRunning { process.terminate() }
     }
 
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-    }
-
-    deinit { stop() }
+    deinit { terminate() }
 }

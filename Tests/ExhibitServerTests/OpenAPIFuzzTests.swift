@@ -18,25 +18,24 @@ import Testing
 
     @Test func theAPIConformsToItsDocumentUnderSchemathesis() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.schemathesis), "schemathesis is not installed: run `make deps`")
-        let store = try TestStore("openapi-fuzz")
-        let stored = try store.ingest([TestPaths.fixtures + "/mp4_h264_aac.mp4"])
+        let store = try await TestStore("openapi-fuzz")
+        let stored = try await store.ingest([TestPaths.fixtures + "/mp4_h264_aac.mp4"])
         let exhibit = try #require(stored.first?["exhibit"] as? String)
-        let server = try LiveServer(storage: store.storage)
-        defer { server.stop() }
+        let server = try await LiveServer(storage: store.storage)
+        defer { server.terminate() }
         let token = store.tokens["root"]!
         let share = try await HTTP.postJSON(server.url + "/v1/exhibits/\(exhibit)/shares", token: store.tokens["jsmith"]!, ["expires_in": "72h"])
         #expect(share.status == 201, "\(share.text)")
         let shareJSON = try share.json()
         let link = (shareJSON["url"] as? String)?.split(separator: "/").last.map(String.init) ?? ""
         let shareID = shareJSON["id"] as? String ?? ""
-        let caseID = try store.sql("SELECT id FROM cases").out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let caseID = try await store.sql("SELECT id FROM cases").out.trimmingCharacters(in: .whitespacesAndNewlines)
 
         let seed = UInt64(ProcessInfo.processInfo.environment["EXHIBIT_TEST_SEED"] ?? "") ?? UInt64.random(in: 1...999_999)
         let examples = ProcessInfo.processInfo.environment["EXHIBIT_SCHEMATHESIS_EXAMPLES"] ?? "30"
         print("schemathesis: seed \(seed) (EXHIBIT_TEST_SEED=\(seed) repeats it), \(examples) examples per operation")
         let tools = TestPaths.packageRoot + "/Tests/Tools"
-        let result = try await HTTP.offPool {
-            try Subprocess.run(Self.schemathesis, [
+        let result = try await Subprocess.run(Self.schemathesis, [
                 "--config-file", tools + "/schemathesis.toml", "run", server.url + "/openapi.yaml",
                 "-H", "Authorization: Bearer \(token)", "--checks", "all", "--exclude-checks", "positive_data_acceptance",
                 "--max-examples", examples, "--seed", String(seed),
@@ -52,7 +51,6 @@ import Testing
                 "EXHIBIT_CASE": caseID, "EXHIBIT_EXHIBIT": exhibit, "EXHIBIT_SHARE": shareID,
                 "EXHIBIT_LINK": link,
             ])
-        }
         let summary = result.out.split(separator: "\n").suffix(25).joined(separator: "\n")
         print("schemathesis summary:\n\(summary)")
         #expect(result.status == 0, "schemathesis found problems (seed \(seed)):\n\(result.out.suffix(20_000))\(result.err.suffix(2000))")
@@ -67,8 +65,8 @@ import Testing
         #expect(try await HTTP.get(server.url + "/s/\(link)?play=master").status == 400)
         #expect(try await HTTP.get(server.url + "/s/\(link)?play=master", headers: ["Range": "bytes=0-"]).status == 206)
         // Whatever the fuzzer sent, the store and its ledger are sound.
-        #expect(try store.run(["verify"]).status == 0)
-        #expect(try store.run(["custody", "verify"]).status == 0)
+        #expect(try await store.run(["verify"]).status == 0)
+        #expect(try await store.run(["custody", "verify"]).status == 0)
         #expect(!server.log.contains("internal error"), "\(server.log.suffix(5000))")
     }
 }

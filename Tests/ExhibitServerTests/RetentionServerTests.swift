@@ -12,16 +12,16 @@ import Testing
 @Suite struct RetentionServerTests {
     static let caseInURL = "2017%2FMPS%2F0421"
 
-    @Test func statusHoldsAndThePlanOverHTTP() throws {
-        let store = try TestStore("retention-http")
-        let server = try LiveServer(storage: store.storage)
+    @Test func statusHoldsAndThePlanOverHTTP() async throws {
+        let store = try await TestStore("retention-http")
+        let server = try await LiveServer(storage: store.storage)
         let jsmith = store.tokens["jsmith"]!, sup = store.tokens["sup"]!, audit = store.tokens["audit"]!, akhan = store.tokens["akhan"]!
         let base = server.url + "/v1/cases/\(Self.caseInURL)"
-        let uploaded = try HTTP.request("POST", base + "/exhibits?filename=cam1.mp4", token: jsmith, upload: TestPaths.fixtures + "/mp4_h264.mp4")
+        let uploaded = try await HTTP.request("POST", base + "/exhibits?filename=cam1.mp4", token: jsmith, upload: TestPaths.fixtures + "/mp4_h264.mp4")
         #expect(uploaded.status == 201)
 
-        func put(_ body: [String: Any], token: String) throws -> HTTP.Result {
-            try HTTP.request("PUT", base + "/status", token: token, headers: ["Content-Type": "application/json"],
+        func put(_ body: [String: Any], token: String) async throws -> HTTP.Result {
+            try await HTTP.request("PUT", base + "/status", token: token, headers: ["Content-Type": "application/json"],
                              data: try JSONSerialization.data(withJSONObject: body))
         }
         // Bad input is refused with a problem document, and changes nothing.
@@ -30,59 +30,59 @@ import Testing
             (["status": "closed", "class": "nope"], "unknown retention class"), (["status": "open", "at": "not a date"], "not a time"),
             (["status": "charged", "release_date": "2030-01-01"], "only with the status convicted"), (["at": "2020-01-01"], "status"),
         ] as [([String: Any], String)] {
-            let result = try put(body, token: jsmith)
+            let result = try await put(body, token: jsmith)
             #expect(result.status == 400 && result.header("content-type") == "application/problem+json", "\(body): \(result.status)")
             #expect(result.text.contains(message), "\(body): \(result.text)")
         }
-        #expect(try put(["status": "charged"], token: audit).status == 403)
-        #expect(try put(["status": "charged"], token: akhan).status == 404, "someone else's case does not exist for them")
-        #expect((try HTTP.get(base, token: jsmith).json()["statuses"] as? [Any])?.isEmpty == true, "refused changes left no history")
+        #expect(try await put(["status": "charged"], token: audit).status == 403)
+        #expect(try await put(["status": "charged"], token: akhan).status == 404, "someone else's case does not exist for them")
+        #expect(try await (HTTP.get(base, token: jsmith).json()["statuses"] as? [Any])?.isEmpty == true, "refused changes left no history")
 
         // A conviction in 2019 with release in 2020: due 2020-07-01 (six calendar months after release).
-        let convicted = try put(["status": "convicted", "at": "2019-03-04", "release_date": "2020-01-01T00:00:00Z"], token: jsmith)
+        let convicted = try await put(["status": "convicted", "at": "2019-03-04", "release_date": "2020-01-01T00:00:00Z"], token: jsmith)
         #expect(convicted.status == 200, "\(convicted.text)")
         let retention = try #require(try convicted.json()["retention"] as? [String: Any])
         #expect(retention["date"] as? String == "2020-07-01T00:00:00.000Z")
-        let detail = try HTTP.get(base, token: jsmith).json()
+        let detail = try await HTTP.get(base, token: jsmith).json()
         #expect((detail["statuses"] as? [[String: Any]])?.map { $0["status"] as? String } == ["convicted"])
-        let exhibit = try HTTP.get(server.url + "/v1/exhibits/JS%2F1", token: jsmith).json()
+        let exhibit = try await HTTP.get(server.url + "/v1/exhibits/JS%2F1", token: jsmith).json()
         #expect((exhibit["retention"] as? [String: Any])?["deadline"] as? String == "2020-07-01T00:00:00.000Z")
 
         // The plan: for supervisors, auditors and admins; not investigators.
-        let plan = try HTTP.get(server.url + "/v1/retention/plan", token: audit)
+        let plan = try await HTTP.get(server.url + "/v1/retention/plan", token: audit)
         #expect(plan.status == 200)
         let entries = try #require(try plan.json()["entries"] as? [[String: Any]])
         #expect(entries.count == 1 && entries[0]["action"] as? String == "delete" && entries[0]["reference"] as? String == "JS/1")
-        #expect(try HTTP.get(server.url + "/v1/retention/plan", token: jsmith).status == 403)
-        #expect(try HTTP.get(server.url + "/v1/retention/plan?as_of=2019-01-01", token: sup).json()["entries"] as? [Any] != nil)
-        #expect((try HTTP.get(server.url + "/v1/retention/plan?as_of=2019-01-01", token: sup).json()["entries"] as! [Any]).isEmpty)
-        #expect(try HTTP.get(server.url + "/v1/retention/plan?as_of=yesterday", token: sup).status == 400)
+        #expect(try await HTTP.get(server.url + "/v1/retention/plan", token: jsmith).status == 403)
+        #expect(try await HTTP.get(server.url + "/v1/retention/plan?as_of=2019-01-01", token: sup).json()["entries"] as? [Any] != nil)
+        #expect(try await (HTTP.get(server.url + "/v1/retention/plan?as_of=2019-01-01", token: sup).json()["entries"] as! [Any]).isEmpty)
+        #expect(try await HTTP.get(server.url + "/v1/retention/plan?as_of=yesterday", token: sup).status == 400)
 
         // A hold on the case: needs a reason; one at a time; the plan says held; only a supervisor lifts it.
-        #expect(try HTTP.request("POST", base + "/hold", token: jsmith).status == 400)
-        let held = try HTTP.postJSON(base + "/hold", token: jsmith, ["reason": "civil claim 2024/0193"])
+        #expect(try await HTTP.request("POST", base + "/hold", token: jsmith).status == 400)
+        let held = try await HTTP.postJSON(base + "/hold", token: jsmith, ["reason": "civil claim 2024/0193"])
         let heldReason = try held.json()["reason"] as? String
         #expect(held.status == 201 && heldReason == "civil claim 2024/0193")
-        #expect(try HTTP.postJSON(base + "/hold", token: jsmith, ["reason": "again"]).status == 409)
-        #expect((try HTTP.get(server.url + "/v1/retention/plan", token: sup).json()["entries"] as? [[String: Any]])?.first?["action"] as? String == "held")
-        #expect(try HTTP.get(server.url + "/v1/holds", token: sup).jsonArray().count == 1)
-        #expect(try HTTP.request("DELETE", base + "/hold", token: jsmith).status == 403)
+        #expect(try await HTTP.postJSON(base + "/hold", token: jsmith, ["reason": "again"]).status == 409)
+        #expect(try await (HTTP.get(server.url + "/v1/retention/plan", token: sup).json()["entries"] as? [[String: Any]])?.first?["action"] as? String == "held")
+        #expect(try await HTTP.get(server.url + "/v1/holds", token: sup).jsonArray().count == 1)
+        #expect(try await HTTP.request("DELETE", base + "/hold", token: jsmith).status == 403)
         // Lifting a hold needs a reason, as setting one does.
-        let reasonless = try HTTP.request("DELETE", base + "/hold", token: sup)
+        let reasonless = try await HTTP.request("DELETE", base + "/hold", token: sup)
         #expect(reasonless.status == 400 && reasonless.text.contains("reason"), "\(reasonless.text)")
-        let blank = try HTTP.request("DELETE", base + "/hold", token: sup, headers: ["Content-Type": "application/json"], data: Data(#"{"reason":"  "}"#.utf8))
+        let blank = try await HTTP.request("DELETE", base + "/hold", token: sup, headers: ["Content-Type": "application/json"], data: Data(#"{"reason":"  "}"#.utf8))
         #expect(blank.status == 400, "\(blank.text)")
-        let released = try HTTP.request("DELETE", base + "/hold", token: sup, headers: ["Content-Type": "application/json"], data: Data(#"{"reason":"settled"}"#.utf8))
+        let released = try await HTTP.request("DELETE", base + "/hold", token: sup, headers: ["Content-Type": "application/json"], data: Data(#"{"reason":"settled"}"#.utf8))
         let releasedBy = try released.json()["released_by"] as? String
         #expect(released.status == 200 && releasedBy == "sup")
         let reason = Data(#"{"reason":"review done"}"#.utf8)
-        #expect(try HTTP.request("DELETE", base + "/hold", token: sup, headers: ["Content-Type": "application/json"], data: reason).status == 404)
+        #expect(try await HTTP.request("DELETE", base + "/hold", token: sup, headers: ["Content-Type": "application/json"], data: reason).status == 404)
         // On one exhibit too.
-        #expect(try HTTP.postJSON(server.url + "/v1/exhibits/JS%2F1/hold", token: jsmith, ["reason": "IOPC"]).status == 201)
-        #expect(try HTTP.request("DELETE", server.url + "/v1/exhibits/JS%2F1/hold", token: sup, headers: ["Content-Type": "application/json"], data: reason).status == 200)
+        #expect(try await HTTP.postJSON(server.url + "/v1/exhibits/JS%2F1/hold", token: jsmith, ["reason": "IOPC"]).status == 201)
+        #expect(try await HTTP.request("DELETE", server.url + "/v1/exhibits/JS%2F1/hold", token: sup, headers: ["Content-Type": "application/json"], data: reason).status == 200)
 
         // All of it is on the record.
-        let export = try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"])
+        let export = try await store.run(["custody", "export", "--as", "audit", "--format", "jsonl"])
         let actions = try ExhibitCLI.jsonLines(export).map { $0["action"] as? String ?? "" }
         #expect(actions.filter { $0 == "case.status-changed" }.count == 1)
         #expect(actions.filter { $0 == "hold.set" }.count == 2 && actions.filter { $0 == "hold.released" }.count == 2)
@@ -91,7 +91,7 @@ import Testing
     /// `exhibit gc` run over and over while 8 uploads stream in, four of them of footage whose chunks are already
     /// in the store as orphans (the dedupe race): every upload succeeds and is intact, and the store verifies.
     @Test func garbageCollectionRacingUploadsNeverBreaksOne() async throws {
-        let store = try TestStore("gc-race")
+        let store = try await TestStore("gc-race")
         let folder = store.folder
         var paths: [String] = []
         for index in 0..<8 {
@@ -112,9 +112,9 @@ import Testing
             for path in paths.prefix(4) { _ = try await blobs.put(try FileBytes(path: path)) }
             return try await blobs.put(try FileBytes(path: lone)).blob.digest
         }()
-        #expect(try store.objects.list(.manifests).contains(loneDigest.hex))
+        #expect(try await store.objects.list(.manifests).contains(loneDigest.hex))
 
-        let server = try LiveServer(storage: store.storage)
+        let server = try await LiveServer(storage: store.storage)
         let jsmith = store.tokens["jsmith"]!
         var uploads: [Process] = []
         for (index, path) in paths.enumerated() {
@@ -133,11 +133,11 @@ import Testing
         }
         var collections = 0
         while uploads.contains(where: \.isRunning) {
-            let gc = try store.run(["gc", "--json"])
+            let gc = try await store.run(["gc", "--json"])
             #expect(gc.status == 0, "\(gc.err)")
             collections += 1
         }
-        for curl in uploads { curl.waitUntilExit() }
+        for curl in uploads { await curl.exited() }
         #expect(collections >= 3, "gc ran \(collections) times during the uploads")
         for (index, path) in paths.enumerated() {
             let status = try String(contentsOfFile: folder.appending("status\(index)"), encoding: .utf8)
@@ -149,14 +149,14 @@ import Testing
             let received = SHA256.hash(stored.body)
             #expect(received == original, "upload \(index) is intact")
         }
-        let verify = try store.run(["verify"])
+        let verify = try await store.run(["verify"])
         #expect(verify.status == 0, "\(verify.out)")
         // The orphan nobody uploaded again is gone; a last collection finds nothing more to remove.
-        #expect(try !store.objects.list(.manifests).contains(loneDigest.hex))
-        let last = try ExhibitCLI.jsonLines(try store.run(["gc", "--json"]))[0]
+        #expect(try await !store.objects.list(.manifests).contains(loneDigest.hex))
+        let last = try await ExhibitCLI.jsonLines(try store.run(["gc", "--json"]))[0]
         #expect(last["chunks_removed"] as? Int == 0 && last["manifests_removed"] as? Int == 0)
-        let actions = try ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"])).map { $0["action"] as? String }
+        let actions = try await ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"])).map { $0["action"] as? String }
         #expect(actions.filter { $0 == "store.gc" }.count == collections + 1)
-        #expect(try store.run(["custody", "verify"]).status == 0)
+        #expect(try await store.run(["custody", "verify"]).status == 0)
     }
 }

@@ -18,24 +18,24 @@ import Testing
 @Suite struct RetentionLifecycleTests {
     static let day: TimeInterval = 86400
 
-    func events(_ files: TestStore) throws -> [[String: Any]] {
-        try ExhibitCLI.jsonLines(try files.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
+    func events(_ files: TestStore) async throws -> [[String: Any]] {
+        try await ExhibitCLI.jsonLines(try files.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
     }
 
     static func details(_ event: [String: Any]) -> [String: Any] { event["details"] as? [String: Any] ?? [:] }
 
     @Test func aCaseGoesThroughItsLifeAndItsFootageIsDeletedOnlyWhenDue() async throws {
-        let files = try TestStore("retention")
+        let files = try await TestStore("retention")
         // Two files that share their first 6 MiB (so chunks): X in the convicted case, Y in another case.
         var random = DeterministicRandom(seed: 81)
         let shared = random.bytes(6 << 20)
         let x = files.folder.appending("x.bin"), y = files.folder.appending("y.bin")
         try Data(shared + random.bytes(2 << 20)).write(to: URL(fileURLWithPath: x))
         try Data(shared + random.bytes(2 << 20)).write(to: URL(fileURLWithPath: y))
-        #expect(try files.ingest([x, TestPaths.fixtures + "/avi_mpeg4.avi"]).count == 2)
-        #expect(try files.run(["derive", "JS/2", "--as", "jsmith"]).status == 0)
-        #expect(try files.run(["case", "create", "OTHER/1", "--as", "akhan"]).status == 0)
-        #expect(try files.run(["ingest", "--case", "OTHER/1", "--as", "akhan", y]).status == 0)
+        #expect(try await files.ingest([x, TestPaths.fixtures + "/avi_mpeg4.avi"]).count == 2)
+        #expect(try await files.run(["derive", "JS/2", "--as", "jsmith"]).status == 0)
+        #expect(try await files.run(["case", "create", "OTHER/1", "--as", "akhan"]).status == 0)
+        #expect(try await files.run(["ingest", "--case", "OTHER/1", "--as", "akhan", y]).status == 0)
 
         // The shipped policy, with a grace period shorter than a link's longest life.
         let policies = try TemporaryDirectory("policies")
@@ -156,7 +156,7 @@ import Testing
         var bytes = Data()
         for try await piece in try await store.download(other, by: sup) { bytes.append(contentsOf: piece.readableBytesView) }
         #expect(SHA256.hash(bytes) == other.sha256)
-        #expect(try files.run(["verify"]).status == 0)
+        #expect(try await files.run(["verify"]).status == 0)
 
         // The held exhibit is untouched; released, it is due and goes the same way.
         #expect(try await store.findExhibit("JS/2", case: caseRef, for: jsmith).state == "live")
@@ -165,7 +165,7 @@ import Testing
         #expect(try await store.applyRetention(reason: "after review", by: root).scheduled.sorted() == [caseRef + " JS/2", caseRef + " JS/2-W1"])
 
         // Every step is on the record, and the record still verifies.
-        let all = try events(files)
+        let all = try await events(files)
         let actions = all.map { $0["action"] as? String ?? "" }
         for action in ["case.status-changed", "hold.set", "hold.released", "exhibit.deletion-scheduled", "exhibit.restored",
                        "exhibit.purged", "store.gc", "retention.applied"] {
@@ -174,6 +174,6 @@ import Testing
         let purged = try #require(all.first { $0["action"] as? String == "exhibit.purged" })
         #expect(Self.details(purged)["sha256"] as? String == master.sha256.hex && Self.details(purged)["shares_revoked"] as? Int == 1)
         #expect(all.filter { $0["action"] as? String == "case.status-changed" }.count == 2)
-        #expect(try files.run(["custody", "verify"]).status == 0)
+        #expect(try await files.run(["custody", "verify"]).status == 0)
     }
 }

@@ -18,20 +18,20 @@ import Testing
     let server: LiveServer
     var jsmith: String { store.tokens["jsmith"]! }
 
-    init() throws {
-        store = try TestStore("shares")
-        server = try LiveServer(storage: store.storage)
+    init() async throws {
+        store = try await TestStore("shares")
+        server = try await LiveServer(storage: store.storage)
     }
 
-    func upload(_ path: String, filename: String) throws -> [String: Any] {
-        let result = try HTTP.request(
+    func upload(_ path: String, filename: String) async throws -> [String: Any] {
+        let result = try await HTTP.request(
             "POST", server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits?filename=\(filename)", token: jsmith, upload: path)
         #expect(result.status == 201, "\(result.text)")
         return try result.json()
     }
 
-    func share(_ exhibit: String, _ body: [String: Any], token: String? = nil) throws -> HTTP.Result {
-        try HTTP.postJSON(server.url + "/v1/exhibits/\(exhibit)/shares", token: token ?? jsmith, body)
+    func share(_ exhibit: String, _ body: [String: Any], token: String? = nil) async throws -> HTTP.Result {
+        try await HTTP.postJSON(server.url + "/v1/exhibits/\(exhibit)/shares", token: token ?? jsmith, body)
     }
 
     /// The path of a link (`/s/…`) from a share's JSON.
@@ -41,8 +41,8 @@ import Testing
     }
 
     /// Every custody event, through the CLI export an auditor would run.
-    func exported() throws -> [[String: Any]] {
-        let result = try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"])
+    func exported() async throws -> [[String: Any]] {
+        let result = try await store.run(["custody", "export", "--as", "audit", "--format", "jsonl"])
         #expect(result.status == 0, "\(result.err)")
         return try ExhibitCLI.jsonLines(result)
     }
@@ -52,12 +52,12 @@ import Testing
         return (try? JSONSerialization.jsonObject(with: Data((event["details"] as? String ?? "{}").utf8)) as? [String: Any]) ?? [:]
     }
 
-    @Test func theLinkShowsThePagePlaysRangesAndDownloads() throws {
+    @Test func theLinkShowsThePagePlaysRangesAndDownloads() async throws {
         let fixture = TestPaths.fixtures + "/mp4_h264_aac.mp4"
         let bytes = try Data(contentsOf: URL(fileURLWithPath: fixture))
-        let exhibit = try upload(fixture, filename: "mp4_h264_aac.mp4")
+        let exhibit = try await upload(fixture, filename: "mp4_h264_aac.mp4")
         let id = try #require(exhibit["id"] as? String)
-        let created = try share(id, ["expires_in": "72h", "max_downloads": 2, "recipient": "CPS <script>alert(1)</script> & Co", "note": "for the hearing"])
+        let created = try await share(id, ["expires_in": "72h", "max_downloads": 2, "recipient": "CPS <script>alert(1)</script> & Co", "note": "for the hearing"])
         #expect(created.status == 201, "\(created.text)")
         let json = try created.json()
         #expect(json["downloads_left"] as? Int == 2 && json["max_downloads"] as? Int == 2)
@@ -66,7 +66,7 @@ import Testing
         #expect((json["url"] as? String)?.hasPrefix(server.url + "/s/") == true)
 
         // The page, without any token: what the prosecutor sees.
-        let page = try HTTP.get(server.url + link)
+        let page = try await HTTP.get(server.url + link)
         #expect(page.status == 200)
         #expect(page.header("content-type") == "text/html; charset=utf-8")
         #expect(page.header("content-security-policy")?.contains("default-src 'none'") == true)
@@ -85,15 +85,15 @@ import Testing
         let view = try #require(playURL.components(separatedBy: "view=").last)
 
         // Playback: the browser's first request, a cancelled bytes=0-, then ranges. All one view, never a download.
-        let first = try HTTP.get(playURL, headers: ["Range": "bytes=0-"])
+        let first = try await HTTP.get(playURL, headers: ["Range": "bytes=0-"])
         #expect(first.status == 206 && first.body == bytes)
-        let middle = try HTTP.get(playURL, headers: ["Range": "bytes=1000-1999"])
+        let middle = try await HTTP.get(playURL, headers: ["Range": "bytes=1000-1999"])
         #expect(middle.status == 206 && middle.body == bytes[1000..<2000])
         #expect(middle.header("content-range") == "bytes 1000-1999/\(bytes.count)")
         #expect(middle.header("content-disposition")?.hasPrefix("inline") == true)
 
         // Ranges on the download URL: the right bytes, with ETag, Repr-Digest and Content-Disposition.
-        let partial = try HTTP.get(server.url + link + "?download=master", headers: ["Range": "bytes=100-199"])
+        let partial = try await HTTP.get(server.url + link + "?download=master", headers: ["Range": "bytes=100-199"])
         #expect(partial.status == 206 && partial.body == bytes[100..<200])
         #expect(partial.header("etag") == "\"\(exhibit["sha256"] as! String)\"")
         #expect(partial.header("repr-digest") == "sha-256=:\(SHA256.hash(bytes).base64):")
@@ -101,30 +101,30 @@ import Testing
         #expect(partial.header("content-disposition")?.contains("mp4_h264_aac.mp4") == true)
         // Last-Modified is the upload time as an HTTP date, as date(1) writes it.
         let uploaded = try #require(ISO8601DateFormatter().date(from: (exhibit["uploaded_at"] as! String).replacingOccurrences(of: #"\.\d+"#, with: "", options: .regularExpression)))
-        let httpDate = try Subprocess.run("/usr/bin/env", ["LC_ALL=C", "date", "-u", "-d", "@\(Int(uploaded.timeIntervalSince1970))", "+%a, %d %b %Y %H:%M:%S GMT"])
+        let httpDate = try await Subprocess.run("/usr/bin/env", ["LC_ALL=C", "date", "-u", "-d", "@\(Int(uploaded.timeIntervalSince1970))", "+%a, %d %b %Y %H:%M:%S GMT"])
         #expect(partial.header("last-modified") == httpDate.out.trimmingCharacters(in: .whitespacesAndNewlines))
-        let suffix = try HTTP.get(server.url + link + "?download=master", headers: ["Range": "bytes=-10"])
+        let suffix = try await HTTP.get(server.url + link + "?download=master", headers: ["Range": "bytes=-10"])
         #expect(suffix.status == 206 && suffix.body == bytes.suffix(10))
-        let outside = try HTTP.get(server.url + link + "?download=master", headers: ["Range": "bytes=\(bytes.count + 5)-"])
+        let outside = try await HTTP.get(server.url + link + "?download=master", headers: ["Range": "bytes=\(bytes.count + 5)-"])
         #expect(outside.status == 416 && outside.header("content-range") == "bytes */\(bytes.count)")
-        let head = try HTTP.request("HEAD", server.url + link + "?download=master")
+        let head = try await HTTP.request("HEAD", server.url + link + "?download=master")
         #expect(head.status == 200 && head.header("content-length") == String(bytes.count))
-        #expect(try listed(id).first?["downloads"] as? Int == 1, "a range that sent the last byte completes a download")
+        #expect(try await listed(id).first?["downloads"] as? Int == 1, "a range that sent the last byte completes a download")
 
         // A whole download counts; then none is left and the next is refused with a page that says so.
-        let whole = try HTTP.get(server.url + link + "?download=master")
+        let whole = try await HTTP.get(server.url + link + "?download=master")
         #expect(whole.status == 200 && whole.body == bytes)
-        #expect(try listed(id).first?["downloads_left"] as? Int == 0)
-        let refused = try HTTP.get(server.url + link + "?download=master")
+        #expect(try await listed(id).first?["downloads_left"] as? Int == 0)
+        let refused = try await HTTP.get(server.url + link + "?download=master")
         #expect(refused.status == 410 && refused.text.contains("downloads have all been used"))
         // The page itself (and playback) still work: only downloads are limited.
-        #expect(try HTTP.get(server.url + link).status == 200)
-        #expect(try HTTP.get(playURL, headers: ["Range": "bytes=0-99"]).status == 206)
+        #expect(try await HTTP.get(server.url + link).status == 200)
+        #expect(try await HTTP.get(playURL, headers: ["Range": "bytes=0-99"]).status == 206)
         // There is no working copy of a master that plays.
-        #expect(try HTTP.get(server.url + link + "?download=copy", headers: ["Range": "bytes=0-1"]).status == 404)
+        #expect(try await HTTP.get(server.url + link + "?download=copy", headers: ["Range": "bytes=0-1"]).status == 404)
 
         // Every access is in the custody export; one playback view is one event.
-        let events = try exported()
+        let events = try await exported()
         let accessed = events.filter { $0["action"] as? String == "share.accessed" }
         let kinds = accessed.map { Self.details($0)["kind"] as? String ?? "" }
         #expect(kinds == ["page", "play", "download", "download", "head", "download", "page"], "\(accessed.map { Self.details($0) })")
@@ -141,25 +141,25 @@ import Testing
         #expect(events.contains { $0["action"] as? String == "share.refused" && Self.details($0)["reason"] as? String == "no downloads left" })
 
         // Playback views are closed (with what they served) when idle or, as here, when the server stops.
-        #expect(server.stop() == 0)
-        let closed = try exported().filter { $0["action"] as? String == "share.served" && Self.details($0)["kind"] as? String == "play" }
+        #expect(await server.stop() == 0)
+        let closed = try await exported().filter { $0["action"] as? String == "share.served" && Self.details($0)["kind"] as? String == "play" }
         let played = try #require(closed.first { Self.details($0)["view"] as? String == view })
         #expect(Self.details(played)["requests"] as? Int == 3)
         #expect(Self.details(played)["bytes"] as? Int == bytes.count + 1000 + 100)
     }
 
-    func listed(_ exhibit: String) throws -> [[String: Any]] {
-        let result = try HTTP.get(server.url + "/v1/exhibits/\(exhibit)/shares", token: jsmith)
+    func listed(_ exhibit: String) async throws -> [[String: Any]] {
+        let result = try await HTTP.get(server.url + "/v1/exhibits/\(exhibit)/shares", token: jsmith)
         #expect(result.status == 200, "\(result.text)")
         return try result.jsonArray()
     }
 
     /// A truncated MP4 (its index never written) shared: the page says in one vocabulary what is wrong and what to
     /// do, never "not media" beside "truncated".
-    @Test func theLinkPageOfAFileThatCannotPlaySaysWhatToDo() throws {
-        let exhibit = try upload(TestPaths.fixtures + "/truncated_no_moov.mp4", filename: "cam.mp4")
-        let created = try share(try #require(exhibit["id"] as? String), [:])
-        let page = try HTTP.get(try #require(try created.json()["url"] as? String))
+    @Test func theLinkPageOfAFileThatCannotPlaySaysWhatToDo() async throws {
+        let exhibit = try await upload(TestPaths.fixtures + "/truncated_no_moov.mp4", filename: "cam.mp4")
+        let created = try await share(try #require(exhibit["id"] as? String), [:])
+        let page = try await HTTP.get(try #require(try created.json()["url"] as? String))
         #expect(page.status == 200)
         #expect(page.text.contains("Nothing in this file can be played") && page.text.contains("truncated"), "\(page.text)")
         #expect(page.text.contains("ask the footage owner") && page.text.contains("fresh export"))
@@ -168,15 +168,15 @@ import Testing
         #expect(page.text.range(of: #"Link expires</dt><dd>\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}:\d{2} UTC"#, options: .regularExpression) != nil)
     }
 
-    @Test func forgedAndMalformedLinksAllGetTheSamePage() throws {
-        let exhibit = try upload(TestPaths.fixtures + "/mp4_h264.mp4", filename: "mp4_h264.mp4")
-        let link = try path(try share(exhibit["id"] as! String, [:]).json())
-        #expect(try HTTP.get(server.url + link).status == 200)
+    @Test func forgedAndMalformedLinksAllGetTheSamePage() async throws {
+        let exhibit = try await upload(TestPaths.fixtures + "/mp4_h264.mp4", filename: "mp4_h264.mp4")
+        let link = try await path(try share(exhibit["id"] as! String, [:]).json())
+        #expect(try await HTTP.get(server.url + link).status == 200)
         let token = String(link.dropFirst(3))
         let dot = token.firstIndex(of: ".")!
         var flipped = Array(token)
         flipped[5] = flipped[5] == "A" ? "B" : "A"
-        let other = try path(try share(exhibit["id"] as! String, [:]).json()).dropFirst(3)
+        let other = try await path(try share(exhibit["id"] as! String, [:]).json()).dropFirst(3)
         let otherDot = other.firstIndex(of: ".")!
         let wrong = [
             "x", "abc.def", String(flipped), String(token.dropLast()), token + "A", token + "=", String(token[..<dot]),
@@ -185,60 +185,60 @@ import Testing
         ]
         var bodies = Set<Data>()
         for bad in wrong {
-            let result = try HTTP.get(server.url + "/s/" + bad)
+            let result = try await HTTP.get(server.url + "/s/" + bad)
             #expect(result.status == 404, "\(bad.prefix(60)) gave \(result.status)")
             bodies.insert(result.body)
-            #expect(try HTTP.get(server.url + "/s/" + bad + "?download=master").status == 404)
+            #expect(try await HTTP.get(server.url + "/s/" + bad + "?download=master").status == 404)
         }
         #expect(bodies.count == 1, "one page whatever was wrong")
         #expect(String(decoding: bodies.first!, as: UTF8.self).contains("This link is not valid"))
         // Nothing about a forged link is worth a custody event (there is no share to name), and nothing leaked.
-        #expect(try exported().allSatisfy { $0["action"] as? String != "share.accessed" || ($0["actor"] as? String)?.hasPrefix("link:") == true })
+        #expect(try await exported().allSatisfy { $0["action"] as? String != "share.accessed" || ($0["actor"] as? String)?.hasPrefix("link:") == true })
     }
 
-    @Test func revocationTakesEffectOnTheNextRequest() throws {
-        let exhibit = try upload(TestPaths.fixtures + "/mp4_h264.mp4", filename: "mp4_h264.mp4")
-        let json = try share(exhibit["id"] as! String, ["recipient": "Defence"]).json()
+    @Test func revocationTakesEffectOnTheNextRequest() async throws {
+        let exhibit = try await upload(TestPaths.fixtures + "/mp4_h264.mp4", filename: "mp4_h264.mp4")
+        let json = try await share(exhibit["id"] as! String, ["recipient": "Defence"]).json()
         let link = try path(json)
         let shareID = try #require(json["id"] as? String)
-        #expect(try HTTP.get(server.url + link).status == 200)
+        #expect(try await HTTP.get(server.url + link).status == 200)
         // Someone else's exhibit's share: not found for akhan (no oracle); an auditor may not revoke.
-        #expect(try HTTP.request("DELETE", server.url + "/v1/shares/\(shareID)", token: store.tokens["akhan"]).status == 404)
-        #expect(try HTTP.request("DELETE", server.url + "/v1/shares/\(shareID)", token: store.tokens["audit"]).status == 403)
-        let revoked = try HTTP.request("DELETE", server.url + "/v1/shares/\(shareID)", token: jsmith)
+        #expect(try await HTTP.request("DELETE", server.url + "/v1/shares/\(shareID)", token: store.tokens["akhan"]).status == 404)
+        #expect(try await HTTP.request("DELETE", server.url + "/v1/shares/\(shareID)", token: store.tokens["audit"]).status == 403)
+        let revoked = try await HTTP.request("DELETE", server.url + "/v1/shares/\(shareID)", token: jsmith)
         #expect(revoked.status == 200)
         #expect(try revoked.json()["revoked_at"] as? String != nil)
         for suffix in ["", "?download=master", "?play=master&view=abc"] {
-            let gone = try HTTP.get(server.url + link + suffix)
+            let gone = try await HTTP.get(server.url + link + suffix)
             #expect(gone.status == 410, "\(suffix): \(gone.status)")
             #expect(gone.text.contains("withdrawn") && gone.text.contains("John Smith"), "the page says so and whom to ask")
         }
-        let events = try exported()
+        let events = try await exported()
         #expect(events.contains { $0["action"] as? String == "share.revoked" && $0["actor"] as? String == "jsmith" })
         #expect(events.filter { $0["action"] as? String == "share.refused" && Self.details($0)["reason"] as? String == "revoked" }.count == 3)
     }
 
     /// Sixteen whole downloads at once through a link that allows three: exactly three get the file.
-    @Test func maxDownloadsIsExactUnderSixteenConcurrentDownloads() throws {
+    @Test func maxDownloadsIsExactUnderSixteenConcurrentDownloads() async throws {
         let folder = try TemporaryDirectory("big")
         let file = folder.appending("dvr-export.bin")
         // Larger than what the kernel's socket buffers on loopback hold, so that a download can be cut short.
         var random = DeterministicRandom(seed: 7)
         try random.writeFile(at: file, size: 32 << 20)
         let digest = SHA256.hash(try Data(contentsOf: URL(fileURLWithPath: file))).hex
-        let exhibit = try upload(file, filename: "dvr-export.bin")
+        let exhibit = try await upload(file, filename: "dvr-export.bin")
         let id = exhibit["id"] as! String
-        let link = try path(try share(id, ["max_downloads": 3]).json())
+        let link = try await path(try share(id, ["max_downloads": 3]).json())
 
         // A download cut short never counts.
-        let cut = try Subprocess.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "--limit-rate", "500K", "--max-time", "1", server.url + link + "?download=master"])
+        let cut = try await Subprocess.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "--limit-rate", "500K", "--max-time", "1", server.url + link + "?download=master"])
         #expect(cut.status == 28, "curl gave up after a second")
-        Thread.sleep(forTimeInterval: 1)
-        #expect(try listed(id).first?["downloads"] as? Int == 0)
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await listed(id).first?["downloads"] as? Int == 0)
 
         var arguments = ["-s", "-Z", "--parallel-max", "16", "--parallel-immediate", "--limit-rate", "64M", "-w", "%{http_code} %{filename_effective}\n"]
         for index in 0..<16 { arguments += ["-o", folder.appending("out\(index)"), server.url + link + "?download=master"] }
-        let run = try Subprocess.run("/usr/bin/curl", arguments)
+        let run = try await Subprocess.run("/usr/bin/curl", arguments)
         let statuses = run.out.split(separator: "\n").map { $0.split(separator: " ") }
         #expect(statuses.count == 16)
         let ok = statuses.filter { $0.first == "200" }
@@ -248,18 +248,18 @@ import Testing
             let body = try Data(contentsOf: URL(fileURLWithPath: String(line[1])))
             #expect(SHA256.hash(body).hex == digest)
         }
-        Thread.sleep(forTimeInterval: 0.5)
-        let counted = try listed(id).first
+        try await Task.sleep(for: .seconds(0.5))
+        let counted = try await listed(id).first
         #expect(counted?["downloads"] as? Int == 3 && counted?["downloads_left"] as? Int == 0)
-        let events = try exported()
+        let events = try await exported()
         #expect(events.filter { $0["action"] as? String == "share.downloaded" }.count == 3)
         let cutShort = events.filter { $0["action"] as? String == "share.served" && Self.details($0)["complete"] as? Bool == false }
         #expect(cutShort.count == 1 && (Self.details(cutShort[0])["bytes"] as? Int ?? 0) < 32 << 20, "the cut download is recorded with what it got")
-        #expect(try HTTP.get(server.url + link + "?download=master").status == 410)
+        #expect(try await HTTP.get(server.url + link + "?download=master").status == 410)
     }
 
-    @Test func badShareRequestsAreRefusedClearly() throws {
-        let exhibit = try upload(TestPaths.fixtures + "/mp4_h264.mp4", filename: "mp4_h264.mp4")
+    @Test func badShareRequestsAreRefusedClearly() async throws {
+        let exhibit = try await upload(TestPaths.fixtures + "/mp4_h264.mp4", filename: "mp4_h264.mp4")
         let id = exhibit["id"] as! String
         let cases: [([String: Any], String)] = [
             (["expires_in": "400d"], "at most 30d"), (["expires_in": 999_999_999_999], "expires_in"), (["expires_in": -5], "expires_in"),
@@ -269,19 +269,19 @@ import Testing
             (["recipient": "a\u{0}b"], "recipient"),
         ]
         for (body, message) in cases {
-            let result = try share(id, body)
+            let result = try await share(id, body)
             #expect(result.status == 400, "\(body): \(result.status) \(result.text)")
             #expect(result.header("content-type") == "application/problem+json")
             #expect(result.text.contains(message), "\(body): \(result.text)")
         }
-        #expect(try HTTP.request("POST", server.url + "/v1/exhibits/\(id)/shares", token: jsmith, headers: ["Content-Type": "application/json"], data: Data("{".utf8)).status == 400)
+        #expect(try await HTTP.request("POST", server.url + "/v1/exhibits/\(id)/shares", token: jsmith, headers: ["Content-Type": "application/json"], data: Data("{".utf8)).status == 400)
         // Who may share follows the roles: an auditor may not; someone outside the case does not see the exhibit.
-        #expect(try share(id, [:], token: store.tokens["audit"]).status == 403)
-        #expect(try share(id, [:], token: store.tokens["akhan"]).status == 404)
-        #expect(try share(id, [:], token: store.tokens["sup"]).status == 201)
-        #expect(try share(id, [:], token: "exh_wrong").status == 401)
+        #expect(try await share(id, [:], token: store.tokens["audit"]).status == 403)
+        #expect(try await share(id, [:], token: store.tokens["akhan"]).status == 404)
+        #expect(try await share(id, [:], token: store.tokens["sup"]).status == 201)
+        #expect(try await share(id, [:], token: "exh_wrong").status == 401)
         // None of the refused requests made a share.
-        #expect(try listed(id).count == 1)
+        #expect(try await listed(id).count == 1)
     }
 }
 
@@ -294,8 +294,8 @@ import Testing
     }
 
     @Test func aLinkWorksUntilItsExpiryAndThenSaysSo() async throws {
-        let files = try TestStore("expiry")
-        #expect(try files.ingest([TestPaths.fixtures + "/mp4_h264.mp4"]).count == 1)
+        let files = try await TestStore("expiry")
+        #expect(try await files.ingest([TestPaths.fixtures + "/mp4_h264.mp4"]).count == 1)
         let clock = TestClock()
         let store = try EvidenceStore(root: files.storage, policies: try Policies.load(from: TestPaths.policies), now: { clock.read() })
         let actor = try await store.actor(named: "jsmith", client: "test")
@@ -319,7 +319,7 @@ import Testing
         var closed: [[String: Any]] = []
         for _ in 0..<100 where closed.isEmpty {
             try await Task.sleep(for: .milliseconds(200))
-            closed = try ExhibitCLI.jsonLines(try files.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
+            closed = try await ExhibitCLI.jsonLines(try files.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
                 .filter { $0["action"] as? String == "share.served" }
         }
         #expect(closed.count == 1)
@@ -347,7 +347,7 @@ import Testing
         #expect(try store.token(for: second.share) == nil)
         #expect(try await HTTP.get("http://127.0.0.1:\(port)" + second.path).status == 404, "its links no longer verify at all")
         // The refusals are on the record.
-        let export = try files.run(["custody", "export", "--as", "audit", "--format", "jsonl"])
+        let export = try await files.run(["custody", "export", "--as", "audit", "--format", "jsonl"])
         let refusals = try ExhibitCLI.jsonLines(export).filter { $0["action"] as? String == "share.refused" }
         #expect(refusals.count == 2 && refusals.allSatisfy { ShareServerTests.details($0)["reason"] as? String == "expired" })
     }

@@ -29,10 +29,10 @@ import Testing
     }
 
     @Test func slowClientsAreCutOffAndCannotCrowdOutRealOnes() async throws {
-        let store = try TestStore("slow-clients")
+        let store = try await TestStore("slow-clients")
         let work = try TemporaryDirectory("slow-clients-work")
-        let server = try LiveServer(storage: store.storage, policies: try Self.policies(in: work))
-        defer { server.stop() }
+        let server = try await LiveServer(storage: store.storage, policies: try Self.policies(in: work))
+        defer { server.terminate() }
         let token = store.tokens["jsmith"]!
         let port = server.url.split(separator: ":").last.map(String.init) ?? ""
 
@@ -53,19 +53,17 @@ import Testing
         let file = work.appending("honest.bin")
         try random.writeFile(at: file, size: 512 << 10)
         #expect(try await HTTP.get(server.url + "/healthz").status == 200)
-        let honest = try await HTTP.offPool {
-            try Subprocess.run("/usr/bin/curl", [
+        let honest = try await Subprocess.run("/usr/bin/curl", [
                 "-s", "-w", "\n%{http_code}", "--limit-rate", "128K", "-H", "Authorization: Bearer \(token)",
                 "--data-binary", "@" + file, server.url + "/v1/cases/\(Self.caseInURL)/exhibits?filename=honest.bin",
             ])
-        }
         #expect(honest.out.hasSuffix("\n201"), "\(honest.out)")
         let id = try #require((try? JSONSerialization.jsonObject(with: Data(honest.out.split(separator: "\n").first.map { Data($0.utf8) } ?? Data())) as? [String: Any])?["id"] as? String)
         let download = try await HTTP.get(server.url + "/v1/exhibits/\(id)/content", token: token)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
         #expect(download.status == 200 && SHA256.hash(download.body) == SHA256.hash(bytes))
 
-        attack.waitUntilExit()
+        await attack.exited()
         let results = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as? [String: [String: Any]])
         print("slow clients: \(results)")
         for kind in ["idle", "headers", "stall", "trickle"] {
@@ -75,7 +73,7 @@ import Testing
             #expect(result["cut"] as? Int == 50, "\(kind): \(result)")
         }
         // The stalled and trickled uploads left nothing: one exhibit (the honest one), nothing in tmp/.
-        #expect(try store.sql("SELECT count(*) FROM exhibits").out == "1\n")
+        #expect(try await store.sql("SELECT count(*) FROM exhibits").out == "1\n")
         if !TestEngines.usesS3 {
             #expect((try FileManager.default.contentsOfDirectory(atPath: store.storage + "/tmp")).isEmpty)
         }

@@ -37,7 +37,7 @@ import Testing
         let folder = try TemporaryDirectory("systemd")
         let local = unit.replacingOccurrences(of: exec[0], with: TestPaths.exhibitExecutable)
         try local.write(toFile: folder.appending("exhibit.service"), atomically: true, encoding: .utf8)
-        let verified = try await HTTP.offPool { try Subprocess.run(analyze, ["verify", folder.appending("exhibit.service")]) }
+        let verified = try await Subprocess.run(analyze, ["verify", folder.appending("exhibit.service")])
         #expect(verified.status == 0 && verified.err.isEmpty, "systemd-analyze verify: \(verified.err)")
 
         // ExecStart's options start a real server (on a temporary storage root and a free port), as systemd would;
@@ -48,7 +48,7 @@ import Testing
         if let port = arguments.firstIndex(of: "--port") { arguments[port + 1] = String(try LiveServer.freePort()) }
         #expect(arguments.first == "serve", "ExecStart does not run exhibit serve: \(exec)")
         let port = try #require(arguments.firstIndex(of: "--port").map { Int(arguments[$0 + 1]) ?? 0 })
-        let first = try LiveServer(storage: folder.appending("Storage"), port: port)
+        let first = try await LiveServer(storage: folder.appending("Storage"), port: port)
         let admin = try #require(first.adminToken)
         let made = try await HTTP.postJSON(first.url + "/v1/users", token: admin, ["name": "jsmith", "role": "investigator"])
         let token = try #require(try made.json()["token"] as? String)
@@ -56,13 +56,13 @@ import Testing
         let fixture = TestPaths.fixtures + "/mp4_h264.mp4"
         let stored = try await HTTP.request("POST", first.url + "/v1/cases/2024%2F1/exhibits?filename=a.mp4", token: token, upload: fixture)
         #expect(stored.status == 201)
-        first.stop(signal: SIGKILL)
+        await first.stop(signal: SIGKILL)
         try await Task.sleep(for: .seconds(2))  // RestartSec
-        let again = try LiveServer(storage: folder.appending("Storage"), port: port)
+        let again = try await LiveServer(storage: folder.appending("Storage"), port: port)
         let id = try #require(try stored.json()["id"] as? String)
         let back = try await HTTP.get(again.url + "/v1/exhibits/\(id)/content", token: token)
         let original = try Data(contentsOf: URL(fileURLWithPath: fixture))
         #expect(back.status == 200 && back.body == original, "after the restart: \(back.status)")
-        again.stop()
+        await again.stop()
     }
 }

@@ -21,47 +21,47 @@ import Testing
     var jsmith: String { store.tokens["jsmith"]! }
     static let caseReference = TestStore.caseReference
 
-    init() throws {
-        store = try TestStore("tus")
-        server = try LiveServer(storage: store.storage)
+    init() async throws {
+        store = try await TestStore("tus")
+        server = try await LiveServer(storage: store.storage)
     }
 
     static func metadata(_ fields: [String: String]) -> String {
         fields.sorted { $0.key < $1.key }.map { "\($0.key) \(Data($0.value.utf8).base64EncodedString())" }.joined(separator: ",")
     }
 
-    func create(length: Int, fields: [String: String], token: String? = nil, extra: [String: String] = [:], body: Data? = nil) throws -> HTTP.Result {
+    func create(length: Int, fields: [String: String], token: String? = nil, extra: [String: String] = [:], body: Data? = nil) async throws -> HTTP.Result {
         var headers = ["Tus-Resumable": "1.0.0", "Upload-Length": String(length), "Upload-Metadata": Self.metadata(fields)]
         if body != nil { headers["Content-Type"] = "application/offset+octet-stream" }
         headers.merge(extra) { $1 }
-        return try HTTP.request("POST", server.url + "/v1/uploads", token: token ?? jsmith, headers: headers, data: body)
+        return try await HTTP.request("POST", server.url + "/v1/uploads", token: token ?? jsmith, headers: headers, data: body)
     }
 
-    func patch(_ location: String, offset: Int, _ data: Data, token: String? = nil, extra: [String: String] = [:]) throws -> HTTP.Result {
+    func patch(_ location: String, offset: Int, _ data: Data, token: String? = nil, extra: [String: String] = [:]) async throws -> HTTP.Result {
         var headers = ["Tus-Resumable": "1.0.0", "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream"]
         headers.merge(extra) { $1 }
-        return try HTTP.request("PATCH", server.url + location, token: token ?? jsmith, headers: headers, data: data)
+        return try await HTTP.request("PATCH", server.url + location, token: token ?? jsmith, headers: headers, data: data)
     }
 
-    func head(_ location: String, token: String? = nil) throws -> HTTP.Result {
-        try HTTP.request("HEAD", server.url + location, token: token ?? jsmith, headers: ["Tus-Resumable": "1.0.0"])
+    func head(_ location: String, token: String? = nil) async throws -> HTTP.Result {
+        try await HTTP.request("HEAD", server.url + location, token: token ?? jsmith, headers: ["Tus-Resumable": "1.0.0"])
     }
 
-    func events() throws -> [[String: Any]] {
-        try ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
+    func events() async throws -> [[String: Any]] {
+        try await ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
     }
 
     /// Regression (found by the crash rounds): the tail a request replaced was removed before the catalog
     /// recorded the progress naming the new one, so a crash (or a failed catalog write) in between left the upload
     /// pointing at a tail that was gone: every later request failed with 500. The catalog write is made to fail
     /// here (a trigger refusing updates); the upload must carry on from the offset the catalog kept.
-    @Test func aFailedProgressWriteLeavesTheUploadResumable() throws {
+    @Test func aFailedProgressWriteLeavesTheUploadResumable() async throws {
         var random = DeterministicRandom(seed: 92)
         let file = Data(random.bytes(6_000_000))
-        let created = try create(length: file.count, fields: ["case": Self.caseReference, "filename": "tail.bin", "sha256": SHA256.hash(file).hex])
+        let created = try await create(length: file.count, fields: ["case": Self.caseReference, "filename": "tail.bin", "sha256": SHA256.hash(file).hex])
         #expect(created.status == 201, "\(created.text)")
         let location = try #require(created.header("location"))
-        #expect(try patch(location, offset: 0, file.prefix(100_000)).status == 204)
+        #expect(try await patch(location, offset: 0, file.prefix(100_000)).status == 204)
         let (refuse, allow) = store.postgresDatabase != nil
             ? ("""
                CREATE FUNCTION refuse_progress() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql;
@@ -69,117 +69,117 @@ import Testing
                """, "DROP TRIGGER refuse_progress ON uploads; DROP FUNCTION refuse_progress();")
             : ("CREATE TRIGGER refuse_progress BEFORE UPDATE ON uploads BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
                "DROP TRIGGER refuse_progress;")
-        #expect(try store.sql(refuse).status == 0)
+        #expect(try await store.sql(refuse).status == 0)
         // 3 MB: chunks are cut, so the tail moves to a new start; the progress cannot be recorded.
-        let failed = try patch(location, offset: 100_000, file[100_000..<3_100_000])
+        let failed = try await patch(location, offset: 100_000, file[100_000..<3_100_000])
         #expect(failed.status >= 500, "\(failed.status) \(failed.text)")
-        #expect(try store.sql(allow).status == 0)
-        let offset = try #require(Int(try head(location).header("upload-offset") ?? ""))
+        #expect(try await store.sql(allow).status == 0)
+        let offset = try #require(Int(try await head(location).header("upload-offset") ?? ""))
         #expect(offset == 100_000, "the catalog kept the last recorded offset")
-        let rest = try patch(location, offset: offset, file[offset...])
+        let rest = try await patch(location, offset: offset, file[offset...])
         #expect(rest.status == 204, "\(rest.status) \(rest.text)")
         #expect(rest.header("exhibit-id") != nil)
-        #expect(try store.run(["verify"]).status == 0)
+        #expect(try await store.run(["verify"]).status == 0)
     }
 
-    @Test func theProtocolAsTheSpecSaysIt() throws {
+    @Test func theProtocolAsTheSpecSaysIt() async throws {
         var random = DeterministicRandom(seed: 91)
         let file = Data(random.bytes(9_000_000))
         let digest = SHA256.hash(file)
         let fields = ["case": Self.caseReference, "filename": "cam 1.bin", "sha256": digest.hex]
 
         // Discovery, and the version every request must name.
-        let options = try HTTP.request("OPTIONS", server.url + "/v1/uploads", token: jsmith)
+        let options = try await HTTP.request("OPTIONS", server.url + "/v1/uploads", token: jsmith)
         #expect(options.status == 204 && options.header("tus-version") == "1.0.0")
         #expect(options.header("tus-extension") == "creation,creation-with-upload,termination,expiration,checksum")
         #expect(options.header("tus-checksum-algorithm") == "sha256")
-        #expect(try HTTP.request("OPTIONS", server.url + "/v1/uploads").status == 401, "no route answers without a token")
-        let noVersion = try HTTP.request("POST", server.url + "/v1/uploads", token: jsmith, headers: ["Upload-Length": "10"])
+        #expect(try await HTTP.request("OPTIONS", server.url + "/v1/uploads").status == 401, "no route answers without a token")
+        let noVersion = try await HTTP.request("POST", server.url + "/v1/uploads", token: jsmith, headers: ["Upload-Length": "10"])
         #expect(noVersion.status == 412 && noVersion.header("tus-version") == "1.0.0" && noVersion.header("tus-resumable") == "1.0.0")
 
         // Creation: the length and the case and name are required; the limit holds.
-        #expect(try create(length: 10, fields: ["filename": "a"]).status == 400)
-        #expect(try create(length: 10, fields: ["case": Self.caseReference]).status == 400)
-        #expect(try HTTP.request("POST", server.url + "/v1/uploads", token: jsmith, headers: ["Tus-Resumable": "1.0.0", "Upload-Metadata": Self.metadata(fields)]).status == 400)
-        #expect(try create(length: 10, fields: ["case": Self.caseReference, "filename": "a"], extra: ["Upload-Metadata": "case !!!"]).status == 400)
-        #expect(try create(length: 2 << 40, fields: fields).status == 413)
-        #expect(try create(length: 10, fields: ["case": "NO/SUCH", "filename": "a"]).status == 404)
-        #expect(try create(length: 10, fields: fields, token: store.tokens["audit"]).status == 403)
+        #expect(try await create(length: 10, fields: ["filename": "a"]).status == 400)
+        #expect(try await create(length: 10, fields: ["case": Self.caseReference]).status == 400)
+        #expect(try await HTTP.request("POST", server.url + "/v1/uploads", token: jsmith, headers: ["Tus-Resumable": "1.0.0", "Upload-Metadata": Self.metadata(fields)]).status == 400)
+        #expect(try await create(length: 10, fields: ["case": Self.caseReference, "filename": "a"], extra: ["Upload-Metadata": "case !!!"]).status == 400)
+        #expect(try await create(length: 2 << 40, fields: fields).status == 413)
+        #expect(try await create(length: 10, fields: ["case": "NO/SUCH", "filename": "a"]).status == 404)
+        #expect(try await create(length: 10, fields: fields, token: store.tokens["audit"]).status == 403)
 
-        let created = try create(length: file.count, fields: fields)
+        let created = try await create(length: file.count, fields: fields)
         #expect(created.status == 201 && created.header("upload-offset") == "0" && created.header("upload-expires") != nil)
         let location = try #require(created.header("location"))
         #expect(location.hasPrefix("/v1/uploads/up_"))
 
         // PATCH: the right type, the right offset; HEAD says where it stands.
         let first = file.prefix(3_000_000)
-        #expect(try patch(location, offset: 0, Data(first), extra: ["Content-Type": "application/octet-stream"]).status == 415)
-        #expect(try patch(location, offset: 5, Data(first)).status == 409)
-        let sent = try patch(location, offset: 0, Data(first))
+        #expect(try await patch(location, offset: 0, Data(first), extra: ["Content-Type": "application/octet-stream"]).status == 415)
+        #expect(try await patch(location, offset: 5, Data(first)).status == 409)
+        let sent = try await patch(location, offset: 0, Data(first))
         #expect(sent.status == 204 && sent.header("upload-offset") == "3000000" && sent.header("tus-resumable") == "1.0.0")
-        let status = try head(location)
+        let status = try await head(location)
         #expect(status.status == 200 && status.header("upload-offset") == "3000000" && status.header("upload-length") == String(file.count))
         #expect(status.header("cache-control") == "no-store" && status.header("upload-metadata") == Self.metadata(fields))
-        #expect(try patch(location, offset: 0, Data(first)).status == 409, "the offset moved on")
+        #expect(try await patch(location, offset: 0, Data(first)).status == 409, "the offset moved on")
 
         // Someone else's upload does not exist for them.
-        #expect(try head(location, token: store.tokens["akhan"]).status == 404)
-        #expect(try patch(location, offset: 3_000_000, Data(first), token: store.tokens["akhan"]).status == 404)
+        #expect(try await head(location, token: store.tokens["akhan"]).status == 404)
+        #expect(try await patch(location, offset: 3_000_000, Data(first), token: store.tokens["akhan"]).status == 404)
 
         // Checksums: a wrong one is 460 and keeps nothing; an unknown algorithm is 400; a right one is kept.
         let second = file[3_000_000..<6_000_000]
-        let wrong = try patch(location, offset: 3_000_000, Data(second), extra: ["Upload-Checksum": "sha256 " + Data(SHA256.hash(Data(first)).bytes).base64EncodedString()])
+        let wrong = try await patch(location, offset: 3_000_000, Data(second), extra: ["Upload-Checksum": "sha256 " + Data(SHA256.hash(Data(first)).bytes).base64EncodedString()])
         #expect(wrong.status == 460, "\(wrong.text)")
-        #expect(try head(location).header("upload-offset") == "3000000")
-        #expect(try patch(location, offset: 3_000_000, Data(second), extra: ["Upload-Checksum": "md5 AAAA"]).status == 400)
-        let right = try patch(location, offset: 3_000_000, Data(second), extra: ["Upload-Checksum": "sha256 " + Data(SHA256.hash(Data(second)).bytes).base64EncodedString()])
+        #expect(try await head(location).header("upload-offset") == "3000000")
+        #expect(try await patch(location, offset: 3_000_000, Data(second), extra: ["Upload-Checksum": "md5 AAAA"]).status == 400)
+        let right = try await patch(location, offset: 3_000_000, Data(second), extra: ["Upload-Checksum": "sha256 " + Data(SHA256.hash(Data(second)).bytes).base64EncodedString()])
         #expect(right.status == 204 && right.header("upload-offset") == "6000000")
         // More bytes than the length: refused, nothing kept.
-        #expect(try patch(location, offset: 6_000_000, Data(file.suffix(3_000_000)) + Data([1])).status == 400)
+        #expect(try await patch(location, offset: 6_000_000, Data(file.suffix(3_000_000)) + Data([1])).status == 400)
 
         // The last bytes: an exhibit, through the same path as a single upload, with one event.
-        let last = try patch(location, offset: 6_000_000, Data(file.suffix(3_000_000)))
+        let last = try await patch(location, offset: 6_000_000, Data(file.suffix(3_000_000)))
         #expect(last.status == 204 && last.header("upload-offset") == String(file.count))
         let exhibitID = try #require(last.header("exhibit-id"))
         #expect(last.header("exhibit-reference") == "JS/1")
-        let exhibit = try HTTP.get(server.url + "/v1/exhibits/\(exhibitID)", token: jsmith).json()
+        let exhibit = try await HTTP.get(server.url + "/v1/exhibits/\(exhibitID)", token: jsmith).json()
         #expect(exhibit["sha256"] as? String == digest.hex && exhibit["filename"] as? String == "cam 1.bin")
-        #expect(SHA256.hash(try HTTP.get(server.url + "/v1/exhibits/\(exhibitID)/content", token: jsmith).body) == digest)
-        let shown = try HTTP.get(server.url + location, token: jsmith).json()
+        #expect(await SHA256.hash(try HTTP.get(server.url + "/v1/exhibits/\(exhibitID)/content", token: jsmith).body) == digest)
+        let shown = try await HTTP.get(server.url + location, token: jsmith).json()
         #expect(shown["state"] as? String == "completed" && shown["requests"] as? Int == 3)
-        let ingested = try events().filter { $0["action"] as? String == "exhibit.ingested" }
+        let ingested = try await events().filter { $0["action"] as? String == "exhibit.ingested" }
         #expect(ingested.count == 1)
         let details = ingested.first?["details"] as? [String: Any] ?? [:]
         #expect(details["upload"] as? String == String(location.dropFirst("/v1/uploads/".count)) && details["requests"] as? Int == 3)
         #expect(details["resumptions"] as? Int == 0 && details["client_sha256"] as? String == digest.hex)
-        #expect(try patch(location, offset: file.count, Data([1])).status == 409, "a completed upload takes no more")
+        #expect(try await patch(location, offset: file.count, Data([1])).status == 409, "a completed upload takes no more")
 
         // Termination.
-        let abandoned = try #require(try create(length: 100, fields: fields).header("location"))
-        #expect(try patch(abandoned, offset: 0, Data(count: 50)).status == 204)
-        #expect(try HTTP.request("DELETE", server.url + abandoned, token: jsmith, headers: ["Tus-Resumable": "1.0.0"]).status == 204)
-        #expect(try head(abandoned).status == 404)
+        let abandoned = try #require(try await create(length: 100, fields: fields).header("location"))
+        #expect(try await patch(abandoned, offset: 0, Data(count: 50)).status == 204)
+        #expect(try await HTTP.request("DELETE", server.url + abandoned, token: jsmith, headers: ["Tus-Resumable": "1.0.0"]).status == 204)
+        #expect(try await head(abandoned).status == 404)
         #expect(!FileManager.default.fileExists(atPath: store.storage + "/uploads/" + abandoned.dropFirst("/v1/uploads/".count)))
     }
 
-    @Test func aWrongWholeFileDigestLeavesNoExhibitAndSaysWhy() throws {
+    @Test func aWrongWholeFileDigestLeavesNoExhibitAndSaysWhy() async throws {
         let file = Data(DeterministicRandom.bytes(2_000_000, seed: 5))
         let fields = ["case": Self.caseReference, "filename": "x.bin", "sha256": SHA256.hash(Data("something else".utf8)).hex]
         // Creation with upload: all the bytes in the POST.
-        let created = try create(length: file.count, fields: fields, body: file)
+        let created = try await create(length: file.count, fields: fields, body: file)
         #expect(created.status == 400 && created.text.contains("digest-mismatch") && created.text.contains("no exhibit was made"), "\(created.text)")
-        #expect(try HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits", token: jsmith).jsonArray().isEmpty)
-        #expect(try events().filter { $0["action"] as? String == "exhibit.ingested" }.isEmpty)
+        #expect(try await HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits", token: jsmith).jsonArray().isEmpty)
+        #expect(try await events().filter { $0["action"] as? String == "exhibit.ingested" }.isEmpty)
         // With the right digest, creation-with-upload makes the exhibit in one request.
         var right = fields
         right["sha256"] = SHA256.hash(file).hex
-        let made = try create(length: file.count, fields: right, body: file)
+        let made = try await create(length: file.count, fields: right, body: file)
         #expect(made.status == 201 && made.header("exhibit-reference") == "JS/1" && made.header("upload-offset") == String(file.count))
     }
 
     /// tuspy, the Python tus client from PyPI (in a virtualenv `make deps` makes; made here when missing).
-    @Test func tuspyUploadsAndTheExhibitVerifies() throws {
-        let python = try TusPy.python()
+    @Test func tuspyUploadsAndTheExhibitVerifies() async throws {
+        let python = try await TusPy.python()
         let work = try TemporaryDirectory("tuspy")
         let path = work.appending("clip.bin")
         var random = DeterministicRandom(seed: 17)
@@ -194,29 +194,29 @@ import Testing
             u.upload()
             print(u.url)
             """
-        let result = try Subprocess.run(python, ["-c", script, server.url, jsmith, path, Self.caseReference, digest.hex])
+        let result = try await Subprocess.run(python, ["-c", script, server.url, jsmith, path, Self.caseReference, digest.hex])
         #expect(result.status == 0, "\(result.err)")
         let url = result.out.trimmingCharacters(in: .whitespacesAndNewlines)
-        let upload = try HTTP.get(url, token: jsmith).json()
+        let upload = try await HTTP.get(url, token: jsmith).json()
         #expect(upload["state"] as? String == "completed" && upload["requests"] as? Int == 3, "\(upload)")
         let exhibit = try #require(upload["exhibit"] as? [String: Any])
         #expect(exhibit["sha256"] as? String == digest.hex)
-        #expect(try store.run(["verify"]).status == 0)
+        #expect(try await store.run(["verify"]).status == 0)
     }
 }
 
 /// The Python clients' virtualenv at `.build/py-venv` (`make deps` creates it; a test run without it creates it too).
 enum TusPy {
-    static func python() throws -> String {
+    static func python() async throws -> String {
         let venv = TestPaths.packageRoot + "/.build/py-venv"
         let python = venv + "/bin/python"
         if FileManager.default.fileExists(atPath: python),
-           try Subprocess.run(python, ["-c", "import tusclient"]).status == 0 {
+           try await Subprocess.run(python, ["-c", "import tusclient"]).status == 0 {
             return python
         }
-        let made = try Subprocess.run("/usr/bin/python3", ["-m", "venv", venv])
+        let made = try await Subprocess.run("/usr/bin/python3", ["-m", "venv", venv])
         guard made.status == 0 else { throw TestSupportError("cannot make \(venv): \(made.err)") }
-        let installed = try Subprocess.run(venv + "/bin/pip", ["install", "-q", "tuspy"])
+        let installed = try await Subprocess.run(venv + "/bin/pip", ["install", "-q", "tuspy"])
         guard installed.status == 0 else { throw TestSupportError("cannot install tuspy: \(installed.err)") }
         return python
     }
@@ -225,7 +225,7 @@ enum TusPy {
 /// Abandoned uploads expire, with a clock the test moves: 410, and their bytes are reclaimed.
 @Suite struct UploadExpiryTests {
     @Test func anAbandonedUploadExpiresAndItsBytesAreReclaimed() async throws {
-        let files = try TestStore("upload-expiry")
+        let files = try await TestStore("upload-expiry")
         let clock = ShareExpiryTests.TestClock()
         let store = try EvidenceStore(root: files.storage, policies: try Policies.load(from: TestPaths.policies), now: { clock.read() })
         let jsmith = try await store.actor(named: "jsmith", client: "test")
@@ -278,19 +278,19 @@ struct AsyncArray<Element: Sendable>: AsyncSequence, Sendable {
 
 /// The README's curl sequence, run as printed.
 @Suite struct TusReadmeTests {
-    @Test func theReadmeCurlSequenceWorksAsPrinted() throws {
-        let store = try TestStore("tus-readme")
-        let server = try LiveServer(storage: store.storage)
+    @Test func theReadmeCurlSequenceWorksAsPrinted() async throws {
+        let store = try await TestStore("tus-readme")
+        let server = try await LiveServer(storage: store.storage)
         let work = try TemporaryDirectory("tus-readme-work")
         try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/mp4_h264.mp4", toPath: work.appending("cam2.mp4"))
         let script = try Readme.bashBlock(after: "By hand with curl")
-        let result = try Subprocess.run(
+        let result = try await Subprocess.run(
             "/bin/bash", ["-c", script], environment: ["EXHIBIT": server.url, "TOKEN": store.tokens["jsmith"]!],
             currentDirectory: work.path)
         #expect(result.status == 0, "stdout: \(result.out)\nstderr: \(result.err)")
         #expect(result.out.contains("the server has 100000 bytes"))
         #expect(result.out.lowercased().contains("exhibit-reference: js/1"))
-        let exhibit = try HTTP.get(server.url + "/v1/exhibits/JS%2F1", token: store.tokens["jsmith"]!).json()
+        let exhibit = try await HTTP.get(server.url + "/v1/exhibits/JS%2F1", token: store.tokens["jsmith"]!).json()
         #expect(exhibit["sha256"] as? String == "2eb6f94d9ffa83916641929819c3de4f5413746416e9907c815c7f007124166d")
         #expect(exhibit["verdict"] as? String == "complete")
     }

@@ -10,13 +10,13 @@ import Testing
     let server: LiveServer
     var root: String { store.tokens["root"]! }
 
-    init() throws {
+    init() async throws {
         folder = try TemporaryDirectory("users")
-        store = try TestStore("users")
+        store = try await TestStore("users")
         let policies = try TestPolicies.copy(into: folder, replacing: [
             "roles.yaml": [("\nroles:\n", "\ntoken_lifetime: 90d\n\nroles:\n")],
         ])
-        server = try LiveServer(storage: store.storage, policies: policies)
+        server = try await LiveServer(storage: store.storage, policies: policies)
     }
 
     func me(_ token: String) async throws -> Int { try await HTTP.get(server.url + "/v1/me", token: token).status }
@@ -50,7 +50,7 @@ import Testing
         let inDays = try #require(ISO8601DateFormatter().date(from: String(expires.prefix(19)) + "Z")).timeIntervalSinceNow / 86400
         #expect(inDays > 89 && inDays < 91, "token_lifetime 90d gave \(expires)")
         // A token past its lifetime is refused like any wrong token.
-        try store.sql("UPDATE users SET token_expires_at = '2000-01-01T00:00:00.000Z' WHERE name = 'jsmith'")
+        try await store.sql("UPDATE users SET token_expires_at = '2000-01-01T00:00:00.000Z' WHERE name = 'jsmith'")
         #expect(try await me(fresh) == 401, "an expired token still works")
         // Revoke: no token at all.
         let again = try await HTTP.postJSON(server.url + "/v1/users/jsmith/token", token: root, [:])
@@ -58,17 +58,17 @@ import Testing
         #expect(try await HTTP.request("DELETE", server.url + "/v1/users/jsmith/token", token: root).status == 200)
         #expect(try await me(third) == 401)
 
-        let events = try ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
+        let events = try await ExhibitCLI.jsonLines(try store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
         let actions = events.compactMap { $0["action"] as? String }
         for action in ["user.disabled", "user.enabled", "user.token-reissued", "user.token-revoked"] {
             #expect(actions.contains(action), "no \(action) event")
         }
         // The command line does the same.
-        #expect(try store.run(["user", "disable", "akhan", "--reason", "suspended", "--as", "root"]).status == 0)
+        #expect(try await store.run(["user", "disable", "akhan", "--reason", "suspended", "--as", "root"]).status == 0)
         #expect(try await me(store.tokens["akhan"]!) == 401)
-        let cliToken = try store.run(["user", "token", "akhan", "--as", "root"])
+        let cliToken = try await store.run(["user", "token", "akhan", "--as", "root"])
         #expect(cliToken.status == 0 && cliToken.out.contains("token: exh_"), "\(cliToken.err)")
-        #expect(try store.run(["user", "list", "--as", "root"]).out.contains("disabled"))
+        #expect(try await store.run(["user", "list", "--as", "root"]).out.contains("disabled"))
     }
 
     @Test func initialsStayUniqueAndFreeOnesAreSuggested() async throws {

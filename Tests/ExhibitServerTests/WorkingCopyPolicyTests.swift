@@ -11,8 +11,8 @@ import Testing
     /// Regression (found by the crash rounds): a server started with `automatic: false` still made copies of every
     /// master never planned (stored by the CLI or just before a crash) at each start.
     @Test func unplannedMastersAreQueuedAtStartOnlyWhenCopiesAreAutomatic() async throws {
-        let files = try TestStore("unplanned-copies")
-        let stored = try files.ingest([TestPaths.fixtures + "/ts_h264_aac.ts", TestPaths.fixtures + "/mp4_h264_aac.mp4"])
+        let files = try await TestStore("unplanned-copies")
+        let stored = try await files.ingest([TestPaths.fixtures + "/ts_h264_aac.ts", TestPaths.fixtures + "/mp4_h264_aac.mp4"])
         #expect(stored.count == 2)
         for automatic in [true, false] {
             let policies = try TemporaryDirectory("policies")

@@ -7,15 +7,15 @@ import Testing
 @Suite struct WorkingCopyServerTests {
     static let refused = ["avi_mpeg4.avi", "avi_mjpeg.avi", "ts_h264_aac.ts", "mpegps_mpeg2.mpg", "avi_odd_720x405.avi", "mkv_attachment.mkv"]
 
-    @Test func refusedFootageGetsCopiesThatChromiumPlays() throws {
+    @Test func refusedFootageGetsCopiesThatChromiumPlays() async throws {
         let folder = try TemporaryDirectory("copies")
-        let server = try LiveServer(storage: folder.appending("Storage"))
+        let server = try await LiveServer(storage: folder.appending("Storage"))
         let admin = try #require(server.adminToken)
-        let token = try HTTP.postJSON(server.url + "/v1/users", token: admin, ["name": "jsmith", "role": "investigator", "full_name": "John Smith"]).json()["token"] as! String
-        #expect(try HTTP.postJSON(server.url + "/v1/cases", token: token, ["reference": "C/1"]).status == 201)
+        let token = try await HTTP.postJSON(server.url + "/v1/users", token: admin, ["name": "jsmith", "role": "investigator", "full_name": "John Smith"]).json()["token"] as! String
+        #expect(try await HTTP.postJSON(server.url + "/v1/cases", token: token, ["reference": "C/1"]).status == 201)
         var masters: [String: [String: Any]] = [:]
         for name in Self.refused + ["mp4_h264_aac.mp4"] {
-            let uploaded = try HTTP.request("POST", server.url + "/v1/cases/C%2F1/exhibits?filename=\(name)", token: token, upload: TestPaths.fixtures + "/" + name)
+            let uploaded = try await HTTP.request("POST", server.url + "/v1/cases/C%2F1/exhibits?filename=\(name)", token: token, upload: TestPaths.fixtures + "/" + name)
             #expect(uploaded.status == 201, "\(name): \(uploaded.text)")
             masters[name] = try uploaded.json()
         }
@@ -30,11 +30,11 @@ import Testing
         while copies.count < Self.refused.count && Date() < deadline {
             for name in Self.refused where copies[name] == nil {
                 let id = masters[name]!["id"] as! String
-                let shown = try HTTP.get(server.url + "/v1/exhibits/\(id)", token: token).json()
+                let shown = try await HTTP.get(server.url + "/v1/exhibits/\(id)", token: token).json()
                 if let list = shown["working_copies"] as? [[String: Any]], let copy = list.first { copies[name] = copy }
                 #expect(shown["working_copy_status"] as? String != "failed", "\(name): \(shown["working_copy_error"] ?? "")")
             }
-            Thread.sleep(forTimeInterval: 0.5)
+            try await Task.sleep(for: .seconds(0.5))
         }
         #expect(copies.count == Self.refused.count, "copies made: \(copies.keys.sorted())")
         for (name, copy) in copies {
@@ -45,11 +45,11 @@ import Testing
         }
         // The working copy route serves the copy's bytes, with its own hash.
         let first = masters["avi_mjpeg.avi"]!["id"] as! String
-        let served = try HTTP.get(server.url + "/v1/exhibits/\(first)/working-copy", token: token)
+        let served = try await HTTP.get(server.url + "/v1/exhibits/\(first)/working-copy", token: token)
         #expect(served.status == 200 && served.header("content-type") == "video/mp4")
         #expect(served.header("etag") == "\"\(copies["avi_mjpeg.avi"]!["sha256"] as! String)\"")
         #expect(SHA256.hash(served.body).hex == copies["avi_mjpeg.avi"]!["sha256"] as? String)
-        let none = try HTTP.get(server.url + "/v1/exhibits/\(masters["mp4_h264_aac.mp4"]!["id"] as! String)/working-copy", token: token)
+        let none = try await HTTP.get(server.url + "/v1/exhibits/\(masters["mp4_h264_aac.mp4"]!["id"] as! String)/working-copy", token: token)
         #expect(none.status == 404 && none.text.contains("plays in browsers"))
 
         // Chromium plays every copy with a picture (videoWidth > 0), the master's duration, and seeks.
@@ -58,18 +58,18 @@ import Testing
         // Share pages: one for a master that plays, one for a master that plays through its working copy.
         var pages: [String: String] = [:]
         for name in ["mp4_h264_aac.mp4", "avi_mpeg4.avi"] {
-            let shared = try HTTP.postJSON(server.url + "/v1/exhibits/\(masters[name]!["id"] as! String)/shares", token: token, ["recipient": "CPS"])
+            let shared = try await HTTP.postJSON(server.url + "/v1/exhibits/\(masters[name]!["id"] as! String)/shares", token: token, ["recipient": "CPS"])
             #expect(shared.status == 201, "\(shared.text)")
             let url = try #require(try shared.json()["url"] as? String)
             pages[name] = String(url[try #require(url.range(of: "/s/")).lowerBound...])
-            let html = try HTTP.get(url).text
+            let html = try await HTTP.get(url).text
             #expect(html.contains(name == "avi_mpeg4.avi" ? "play=copy" : "play=master"), "\(name): \(html)")
             if name == "avi_mpeg4.avi" {
                 #expect(html.contains("Working copy") && html.contains("download=copy") && html.contains(copies[name]!["sha256"] as! String))
             }
         }
         let screenshot = NSTemporaryDirectory() + "exhibit-share-page.png"
-        let onPage = try playInChromium(base: server.url, token: nil, paths: [pages["avi_mpeg4.avi"]!, pages["mp4_h264_aac.mp4"]!], screenshot: screenshot)
+        let onPage = try await playInChromium(base: server.url, token: nil, paths: [pages["avi_mpeg4.avi"]!, pages["mp4_h264_aac.mp4"]!], screenshot: screenshot)
         for (name, page) in pages {
             let state = try #require(onPage[page]?["state"] as? [String: Any], "\(name): the share page was not played")
             #expect((state["width"] as? Int ?? 0) > 0 && (state["ready"] as? Int ?? 0) >= 2, "\(name): \(state)")
@@ -79,7 +79,7 @@ import Testing
         }
         #expect(FileManager.default.fileExists(atPath: screenshot))
 
-        let played = try playInChromium(base: server.url, token: token, paths: paths)
+        let played = try await playInChromium(base: server.url, token: token, paths: paths)
         for (name, path) in zip(Self.refused + ["mp4_h264_aac.mp4"], paths) {
             let result = try #require(played[path], "\(name) was not played")
             let state = try #require(result["state"] as? [String: Any], "\(name): \(result)")
@@ -95,11 +95,11 @@ import Testing
 }
 
 /// Runs Tests/Browser/play_videos.py in headless Chromium; returns its result per path.
-func playInChromium(base: String, token: String?, paths: [String], screenshot: String? = nil) throws -> [String: [String: Any]] {
+func playInChromium(base: String, token: String?, paths: [String], screenshot: String? = nil) async throws -> [String: [String: Any]] {
     var arguments = [TestPaths.packageRoot + "/Tests/Browser/play_videos.py", "--base", base]
     if let token { arguments += ["--token", token] }
     if let screenshot { arguments += ["--screenshot", screenshot] }
-    let result = try Subprocess.run("/usr/bin/env", ["python3"] + arguments + paths)
+    let result = try await Subprocess.run("/usr/bin/env", ["python3"] + arguments + paths)
     #expect(result.status == 0, "Chromium run failed: \(result.err.suffix(2000))")
     var out: [String: [String: Any]] = [:]
     for line in result.out.split(separator: "\n") {

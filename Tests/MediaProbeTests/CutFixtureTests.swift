@@ -13,8 +13,8 @@ import Testing
         + ["avi_no_index.avi", "avi_lowfps_gaps.avi", "vfr_h264.mkv"]
 
     /// Packets per stream as ffprobe reads them: (count, bytes).
-    static func packets(_ path: String) throws -> [Int: (count: Int, bytes: Int)] {
-        let result = try Subprocess.run(
+    static func packets(_ path: String) async throws -> [Int: (count: Int, bytes: Int)] {
+        let result = try await Subprocess.run(
             Subprocess.which("ffprobe") ?? "/usr/bin/ffprobe",
             ["-v", "quiet", "-show_entries", "packet=stream_index,size", "-of", "csv=p=0", path])
         var out: [Int: (count: Int, bytes: Int)] = [:]
@@ -36,7 +36,7 @@ import Testing
         var completeButWhole: [String] = []
         for name in Self.whole {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: fixture(name)))
-            let original = try Self.packets(fixture(name))
+            let original = try await Self.packets(fixture(name))
             let size = bytes.count
             var cuts = [size / 10, size / 2, size * 9 / 10, size - 1024]
             for _ in 0..<3 { cuts.append(Int.random(in: 1..<size, using: &random)) }
@@ -47,7 +47,7 @@ import Testing
                 checked += 1
                 guard report.integrity.verdict == .complete else { continue }
                 // Complete is allowed only when every packet, byte for byte in count and size, is still there.
-                let remaining = try Self.packets(path)
+                let remaining = try await Self.packets(path)
                 let whole = original.allSatisfy { stream, packets in
                     remaining[stream]?.count == packets.count && remaining[stream]?.bytes == packets.bytes
                 }

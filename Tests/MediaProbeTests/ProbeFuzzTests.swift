@@ -46,7 +46,7 @@ import Testing
         return bytes
     }
 
-    @Test func thousandsOfMutatedVideosNeitherCrashNorHangNorGrowMemory() throws {
+    @Test func thousandsOfMutatedVideosNeitherCrashNorHangNorGrowMemory() async throws {
         let count = Int(ProcessInfo.processInfo.environment["EXHIBIT_FUZZ_MUTATIONS"] ?? "") ?? 10000
         let seed = UInt64(ProcessInfo.processInfo.environment["EXHIBIT_TEST_SEED"] ?? "") ?? UInt64.random(in: 1...999_999)
         print("probe fuzz: seed \(seed) (EXHIBIT_TEST_SEED=\(seed) repeats it), \(count) mutations")
@@ -84,7 +84,7 @@ import Testing
         // Memory is flat: a process of its own (this one runs other tests in parallel) probes the kept mutations
         // over and over; its resident memory after thousands of probes is what it was after the first 200.
         let probes = max(2000, kept.count * 10)
-        let leak = try Subprocess.run(
+        let leak = try await Subprocess.run(
             TestPaths.exhibitExecutable,
             ["probe", kept[0], "--repeat-count", String(probes), "--policies", TestPaths.policies] + kept.dropFirst().flatMap { ["--also", $0] })
         #expect(leak.status == 0, "\(leak.err)")

@@ -13,8 +13,8 @@ let mediaFixtures = [
 func fixture(_ name: String) -> String { TestPaths.fixtures + "/" + name }
 
 /// ffprobe's view of a file, parsed from `ffprobe -show_format -show_streams -of json`.
-func ffprobe(_ path: String) throws -> [String: Any] {
-    let result = try Subprocess.run(
+func ffprobe(_ path: String) async throws -> [String: Any] {
+    let result = try await Subprocess.run(
         Subprocess.which("ffprobe") ?? "/usr/bin/ffprobe",
         ["-v", "error", "-show_format", "-show_streams", "-of", "json", path])
     return try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any] ?? [:]
@@ -24,11 +24,11 @@ func ffprobe(_ path: String) throws -> [String: Any] {
     /// The probe agrees with ffprobe on format name, stream count, codec names, width, height, pixel format and
     /// frame rates exactly, and on duration within one frame.
     @Test(arguments: mediaFixtures)
-    func matchesFFprobe(name: String) throws {
+    func matchesFFprobe(name: String) async throws {
         let path = fixture(name)
         let report = try MediaProbe.examine(path: path)
         let media = try #require(report.media, "\(name) should be recognised as media")
-        let reference = try ffprobe(path)
+        let reference = try await ffprobe(path)
         let format = try #require(reference["format"] as? [String: Any])
         let streams = try #require(reference["streams"] as? [[String: Any]])
 
@@ -166,11 +166,11 @@ func ffprobe(_ path: String) throws -> [String: Any] {
 
     /// Probing the fixtures 1,000 times leaves the resident memory flat: every FFmpeg object is freed. Run in
     /// its own process (the `exhibit` executable), so other tests' memory does not count.
-    @Test func repeatedProbesDoNotLeak() throws {
+    @Test func repeatedProbesDoNotLeak() async throws {
         let names = mediaFixtures + ["truncated_no_moov.mp4", "random.bin", "empty.bin"]
         var arguments = ["probe", fixture(names[0]), "--repeat-count", "1000"]
         for name in names.dropFirst() { arguments += ["--also", fixture(name)] }
-        let result = try ExhibitCLI.run(arguments)
+        let result = try await ExhibitCLI.run(arguments)
         #expect(result.status == 0, "\(result.err)")
         let fields = Dictionary(uniqueKeysWithValues: result.err.split(separator: " ").compactMap { field -> (String, Int)? in
             let parts = field.split(separator: "=")

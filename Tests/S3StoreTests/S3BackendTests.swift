@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized, .enabled(if: CephGateway.installed, "SKIPPED LOUDLY: Ceph (ceph-mon, ceph-osd, radosgw) is not installed; run `make deps`"))
 struct S3BackendTests {
     @Test func blobsGoIntoObjectStorageAndComeBackIntact() async throws {
-        let gateway = try CephGateway()
+        let gateway = try await CephGateway()
         let backend = S3Backend(location: gateway.location(bucket: "exhibit-blobs"))
         try await backend.createBucket()
         try await backend.checkAvailable()
@@ -55,7 +55,7 @@ struct S3BackendTests {
     }
 
     @Test func wrongCredentialsAndAMissingBucketAreClearErrors() async throws {
-        let gateway = try CephGateway()
+        let gateway = try await CephGateway()
         let good = S3Backend(location: gateway.location(bucket: "exhibit-auth"))
         try await good.createBucket()
         let wrong = S3Backend(location: gateway.location(bucket: "exhibit-auth", secret: "not-the-secret"))
