@@ -303,7 +303,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ExhibitCLITests",
-            dependencies: ["exhibit", "Exhibit", "ExhibitModel", "ExhibitPolicies", "ExhibitDeployment", "BlobStore", "ExhibitCrypto", "ExhibitTesting"],
+            dependencies: ["exhibit", "Exhibit", "ExhibitModel", "ExhibitPolicies", "ExhibitDeployment", "BlobStore", "ExhibitCrypto", "ExhibitTesting", "Custody"],
             swiftSettings: swiftSettings
         ),
     ]

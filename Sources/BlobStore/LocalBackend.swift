@@ -212,13 +212,7 @@ public final class LocalBackend: ObjectBackend {
     }
 
     /// Syncs the folder holding `path`.
-    static func syncDirectory(_ path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw BlobStoreError.posix(errno, "cannot open folder", directory) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw BlobStoreError.posix(errno, "cannot sync folder", directory) }
-    }
+    static func syncDirectory(_ path: String) throws { try DurableFile.syncFolder(of: path) }
 
     /// Creates the fan-out folders above `path`, syncing each parent whose entries changed.
     static func makeParents(of path: String) throws {

@@ -138,7 +138,7 @@ public struct Deployment: Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {
-            try (try encoder.encode(record) + Data("\n".utf8)).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try DurableFile.replace(path, with: try encoder.encode(record) + Data("\n".utf8), mode: 0o644)
         } catch {
             throw ExhibitError(.storage, "cannot write \(path): \(error)")
         }

@@ -147,17 +147,24 @@ public final class EvidenceStore: Sendable {
         return try actor(for: user, client: client)
     }
 
-    /// Refuses what the actor may not do. A case the actor cannot see is "not found", so nobody learns it exists.
-    func authorize(_ actor: Actor, _ permission: Permission, case record: CaseRecord? = nil) async throws {
+    /// The one door every use-case passes before it acts: refuses what the actor may not do (`permission`, or
+    /// any of `alternatives`), and, for a role that sees only its own cases, anything in a case it is not a member
+    /// of. A case the actor cannot see is "not found", so nobody learns it exists.
+    func authorize(
+        _ actor: Actor, _ permission: Permission, orAnyOf alternatives: Set<Permission> = [], case record: CaseRecord? = nil
+    ) async throws {
         if let record, actor.role.scope == .member, !actor.isSystem {
             guard try await catalog.isMember(actor.name, of: record.id) else {
                 throw ExhibitError(.notFound, "no case \(record.reference)")
             }
         }
-        guard actor.role.can(permission) else {
+        guard may(actor, permission) || alternatives.contains(where: { may(actor, $0) }) else {
             throw ExhibitError(.forbidden, "the \(actor.role.name) role may not \(permission.rawValue)")
         }
     }
+
+    /// Whether `actor`'s role grants `permission` (for what to show; every action goes through `authorize`).
+    func may(_ actor: Actor, _ permission: Permission) -> Bool { actor.role.can(permission) }
 
     // MARK: Users
 
@@ -188,7 +195,7 @@ public final class EvidenceStore: Sendable {
             tokenExpiresAt: tokenExpiry())
         _ = try await catalog.insertUser(
             user, tokenSHA256: SHA256.hash(token).hex,
-            event: actor.event("user.added", details: ["user": .string(name), "role": .string(role), "initials": .string(chosen)]))
+            event: actor.event(.userAdded, details: ["user": .string(name), "role": .string(role), "initials": .string(chosen)]))
         return (user, token)
     }
 
@@ -222,12 +229,12 @@ public final class EvidenceStore: Sendable {
         guard name != actor.name else { throw ExhibitError(.badRequest, "an admin cannot disable themselves") }
         return try await catalog.updateUser(
             name, .disable(at: timestamp, reason: reason),
-            event: actor.event("user.disabled", details: ["user": .string(name), "reason": .string(reason)]))
+            event: actor.event(.userDisabled, details: ["user": .string(name), "reason": .string(reason)]))
     }
 
     public func enableUser(_ name: String, by actor: Actor) async throws -> User {
         try await authorize(actor, .userManage)
-        return try await catalog.updateUser(name, .enable, event: actor.event("user.enabled", details: ["user": .string(name)]))
+        return try await catalog.updateUser(name, .enable, event: actor.event(.userEnabled, details: ["user": .string(name)]))
     }
 
     /// Issues a new token for a user (shown once); the old one stops working at once. With `revokeOnly`, no new
@@ -237,7 +244,7 @@ public final class EvidenceStore: Sendable {
         let token = "exh_" + Base64URL.encode(SecureRandom.bytes(count: 32))
         let user = try await catalog.updateUser(
             name, .token(sha256: SHA256.hash(token).hex, issuedAt: timestamp, expiresAt: revokeOnly ? timestamp : tokenExpiry()),
-            event: actor.event(revokeOnly ? "user.token-revoked" : "user.token-reissued", details: ["user": .string(name)]))
+            event: actor.event(revokeOnly ? .userTokenRevoked : .userTokenReissued, details: ["user": .string(name)]))
         return (user, revokeOnly ? nil : token)
     }
 
@@ -265,17 +272,15 @@ public final class EvidenceStore: Sendable {
         if let title { try Validate.text(title, "a case title", max: 200) }
         let record = CaseRecord(
             id: Identifier.make("case_"), reference: reference, title: title, createdBy: actor.name, createdAt: timestamp,
-            status: "open")
+            status: .open)
         _ = try await catalog.insertCase(
-            record, event: actor.event("case.created", caseReference: reference, details: ["case_id": .string(record.id), "title": JSONValue(title)]))
+            record, event: actor.event(.caseCreated, caseReference: reference, details: ["case_id": .string(record.id), "title": JSONValue(title)]))
         return record
     }
 
     /// The cases the actor can see.
     public func cases(for actor: Actor) async throws -> [CaseRecord] {
-        guard actor.role.can(.caseRead) || actor.role.can(.exhibitUpload) else {
-            throw ExhibitError(.forbidden, "the \(actor.role.name) role may not case.read")
-        }
+        try await authorize(actor, .caseRead, orAnyOf: [.exhibitUpload])
         let all = try await catalog.cases()
         if actor.role.scope == .all { return all }
         var visible: [CaseRecord] = []
@@ -302,7 +307,7 @@ public final class EvidenceStore: Sendable {
         guard try await catalog.user(named: user) != nil else { throw ExhibitError(.notFound, "no user named \(user.prefix(40))") }
         _ = try await catalog.insertMember(
             caseID: record.id, user: user, addedBy: actor.name,
-            event: actor.event("case.member-added", caseReference: record.reference, details: ["user": .string(user)]))
+            event: actor.event(.caseMemberAdded, caseReference: record.reference, details: ["user": .string(user)]))
     }
 
     // MARK: Exhibits
@@ -378,7 +383,7 @@ public final class EvidenceStore: Sendable {
                 "integrity": .string(report.integrity.summary), "coverage": .string(coverage.summary),
             ]
             details.merge(extraDetails) { _, extra in extra }
-            return actor.event("exhibit.ingested", exhibit: id, caseReference: record.reference, details: .object(details))
+            return actor.event(.exhibitIngested, exhibit: id, caseReference: record.reference, details: .object(details))
         }
         return Ingested(exhibit: exhibit, chunks: stored.chunkCount, newBytes: stored.newBytes, event: event)
     }
@@ -419,7 +424,7 @@ public final class EvidenceStore: Sendable {
         } else {
             var caseID: String?
             if let caseHint {
-                if permission == .retentionApply && actor.role.can(.retentionApply) {
+                if permission == .retentionApply && may(actor, .retentionApply) {
                     guard let record = try await catalog.caseRecord(caseHint) else { throw ExhibitError(.notFound, "no case \(caseHint.prefix(80))") }
                     caseID = record.id
                 } else {
@@ -433,7 +438,7 @@ public final class EvidenceStore: Sendable {
             guard let record = try await catalog.caseRecord(candidate.caseID) else { continue }
             // Retention works store-wide: who may apply it reaches every exhibit to restore it.
             let seesAll = actor.role.scope == .all || actor.isSystem
-                || (permission == .retentionApply && actor.role.can(.retentionApply))
+                || (permission == .retentionApply && may(actor, .retentionApply))
             if seesAll {
                 visible.append(candidate)
             } else if try await catalog.isMember(actor.name, of: record.id) {
@@ -445,15 +450,13 @@ public final class EvidenceStore: Sendable {
             let cases = visible.map(\.caseReference).joined(separator: ", ")
             throw ExhibitError(.badRequest, "\(name) names exhibits in several cases (\(cases)): say which with --case")
         }
-        guard actor.role.can(permission) else {
-            throw ExhibitError(.forbidden, "the \(actor.role.name) role may not \(permission.rawValue)")
-        }
+        try await authorize(actor, permission)
         return exhibit
     }
 
     /// An exhibit's metadata, logged as `exhibit.viewed`.
     public func view(_ exhibit: ExhibitRecord, by actor: Actor) async throws -> ExhibitRecord {
-        _ = try await catalog.append(actor.event("exhibit.viewed", exhibit: exhibit.id, caseReference: exhibit.caseReference, details: ["reference": .string(exhibit.reference)]))
+        _ = try await catalog.append(actor.event(.exhibitViewed, exhibit: exhibit.id, caseReference: exhibit.caseReference, details: ["reference": .string(exhibit.reference)]))
         return try await describe(exhibit)
     }
 
@@ -468,7 +471,7 @@ public final class EvidenceStore: Sendable {
 
     /// The exhibits the actor may read whose span in true time contains `date` (optionally in one case).
     public func exhibits(covering date: Date, in caseName: String?, for actor: Actor) async throws -> [ExhibitRecord] {
-        guard actor.role.can(.exhibitRead) else { throw ExhibitError(.forbidden, "the \(actor.role.name) role may not exhibit.read") }
+        try await authorize(actor, .exhibitRead)
         let candidates: [ExhibitRecord]
         if let caseName {
             candidates = try await exhibits(in: caseName, for: actor)
@@ -491,9 +494,7 @@ public final class EvidenceStore: Sendable {
 
     /// The bytes of an exhibit (or a range of them), logged as `exhibit.downloaded` before any byte leaves.
     public func download(_ exhibit: ExhibitRecord, range: Range<Int64>? = nil, by actor: Actor) async throws -> BlobContents {
-        guard actor.role.can(.exhibitDownload) else {
-            throw ExhibitError(.forbidden, "the \(actor.role.name) role may not exhibit.download")
-        }
+        try await authorize(actor, .exhibitDownload)
         try requireFootage(exhibit)
         let contents = try await blobs.contents(of: exhibit.sha256, range: range)
         var details: JSONValue = ["reference": .string(exhibit.reference), "sha256": .string(exhibit.sha256.hex)]
@@ -501,7 +502,7 @@ public final class EvidenceStore: Sendable {
             details = ["reference": .string(exhibit.reference), "sha256": .string(exhibit.sha256.hex),
                        "range": .string("\(range.lowerBound)-\(range.upperBound - 1)")]
         }
-        _ = try await catalog.append(actor.event("exhibit.downloaded", exhibit: exhibit.id, caseReference: exhibit.caseReference, details: details))
+        _ = try await catalog.append(actor.event(.exhibitDownloaded, exhibit: exhibit.id, caseReference: exhibit.caseReference, details: details))
         return contents
     }
 
@@ -513,19 +514,17 @@ public final class EvidenceStore: Sendable {
     public func checkpoint(by actor: Actor) async throws -> Checkpoint {
         try await authorize(actor, .custodyCheckpoint)
         let key = keys.custodyKey
-        return try await catalog.appendAndCheckpoint(actor.event("custody.checkpointed")) { seq, hash, at in
+        return try await catalog.appendAndCheckpoint(actor.event(.custodyCheckpointed)) { seq, hash, at in
             try Checkpoint.sign(seq: seq, hash: hash, at: at, with: key)
         }.1
     }
 
-    public enum ExportFormat: String, Sendable, CaseIterable {
-        case csv, json, jsonl
-    }
+    public typealias ExportFormat = CustodyExportFormat
 
     /// Exports custody events: logs `custody.exported`, signs a checkpoint at the new head, then writes the
-    /// events matching `filter` up to it, one piece of text at a time.
+    /// events matching `filter` up to it, one piece of text at a time (`CustodyExport`).
     public func exportCustody(
-        _ filter: EventFilter, format: ExportFormat, by actor: Actor, write: @escaping @Sendable (String) throws -> Void
+        _ filter: EventFilter, format: ExportFormat, by actor: Actor, write: (String) throws -> Void
     ) async throws -> (count: Int, checkpoint: Checkpoint) {
         var filter = filter
         if let caseReference = filter.caseReference {
@@ -538,72 +537,31 @@ public final class EvidenceStore: Sendable {
         if let s = filter.since { described["since"] = .string(s) }
         if let u = filter.until { described["until"] = .string(u) }
         let key = keys.custodyKey
-        let (_, checkpoint) = try await catalog.appendAndCheckpoint(actor.event("custody.exported", caseReference: filter.caseReference, details: .object(described))) { seq, hash, at in
+        let (_, checkpoint) = try await catalog.appendAndCheckpoint(actor.event(.custodyExported, caseReference: filter.caseReference, details: .object(described))) { seq, hash, at in
             try Checkpoint.sign(seq: seq, hash: hash, at: at, with: key)
         }
         filter.throughSeq = checkpoint.seq
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let counter = Counter()
-        switch format {
-        case .csv:
-            // The CSV is read by people: each exhibit's reference beside its id.
-            let references = Dictionary(try await catalog.allExhibits().map { ($0.id, $0.reference) }, uniquingKeysWith: { first, _ in first })
-            try write(CustodyCSV.line(CustodyCSV.header))
-            try await catalog.forEachEvent(filter) { event, _ in
-                counter.add()
-                try write(CustodyCSV.row(event, exhibitReference: event.exhibit.flatMap { references[$0] }))
-            }
-        case .jsonl:
-            try await catalog.forEachEvent(filter) { event, _ in
-                counter.add()
-                try write(String(decoding: try encoder.encode(event), as: UTF8.self) + "\n")
-            }
-        case .json:
-            var head: [String: String] = [:]
-            if let c = filter.caseReference { head["case"] = c }
-            if let e = filter.exhibitIDs { head["exhibit"] = e.joined(separator: ",") }
-            if let s = filter.since { head["since"] = s }
-            if let u = filter.until { head["until"] = u }
-            let complete = filter.isEverything
-            try write("{\"format\":\"\(CustodyBundle.formatName)\",\"version\":1,\"exported_at\":\"\(checkpoint.at)\",\"complete\":\(complete),")
-            try write("\"filter\":" + String(decoding: try encoder.encode(head), as: UTF8.self) + ",")
-            try write("\"canonical_form\":" + String(decoding: try encoder.encode(CustodyBundle.canonicalDescription), as: UTF8.self) + ",")
-            try write("\"events\":[\n")
-            try await catalog.forEachEvent(filter) { event, _ in
-                try write((counter.value == 0 ? "" : ",\n") + String(decoding: try encoder.encode(event), as: UTF8.self))
-                counter.add()
-            }
-            try write("\n],\"checkpoint\":" + String(decoding: try encoder.encode(checkpoint), as: UTF8.self) + ",")
-            try write("\"public_key\":" + String(decoding: try encoder.encode(keys.custodyPublicKey.pem), as: UTF8.self) + "}\n")
-        }
-        return (counter.value, checkpoint)
+        var head: [String: String] = [:]
+        if let c = filter.caseReference { head["case"] = c }
+        if let e = filter.exhibitIDs { head["exhibit"] = e.joined(separator: ",") }
+        if let s = filter.since { head["since"] = s }
+        if let u = filter.until { head["until"] = u }
+        // The CSV is read by people: each exhibit's reference beside its id.
+        let references = format == .csv
+            ? Dictionary(try await catalog.allExhibits().map { ($0.id, $0.reference) }, uniquingKeysWith: { first, _ in first }) : [:]
+        let export = CustodyExport(
+            format: format, checkpoint: checkpoint, publicKeyPEM: keys.custodyPublicKey.pem, filter: head,
+            complete: filter.isEverything, exhibitReferences: references)
+        let count = try await export.write(catalog.events(filter).map(\.event), to: write)
+        return (count, checkpoint)
     }
 
     /// Re-checks the whole ledger in the database, its latest checkpoint and the seals after it.
     public func verifyCustody() async throws -> LedgerVerifier.Report {
         let latest = try await catalog.latestCheckpoint()
-        let verifier = VerifierBox(LedgerVerifier(checkpointSeqs: try await catalog.checkpointSeqs(), sealsAfter: latest?.seq ?? 0))
-        try await catalog.forEachEvent(EventFilter()) { event, seal in verifier.feed(event, seal: seal) }
+        var verifier = LedgerVerifier(checkpointSeqs: try await catalog.checkpointSeqs(), sealsAfter: latest?.seq ?? 0)
+        for try await (event, seal) in catalog.events(EventFilter()) { verifier.feed(event, seal: seal) }
         return verifier.finish(latest: latest, publicKey: keys.custodyPublicKey, sealKey: keys.sealKey)
-    }
-}
-
-/// A counter shared with `@Sendable` row callbacks, which run one at a time.
-final class Counter: @unchecked Sendable {
-    // Mutated only from the single, sequential forEachEvent callback.
-    private(set) var value = 0
-    func add() { value += 1 }
-}
-
-/// Holds a verifier fed from a sequential `@Sendable` callback.
-final class VerifierBox: @unchecked Sendable {
-    // Fed from the single, sequential forEachEvent callback, then read after it returns.
-    private var verifier: LedgerVerifier
-    init(_ verifier: LedgerVerifier) { self.verifier = verifier }
-    func feed(_ event: CustodyEvent, seal: String?) { verifier.feed(event, seal: seal) }
-    func finish(latest: Checkpoint?, publicKey: Ed25519PublicKey, sealKey: [UInt8]) -> LedgerVerifier.Report {
-        verifier.finish(latest: latest, publicKey: publicKey, sealKey: sealKey)
     }
 }
 
@@ -620,6 +578,6 @@ extension EvidenceStore {
         } else if let caseName {
             caseReference = try await findCase(caseName, for: actor).reference
         }
-        return try await catalog.append(actor.event("custody.note", exhibit: exhibitID, caseReference: caseReference, details: ["note": .string(text)]))
+        return try await catalog.append(actor.event(.custodyNote, exhibit: exhibitID, caseReference: caseReference, details: ["note": .string(text)]))
     }
 }

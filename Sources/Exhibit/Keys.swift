@@ -1,3 +1,4 @@
+import BlobStore
 import ExhibitCatalog
 import ExhibitModel
 import ExhibitPolicies
@@ -133,24 +134,7 @@ public struct KeyRing: Sendable {
 
     /// Creates a key file with mode 0600 unless it exists (another process won the race): `false` then.
     static func writeSecret(_ path: String, _ bytes: [UInt8]) throws -> Bool {
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ExhibitError(.storage, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        close(fd)
-        defer { unlink(temporary) }
-        guard written == bytes.count, synced else { throw ExhibitError(.storage, "cannot write \(path)") }
-        if link(temporary, path) != 0 {
-            if errno == EEXIST { return false }
-            throw ExhibitError(.storage, "cannot create \(path): \(String(cString: strerror(errno)))")
-        }
-        let folder = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY)
-        if folder >= 0 {
-            fsync(folder)
-            close(folder)
-        }
-        return true
+        try DurableFile.create(path, with: Data(bytes), mode: 0o600)
     }
 }
 

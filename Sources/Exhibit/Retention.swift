@@ -41,16 +41,16 @@ extension EvidenceStore {
             throw ExhibitError(.badRequest, "unknown retention class '\(name.prefix(40))' (Policies/retention.yaml has: \(known))")
         }
         let change = CaseStatusChange(
-            status: status.rawValue, at: CustodyTime.string(date), releaseDate: releaseDate.map(CustodyTime.string),
+            status: status, at: CustodyTime.string(date), releaseDate: releaseDate.map(CustodyTime.string),
             setBy: actor.name, setAt: timestamp)
         var details: [String: JSONValue] = [
-            "status": .string(status.rawValue), "previous": .string(record.status), "at": .string(change.at),
+            "status": .string(status.rawValue), "previous": .string(record.status.rawValue), "at": .string(change.at),
             "release_date": JSONValue(change.releaseDate),
         ]
         if case .set(let name) = retentionClass { details["class"] = JSONValue(name) }
         let updated = try await catalog.setCaseStatus(
             caseID: record.id, change: change, retentionClass: retentionClass,
-            event: actor.event("case.status-changed", caseReference: record.reference, details: .object(details)))
+            event: actor.event(.caseStatusChanged, caseReference: record.reference, details: .object(details)))
         return try await describe(updated)
     }
 
@@ -91,7 +91,7 @@ extension EvidenceStore {
         try await catalog.insertHold(
             hold,
             event: actor.event(
-                "hold.set", exhibit: target.exhibit?.id, caseReference: target.case.reference,
+                .holdSet, exhibit: target.exhibit?.id, caseReference: target.case.reference,
                 details: ["hold": .string(hold.id), "on": .string(target.exhibit?.reference ?? "case"), "reason": .string(reason)]))
         return hold
     }
@@ -105,7 +105,7 @@ extension EvidenceStore {
             caseID: target.exhibit == nil ? target.case.id : nil, exhibitID: target.exhibit?.id, by: actor.name, reason: reason
         ) { hold in
             actor.event(
-                "hold.released", exhibit: target.exhibit?.id, caseReference: target.case.reference,
+                .holdReleased, exhibit: target.exhibit?.id, caseReference: target.case.reference,
                 details: [
                     "hold": .string(hold.id), "on": .string(target.exhibit?.reference ?? "case"), "reason": JSONValue(reason),
                     "set_by": .string(hold.setBy), "set_at": .string(hold.setAt),
@@ -155,7 +155,7 @@ extension EvidenceStore {
 
     /// What retention would do at `asOf` (default now); changes nothing.
     public func retentionPlan(asOf: Date? = nil, for actor: Actor) async throws -> RetentionPlan {
-        guard actor.role.can(.retentionRead) else { throw ExhibitError(.forbidden, "the \(actor.role.name) role may not retention.read") }
+        try await authorize(actor, .retentionRead)
         return try await computePlan(asOf: asOf ?? now()).plan
     }
 
@@ -184,10 +184,10 @@ extension EvidenceStore {
                 let action: RetentionPlan.Action
                 var note = deadline.because
                 switch master.state {
-                case "live":
+                case .live:
                     guard due else { continue }
                     action = hold == nil ? .delete : .held
-                case "pending-deletion":
+                case .pendingDeletion:
                     if let hold {
                         action = .restore
                         note = "held since \(hold.setAt) by \(hold.setBy): \(hold.reason)"
@@ -199,14 +199,14 @@ extension EvidenceStore {
                     } else {
                         action = .wait
                     }
-                default:
+                case .purged:
                     continue
                 }
                 families[master.id] = Family(members: members, guardState: RetentionGuard(caseID: record.id, statusVersion: record.statusVersion))
                 for member in members {
                     entries.append(RetentionPlan.Entry(
                         exhibitID: member.id, reference: member.reference, caseReference: record.reference, filename: member.filename,
-                        sha256: member.sha256.hex, size: member.size, state: member.state, action: action, deadline: deadline.date,
+                        sha256: member.sha256.hex, size: member.size, state: member.state.rawValue, action: action, deadline: deadline.date,
                         because: note, purgeAfter: member.deletion?.purgeAfter, hold: hold,
                         masterReference: member.isWorkingCopy ? master.reference : nil))
                 }
@@ -222,7 +222,7 @@ extension EvidenceStore {
     /// pending ones now held or no longer due are restored. Every step is a custody event; a step whose case
     /// changed meanwhile is skipped, not forced.
     public func applyRetention(reason: String, by actor: Actor) async throws -> RetentionApplied {
-        guard actor.role.can(.retentionApply) else { throw ExhibitError(.forbidden, "the \(actor.role.name) role may not retention.apply") }
+        try await authorize(actor, .retentionApply)
         try Self.requireReason(reason)
         let started = now()
         let (plan, families) = try await computePlan(asOf: started)
@@ -240,7 +240,7 @@ extension EvidenceStore {
                         family.ids, guard: family.guardState, deletion: deletion,
                         events: family.members.map { member in
                             actor.event(
-                                "exhibit.deletion-scheduled", exhibit: member.id, caseReference: member.caseReference,
+                                .exhibitDeletionScheduled, exhibit: member.id, caseReference: member.caseReference,
                                 details: [
                                     "reference": .string(member.reference), "sha256": .string(member.sha256.hex),
                                     "deadline": JSONValue(entry.deadline), "because": .string(entry.because),
@@ -251,7 +251,7 @@ extension EvidenceStore {
                 case .purge:
                     let result = try await catalog.purgeExhibits(family.ids, guard: family.guardState, by: actor.name, reason: reason) { member, effect in
                         actor.event(
-                            "exhibit.purged", exhibit: member.id, caseReference: member.caseReference,
+                            .exhibitPurged, exhibit: member.id, caseReference: member.caseReference,
                             details: [
                                 "reference": .string(member.reference), "sha256": .string(member.sha256.hex),
                                 "filename": .string(member.filename), "size": .int(member.size), "reason": .string(reason),
@@ -265,7 +265,7 @@ extension EvidenceStore {
                 case .restore:
                     try await catalog.restoreExhibits(family.ids, events: family.members.map { member in
                         actor.event(
-                            "exhibit.restored", exhibit: member.id, caseReference: member.caseReference,
+                            .exhibitRestored, exhibit: member.id, caseReference: member.caseReference,
                             details: ["reference": .string(member.reference), "reason": .string(entry.because)])
                     })
                     applied.restored += family.members.map { $0.caseReference + " " + $0.reference }
@@ -278,7 +278,7 @@ extension EvidenceStore {
         }
         if freed { applied.collection = try await collectGarbage(dryRun: false, by: actor) }
         _ = try await catalog.append(actor.event(
-            "retention.applied",
+            .retentionApplied,
             details: [
                 "reason": .string(reason), "scheduled": .int(Int64(applied.scheduled.count)), "purged": .int(Int64(applied.purged.count)),
                 "restored": .int(Int64(applied.restored.count)), "skipped": .int(Int64(applied.skipped.count)),
@@ -295,11 +295,11 @@ extension EvidenceStore {
         if exhibit.isPurged {
             throw ExhibitError(.gone, "\(exhibit.reference) was purged at \(exhibit.deletion?.purgedAt ?? "?"): only its tombstone is left")
         }
-        guard exhibit.state == "pending-deletion" else { throw ExhibitError(.conflict, "\(exhibit.reference) is not pending deletion") }
-        let family = [exhibit] + (try await catalog.workingCopies(of: exhibit.id)).filter { $0.state == "pending-deletion" }
+        guard exhibit.state == .pendingDeletion else { throw ExhibitError(.conflict, "\(exhibit.reference) is not pending deletion") }
+        let family = [exhibit] + (try await catalog.workingCopies(of: exhibit.id)).filter { $0.state == .pendingDeletion }
         try await catalog.restoreExhibits(family.map(\.id), events: family.map { member in
             actor.event(
-                "exhibit.restored", exhibit: member.id, caseReference: member.caseReference,
+                .exhibitRestored, exhibit: member.id, caseReference: member.caseReference,
                 details: ["reference": .string(member.reference), "reason": .string(reason)])
         })
         let described = try await describe(exhibit)
@@ -318,7 +318,7 @@ extension EvidenceStore {
             live: { (try await catalog.liveBlobs(), try await catalog.openUploadChunks()) }, dryRun: dryRun)
         if !dryRun {
             _ = try await catalog.append(actor.event(
-                "store.gc",
+                .storeGC,
                 details: [
                     "manifests_removed": .int(Int64(report.manifestsRemoved)), "chunks_removed": .int(Int64(report.chunksRemoved)),
                     "bytes_removed": .int(report.bytesRemoved), "leased": .int(Int64(report.leased)),
@@ -335,9 +335,9 @@ extension EvidenceStore {
         let (plan, _) = try await computePlan(asOf: now())
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        try encoder.encode(plan).write(to: URL(fileURLWithPath: retentionPlanPath), options: .atomic)
+        try DurableFile.replace(retentionPlanPath, with: try encoder.encode(plan), mode: 0o644)
         if !plan.entries.isEmpty {
-            _ = try await catalog.append(system.event("retention.planned", details: .object(plan.counts.mapValues { .int(Int64($0)) })))
+            _ = try await catalog.append(system.event(.retentionPlanned, details: .object(plan.counts.mapValues { .int(Int64($0)) })))
         }
         guard policies.retention.autoApply, plan.entries.contains(where: { [.delete, .purge, .restore].contains($0.action) }) else {
             return (plan, nil)

@@ -181,7 +181,7 @@ extension EvidenceStore {
             details["restored"] = .array(repair.restored.prefix(1000).map { .string($0) })
             details["not_restored"] = .array(repair.missed.prefix(1000).map { .string($0.description) })
         }
-        let event = try await catalog.append(actor.event("store.verified", exhibit: eventExhibit, caseReference: eventCase, details: .object(details)))
+        let event = try await catalog.append(actor.event(.storeVerified, exhibit: eventExhibit, caseReference: eventCase, details: .object(details)))
         report.eventSeq = event.seq
         return report
     }

@@ -22,7 +22,7 @@ extension EvidenceStore {
     public func createShare(
         _ exhibit: ExhibitRecord, expiresIn: Duration?, maxDownloads: Int?, recipient: String?, note: String?, by actor: Actor
     ) async throws -> CreatedShare {
-        guard actor.role.can(.shareCreate) else { throw ExhibitError(.forbidden, "the \(actor.role.name) role may not share.create") }
+        try await authorize(actor, .shareCreate)
         guard !exhibit.isWorkingCopy else {
             throw ExhibitError(.badRequest, "\(exhibit.reference) is a working copy: share its master \(exhibit.lineage?.masterReference ?? ""); the link offers both")
         }
@@ -58,7 +58,7 @@ extension EvidenceStore {
         _ = try await catalog.insertShare(
             share,
             event: actor.event(
-                "share.created", exhibit: exhibit.id, caseReference: exhibit.caseReference,
+                .shareCreated, exhibit: exhibit.id, caseReference: exhibit.caseReference,
                 details: [
                     "share": .string(share.id), "reference": .string(exhibit.reference), "expires_at": .string(share.expiresAt),
                     "max_downloads": .int(Int64(downloads)), "recipient": JSONValue(recipient), "note": JSONValue(note),
@@ -77,14 +77,12 @@ extension EvidenceStore {
     /// Whether `actor` may hold the links of `exhibit`'s shares: a link is a bearer credential to the footage, so
     /// only someone who may download the exhibit themselves sees it after its creation.
     public func maySeeLinks(of exhibit: ExhibitRecord, for actor: Actor) -> Bool {
-        actor.role.can(.exhibitDownload)
+        may(actor, .exhibitDownload)
     }
 
     /// An exhibit's shares, for someone who may share it.
     public func shares(of exhibit: ExhibitRecord, for actor: Actor) async throws -> [ShareRecord] {
-        guard actor.role.can(.shareCreate) || actor.role.can(.shareRevoke) || actor.role.can(.custodyRead) else {
-            throw ExhibitError(.forbidden, "the \(actor.role.name) role may not see shares")
-        }
+        try await authorize(actor, .shareCreate, orAnyOf: [.shareRevoke, .custodyRead])
         return try await catalog.shares(exhibitID: exhibit.id)
     }
 
@@ -100,11 +98,11 @@ extension EvidenceStore {
         } catch let error as ExhibitError where error.code == .notFound {
             throw noSuchShare
         }
-        guard actor.role.can(.shareRevoke) else { throw ExhibitError(.forbidden, "the \(actor.role.name) role may not share.revoke") }
+        try await authorize(actor, .shareRevoke)
         return try await catalog.revokeShare(
             id: id,
             event: actor.event(
-                "share.revoked", exhibit: exhibit.id, caseReference: exhibit.caseReference,
+                .shareRevoked, exhibit: exhibit.id, caseReference: exhibit.caseReference,
                 details: ["share": .string(id), "reference": .string(exhibit.reference)]))
     }
 
@@ -172,7 +170,7 @@ extension EvidenceStore {
         all["reference"] = .string(exhibit.reference)
         return try await catalog.recordShareView(
             shareID: share.id, viewID: viewID, kind: kind,
-            event: linkActor(share, client: client).event("share.accessed", exhibit: exhibit.id, caseReference: exhibit.caseReference, details: .object(all)))
+            event: linkActor(share, client: client).event(.shareAccessed, exhibit: exhibit.id, caseReference: exhibit.caseReference, details: .object(all)))
     }
 
     /// Ends a download through a link: when `complete` (its response sent the file's last byte) one download is
@@ -188,12 +186,12 @@ extension EvidenceStore {
             ]
             if counted {
                 details["sha256"] = .string(file.sha256.hex)
-                return actor.event("share.downloaded", exhibit: exhibit.id, caseReference: exhibit.caseReference, details: .object(details))
+                return actor.event(.shareDownloaded, exhibit: exhibit.id, caseReference: exhibit.caseReference, details: .object(details))
             }
             details["kind"] = .string("download")
             details["complete"] = .bool(complete)
             if complete { details["reason"] = .string("no downloads left") }
-            return actor.event("share.served", exhibit: exhibit.id, caseReference: exhibit.caseReference, details: .object(details))
+            return actor.event(.shareServed, exhibit: exhibit.id, caseReference: exhibit.caseReference, details: .object(details))
         }
     }
 
@@ -204,7 +202,7 @@ extension EvidenceStore {
         let cutoff = all ? now().addingTimeInterval(3600) : now().addingTimeInterval(-Double(policies.sharing.viewIdle.components.seconds))
         return try await catalog.closeShareViews(idleSince: CustodyTime.string(cutoff)) { view in
             CustodyEvent.Draft(
-                actor: "link:\(view.shareID)", role: "link", action: "share.served", exhibit: view.exhibitID, caseReference: view.caseReference,
+                actor: "link:\(view.shareID)", role: "link", action: .shareServed, exhibit: view.exhibitID, caseReference: view.caseReference,
                 details: [
                     "share": .string(view.shareID), "view": .string(view.viewID), "kind": .string(view.kind),
                     "requests": .int(Int64(view.requests)), "bytes": .int(view.bytes), "first_request_at": .string(view.firstAt),
@@ -217,7 +215,7 @@ extension EvidenceStore {
     /// Records a refused use of a genuine link (expired or revoked), so attempts are on the record too.
     public func recordLinkRefusal(_ share: ShareRecord, _ exhibit: ExhibitRecord?, reason: String, client: String) async throws {
         _ = try await catalog.append(linkActor(share, client: client).event(
-            "share.refused", exhibit: exhibit?.id, caseReference: exhibit?.caseReference,
+            .shareRefused, exhibit: exhibit?.id, caseReference: exhibit?.caseReference,
             details: ["share": .string(share.id), "reason": .string(reason)]))
     }
 
@@ -250,7 +248,7 @@ extension EvidenceStore {
 
     /// Records the address a server's links start with.
     public func recordPublicURL(_ url: String) throws {
-        try Data((url + "\n").utf8).write(to: URL(fileURLWithPath: publicURLPath), options: .atomic)
+        try DurableFile.replace(publicURLPath, with: Data((url + "\n").utf8), mode: 0o644)
     }
 
     /// The address links start with, for the command line: the one the server on this storage root recorded, else

@@ -122,7 +122,7 @@ extension EvidenceStore {
             id: Identifier.make("up_"), owner: actor.name, caseID: record.id, filename: Self.safeFilename(request.filename),
             length: request.length, offset: 0, metadata: request.metadata, expectedSHA256: request.expectedSHA256?.hex,
             timeInputs: request.time.isEmpty ? nil : String(decoding: try encoder.encode(request.time), as: UTF8.self),
-            entries: [], tailStart: 0, createdAt: now, updatedAt: now, expiresAt: uploadExpiry(), state: "open", exhibitID: nil,
+            entries: [], tailStart: 0, createdAt: now, updatedAt: now, expiresAt: uploadExpiry(), state: .open, exhibitID: nil,
             error: nil, patches: 0, resumptions: 0, interrupted: false, client: actor.client)
         try await catalog.insertUpload(upload, limits: policies.storage.openUploads)
         return upload
@@ -135,9 +135,9 @@ extension EvidenceStore {
     /// An upload of the actor's: someone else's does not exist for them; an expired one is gone.
     public func findUpload(_ id: String, for actor: Actor) async throws -> UploadRecord {
         guard id.count <= 40, let upload = try await catalog.upload(id: id), upload.owner == actor.name,
-              upload.state != "terminated"
+              upload.state != .terminated
         else { throw ExhibitError(.notFound, "no upload \(id.prefix(40))") }
-        if upload.state == "expired" || (upload.state == "open" && upload.expiresAt <= timestamp) {
+        if upload.state == .expired || (upload.state == .open && upload.expiresAt <= timestamp) {
             throw ExhibitError(.gone, "the upload expired at \(upload.expiresAt) with \(upload.offset) of \(upload.length) bytes; start it again")
         }
         return upload
@@ -159,7 +159,7 @@ extension EvidenceStore {
         _ id: String, offset: Int64, body: Body, checksum: SHA256Digest?, by actor: Actor
     ) async throws -> UploadProgress where Body.Element == ByteBuffer {
         var upload = try await findUpload(id, for: actor)
-        guard upload.state == "open" else {
+        guard upload.state == .open else {
             throw ExhibitError(.conflict, "the upload is \(upload.state)\(upload.exhibitID.map { " (exhibit \($0))" } ?? "")")
         }
         guard offset == upload.offset else {
@@ -187,7 +187,7 @@ extension EvidenceStore {
         }
         // Read again under the session: the request that held it may have moved the offset.
         upload = try await findUpload(id, for: actor)
-        guard upload.state == "open", offset == upload.offset else {
+        guard upload.state == .open, offset == upload.offset else {
             throw ExhibitError(.conflict, "Upload-Offset \(offset) does not match the upload's offset \(upload.offset): ask with HEAD")
         }
         if session.writer.offset != upload.offset {
@@ -231,7 +231,7 @@ extension EvidenceStore {
             return UploadProgress(upload: upload, ingested: nil, interrupted: appended.interruption != nil)
         }
         let ingested = try await completeUpload(upload, writer: writer, by: actor)
-        upload.state = "completed"
+        upload.state = .completed
         upload.exhibitID = ingested.exhibit.id
         return UploadProgress(upload: upload, ingested: ingested, interrupted: false)
     }
@@ -259,7 +259,7 @@ extension EvidenceStore {
         do {
             stored = try await writer.finish(expectedDigest: expected)
         } catch let error as BlobStoreError where error.code == .digestMismatch {
-            try await catalog.endUpload(id: upload.id, state: "failed", error: error.message)
+            try await catalog.endUpload(id: upload.id, state: .failed, error: error.message)
             endSession(upload.id)
             throw ExhibitError(.digestMismatch, error.message + "; no exhibit was made: upload the file again")
         }
@@ -278,8 +278,8 @@ extension EvidenceStore {
     /// Ends an upload (tus termination): its tail goes; its chunks are reclaimed by the next garbage collection.
     public func terminateUpload(_ id: String, by actor: Actor) async throws {
         let upload = try await findUpload(id, for: actor)
-        guard upload.state == "open" else { throw ExhibitError(.conflict, "the upload is \(upload.state)") }
-        try await catalog.endUpload(id: id, state: "terminated", error: nil)
+        guard upload.state == .open else { throw ExhibitError(.conflict, "the upload is \(upload.state)") }
+        try await catalog.endUpload(id: id, state: .terminated, error: nil)
         endSession(id)
     }
 
@@ -289,7 +289,7 @@ extension EvidenceStore {
     public func expireUploads() async throws -> Int {
         let expired = try await catalog.expiredUploads(before: timestamp)
         for upload in expired {
-            try await catalog.endUpload(id: upload.id, state: "expired", error: "no request since \(upload.updatedAt)")
+            try await catalog.endUpload(id: upload.id, state: .expired, error: "no request since \(upload.updatedAt)")
             endSession(upload.id)
         }
         if !expired.isEmpty { _ = try await collectGarbage(dryRun: false, by: Actor.system(client: "upload expiry")) }

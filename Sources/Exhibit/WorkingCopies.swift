@@ -39,9 +39,7 @@ extension EvidenceStore {
         guard !master.isWorkingCopy else {
             throw ExhibitError(.badRequest, "\(master.reference) is itself a working copy; its master is \(master.lineage?.masterReference ?? "?")")
         }
-        guard actor.role.can(.exhibitDownload) || actor.isSystem else {
-            throw ExhibitError(.forbidden, "the \(actor.role.name) role may not exhibit.download")
-        }
+        try await authorize(actor, .exhibitDownload)
         try requireFootage(master)
         if let existing = try await catalog.workingCopies(of: master.id).last { return .existing(existing) }
         guard master.isLive else {
@@ -49,14 +47,14 @@ extension EvidenceStore {
         }
         let plan = workingCopyPlan(master)
         guard plan.operation == .remux || plan.operation == .transcode else {
-            if master.workingCopyStatus != "not-needed" {
+            if master.workingCopyStatus != .notNeeded {
                 try await catalog.setWorkingCopyStatus(masterID: master.id, status: "not-needed", error: nil, masterIntegrity: nil, event: nil)
             }
             return .notNeeded(plan.reason)
         }
         let started = timestamp
         _ = try await catalog.append(actor.event(
-            "working-copy.started", exhibit: master.id, caseReference: master.caseReference,
+            .workingCopyStarted, exhibit: master.id, caseReference: master.caseReference,
             details: ["reference": .string(master.reference), "operation": .string(plan.operation.rawValue), "reason": .string(plan.reason)]))
         let temporary = local.temporaryPath("working") + ".mp4"
         defer { unlink(temporary) }
@@ -100,7 +98,7 @@ extension EvidenceStore {
                 masterIntegrity: try masterIntegrity(master, report.decodeErrors, report.corruptFrames, report.framesDecoded)
             ) { reference in
                 actor.event(
-                    "working-copy.created", exhibit: copy.id, caseReference: master.caseReference,
+                    .workingCopyCreated, exhibit: copy.id, caseReference: master.caseReference,
                     details: [
                         "reference": .string(reference), "master": .string(master.reference),
                         "master_sha256": .string(master.sha256.hex), "sha256": .string(stored.blob.digest.hex),
@@ -118,7 +116,7 @@ extension EvidenceStore {
                 masterID: master.id, status: interrupted ? "interrupted" : "failed", error: reason,
                 masterIntegrity: decodeErrors > 0 ? try masterIntegrity(master, decodeErrors, 0, 0) : nil,
                 event: actor.event(
-                    "working-copy.failed", exhibit: master.id, caseReference: master.caseReference,
+                    .workingCopyFailed, exhibit: master.id, caseReference: master.caseReference,
                     details: ["reference": .string(master.reference), "operation": .string(plan.operation.rawValue),
                               "reason": .string(reason), "decode_errors": .int(Int64(decodeErrors))]))
             return .failed(reason)

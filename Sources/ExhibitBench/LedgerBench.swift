@@ -78,10 +78,10 @@ print(n / (time.perf_counter() - start))
             }
         }
         try await catalog.appendBatch(drafts)
-        let box = VerifyBox()
+        var verifier = LedgerVerifier(checkpointSeqs: [], sealsAfter: .max)
         let verifyStart = DispatchTime.now()
-        try await catalog.forEachEvent(EventFilter()) { event, seal in box.feed(event, seal: seal) }
-        let report = box.finish()
+        for try await (event, seal) in catalog.events(EventFilter()) { verifier.feed(event, seal: seal) }
+        let report = verifier.finish(latest: nil, publicKey: nil, sealKey: nil)
         let verifySeconds = Double(DispatchTime.now().uptimeNanoseconds - verifyStart.uptimeNanoseconds) / 1e9
         let ourVerify = Double(report.eventsChecked) / verifySeconds
         let pythonVerify = python(["verify.py", folder + "/exhibit.sqlite"], in: folder)
@@ -105,10 +105,3 @@ print(n / (time.perf_counter() - start))
     }
 }
 
-/// Feeds a verifier from the sequential row callback.
-final class VerifyBox: @unchecked Sendable {
-    // Used by one sequential callback, then read after it returns.
-    var verifier = LedgerVerifier(checkpointSeqs: [], sealsAfter: .max)
-    func feed(_ event: CustodyEvent, seal: String?) { verifier.feed(event, seal: seal) }
-    func finish() -> LedgerVerifier.Report { verifier.finish(latest: nil, publicKey: nil, sealKey: nil) }
-}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BlobStore
 import Custody
 import Exhibit
 import ExhibitModel
@@ -191,8 +192,7 @@ extension ExhibitCommand {
 }
 
 /// Writes an export to standard output, or to a temporary file renamed into place only when complete.
-final class OutputSink: @unchecked Sendable {
-    // Written by one export at a time (a sequential callback).
+final class OutputSink {
     private let path: String?
     private let temporary: String?
     private let handle: FileHandle
@@ -216,9 +216,8 @@ final class OutputSink: @unchecked Sendable {
 
     func commit() throws {
         guard let path, let temporary else { return }
-        try handle.synchronize()
         try handle.close()
-        guard rename(temporary, path) == 0 else { throw CLIError("cannot write \(path)") }
+        try DurableFile.commit(temporary, to: path)
     }
 
     func discard() {

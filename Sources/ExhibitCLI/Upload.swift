@@ -1,6 +1,7 @@
 import CheckedInput
 import AsyncHTTPClient
 import ArgumentParser
+import BlobStore
 import Exhibit
 import ExhibitModel
 import ExhibitPolicies
@@ -214,11 +215,7 @@ struct ResumeState {
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let data = try JSONSerialization.data(withJSONObject: state, options: [.sortedKeys, .prettyPrinted])
-        let temporary = path + ".\(getpid()).tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw CLIError("cannot write \(temporary)")
-        }
-        guard rename(temporary, path) == 0 else { throw CLIError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        try DurableFile.replace(path, with: data, mode: 0o600)
     }
 }
 

@@ -34,10 +34,17 @@ extension Catalog {
         }
     }
 
-    /// Calls `body` with every event matching `filter`, in `seq` order, with its seal.
-    public func forEachEvent(_ filter: EventFilter, _ body: @escaping @Sendable (CustodyEvent, String?) throws -> Void) async throws {
-        var clauses: [String] = []
-        var arguments: [any SQLValueConvertible] = []
+    /// The events matching `filter`, in `seq` order, each with its seal: read a page at a time, so memory stays
+    /// bounded whatever the size of the ledger, and as of the head when the reading starts (events appended while
+    /// it runs are not in it, unless `filter.throughSeq` says otherwise).
+    public func events(_ filter: EventFilter, pageSize: Int = 2048) -> CustodyEventPages {
+        CustodyEventPages(catalog: self, filter: filter, pageSize: max(1, pageSize))
+    }
+
+    /// Up to `limit` events matching `filter` after `seq`, in order.
+    func eventPage(_ filter: EventFilter, after seq: Int64, limit: Int) async throws -> [(event: CustodyEvent, seal: String?)] {
+        var clauses = ["seq > ?"]
+        var arguments: [any SQLValueConvertible] = [seq]
         if let caseReference = filter.caseReference {
             clauses.append("\"case\" = ?")
             arguments.append(caseReference)
@@ -58,11 +65,12 @@ extension Catalog {
             clauses.append("seq <= ?")
             arguments.append(through)
         }
-        let sql = "SELECT seq, at, actor, role, action, exhibit, \"case\", details, client, prev_hash, hash, seal FROM custody_events"
-            + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY seq"
+        arguments.append(Int64(limit))
+        let sql = "SELECT seq, at, actor, role, action, exhibit, \"case\", details, client, prev_hash, hash, seal FROM custody_events WHERE "
+            + clauses.joined(separator: " AND ") + " ORDER BY seq LIMIT ?"
         let bound = arguments
-        try await read { db in
-            try db.forEach(sql, bound) { row in try body(CatalogRows.event(row), row[11] as String?) }
+        return try await read { db in
+            try db.fetchAll(sql, bound).map { row in (event: try CatalogRows.event(row), seal: row[11] as String?) }
         }
     }
 
@@ -100,5 +108,47 @@ extension Catalog {
             try db.forEach("SELECT seq FROM checkpoints", []) { seqs.insert($0[0] as Int64) }
             return seqs
         }
+    }
+}
+
+/// The ledger's events as an asynchronous sequence (see `Catalog.events`).
+public struct CustodyEventPages: AsyncSequence, Sendable {
+    public typealias Element = (event: CustodyEvent, seal: String?)
+
+    let catalog: Catalog
+    let filter: EventFilter
+    let pageSize: Int
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let catalog: Catalog
+        var filter: EventFilter
+        let pageSize: Int
+        var started = false
+        var after: Int64 = 0
+        var page: [Element] = []
+        var index = 0
+        var exhausted = false
+
+        public mutating func next() async throws -> Element? {
+            if !started {
+                started = true
+                // As of now: the head bounds the reading, so a busy ledger cannot keep it going forever.
+                if filter.throughSeq == nil { filter.throughSeq = try await catalog.head()?.seq ?? 0 }
+            }
+            if index == page.count {
+                guard !exhausted else { return nil }
+                page = try await catalog.eventPage(filter, after: after, limit: pageSize)
+                index = 0
+                exhausted = page.count < pageSize
+                guard let last = page.last else { return nil }
+                after = last.event.seq
+            }
+            defer { index += 1 }
+            return page[index]
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(catalog: catalog, filter: filter, pageSize: pageSize)
     }
 }

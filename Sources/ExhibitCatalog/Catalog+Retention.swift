@@ -158,7 +158,7 @@ extension Catalog {
             let now = self.timestamp
             let marks = Self.marks(ids.count)
             let records = try db.fetchAll(CatalogRows.exhibitSelect + " WHERE e.id IN (\(marks))", ids).map(CatalogRows.exhibit)
-            guard records.count == ids.count, records.allSatisfy({ $0.state == "pending-deletion" }) else {
+            guard records.count == ids.count, records.allSatisfy({ $0.state == .pendingDeletion }) else {
                 throw ExhibitError(.conflict, "not every exhibit is pending deletion any more")
             }
             guard records.allSatisfy({ ($0.deletion?.purgeAfter ?? "9") <= now }) else {

@@ -61,7 +61,7 @@ extension Catalog {
     }
 
     /// Ends an open upload (`failed`, `terminated`, `expired`); its tail goes with it.
-    public func endUpload(id: String, state: String, error: String?) async throws {
+    public func endUpload(id: String, state: UploadState, error: String?) async throws {
         try await write { db in
             try db.execute("UPDATE uploads SET state = ?, error = ?, updated_at = ? WHERE id = ? AND state = 'open'", [state, error, self.timestamp, id])
             try db.execute("DELETE FROM upload_tails WHERE upload_id = ?", [id])

@@ -1,3 +1,4 @@
+public import ExhibitModel
 public import NIOCore
 
 /// A value bound to a statement's `?` or read from a row, the same for every database.
@@ -20,6 +21,18 @@ extension Int64: SQLValueConvertible { public var sqlValue: SQLValue { .integer(
 extension Bool: SQLValueConvertible { public var sqlValue: SQLValue { .integer(self ? 1 : 0) } }
 extension ByteBuffer: SQLValueConvertible { public var sqlValue: SQLValue { .blob(self) } }
 extension SQLValue: SQLValueConvertible { public var sqlValue: SQLValue { self } }
+extension CaseStatus: SQLValueConvertible, CatalogValue {}
+extension ExhibitState: SQLValueConvertible, CatalogValue {}
+extension UploadState: SQLValueConvertible, CatalogValue {}
+extension WorkingCopyStatus: SQLValueConvertible, CatalogValue {}
+
+extension StoredState {
+    /// Stored as its word.
+    public var sqlValue: SQLValue { .text(rawValue) }
+    /// Read leniently: an unknown word is `whenUnknown` (see `StoredState`).
+    public static func read(_ value: SQLValue) -> Self { .stored(String.read(value)) }
+}
+
 extension Optional: SQLValueConvertible where Wrapped: SQLValueConvertible {
     public var sqlValue: SQLValue { self?.sqlValue ?? .null }
 }

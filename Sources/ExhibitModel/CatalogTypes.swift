@@ -149,8 +149,7 @@ public struct UploadRecord: Sendable {
     public let createdAt: String
     public var updatedAt: String
     public var expiresAt: String
-    /// `open`, `completed`, `failed`, `terminated` or `expired`.
-    public var state: String
+    public var state: UploadState
     public var exhibitID: String?
     public var error: String?
     public var patches: Int
@@ -172,7 +171,7 @@ public struct UploadRecord: Sendable {
         entries.map { "\($0.chunk.hex) \($0.length)\n" }.joined()
     }
 
-    public init(id: String, owner: String, caseID: String, filename: String, length: Int64, offset: Int64, metadata: String, expectedSHA256: String? = nil, timeInputs: String? = nil, entries: [Manifest.Entry], tailStart: Int64, createdAt: String, updatedAt: String, expiresAt: String, state: String, exhibitID: String? = nil, error: String? = nil, patches: Int, resumptions: Int, interrupted: Bool, client: String? = nil) {
+    public init(id: String, owner: String, caseID: String, filename: String, length: Int64, offset: Int64, metadata: String, expectedSHA256: String? = nil, timeInputs: String? = nil, entries: [Manifest.Entry], tailStart: Int64, createdAt: String, updatedAt: String, expiresAt: String, state: UploadState, exhibitID: String? = nil, error: String? = nil, patches: Int, resumptions: Int, interrupted: Bool, client: String? = nil) {
         self.id = id
         self.owner = owner
         self.caseID = caseID
@@ -215,7 +214,7 @@ public enum CaseStatus: String, Sendable, CaseIterable, Codable {
 
 /// One status a case took.
 public struct CaseStatusChange: Sendable, Codable, Equatable {
-    public let status: String
+    public let status: CaseStatus
     /// When the outcome happened (custody time).
     public let at: String
     public let releaseDate: String?
@@ -229,7 +228,7 @@ public struct CaseStatusChange: Sendable, Codable, Equatable {
         case setAt = "set_at"
     }
 
-    public init(status: String, at: String, releaseDate: String?, setBy: String, setAt: String) {
+    public init(status: CaseStatus, at: String, releaseDate: String?, setBy: String, setAt: String) {
         self.status = status
         self.at = at
         self.releaseDate = releaseDate

@@ -79,8 +79,8 @@ public struct CaseRecord: Sendable, Equatable, Codable {
     public let title: String?
     public let createdBy: String
     public let createdAt: String
-    /// One of `CaseStatus` (README, "Retention").
-    public let status: String
+    /// Where the case is (README, "Retention").
+    public let status: CaseStatus
     /// When the case took its status (the outcome's date, not when it was typed in).
     public var statusAt: String?
     /// With a conviction: when the convicted person is to be released.
@@ -104,7 +104,7 @@ public struct CaseRecord: Sendable, Equatable, Codable {
         case retention, hold
     }
 
-    public init(id: String, reference: String, title: String?, createdBy: String, createdAt: String, status: String,
+    public init(id: String, reference: String, title: String?, createdBy: String, createdAt: String, status: CaseStatus,
                 statusAt: String? = nil, releaseDate: String? = nil, retentionClass: String? = nil, statusVersion: Int = 0) {
         self.id = id
         self.reference = reference
@@ -244,16 +244,16 @@ public struct ExhibitRecord: Sendable, Codable {
     public var masterID: String?
     public var lineage: Lineage?
     /// For a master: `pending`, `done`, `failed`, `interrupted`, `not-needed`, or nil before it was planned.
-    public var workingCopyStatus: String?
+    public var workingCopyStatus: WorkingCopyStatus?
     public var workingCopyError: String?
     /// `live`, `pending-deletion` or `purged` (README, "Retention").
-    public var state: String = "live"
+    public var state: ExhibitState = .live
     public var deletion: ExhibitDeletion?
     /// Filled in where an exhibit is shown.
     public var retention: ExhibitRetention?
 
-    public var isLive: Bool { state == "live" }
-    public var isPurged: Bool { state == "purged" }
+    public var isLive: Bool { state == .live }
+    public var isPurged: Bool { state == .purged }
 
     public var verdict: String { integrity?.verdict.rawValue ?? "pending" }
     public var isWorkingCopy: Bool { masterID != nil }
@@ -276,7 +276,7 @@ public struct ExhibitRecord: Sendable, Codable {
     public init(id: String, caseID: String, caseReference: String, reference: String, filename: String,
                 sha256: SHA256Digest, size: Int64, uploadedBy: String, uploadedAt: String,
                 integrity: IntegrityReport?, media: MediaInfo?, coverage: TimeCoverage?,
-                masterID: String? = nil, lineage: Lineage? = nil, workingCopyStatus: String? = nil,
+                masterID: String? = nil, lineage: Lineage? = nil, workingCopyStatus: WorkingCopyStatus? = nil,
                 workingCopyError: String? = nil) {
         self.masterID = masterID
         self.lineage = lineage
@@ -398,7 +398,7 @@ public struct Actor: Sendable, Equatable {
     /// Exhibit itself, acting for nobody (bootstrap, background jobs).
     public var isSystem: Bool { name == Actor.systemName }
 
-    package func event(_ action: String, exhibit: String? = nil, caseReference: String? = nil, details: JSONValue = [:]) -> CustodyEvent.Draft {
+    package func event(_ action: CustodyAction, exhibit: String? = nil, caseReference: String? = nil, details: JSONValue = [:]) -> CustodyEvent.Draft {
         CustodyEvent.Draft(
             actor: name, role: role.name, action: action, exhibit: exhibit, caseReference: caseReference,
             details: details, client: client)

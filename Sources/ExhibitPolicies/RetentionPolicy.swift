@@ -206,10 +206,10 @@ public struct RetentionPolicy: Sendable {
             reasons.append("\(name(status, rule)): \(rule.keep) from \(label) \(startText)")
             applied.append((rule, end, startText))
         }
-        let status = CaseStatus(rawValue: record.status) ?? .open
+        let status = record.status
         apply(statuses[status] ?? "?", status: status.rawValue, at: record.statusAt ?? record.createdAt, release: record.releaseDate)
-        if status == .closed, let outcome = history.last(where: { CaseStatus(rawValue: $0.status)?.isOutcome == true }) {
-            apply(statuses[CaseStatus(rawValue: outcome.status)!] ?? "?", status: outcome.status, at: outcome.at, release: outcome.releaseDate)
+        if status == .closed, let outcome = history.last(where: { $0.status.isOutcome }) {
+            apply(statuses[outcome.status] ?? "?", status: outcome.status.rawValue, at: outcome.at, release: outcome.releaseDate)
         }
         if let extra = record.retentionClass {
             apply(extra, status: "class", at: record.statusAt ?? record.createdAt, release: record.releaseDate)

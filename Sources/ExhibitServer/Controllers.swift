@@ -191,7 +191,7 @@ struct Controllers: Sendable {
         if let workingCopies, store.policies.storage.workingCopies.automatic,
            plan.operation == .remux || plan.operation == .transcode {
             try await store.markWorkingCopyPending(exhibit)
-            exhibit.workingCopyStatus = "pending"
+            exhibit.workingCopyStatus = .pending
             workingCopies.enqueue(exhibit.id, requestedBy: "after upload by \(user)")
         }
         return exhibit
@@ -521,8 +521,8 @@ final class DrainableBody: AsyncSequence, @unchecked Sendable {
 }
 
 /// An export written to an unlinked temporary file, then streamed back.
-final class TemporaryExport: @unchecked Sendable {
-    // Written by one export (a sequential callback), then read once by the response body.
+final class TemporaryExport {
+    // Written by one export, then read once by the response body.
     private let handle: FileHandle
     private var size = 0
 

@@ -96,7 +96,7 @@ struct TusController: Sendable {
         var fields: HTTPFields = [
             Header.resumable: Self.version, Header.uploadOffset: String(upload.offset), .cacheControl: "no-store",
         ]
-        if upload.state == "open", let expires = CustodyTime.parse(upload.expiresAt) {
+        if upload.state == .open, let expires = CustodyTime.parse(upload.expiresAt) {
             fields[Header.uploadExpires] = ContentResponse.httpDate(expires)
         }
         return fields
@@ -217,7 +217,7 @@ struct TusController: Sendable {
         let filename: String
         let length: Int64
         let offset: Int64
-        let state: String
+        let state: UploadState
         let expiresAt: String
         let requests: Int
         let resumptions: Int

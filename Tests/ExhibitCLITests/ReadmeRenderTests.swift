@@ -1,3 +1,4 @@
+import Custody
 import ExhibitTesting
 import Foundation
 import Testing
@@ -39,5 +40,21 @@ import Testing
         try wrong.write(toFile: folder.appending("README.md"), atomically: true, encoding: .utf8)
         let caught = try await Subprocess.run("/usr/bin/python3", [script, folder.appending("README.md"), package])
         #expect(caught.status == 1 && caught.out.contains("BlobStore"), "the checker missed an import left out of the map: \(caught.out)")
+    }
+
+    /// The README's table of custody actions names every action the code can record, and no other.
+    @Test func theReadmeListsEveryCustodyAction() throws {
+        let text = try String(contentsOfFile: TestPaths.packageRoot + "/README.md", encoding: .utf8)
+        let start = try #require(text.range(of: "| action | recorded when |"), "the README has no table of custody actions")
+        let rows = text[start.upperBound...].split(separator: "\n").dropFirst().prefix { $0.hasPrefix("|") }
+        var listed: [String] = []
+        for row in rows {
+            let first = row.split(separator: "|", omittingEmptySubsequences: true).first ?? ""
+            listed += first.matches(of: /`([a-z.-]+)`/).map { String($0.1) }
+        }
+        let known = CustodyAction.allCases.map(\.rawValue)
+        #expect(Set(known).subtracting(listed).isEmpty, "actions missing from the README: \(Set(known).subtracting(listed).sorted())")
+        #expect(Set(listed).subtracting(known).isEmpty, "README actions the code never records: \(Set(listed).subtracting(known).sorted())")
+        #expect(listed.count == Set(listed).count, "an action listed twice: \(listed)")
     }
 }

@@ -48,7 +48,7 @@ import Testing
         await #expect(throws: ExhibitError.self, "a second user with the same initials") {
             _ = try await catalog.insertUser(User(name: "jsmyth", fullName: nil, initials: "JS", role: "investigator", createdAt: at), tokenSHA256: String(repeating: "b", count: 64), event: draft("user.created"))
         }
-        _ = try await catalog.insertCase(CaseRecord(id: "case_1", reference: "2017/MPS/0421", title: "t", createdBy: "jsmith", createdAt: at, status: "open"), event: draft("case.created"))
+        _ = try await catalog.insertCase(CaseRecord(id: "case_1", reference: "2017/MPS/0421", title: "t", createdBy: "jsmith", createdAt: at, status: .open), event: draft("case.created"))
         try record("members", try await catalog.members(of: "case_1"))
         let digest = SHA256.hash("footage")
         let media = MediaJSON(media: "{\"format\":\"mp4\"}", integrity: nil, verdict: "complete")
@@ -74,12 +74,12 @@ import Testing
         try record("holds", try await catalog.holds(caseID: nil, exhibitIDs: ["ex_1", "ex_2"]).map(\.id))
         let upload = UploadRecord(
             id: "up_1", owner: "jsmith", caseID: "case_1", filename: "big.mp4", length: 100, offset: 0, metadata: "", entries: [], tailStart: 0,
-            createdAt: at, updatedAt: at, expiresAt: "2026-06-02T00:00:00.000Z", state: "open", patches: 0, resumptions: 0, interrupted: false)
+            createdAt: at, updatedAt: at, expiresAt: "2026-06-02T00:00:00.000Z", state: .open, patches: 0, resumptions: 0, interrupted: false)
         try await catalog.insertUpload(upload, limits: OpenUploadLimits(perUser: 1, total: 10))
         await #expect(throws: ExhibitError.self, "an upload past the per-user limit") {
             try await catalog.insertUpload(UploadRecord(
                 id: "up_2", owner: "jsmith", caseID: "case_1", filename: "b.mp4", length: 1, offset: 0, metadata: "", entries: [], tailStart: 0,
-                createdAt: at, updatedAt: at, expiresAt: "2026-06-02T00:00:00.000Z", state: "open", patches: 0, resumptions: 0, interrupted: false),
+                createdAt: at, updatedAt: at, expiresAt: "2026-06-02T00:00:00.000Z", state: .open, patches: 0, resumptions: 0, interrupted: false),
                 limits: OpenUploadLimits(perUser: 1, total: 10))
         }
         var progressed = upload
@@ -89,19 +89,21 @@ import Testing
         try await catalog.saveUploadProgress(progressed, tail: tail)
         let saved = try await catalog.uploadTail(id: "up_1")
         #expect(saved?.bytes == tail && saved?.start == 0, "the tail read back differs from the tail saved")
-        try await catalog.endUpload(id: "up_1", state: "terminated", error: nil)
+        try await catalog.endUpload(id: "up_1", state: .terminated, error: nil)
         #expect(try await catalog.uploadTail(id: "up_1") == nil, "an ended upload's tail is left in the catalog")
-        // More events than one page of a PostgreSQL cursor, then a filtered and a full scan.
+        // More events than one page, read in pages of 2048 and of 7 (a page boundary inside a filter), then verified.
         try await catalog.appendBatch((0..<2100).map { draft("custody.note \($0)") })
-        let seen = Counter()
-        try await catalog.forEachEvent(EventFilter()) { _, seal in seen.add(seal == nil ? 0 : 1) }
-        out.append("events \(seen.value)")
+        var sealed = 0
+        for try await (_, seal) in catalog.events(EventFilter()) where seal != nil { sealed += 1 }
+        out.append("events \(sealed)")
+        var seqs: [Int64] = []
+        for try await (event, _) in catalog.events(EventFilter(throughSeq: 40), pageSize: 7) { seqs.append(event.seq) }
+        out.append("paged \(seqs == Array(1...min(40, seqs.last ?? 0)) ? "in order" : "out of order: \(seqs)") \(seqs.count)")
         let head = try await catalog.head()
         out.append("head \(head?.seq ?? -1) \(head?.hash ?? "")")
-        let verifier = LedgerVerifier(checkpointSeqs: [], sealsAfter: 0)
-        let box = VerifierBox(verifier)
-        try await catalog.forEachEvent(EventFilter()) { event, seal in box.feed(event, seal: seal) }
-        out.append("verifies \(box.finish(sealKey: sealKey).isIntact)")
+        var verifier = LedgerVerifier(checkpointSeqs: [], sealsAfter: 0)
+        for try await (event, seal) in catalog.events(EventFilter()) { verifier.feed(event, seal: seal) }
+        out.append("verifies \(verifier.finish(latest: nil, publicKey: nil, sealKey: sealKey).isIntact)")
         return out
     }
 
@@ -154,19 +156,4 @@ import Testing
         let other = Catalog(database: PostgresDatabase(location: location, sealKey: [UInt8](repeating: 9, count: 32)), sealKey: [UInt8](repeating: 9, count: 32))
         await #expect(throws: ExhibitError.self, "a server with another seal key") { _ = try await other.head() }
     }
-}
-
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var total = 0
-    func add(_ n: Int) { lock.withLock { total += n } }
-    var value: Int { lock.withLock { total } }
-}
-
-final class VerifierBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var verifier: LedgerVerifier
-    init(_ verifier: LedgerVerifier) { self.verifier = verifier }
-    func feed(_ event: CustodyEvent, seal: String?) { lock.withLock { verifier.feed(event, seal: seal) } }
-    func finish(sealKey: [UInt8]) -> LedgerVerifier.Report { lock.withLock { verifier.finish(latest: nil, publicKey: nil, sealKey: sealKey) } }
 }

@@ -78,7 +78,7 @@ import Testing
         #expect(record.retention?.date == CustodyTime.string(deadline))
         #expect(try await store.describe(master).retention?.deadline == CustodyTime.string(deadline))
         let history = try await store.statusHistory(of: record, for: jsmith)
-        #expect(history.map(\.status) == ["charged", "convicted"], "refused changes left no trace")
+        #expect(history.map(\.status) == [.charged, .convicted], "refused changes left no trace")
 
         // Before the deadline nothing is due; the plan for a date past it lists the master and its working copy.
         #expect(try await store.retentionPlan(for: sup).entries.isEmpty)
@@ -100,19 +100,19 @@ import Testing
         // Apply needs a reason and the right to apply; a refused apply changes nothing.
         await #expect(throws: ExhibitError.self) { try await store.applyRetention(reason: "  ", by: sup) }
         await #expect(throws: ExhibitError.self) { try await store.applyRetention(reason: "tidy", by: jsmith) }
-        #expect(try await store.findExhibit("JS/1", case: caseRef, for: jsmith).state == "live")
+        #expect(try await store.findExhibit("JS/1", case: caseRef, for: jsmith).state == .live)
 
         let first = try await store.applyRetention(reason: "monthly review", by: sup)
         #expect(first.scheduled == [caseRef + " JS/1"] && first.purged.isEmpty)
         let pending = try await store.findExhibit("JS/1", case: caseRef, for: jsmith)
-        #expect(pending.state == "pending-deletion" && pending.deletion?.reason == "monthly review")
+        #expect(pending.state == .pendingDeletion && pending.deletion?.reason == "monthly review")
         let purgeAfter = try #require(calendar.date(byAdding: .day, value: 14, to: clock.read()))
         #expect(pending.deletion?.purgeAfter == CustodyTime.string(purgeAfter))
-        #expect(try await store.findExhibit("JS/2", case: caseRef, for: jsmith).state == "live")
+        #expect(try await store.findExhibit("JS/2", case: caseRef, for: jsmith).state == .live)
 
         // Restored within the grace period (admin reaches it though not a member), then scheduled again.
         let (restored, stillDue) = try await store.restore("JS/1", case: caseRef, reason: "checked with CPS", by: root)
-        #expect(restored.map(\.state) == ["live"] && stillDue)
+        #expect(restored.map(\.state) == [.live] && stillDue)
         await #expect(throws: ExhibitError.self, "a purged or pending exhibit cannot be shared") {
             try await store.createShare(pending, expiresIn: nil, maxDownloads: nil, recipient: nil, note: nil, by: jsmith)
         }
@@ -138,7 +138,7 @@ import Testing
         let collection = try #require(last.collection)
         #expect(collection.manifestsRemoved == 1 && collection.chunksRemoved >= 1)
         let tombstone = try await store.findExhibit("JS/1", case: caseRef, for: jsmith)
-        #expect(tombstone.state == "purged" && tombstone.sha256 == master.sha256 && tombstone.reference == "JS/1")
+        #expect(tombstone.state == .purged && tombstone.sha256 == master.sha256 && tombstone.reference == "JS/1")
         #expect(tombstone.deletion?.purgedBy == "sup" && tombstone.deletion?.purgeReason == "monthly review")
         let gone = try await HTTP.get(url)
         #expect(gone.status == 410 && gone.text.contains("retention policy"))
@@ -159,7 +159,7 @@ import Testing
         #expect(try await files.run(["verify"]).status == 0)
 
         // The held exhibit is untouched; released, it is due and goes the same way.
-        #expect(try await store.findExhibit("JS/2", case: caseRef, for: jsmith).state == "live")
+        #expect(try await store.findExhibit("JS/2", case: caseRef, for: jsmith).state == .live)
         await #expect(throws: ExhibitError.self) { try await store.releaseHold(case: caseRef, exhibit: "JS/2", reason: nil, by: jsmith) }
         _ = try await store.releaseHold(case: caseRef, exhibit: "JS/2", reason: "review closed", by: sup)
         #expect(try await store.applyRetention(reason: "after review", by: root).scheduled.sorted() == [caseRef + " JS/2", caseRef + " JS/2-W1"])
