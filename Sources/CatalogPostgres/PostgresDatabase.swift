@@ -16,7 +16,11 @@ import Synchronization
 /// read-then-insert allocations (exhibit numbers, share views) cannot race. Reads take no lock.
 public final class PostgresDatabase: CatalogDatabase {
     let client: PostgresClient
+    /// The one task this catalog owns, for its lifetime (cancelled when it goes): it runs the connection pool and
+    /// removes the rows of released write leases (`PostgresLease.release`), one after another.
     let runner: Task<Void, Never>
+    /// Write leases released and not yet removed.
+    let releasedLeases: AsyncStream<String>.Continuation
     /// The schema migration of this process: made on first use, made again after a failure (the database was
     /// down), so a server started before its database recovers when it comes.
     let migration = Mutex<Task<Void, any Error>?>(nil)
@@ -48,10 +52,18 @@ public final class PostgresDatabase: CatalogDatabase {
         self.logger = logger
         threads = NIOThreadPool(numberOfThreads: configuration.options.maximumConnections)
         threads.start()
-        runner = Task { await client.run() }
+        let (released, releasedLeases) = AsyncStream.makeStream(of: String.self)
+        self.releasedLeases = releasedLeases
+        runner = Task { [logger] in
+            await withDiscardingTaskGroup { group in
+                group.addTask { await client.run() }
+                group.addTask { await Self.removeLeases(released, client: client, logger: logger) }
+            }
+        }
     }
 
     deinit {
+        releasedLeases.finish()
         runner.cancel()
         threads.shutdownGracefully { _ in }
     }

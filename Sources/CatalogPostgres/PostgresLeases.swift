@@ -4,6 +4,7 @@ import ExhibitCrypto
 import ExhibitModel
 import Custody
 import Foundation
+import Logging
 import NIOCore
 import PostgresNIO
 import Synchronization
@@ -106,19 +107,33 @@ final class OwnerLock: Sendable {
     }
 }
 
-/// Runs async bodies one at a time.
+/// Runs async bodies one at a time, in the order they came: a waiter is suspended until the body before it
+/// ends (no polling).
 final class AsyncSerial: Sendable {
-    private let busy = Mutex(false)
+    private let state = Mutex<(busy: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
 
     func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        while !busy.withLock({ busy in
-            if busy { return false }
-            busy = true
-            return true
-        }) {
-            try await Task.sleep(for: .milliseconds(2))
+        await withCheckedContinuation { (turn: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state in
+                if state.busy {
+                    state.waiting.append(turn)
+                    return false
+                }
+                state.busy = true
+                return true
+            }
+            if now { turn.resume() }
         }
-        defer { busy.withLock { $0 = false } }
+        defer {
+            let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                if state.waiting.isEmpty {
+                    state.busy = false
+                    return nil
+                }
+                return state.waiting.removeFirst()
+            }
+            next?.resume()
+        }
         return try await body()
     }
 }
@@ -166,20 +181,8 @@ final class PostgresLease: WriteLease {
             return !released
         }
         guard first else { return }
-        // Removing the rows may wait for a collection to end; nothing waits for it.
-        let catalog = self.catalog, id = self.id
-        // If this fails for good, the rows go when this process's owner lock does.
-        Task {
-            for attempt in 0..<5 {
-                do {
-                    _ = try await catalog.read { db in try db.execute("DELETE FROM write_leases WHERE lease = ?", [id]) }
-                    return
-                } catch {
-                    catalog.logger.warning("cannot release write lease \(id) (attempt \(attempt + 1)): \(error)")
-                    try? await Task.sleep(for: .milliseconds(200 << attempt))
-                }
-            }
-        }
+        // Removing the rows may wait for a collection to end; nothing waits for it: the catalog's own task does it.
+        catalog.releasedLeases.yield(id)
     }
 
     deinit { release() }
@@ -231,6 +234,26 @@ public struct PostgresJobLocks: JobLocks {
                 } catch {
                     _ = try? await connection.query(unlock, logger: logger).collect()
                     throw error
+                }
+            }
+        }
+    }
+}
+
+extension PostgresDatabase {
+    /// Removes the rows of released write leases, as they come (the catalog's own task runs this). A removal that
+    /// fails is tried again a few times; if it fails for good, the rows go when this process's owner lock does.
+    static func removeLeases(_ released: AsyncStream<String>, client: PostgresClient, logger: Logger) async {
+        for await id in released {
+            for attempt in 0..<5 {
+                do {
+                    try await client.withConnection { connection in
+                        _ = try await connection.query(PostgresSession.query("DELETE FROM write_leases WHERE lease = ?", [id]), logger: logger).collect()
+                    }
+                    break
+                } catch {
+                    logger.warning("cannot release write lease \(id) (attempt \(attempt + 1)): \(error)")
+                    try? await Task.sleep(for: .milliseconds(200 << attempt))
                 }
             }
         }

@@ -234,33 +234,10 @@ extension EvidenceStore {
             do {
                 switch entry.action {
                 case .delete:
-                    let deletion = ExhibitDeletion(
-                        requestedAt: timestamp, requestedBy: actor.name, reason: reason, purgeAfter: CustodyTime.string(purgeAfter))
-                    try await catalog.scheduleDeletion(
-                        family.ids, guard: family.guardState, deletion: deletion,
-                        events: family.members.map { member in
-                            actor.event(
-                                .exhibitDeletionScheduled, exhibit: member.id, caseReference: member.caseReference,
-                                details: [
-                                    "reference": .string(member.reference), "sha256": .string(member.sha256.hex),
-                                    "deadline": JSONValue(entry.deadline), "because": .string(entry.because),
-                                    "purge_after": .string(deletion.purgeAfter), "reason": .string(reason),
-                                ])
-                        })
+                    try await scheduleDeletion(of: family, entry, reason: reason, purgeAfter: purgeAfter, by: actor)
                     applied.scheduled += family.members.map { $0.caseReference + " " + $0.reference }
                 case .purge:
-                    let result = try await catalog.purgeExhibits(family.ids, guard: family.guardState, by: actor.name, reason: reason) { member, effect in
-                        actor.event(
-                            .exhibitPurged, exhibit: member.id, caseReference: member.caseReference,
-                            details: [
-                                "reference": .string(member.reference), "sha256": .string(member.sha256.hex),
-                                "filename": .string(member.filename), "size": .int(member.size), "reason": .string(reason),
-                                "deletion_requested_by": JSONValue(member.deletion?.requestedBy),
-                                "deletion_requested_at": JSONValue(member.deletion?.requestedAt),
-                                "shares_revoked": .int(Int64(effect.sharesRevoked)), "footage_freed": .bool(effect.footageFreed),
-                            ])
-                    }
-                    freed = freed || !result.isEmpty
+                    freed = try await purge(family, reason: reason, by: actor) || freed
                     applied.purged += family.members.map { $0.caseReference + " " + $0.reference }
                 case .restore:
                     try await catalog.restoreExhibits(family.ids, events: family.members.map { member in
@@ -285,6 +262,41 @@ extension EvidenceStore {
                 "bytes_removed": .int(applied.collection?.bytesRemoved ?? 0),
             ]))
         return applied
+    }
+
+    /// Schedules a master and its working copies for deletion after the grace period, one event each.
+    private func scheduleDeletion(
+        of family: Family, _ entry: RetentionPlan.Entry, reason: String, purgeAfter: Date, by actor: Actor
+    ) async throws {
+        let deletion = ExhibitDeletion(
+            requestedAt: timestamp, requestedBy: actor.name, reason: reason, purgeAfter: CustodyTime.string(purgeAfter))
+        try await catalog.scheduleDeletion(
+            family.ids, guard: family.guardState, deletion: deletion,
+            events: family.members.map { member in
+                actor.event(
+                    .exhibitDeletionScheduled, exhibit: member.id, caseReference: member.caseReference,
+                    details: [
+                        "reference": .string(member.reference), "sha256": .string(member.sha256.hex),
+                        "deadline": JSONValue(entry.deadline), "because": .string(entry.because),
+                        "purge_after": .string(deletion.purgeAfter), "reason": .string(reason),
+                    ])
+            })
+    }
+
+    /// Purges a family whose grace period has ended (tombstones stay, one event each); whether footage was freed.
+    private func purge(_ family: Family, reason: String, by actor: Actor) async throws -> Bool {
+        let result = try await catalog.purgeExhibits(family.ids, guard: family.guardState, by: actor.name, reason: reason) { member, effect in
+            actor.event(
+                .exhibitPurged, exhibit: member.id, caseReference: member.caseReference,
+                details: [
+                    "reference": .string(member.reference), "sha256": .string(member.sha256.hex),
+                    "filename": .string(member.filename), "size": .int(member.size), "reason": .string(reason),
+                    "deletion_requested_by": JSONValue(member.deletion?.requestedBy),
+                    "deletion_requested_at": JSONValue(member.deletion?.requestedAt),
+                    "shares_revoked": .int(Int64(effect.sharesRevoked)), "footage_freed": .bool(effect.footageFreed),
+                ])
+        }
+        return !result.isEmpty
     }
 
     /// Takes an exhibit (with its working copies, or its master's family when it is a copy) out of pending deletion.

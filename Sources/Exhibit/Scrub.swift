@@ -42,6 +42,56 @@ public struct ScrubReport: Sendable, Codable {
     /// The sequence number of the `store.verified` custody event recording this scrub.
     public var eventSeq: Int64 = 0
 
+    /// Names each problem against the exhibits whose footage it breaks (or as other damage when it breaks none).
+    mutating func attribute(_ problems: [VerificationReport.Problem], to exhibits: [ExhibitRecord]) {
+        var byBlob: [SHA256Digest: [ExhibitRecord]] = [:]
+        for exhibit in exhibits { byBlob[exhibit.sha256, default: []].append(exhibit) }
+        var damagedIndex: [String: Int] = [:]
+        for problem in problems {
+            let line = EvidenceStore.describe(problem)
+            let owners = problem.blobs.flatMap { byBlob[$0] ?? [] }
+            if owners.isEmpty { otherProblems.append(line) }
+            for exhibit in owners {
+                if let index = damagedIndex[exhibit.id] {
+                    damaged[index].problems.append(line)
+                } else {
+                    damagedIndex[exhibit.id] = damaged.count
+                    damaged.append(.init(
+                        exhibit: exhibit.id, caseReference: exhibit.caseReference, reference: exhibit.reference,
+                        sha256: exhibit.sha256.hex, problems: [line]))
+                }
+            }
+        }
+    }
+
+    /// The `store.verified` event's details: the result, bounded (at most 1,000 exhibits named, 100 problems each).
+    func eventDetails(repairFrom source: RepairSource?) -> JSONValue {
+        var details: [String: JSONValue] = [
+            "scope": .string(scope),
+            "clean": .bool(clean),
+            "exhibits_checked": .int(Int64(exhibitsChecked)),
+            "blobs_checked": .int(Int64(blobsChecked)),
+            "chunks_checked": .int(Int64(chunksChecked)),
+            "bytes_checked": .int(bytesChecked),
+            "damaged": .array(damaged.prefix(1000).map { damaged in
+                .object([
+                    "exhibit": .string(damaged.exhibit), "case": .string(damaged.caseReference),
+                    "reference": .string(damaged.reference), "sha256": .string(damaged.sha256),
+                    "problems": .array(damaged.problems.prefix(100).map { .string($0) }),
+                    "repaired": .bool(damaged.repaired),
+                ])
+            }),
+            "damaged_count": .int(Int64(damaged.count)),
+            "other_problems": .array(otherProblems.prefix(100).map { .string($0) }),
+        ]
+        if let repair {
+            details["repair_from"] = .string(source?.root ?? "")
+            details["restored"] = .array(repair.restored.prefix(1000).map { .string($0) })
+            details["not_restored"] = .array(repair.missed.prefix(1000).map { .string($0.description) })
+        }
+        return .object(details)
+    }
+
     enum CodingKeys: String, CodingKey {
         case scope
         case exhibitsChecked = "exhibits_checked"
@@ -63,127 +113,88 @@ extension EvidenceStore {
     public func scrub(
         exhibit name: String? = nil, case caseName: String? = nil, repairFrom source: RepairSource? = nil, by actor: Actor
     ) async throws -> ScrubReport {
-        var exhibits: [ExhibitRecord]
-        var report: ScrubReport
-        var eventExhibit: String?
-        var eventCase: String?
-        if let name {
-            let found = try await findExhibit(name, case: caseName, for: actor)
-            exhibits = [found]
-            report = ScrubReport(scope: "exhibit")
-            eventExhibit = found.id
-            eventCase = found.caseReference
-        } else if let caseName {
-            let record = try await findCase(caseName, for: actor)
-            exhibits = try await catalog.exhibits(caseID: record.id)
-            report = ScrubReport(scope: "case")
-            eventCase = record.reference
-        } else {
-            guard actor.role.scope == .all || actor.isSystem else {
-                throw ExhibitError(.forbidden, "only a role that sees every case may check the whole store; name a case or an exhibit")
-            }
-            exhibits = try await catalog.allExhibits()
-            report = ScrubReport(scope: "store")
-        }
-        exhibits.removeAll { $0.isPurged }
-        report.exhibitsChecked = exhibits.count
-        let wholeStore = name == nil && caseName == nil
+        let scope = try await scrubScope(exhibit: name, case: caseName, by: actor)
+        var report = ScrubReport(scope: scope.name)
+        report.exhibitsChecked = scope.exhibits.count
 
-        var blobs = Set(exhibits.map(\.sha256))
+        var blobs = Set(scope.exhibits.map(\.sha256))
         var live = blobs
-        if wholeStore {
+        if scope.wholeStore {
             live.formUnion(try await catalog.liveBlobs())
             blobs.formUnion(live)
             for try await key in self.blobs.backend.keys(.manifest) { blobs.insert(key.digest) }
         }
-        let list = blobs.sorted()
-
-        var verification = try await self.blobs.verify(blobs: list, includeUnreferenced: wholeStore)
+        var verification = try await self.blobs.verify(blobs: blobs.sorted(), includeUnreferenced: scope.wholeStore)
         report.blobsChecked = verification.blobsChecked
         report.chunksChecked = verification.chunksChecked
         report.bytesChecked = verification.bytesChecked
         // A manifest of a blob nothing needs may be collected while we look: not damage.
         verification.problems.removeAll { $0.kind == .missingManifest && $0.blobs.allSatisfy { !live.contains($0) } }
-
-        var byBlob: [SHA256Digest: [ExhibitRecord]] = [:]
-        for exhibit in exhibits { byBlob[exhibit.sha256, default: []].append(exhibit) }
-        var damagedIndex: [String: Int] = [:]
-        for problem in verification.problems {
-            let line = Self.describe(problem)
-            let owners = problem.blobs.flatMap { byBlob[$0] ?? [] }
-            if owners.isEmpty { report.otherProblems.append(line) }
-            for exhibit in owners {
-                if let index = damagedIndex[exhibit.id] {
-                    report.damaged[index].problems.append(line)
-                } else {
-                    damagedIndex[exhibit.id] = report.damaged.count
-                    report.damaged.append(.init(
-                        exhibit: exhibit.id, caseReference: exhibit.caseReference, reference: exhibit.reference,
-                        sha256: exhibit.sha256.hex, problems: [line]))
-                }
-            }
-        }
+        report.attribute(verification.problems, to: scope.exhibits)
 
         var remaining = verification
         if let source, !verification.isClean {
-            var repair = RepairReport()
-            // A restored manifest can name chunks that are missing too: a few rounds restore those.
-            for _ in 0..<3 where !remaining.isClean {
-                let round = try await self.blobs.repair(remaining, from: source)
-                repair.restored += round.restored
-                let checkAgain = Array(remaining.brokenBlobs).sorted()
-                let again = try await self.blobs.verify(blobs: checkAgain, includeUnreferenced: false)
-                var stillBroken = again.problems
-                if wholeStore {
-                    // Corrupt chunks no blob names are checked by name.
-                    for problem in remaining.problems where problem.blobs.isEmpty {
-                        if let chunk = problem.chunk, !round.restored.contains(ObjectKey.chunk(chunk).path) {
-                            stillBroken.append(problem)
-                        }
-                    }
-                }
-                remaining.problems = stillBroken
-                if round.restored.isEmpty {
-                    repair.missed = round.missed
-                    break
-                }
-                repair.missed = round.missed
-            }
+            let repair: RepairReport
+            (repair, remaining) = try await repairRounds(verification, from: source, wholeStore: scope.wholeStore)
             let broken = remaining.brokenBlobs
             for index in report.damaged.indices {
                 report.damaged[index].repaired = SHA256Digest(hex: report.damaged[index].sha256).map { !broken.contains($0) } ?? false
             }
-            if remaining.isClean { repair.missed = [] }
             report.repair = repair
         }
         report.clean = remaining.isClean
-
-        var details: [String: JSONValue] = [
-            "scope": .string(report.scope),
-            "clean": .bool(report.clean),
-            "exhibits_checked": .int(Int64(report.exhibitsChecked)),
-            "blobs_checked": .int(Int64(report.blobsChecked)),
-            "chunks_checked": .int(Int64(report.chunksChecked)),
-            "bytes_checked": .int(report.bytesChecked),
-            "damaged": .array(report.damaged.prefix(1000).map { damaged in
-                .object([
-                    "exhibit": .string(damaged.exhibit), "case": .string(damaged.caseReference),
-                    "reference": .string(damaged.reference), "sha256": .string(damaged.sha256),
-                    "problems": .array(damaged.problems.prefix(100).map { .string($0) }),
-                    "repaired": .bool(damaged.repaired),
-                ])
-            }),
-            "damaged_count": .int(Int64(report.damaged.count)),
-            "other_problems": .array(report.otherProblems.prefix(100).map { .string($0) }),
-        ]
-        if let repair = report.repair {
-            details["repair_from"] = .string(source?.root ?? "")
-            details["restored"] = .array(repair.restored.prefix(1000).map { .string($0) })
-            details["not_restored"] = .array(repair.missed.prefix(1000).map { .string($0.description) })
-        }
-        let event = try await catalog.append(actor.event(.storeVerified, exhibit: eventExhibit, caseReference: eventCase, details: .object(details)))
+        let event = try await catalog.append(actor.event(
+            .storeVerified, exhibit: scope.eventExhibit, caseReference: scope.eventCase, details: report.eventDetails(repairFrom: source)))
         report.eventSeq = event.seq
         return report
+    }
+
+    /// What a scrub covers: one exhibit, one case, or (for a role that sees every case) the whole store; purged
+    /// exhibits are left out (their bytes are gone on purpose).
+    private func scrubScope(exhibit name: String?, case caseName: String?, by actor: Actor) async throws
+        -> (name: String, exhibits: [ExhibitRecord], wholeStore: Bool, eventExhibit: String?, eventCase: String?)
+    {
+        if let name {
+            let found = try await findExhibit(name, case: caseName, for: actor)
+            return ("exhibit", found.isPurged ? [] : [found], false, found.id, found.caseReference)
+        }
+        if let caseName {
+            let record = try await findCase(caseName, for: actor)
+            return ("case", try await catalog.exhibits(caseID: record.id).filter { !$0.isPurged }, false, nil, record.reference)
+        }
+        guard actor.role.scope == .all || actor.isSystem else {
+            throw ExhibitError(.forbidden, "only a role that sees every case may check the whole store; name a case or an exhibit")
+        }
+        return ("store", try await catalog.allExhibits().filter { !$0.isPurged }, true, nil, nil)
+    }
+
+    /// Restores what `verification` found broken from `source`, checking again after each round (a restored
+    /// manifest can name chunks that are missing too: a few rounds restore those); returns what was restored
+    /// and what is still broken.
+    private func repairRounds(
+        _ verification: VerificationReport, from source: RepairSource, wholeStore: Bool
+    ) async throws -> (RepairReport, VerificationReport) {
+        var repair = RepairReport()
+        var remaining = verification
+        for _ in 0..<3 where !remaining.isClean {
+            let round = try await self.blobs.repair(remaining, from: source)
+            repair.restored += round.restored
+            let again = try await self.blobs.verify(blobs: Array(remaining.brokenBlobs).sorted(), includeUnreferenced: false)
+            var stillBroken = again.problems
+            if wholeStore {
+                // Corrupt chunks no blob names are checked by name.
+                for problem in remaining.problems where problem.blobs.isEmpty {
+                    if let chunk = problem.chunk, !round.restored.contains(ObjectKey.chunk(chunk).path) {
+                        stillBroken.append(problem)
+                    }
+                }
+            }
+            remaining.problems = stillBroken
+            repair.missed = round.missed
+            if round.restored.isEmpty { break }
+        }
+        if remaining.isClean { repair.missed = [] }
+        return (repair, remaining)
     }
 
     static func describe(_ problem: VerificationReport.Problem) -> String {

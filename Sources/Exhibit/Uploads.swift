@@ -165,20 +165,7 @@ extension EvidenceStore {
         guard offset == upload.offset else {
             throw ExhibitError(.conflict, "Upload-Offset \(offset) does not match the upload's offset \(upload.offset): ask with HEAD")
         }
-        // A request cut short may still be finishing on the server when its client comes back: wait a little.
-        var session: UploadSessions.Session?
-        for attempt in 0..<50 where session == nil {
-            switch uploadSessions.take(id) {
-            case .session(let taken):
-                session = taken
-            case .absent:
-                let made = try await makeSession(for: upload)
-                if uploadSessions.insertTaken(id, made) { session = made } else { made.lease?.release() }
-            case .busy:
-                if attempt < 49 { try await Task.sleep(for: .milliseconds(100)) }
-            }
-        }
-        guard var session else { throw ExhibitError(.locked, "another request is writing to this upload; try again") }
+        var session = try await takeSession(for: upload)
         defer {
             // Between requests an open upload holds no bytes in memory: its tail is durable on disk (or in the
             // database) and is read back by its next request.
@@ -202,19 +189,7 @@ extension EvidenceStore {
         if upload.offset > 0 && (upload.interrupted || session.rebuilt) { upload.resumptions += 1 }
         session.rebuilt = false
         let writer = session.writer
-        let appended: ResumableWriter.Appended
-        do {
-            appended = try await writer.append(body, limit: upload.length - upload.offset, checksum: checksum)
-        } catch ResumableWriter.AppendError.checksumMismatch(let expected, let actual) {
-            throw ExhibitError(.checksumMismatch, "the request's bytes hash to \(actual.hex), not the Upload-Checksum \(expected.hex); nothing of it was kept")
-        } catch ResumableWriter.AppendError.interruptedBeforeChecksum {
-            upload.interrupted = true
-            upload.updatedAt = timestamp
-            try? await catalog.saveUploadProgress(upload)
-            throw ExhibitError(.badRequest, "the request broke off before its Upload-Checksum could be checked; nothing of it was kept")
-        } catch let error as BlobStoreError where error.code == .tooLarge {
-            throw ExhibitError(.badRequest, "the request carries more bytes than the upload's Upload-Length (\(upload.length)) allows")
-        }
+        let appended = try await append(body, to: &upload, writer: writer, checksum: checksum)
         upload.offset = writer.offset
         upload.entries = writer.entries
         upload.tailStart = writer.tailStart
@@ -234,6 +209,43 @@ extension EvidenceStore {
         upload.state = .completed
         upload.exhibitID = ingested.exhibit.id
         return UploadProgress(upload: upload, ingested: ingested, interrupted: false)
+    }
+
+    /// The upload's session, taken for this request: the one this server holds, or a new one. A request cut short
+    /// may still be finishing on the server when its client comes back, so a busy session is waited for a little.
+    private func takeSession(for upload: UploadRecord) async throws -> UploadSessions.Session {
+        for attempt in 0..<50 {
+            switch uploadSessions.take(upload.id) {
+            case .session(let taken):
+                return taken
+            case .absent:
+                let made = try await makeSession(for: upload)
+                if uploadSessions.insertTaken(upload.id, made) { return made }
+                made.lease?.release()
+            case .busy:
+                if attempt < 49 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+        }
+        throw ExhibitError(.locked, "another request is writing to this upload; try again")
+    }
+
+    /// Appends one request's body through `writer`, its failures said in the client's terms; a body that broke off
+    /// before its checksum could be checked marks the upload interrupted.
+    private func append<Body: AsyncSequence>(
+        _ body: Body, to upload: inout UploadRecord, writer: ResumableWriter, checksum: SHA256Digest?
+    ) async throws -> ResumableWriter.Appended where Body.Element == ByteBuffer {
+        do {
+            return try await writer.append(body, limit: upload.length - upload.offset, checksum: checksum)
+        } catch ResumableWriter.AppendError.checksumMismatch(let expected, let actual) {
+            throw ExhibitError(.checksumMismatch, "the request's bytes hash to \(actual.hex), not the Upload-Checksum \(expected.hex); nothing of it was kept")
+        } catch ResumableWriter.AppendError.interruptedBeforeChecksum {
+            upload.interrupted = true
+            upload.updatedAt = timestamp
+            try? await catalog.saveUploadProgress(upload)
+            throw ExhibitError(.badRequest, "the request broke off before its Upload-Checksum could be checked; nothing of it was kept")
+        } catch let error as BlobStoreError where error.code == .tooLarge {
+            throw ExhibitError(.badRequest, "the request carries more bytes than the upload's Upload-Length (\(upload.length)) allows")
+        }
     }
 
     /// The upload's writer, rebuilt from the catalog's chunk list and the tail file.

@@ -63,6 +63,21 @@ public struct StoragePolicy: Sendable, Equatable {
     static func load(_ path: String) throws(PolicyError) -> StoragePolicy {
         let document = try PolicyDocument(contentsOf: path)
         var top = try document.mapping()
+        let chunking = try chunkingSection(&top, document)
+        let (maxUpload, expiry, openUploads) = try uploadsSection(&top, document)
+        let probe = try mediaSection(&top, document)
+        let workingCopies = try workingCopiesSection(&top, document)
+        let connections = try connectionsSection(&top, document)
+        try top.rejectUnknownKeys()
+        var policy = StoragePolicy(chunking: chunking, maxUploadSize: maxUpload, probe: probe, workingCopies: workingCopies)
+        policy.uploadExpiry = expiry
+        policy.openUploads = openUploads
+        policy.connections = connections
+        return policy
+    }
+
+    /// `chunking:` — the content-defined chunk sizes.
+    private static func chunkingSection(_ top: inout PolicyMapping, _ document: PolicyDocument) throws(PolicyError) -> ChunkingParameters {
         var chunkingMap = try top.mapping("chunking")
         let minSize = try chunkingMap.size("min_size")
         let avgSize = try chunkingMap.size("avg_size")
@@ -84,6 +99,13 @@ public struct StoragePolicy: Sendable, Equatable {
         } catch {
             throw document.error(chunkingMap.node, error.message)
         }
+        return chunking
+    }
+
+    /// `uploads:` — the largest upload, how long an idle resumable upload lives, how many may be open.
+    private static func uploadsSection(
+        _ top: inout PolicyMapping, _ document: PolicyDocument
+    ) throws(PolicyError) -> (maxSize: Int64, expiry: Duration, open: OpenUploadLimits) {
         var uploads = try top.mapping("uploads")
         let maxUpload = try uploads.size("max_size")
         guard maxUpload > 0 else { throw document.error(uploads.node, "uploads.max_size must be above 0") }
@@ -101,6 +123,11 @@ public struct StoragePolicy: Sendable, Equatable {
             throw document.error(uploads.valueNode("max_open"), "uploads.max_open must be between max_open_per_user and 1000000")
         }
         try uploads.rejectUnknownKeys()
+        return (maxUpload, expiry, openUploads)
+    }
+
+    /// `media:` — the probe's and the integrity scan's limits.
+    private static func mediaSection(_ top: inout PolicyMapping, _ document: PolicyDocument) throws(PolicyError) -> ProbeLimits {
         var media = try top.mapping("media")
         let probeSize = try media.size("probe_size")
         let analyze = try media.duration("analyze_duration")
@@ -116,6 +143,12 @@ public struct StoragePolicy: Sendable, Equatable {
         try positive(scanTime > .zero, "scan_time_limit", "must be above 0")
         try positive(gapFrames >= 2 && gapFrames <= 100_000, "gap_frames", "must be between 2 and 100000")
         try media.rejectUnknownKeys()
+        return ProbeLimits(
+            probeSize: probeSize, analyzeDuration: analyze, probeTimeLimit: probeTime, scanTimeLimit: scanTime, gapFrames: gapFrames)
+    }
+
+    /// `working_copies:` — whether copies are made on ingest, how many at once, and the encoder's settings.
+    private static func workingCopiesSection(_ top: inout PolicyMapping, _ document: PolicyDocument) throws(PolicyError) -> WorkingCopyPolicy {
         var copies = try top.mapping("working_copies")
         let automatic = try copies.bool("automatic")
         let jobs = try copies.integer("jobs")
@@ -133,6 +166,13 @@ public struct StoragePolicy: Sendable, Equatable {
         try checkCopy((32_000...512_000).contains(audioBitRate), "audio_bit_rate", "must be between 32000 and 512000")
         try checkCopy(timeLimit > .zero, "time_limit", "must be above 0")
         try copies.rejectUnknownKeys()
+        return WorkingCopyPolicy(
+            automatic: automatic, jobs: jobs,
+            encoder: EncoderSettings(preset: preset, crf: crf, audioBitRate: audioBitRate, timeLimit: timeLimit))
+    }
+
+    /// `connections:` — the slow-client guard's limits.
+    private static func connectionsSection(_ top: inout PolicyMapping, _ document: PolicyDocument) throws(PolicyError) -> ConnectionPolicy {
         var connectionsMap = try top.mapping("connections")
         let headerTimeout = try connectionsMap.duration("header_timeout")
         let stallTimeout = try connectionsMap.duration("body_stall_timeout")
@@ -146,19 +186,7 @@ public struct StoragePolicy: Sendable, Equatable {
         try checkConnection(minRate >= 0 && minRate <= 1 << 30, "min_body_rate", "must be between 0 (no minimum) and 1GiB")
         try checkConnection((16...1_000_000).contains(maxConnections), "max_connections", "must be between 16 and 1000000")
         try connectionsMap.rejectUnknownKeys()
-        try top.rejectUnknownKeys()
-        var policy = StoragePolicy(
-            chunking: chunking, maxUploadSize: maxUpload,
-            probe: ProbeLimits(
-                probeSize: probeSize, analyzeDuration: analyze, probeTimeLimit: probeTime, scanTimeLimit: scanTime,
-                gapFrames: gapFrames),
-            workingCopies: WorkingCopyPolicy(
-                automatic: automatic, jobs: jobs,
-                encoder: EncoderSettings(preset: preset, crf: crf, audioBitRate: audioBitRate, timeLimit: timeLimit)))
-        policy.uploadExpiry = expiry
-        policy.openUploads = openUploads
-        policy.connections = ConnectionPolicy(
+        return ConnectionPolicy(
             headerTimeout: headerTimeout, bodyStallTimeout: stallTimeout, minBodyRate: minRate, maxConnections: maxConnections)
-        return policy
     }
 }

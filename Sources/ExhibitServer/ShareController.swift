@@ -297,6 +297,8 @@ struct ShareController: Sendable {
         let reservations = self.reservations
         let logger = self.logger
         let body = ContentResponse.body(contents, metrics: controllers.metrics).observed { bytes, finished in
+            // A task of its own, not the request's: that one is cancelled when the client goes, and the end of the
+            // download (its custody event, the download count) must be written all the same.
             Task {
                 var counted = false
                 do {

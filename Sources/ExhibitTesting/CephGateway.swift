@@ -49,11 +49,24 @@ public final class CephGateway: @unchecked Sendable {
         let arguments = ["/bin/sh", "-c", command]
         var argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
-        guard posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ) == 0 else { return -1 }
+        // The shell starts daemons that outlive it: they must not inherit the test process's descriptors (pipes
+        // a test reads to their end, the socket Foundation's Process watches to see its child exit), or those never
+        // close while the daemon runs, and tests elsewhere in the process wait forever.
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        guard let closeFrom = Self.addCloseFrom, closeFrom(&actions, 3) == 0 else { return -1 }
+        guard posix_spawn(&pid, "/bin/sh", &actions, nil, &argv, environ) == 0 else { return -1 }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return (status >> 8) & 0xff
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later; Swift's Glibc module does not
+    /// declare it): closes every descriptor from the given one up in the child.
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    static let addCloseFrom: AddCloseFrom? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        .map { unsafeBitCast($0, to: AddCloseFrom.self) }
 
     /// Kills the gateway alone (the cluster stays): requests to the endpoint are refused until `startGateway`.
     public func stopGateway() async {

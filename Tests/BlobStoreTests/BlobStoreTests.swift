@@ -93,7 +93,8 @@ func files(under path: String) -> [String] {
     @Test func emptyBlob() async throws {
         let result = try await store.put(TestBody(data: [], seed: 1))
         #expect(result.blob.digest.hex == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(result.chunkCount == 0 && result.blob.size == 0)
+        #expect(result.chunkCount == 0)
+        #expect(result.blob.size == 0)
         #expect(try await collect(store.contents(of: result.blob.digest)) == [])
         #expect(try await store.verify().isClean)
     }
@@ -122,13 +123,16 @@ func files(under path: String) -> [String] {
         let before = files(under: folder.path + "/chunks")
         let second = try await store.put(TestBody(data: data, seed: 4, maxPiece: 17))
         #expect(second.blob == first.blob)
-        #expect(second.newBytes == 0 && second.newChunks == 0)
+        #expect(second.newBytes == 0)
+        #expect(second.newChunks == 0)
         #expect(second.manifest == first.manifest)
         #expect(files(under: folder.path + "/chunks") == before)
         // Repeated content inside one body is written once too.
         let zeros = [UInt8](repeating: 0, count: 20 << 20)
         let repeated = try await store.put(TestBody(data: zeros, seed: 5))
-        #expect(repeated.chunkCount == 5 && repeated.newChunks == 1 && repeated.newBytes == 4 << 20)
+        #expect(repeated.chunkCount == 5)
+        #expect(repeated.newChunks == 1)
+        #expect(repeated.newBytes == 4 << 20)
     }
 
     @Test func eightConcurrentPutsOfTheSameBytes() async throws {
@@ -194,9 +198,12 @@ func files(under path: String) -> [String] {
         let report = try await store.verify()
         #expect(!report.isClean)
         let byChunk = Dictionary(uniqueKeysWithValues: report.problems.compactMap { p in p.chunk.map { ($0, p) } })
-        #expect(byChunk[flipped]?.kind == .corruptChunk && byChunk[flipped]?.blobs == [blobA.blob.digest])
-        #expect(byChunk[deleted]?.kind == .missingChunk && byChunk[deleted]?.blobs == [blobB.blob.digest])
-        #expect(byChunk[truncated]?.kind == .corruptChunk && byChunk[truncated]?.blobs == [blobB.blob.digest])
+        #expect(byChunk[flipped]?.kind == .corruptChunk)
+        #expect(byChunk[flipped]?.blobs == [blobA.blob.digest])
+        #expect(byChunk[deleted]?.kind == .missingChunk)
+        #expect(byChunk[deleted]?.blobs == [blobB.blob.digest])
+        #expect(byChunk[truncated]?.kind == .corruptChunk)
+        #expect(byChunk[truncated]?.blobs == [blobB.blob.digest])
         #expect(report.brokenBlobs == [blobA.blob.digest, blobB.blob.digest])
 
         // Reading the damaged chunk whole fails instead of handing out wrong bytes.

@@ -40,10 +40,13 @@ import Testing
         #expect(first.prevHash == String(repeating: "0", count: 64))
         #expect(first.hash == SHA256.hash(first.prevHash + canonical).hex)
         let second = CustodyEvent.chained(draft, after: (first.seq, first.hash), at: "2026-11-26T09:15:03.000Z")
-        #expect(second.seq == 2 && second.prevHash == first.hash && second.expectedHash == second.hash)
+        #expect(second.seq == 2)
+        #expect(second.prevHash == first.hash)
+        #expect(second.expectedHash == second.hash)
         // Decoding an exported event gives back the same canonical bytes.
         let decoded = try! JSONDecoder().decode(CustodyEvent.self, from: JSONEncoder().encode(first))
-        #expect(decoded == first && decoded.expectedHash == first.hash)
+        #expect(decoded == first)
+        #expect(decoded.expectedHash == first.hash)
     }
 
     @Test func custodyTimesHaveMillisecondsInUTC() {

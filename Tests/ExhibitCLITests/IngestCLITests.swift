@@ -71,7 +71,8 @@ import Testing
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let sha = try await ExhibitCLI.jsonLines(ExhibitCLI.run(ingest + common + [path]))[0]["sha256"] as! String
         let whole = try await ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [sha])
-        #expect(whole.status == 0 && whole.stdout == data)
+        #expect(whole.status == 0)
+        #expect(whole.stdout == data)
         let cases: [(String, Range<Int>)] = [
             ("0-0", 0..<1), ("100-2000000", 100..<2_000_001), ("3145000-", 3_145_000..<data.count),
             ("-188", data.count - 188..<data.count), ("0-999999999", 0..<data.count),
@@ -84,14 +85,18 @@ import Testing
         }
         for bad in ["5-1", "abc", "1-2-3", "-", ""] {
             let result = try await ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [sha, "--range=\(bad)"])
-            #expect(result.status != 0 && result.stdout.isEmpty, "range '\(bad)' must be refused")
+            #expect(result.status != 0, "range '\(bad)' must be refused")
+            #expect(result.stdout.isEmpty, "range '\(bad)' must be refused")
         }
         let past = try await ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [sha, "--range", "\(data.count)-"])
-        #expect(past.status != 0 && past.err.contains("outside"))
+        #expect(past.status != 0)
+        #expect(past.err.contains("outside"))
         let unknown = try await ExhibitCLI.run(["cat", "--as", "jsmith"] + common + [String(repeating: "ab", count: 32)])
-        #expect(unknown.status != 0 && unknown.err.contains("no exhibit"))
+        #expect(unknown.status != 0)
+        #expect(unknown.err.contains("no exhibit"))
         let malformed = try await ExhibitCLI.run(["cat", "--as", "jsmith"] + common + ["../../etc/passwd"])
-        #expect(malformed.status != 0 && malformed.err.contains("no exhibit"))
+        #expect(malformed.status != 0)
+        #expect(malformed.err.contains("no exhibit"))
         // Every download is in the custody record, with its range.
         let csv = try await ExhibitCLI.run(["custody", "export", "--as", "audit", "--format", "csv"] + common).out
         #expect(csv.components(separatedBy: "exhibit.downloaded").count - 1 == 1 + cases.count)
@@ -102,7 +107,8 @@ import Testing
         let path = try makeFile("v.bin", size: 4 << 20, seed: 4)
         #expect(try await ExhibitCLI.run(ingest + common + [path]).status == 0)
         let clean = try await ExhibitCLI.run(["verify"] + common)
-        #expect(clean.status == 0 && clean.out.hasPrefix("ok: 1 exhibits, 1 blobs"), "\(clean.out)")
+        #expect(clean.status == 0, "\(clean.out)")
+        #expect(clean.out.hasPrefix("ok: 1 exhibits, 1 blobs"), "\(clean.out)")
 
         let chunks = try await store.objects.list(.chunks)
         let name = try #require(chunks.first)
@@ -125,7 +131,8 @@ import Testing
         #expect(try await manifests().isEmpty)
         #expect(try await store.sql("SELECT count(*) FROM exhibits").out == "0\n")
         let folderArgument = try await ExhibitCLI.run(ingest + common + [folder.path])
-        #expect(folderArgument.status != 0 && folderArgument.err.contains("not a regular file"))
+        #expect(folderArgument.status != 0)
+        #expect(folderArgument.err.contains("not a regular file"))
     }
 
     @Test func anUnreadableFileIsRefused() async throws {
@@ -155,7 +162,8 @@ import Testing
         // Whoever runs the test: a storage root that is a file is refused too.
         let notAFolder = try makeFile("plain", size: 10, seed: 8)
         let second = try await ExhibitCLI.run(ingest + ["--storage", notAFolder, "--policies", TestPaths.policies, file])
-        #expect(second.status != 0 && second.err.contains("cannot"))
+        #expect(second.status != 0)
+        #expect(second.err.contains("cannot"))
     }
 
     /// A full disk: a private 3 MiB tmpfs (mounted in a user+mount namespace, so no root is needed) and an

@@ -87,15 +87,13 @@ import Testing
         for (original, broken, message) in cases {
             #expect(shipped.contains(original), "the shipped file has \(original)")
             let folder = try TemporaryDirectory("policies")
-            for name in try FileManager.default.contentsOfDirectory(atPath: TestPaths.policies) {
-                try FileManager.default.copyItem(atPath: TestPaths.policies + "/" + name, toPath: folder.appending(name))
-            }
-            try shipped.replacingOccurrences(of: original, with: broken).write(toFile: folder.appending("retention.yaml"), atomically: true, encoding: .utf8)
-            let result = try await ExhibitCLI.run(["case", "list", "--as", "sup", "--storage", store.storage, "--policies", folder.path])
+            let policies = try TestPolicies.copy(into: folder, replacing: ["retention.yaml": [(original, broken)]])
+            let result = try await ExhibitCLI.run(["case", "list", "--as", "sup", "--storage", store.storage, "--policies", policies])
             #expect(result.status != 0)
-            #expect(result.err.contains("retention.yaml:") && result.err.contains(message), "\(broken): \(result.err)")
+            #expect(result.err.contains("retention.yaml:"), "\(broken): \(result.err)")
+            #expect(result.err.contains(message), "\(broken): \(result.err)")
             if message.contains("defualt") {
-                await #expect(throws: (any Error).self) { try await LiveServer(storage: store.storage, policies: folder.path) }
+                await #expect(throws: (any Error).self) { try await LiveServer(storage: store.storage, policies: policies) }
             }
         }
     }

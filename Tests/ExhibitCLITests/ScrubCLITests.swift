@@ -117,20 +117,27 @@ import Testing
         // Narrowed to a case, then to one exhibit: only their damage.
         let inCase = try await store.run(["verify", "--case", Self.otherCase])
         #expect(inCase.status == 1)
-        #expect(inCase.out.contains("exhibits, ") && inCase.out.hasSuffix("\n"))
-        #expect(inCase.out.contains(deleted.id) && inCase.out.contains(noManifest.id) && inCase.out.contains(swapped.id))
-        #expect(!inCase.out.contains(flipped.id) && !inCase.out.contains(truncated.id))
+        #expect(inCase.out.contains("exhibits, "))
+        #expect(inCase.out.hasSuffix("\n"))
+        #expect(inCase.out.contains(deleted.id))
+        #expect(inCase.out.contains(noManifest.id))
+        #expect(inCase.out.contains(swapped.id))
+        #expect(!inCase.out.contains(flipped.id))
+        #expect(!inCase.out.contains(truncated.id))
         let one = try await store.run(["verify", "--exhibit", intact.reference, "--case", TestStore.caseReference])
-        #expect(one.status == 0 && one.out.hasPrefix("ok: 1 exhibits, 1 blobs"), "\(one.out)\(one.err)")
+        #expect(one.status == 0, "\(one.out)\(one.err)")
+        #expect(one.out.hasPrefix("ok: 1 exhibits, 1 blobs"), "\(one.out)\(one.err)")
 
         // Every scrub is in the ledger, with what it found.
         let events = try await verifiedEvents()
         #expect(events.count == 4)
         let storeWide = try #require(events.dropFirst().first?["details"] as? [String: Any])
-        #expect(storeWide["clean"] as? Bool == false && storeWide["scope"] as? String == "store")
+        #expect(storeWide["clean"] as? Bool == false)
+        #expect(storeWide["scope"] as? String == "store")
         let damaged = try #require(storeWide["damaged"] as? [[String: Any]])
         #expect(Set(damaged.compactMap { $0["exhibit"] as? String }) == Set(all.dropLast().map(\.id)))
-        #expect(events.last?["exhibit"] as? String != nil && (events.last?["details"] as? [String: Any])?["clean"] as? Bool == true)
+        #expect(events.last?["exhibit"] as? String != nil)
+        #expect((events.last?["details"] as? [String: Any])?["clean"] as? Bool == true)
 
         // The backup holds good copies: everything is restored and checked again; the footage downloads whole.
         let repaired = try await store.run(["verify", "--repair-from", backup])
@@ -141,7 +148,8 @@ import Testing
         #expect(try await store.run(["verify"]).status == 0)
         for stored in all { #expect(try await downloads(stored), "\(stored.reference) downloads intact") }
         let last = try #require(try await verifiedEvents().dropLast().last?["details"] as? [String: Any])
-        #expect(last["clean"] as? Bool == true && (last["restored"] as? [Any])?.count == 5)
+        #expect(last["clean"] as? Bool == true)
+        #expect((last["restored"] as? [Any])?.count == 5)
         #expect(try await store.run(["custody", "verify"]).status == 0)
     }
 
@@ -161,12 +169,14 @@ import Testing
 
         let result = try await store.run(["verify", "--repair-from", backup])
         #expect(result.status == 1)
-        #expect(result.out.contains("not restored chunks/") && result.out.contains("does not hash to its name either"), "\(result.out)")
+        #expect(result.out.contains("not restored chunks/"), "\(result.out)")
+        #expect(result.out.contains("does not hash to its name either"), "\(result.out)")
         #expect(result.out.contains("BROKEN exhibit \(stored.reference) (\(stored.id))"))
         // The store's bytes are as they were: nothing was replaced by the bad copy.
         #expect(try await store.objects.read(.chunks, chunk) == bytes)
         let notAStore = try await store.run(["verify", "--repair-from", store.folder.appending("nowhere")])
-        #expect(notAStore.status != 0 && notAStore.err.contains("no folder"))
+        #expect(notAStore.status != 0)
+        #expect(notAStore.err.contains("no folder"))
         #expect(try await ExhibitCLI.jsonLines(store.run(["verify", "--json"])).first?["clean"] as? Bool == false)
     }
 }

@@ -26,7 +26,8 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("<h1>") && $0.contains("JS/1") })
         #expect(lines.contains { $0.lowercased().hasPrefix("repr-digest: sha-256=:") })
         let sums = lines.filter { $0.hasSuffix("  JS-1.mp4") || $0.hasSuffix("  cam1.mp4") }.map { $0.prefix(64) }
-        #expect(sums.count == 2 && sums[0] == sums[1])
+        try #require(sums.count == 2)
+        #expect(sums[0] == sums[1])
         #expect(lines.contains { $0.contains("1/2") && $0.contains("CPS, A. Lawyer") }, "the list shows one of two downloads used")
         #expect(lines.last == "410")
     }
@@ -36,7 +37,8 @@ import Testing
         _ = try await store.ingest([TestPaths.fixtures + "/mp4_h264.mp4"])
         // No server has run on this storage and the policy names no public_url: no address for a link, no share.
         let nowhere = try await store.run(["share", "create", "JS/1", "--as", "jsmith"])
-        #expect(nowhere.status != 0 && nowhere.err.contains("no address is known"), "\(nowhere.out) \(nowhere.err)")
+        #expect(nowhere.status != 0, "\(nowhere.out) \(nowhere.err)")
+        #expect(nowhere.err.contains("no address is known"), "\(nowhere.out) \(nowhere.err)")
         // The address a server on this storage recorded (Storage/public-url) is the one links start with.
         try "http://evidence.example:9000\n".write(toFile: store.storage + "/public-url", atomically: true, encoding: .utf8)
         let made = try await store.run(["share", "create", "JS/1", "--as", "jsmith"])
@@ -66,16 +68,20 @@ import Testing
         let id = try #require(shares.first?["id"] as? String)
         #expect(try await store.run(["share", "revoke", id, "--as", "audit"]).status != 0)
         let revoked = try await store.run(["share", "revoke", id, "--as", "sup"])
-        #expect(revoked.status == 0 && revoked.out.contains("revoked"), "a supervisor may revoke: \(revoked.err)")
+        #expect(revoked.status == 0, "a supervisor may revoke: \(revoked.err)")
+        #expect(revoked.out.contains("revoked"), "a supervisor may revoke: \(revoked.err)")
         let again = try await store.run(["share", "revoke", id, "--as", "jsmith"])
-        #expect(again.status != 0 && again.err.contains("already revoked"))
+        #expect(again.status != 0)
+        #expect(again.err.contains("already revoked"))
         // The link key is a 0600 file; rotation adds one and keeps the old (its links have not expired).
         let keys = try FileManager.default.contentsOfDirectory(atPath: store.storage + "/keys").filter { $0.hasPrefix("link-") }
         #expect(keys.count == 1)
         let mode = try FileManager.default.attributesOfItem(atPath: store.storage + "/keys/" + keys[0])[.posixPermissions] as? Int
         #expect(mode == 0o600)
         let rotated = try await store.run(["keys", "rotate-link-key"])
-        #expect(rotated.status == 0 && rotated.out.hasPrefix("new link key ") && !rotated.out.contains("removed"), "\(rotated.out)\(rotated.err)")
+        #expect(rotated.status == 0, "\(rotated.out)\(rotated.err)")
+        #expect(rotated.out.hasPrefix("new link key "), "\(rotated.out)\(rotated.err)")
+        #expect(!rotated.out.contains("removed"), "\(rotated.out)\(rotated.err)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.storage + "/keys").filter { $0.hasPrefix("link-") }.count == 2)
         let table = try await store.run(["share", "list", "JS/1", "--as", "jsmith"])
         #expect(table.out.contains(made.out.trimmingCharacters(in: .whitespacesAndNewlines)), "the old link is unchanged")

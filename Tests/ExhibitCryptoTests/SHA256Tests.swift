@@ -108,7 +108,8 @@ import Testing
     @Test func randomBytes() {
         let a = SecureRandom.bytes(count: 32)
         let b = SecureRandom.bytes(count: 32)
-        #expect(a.count == 32 && b.count == 32)
+        #expect(a.count == 32)
+        #expect(b.count == 32)
         #expect(a != b)
         #expect(SecureRandom.bytes(count: 0).isEmpty)
         // 64 KiB of output uses every byte value.
@@ -119,7 +120,9 @@ import Testing
         for count in 0..<40 {
             let bytes = SecureRandom.bytes(count: count)
             let text = Base64URL.encode(bytes)
-            #expect(!text.contains("=") && !text.contains("+") && !text.contains("/"))
+            #expect(!text.contains("="))
+            #expect(!text.contains("+"))
+            #expect(!text.contains("/"))
             #expect(Base64URL.decode(text) == bytes)
             // The same text as Foundation's base64 with the URL alphabet and no padding.
             let reference = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")

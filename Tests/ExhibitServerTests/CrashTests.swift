@@ -55,14 +55,7 @@ import Testing
 
     /// Policies without automatic working copies: the rounds check exactly the exhibits they uploaded.
     static func policies(in folder: TemporaryDirectory) throws -> String {
-        let target = folder.appending("Policies")
-        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-        for name in try FileManager.default.contentsOfDirectory(atPath: TestPaths.policies) {
-            var text = try String(contentsOfFile: TestPaths.policies + "/" + name, encoding: .utf8)
-            if name == "storage.yaml" { text = text.replacingOccurrences(of: "automatic: true", with: "automatic: false") }
-            try text.write(toFile: target + "/" + name, atomically: true, encoding: .utf8)
-        }
-        return target
+        try TestPolicies.copy(into: folder, replacing: ["storage.yaml": [("automatic: true", "automatic: false")]])
     }
 
     /// Checks the store after a crash against what was sent and acknowledged; `downloads` are fetched whole and hashed.
@@ -95,12 +88,14 @@ import Testing
             let token = store.tokens["jsmith"]!
             for id in downloads {
                 let body = try await HTTP.request("GET", server.url + "/v1/exhibits/\(id)/content", token: token)
-                #expect(body.status == 200 && SHA256.hash(body.body).hex == ledger.acknowledged[id], "\(label): \(id) downloads intact")
+                #expect(body.status == 200, "\(label): \(id) downloads intact")
+                #expect(SHA256.hash(body.body).hex == ledger.acknowledged[id], "\(label): \(id) downloads intact")
             }
         } else {
             for id in downloads {
                 let body = try await store.run(["cat", "--as", "jsmith", id])
-                #expect(body.status == 0 && SHA256.hash(body.stdout).hex == ledger.acknowledged[id], "\(label): \(id) reads intact")
+                #expect(body.status == 0, "\(label): \(id) reads intact")
+                #expect(SHA256.hash(body.stdout).hex == ledger.acknowledged[id], "\(label): \(id) reads intact")
             }
         }
         let verify = try await store.run(["verify"])
@@ -246,6 +241,8 @@ import Testing
             print("round \(round): killed at \(moment) ms, \(acknowledged) of 16 acknowledged, \(ledger.inFlightStored) stored in flight in all")
         }
         await server.stop()
+        #expect(ledger.acknowledged.count > 0, "no upload was acknowledged in \(Self.rounds) rounds: the rounds proved nothing")
+        #expect(ledger.exhibitsChecked > 0, "no exhibit was checked after the crashes")
         print("server crash rounds: \(Self.rounds) survived, \(ledger.acknowledged.count) acknowledged uploads, \(ledger.exhibitsChecked) exhibit checks, seed \(seed)")
     }
 
@@ -293,6 +290,7 @@ import Testing
             try await Self.check(store, &ledger, downloads: downloads, server: nil, label: "ingest round \(round) (killed at \(moment) ms)")
             print("ingest round \(round): killed at \(moment) ms, \(downloads.count) of 3 printed")
         }
+        #expect(ledger.acknowledged.count > 0, "no ingest was acknowledged in \(Self.rounds) rounds: the rounds proved nothing")
         print("ingest crash rounds: \(Self.rounds) survived, \(ledger.acknowledged.count) acknowledged ingests, \(ledger.exhibitsChecked) exhibit checks, seed \(seed)")
     }
 }

@@ -38,7 +38,8 @@ import Testing
         let local = unit.replacingOccurrences(of: exec[0], with: TestPaths.exhibitExecutable)
         try local.write(toFile: folder.appending("exhibit.service"), atomically: true, encoding: .utf8)
         let verified = try await Subprocess.run(analyze, ["verify", folder.appending("exhibit.service")])
-        #expect(verified.status == 0 && verified.err.isEmpty, "systemd-analyze verify: \(verified.err)")
+        #expect(verified.status == 0, "systemd-analyze verify: \(verified.err)")
+        #expect(verified.err.isEmpty, "systemd-analyze verify: \(verified.err)")
 
         // ExecStart's options start a real server (on a temporary storage root and a free port), as systemd would;
         // killed with -9 it is started again and serves what it had acknowledged.
@@ -62,7 +63,8 @@ import Testing
         let id = try #require(try stored.json()["id"] as? String)
         let back = try await HTTP.get(again.url + "/v1/exhibits/\(id)/content", token: token)
         let original = try Data(contentsOf: URL(fileURLWithPath: fixture))
-        #expect(back.status == 200 && back.body == original, "after the restart: \(back.status)")
+        #expect(back.status == 200, "after the restart: \(back.status)")
+        #expect(back.body == original, "after the restart: \(back.status)")
         await again.stop()
     }
 }

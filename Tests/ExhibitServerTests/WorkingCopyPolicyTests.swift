@@ -15,13 +15,9 @@ import Testing
         let stored = try await files.ingest([TestPaths.fixtures + "/ts_h264_aac.ts", TestPaths.fixtures + "/mp4_h264_aac.mp4"])
         #expect(stored.count == 2)
         for automatic in [true, false] {
-            let policies = try TemporaryDirectory("policies")
-            for name in try FileManager.default.contentsOfDirectory(atPath: TestPaths.policies) {
-                let text = try String(contentsOfFile: TestPaths.policies + "/" + name, encoding: .utf8)
-                    .replacingOccurrences(of: "automatic: true", with: "automatic: \(automatic)")
-                try text.write(toFile: policies.appending(name), atomically: true, encoding: .utf8)
-            }
-            let store = try EvidenceStore(root: files.storage, policies: try Policies.load(from: policies.path))
+            let folder = try TemporaryDirectory("policies")
+            let policies = try TestPolicies.copy(into: folder, replacing: ["storage.yaml": [("automatic: true", "automatic: \(automatic)")]])
+            let store = try EvidenceStore(root: files.storage, policies: try Policies.load(from: policies))
             #expect(store.policies.storage.workingCopies.automatic == automatic)
             // The MPEG-TS master needs a copy (remux); the MP4 plays as it is.
             let waiting = try await store.mastersAwaitingWorkingCopies().map(\.reference)

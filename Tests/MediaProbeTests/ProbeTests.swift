@@ -84,7 +84,8 @@ func ffprobe(_ path: String) async throws -> [String: Any] {
         // The container still announces 4 s; the packets stop a little after 2 s.
         #expect(cut.expectedDuration == 4.0)
         let missing = try #require(cut.missingDuration)
-        #expect(missing > 1.5 && missing < 2.0)
+        #expect(missing > 1.5)
+        #expect(missing < 2.0)
         #expect(cut.summary.contains("the last 1.8 s of 4.0 s are missing"), "\(cut.summary)")
         let noIndex = try MediaProbe.examine(path: fixture("truncated_no_moov.mp4"))
         #expect(noIndex.media == nil)
@@ -98,7 +99,8 @@ func ffprobe(_ path: String) async throws -> [String: Any] {
         let gap = try #require(video.gaps.first)
         // The jump follows the damage: footage lost to it, not a recording gap.
         #expect(gap.kind == .missing)
-        #expect(report.verdict == .damaged && report.recordingGaps == nil)
+        #expect(report.verdict == .damaged)
+        #expect(report.recordingGaps == nil)
         #expect(abs(gap.length - 1.48) < 0.05)
         #expect(abs(gap.at - 2.0) < 0.05)
         #expect(gap.bytePosition == 157_732)
@@ -108,9 +110,12 @@ func ffprobe(_ path: String) async throws -> [String: Any] {
     @Test func packetCountsAndKeyFrames() throws {
         let report = try MediaProbe.examine(path: fixture("mp4_h264_aac.mp4")).integrity
         let video = try #require(report.streams.first { $0.codecType == "video" })
-        #expect(video.packets == 100 && video.keyFrames == 4 && video.corruptPackets == 0)
+        #expect(video.packets == 100)
+        #expect(video.keyFrames == 4)
+        #expect(video.corruptPackets == 0)
         #expect(report.streams.first { $0.codecType == "audio" }?.packets == 189)
-        #expect(report.readErrorCount == 0 && report.missingDuration == nil)
+        #expect(report.readErrorCount == 0)
+        #expect(report.missingDuration == nil)
         #expect(report.bytesRead >= report.size)
     }
 
@@ -200,7 +205,8 @@ func ffprobe(_ path: String) async throws -> [String: Any] {
             fileStart: date("2024-03-01T14:00:00Z"), readableDuration: 751)
         #expect(coverage.summary == "covers 14:00:00–14:12:31 UTC of the requested 14:00–14:30 UTC on 2024-03-01 (42 %); 17 min 29 s missing at the end")
         #expect(abs(coverage.requestedCoverage! - 751.0 / 1800) < 1e-9)
-        #expect(coverage.missingAtEnd == 1049 && coverage.missingAtStart == 0)
+        #expect(coverage.missingAtEnd == 1049)
+        #expect(coverage.missingAtStart == 0)
         #expect(coverage.startSource == "file")
     }
 
@@ -241,7 +247,8 @@ func ffprobe(_ path: String) async throws -> [String: Any] {
 
     @Test func unknownStartAndDisjointWindows() {
         let unknown = TimeCoverage.compute(inputs: .init(), fileStart: nil, readableDuration: 10)
-        #expect(unknown.trueStart == nil && unknown.summary.hasPrefix("recording time unknown"))
+        #expect(unknown.trueStart == nil)
+        #expect(unknown.summary.hasPrefix("recording time unknown"))
         let outside = TimeCoverage.compute(
             inputs: .init(requestedFrom: date("2024-03-01T10:00:00Z"), requestedTo: date("2024-03-01T11:00:00Z")),
             fileStart: date("2024-03-01T14:00:00Z"), readableDuration: 60)

@@ -47,7 +47,8 @@ import Testing
         let measured = try #require(master.media?.videoStreams.first?.measuredFrameRate)
         #expect(measured < (master.media?.videoStreams.first?.framesPerSecond ?? 0) * 0.75, "\(name): measured \(measured) fps")
         #expect(master.media?.videoStreams.first?.framesRead == masterVideo.packets)
-        #expect(master.integrity.verdict == .complete && (master.integrity.recordingGaps?.count ?? 0) > 0, "\(name): \(master.integrity.summary)")
+        #expect(master.integrity.verdict == .complete, "\(name): \(master.integrity.summary)")
+        #expect((master.integrity.recordingGaps?.count ?? 0) > 0, "\(name): \(master.integrity.summary)")
     }
 
     /// Every refused container and codec gives an MP4 copy whose probe matches the master: H.264 yuv420p at an
@@ -67,8 +68,10 @@ import Testing
         #expect(copyMedia.format.formatName == "mov,mp4,m4a,3gp,3g2,mj2")
         let masterMedia = try #require(master.media)
         let video = try #require(copyMedia.videoStreams.first)
-        #expect(video.codecName == "h264" && video.pixFmt == "yuv420p")
-        #expect((video.width ?? 1) % 2 == 0 && (video.height ?? 1) % 2 == 0)
+        #expect(video.codecName == "h264")
+        #expect(video.pixFmt == "yuv420p")
+        #expect((video.width ?? 1) % 2 == 0)
+        #expect((video.height ?? 1) % 2 == 0)
         let masterVideo = try #require(masterMedia.videoStreams.first)
         #expect(video.width == (masterVideo.width ?? 0) + (masterVideo.width ?? 0) % 2)
         #expect(video.height == (masterVideo.height ?? 0) + (masterVideo.height ?? 0) % 2)
@@ -84,7 +87,8 @@ import Testing
         let tolerance = max(1, masterDuration) / fps
         #expect(abs(copyDuration - masterDuration) <= tolerance, "\(name): copy \(copyDuration) s vs master \(masterDuration) s")
         #expect(abs(copyFrames - masterFrames) <= Int(max(1, masterDuration)), "\(name): \(copyFrames) frames vs \(masterFrames)")
-        #expect(report.decodeErrors == 0 && report.corruptFrames == 0)
+        #expect(report.decodeErrors == 0)
+        #expect(report.corruptFrames == 0)
         #expect(report.libraries["libavcodec"]?.hasPrefix("59.") == true)
         if plan.operation == .remux { #expect(report.framesEncoded == 0 && report.packetsCopied > 0) }
     }

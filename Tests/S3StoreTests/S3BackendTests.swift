@@ -21,7 +21,9 @@ struct S3BackendTests {
         // A 20 MiB file: stored as chunks, read back whole and by range, byte for byte.
         let bytes = DeterministicRandom.bytes(20 << 20, seed: 44)
         let put = try await store.put([ByteBuffer(bytes: bytes)].async)
-        #expect(put.blob.digest == SHA256.hash(bytes) && put.chunkCount > 5 && put.newBytes == Int64(bytes.count))
+        #expect(put.blob.digest == SHA256.hash(bytes))
+        #expect(put.chunkCount > 5)
+        #expect(put.newBytes == Int64(bytes.count))
         var whole = [UInt8]()
         for try await piece in try await store.contents(of: put.blob.digest) { whole += Array(piece.readableBytesView) }
         #expect(whole == bytes)
@@ -31,7 +33,8 @@ struct S3BackendTests {
 
         // The same bytes again: nothing new is written, and nothing is replaced (If-None-Match).
         let again = try await store.put([ByteBuffer(bytes: bytes)].async)
-        #expect(again.newBytes == 0 && again.newChunks == 0)
+        #expect(again.newBytes == 0)
+        #expect(again.newChunks == 0)
         var listed = 0
         for try await _ in backend.keys(.chunk) { listed += 1 }
         #expect(listed == Set(put.manifest.entries.map(\.chunk)).count)
@@ -50,7 +53,9 @@ struct S3BackendTests {
         // Garbage collection: an orphan blob goes, the live one stays.
         let orphan = try await store.put([ByteBuffer(bytes: DeterministicRandom.bytes(3 << 20, seed: 45))].async)
         let report = try await store.collectGarbage(live: { ([put.blob.digest], []) })
-        #expect(report.manifestsRemoved == 1 && report.blobs == [orphan.blob.digest] && report.chunksRemoved == orphan.chunkCount)
+        #expect(report.manifestsRemoved == 1)
+        #expect(report.blobs == [orphan.blob.digest])
+        #expect(report.chunksRemoved == orphan.chunkCount)
         #expect(try await store.verify().isClean)
     }
 
@@ -63,7 +68,8 @@ struct S3BackendTests {
             try await wrong.checkAvailable()
             Issue.record("wrong credentials were accepted")
         } catch let error as BlobStoreError {
-            #expect(error.code == .permissionDenied && error.message.contains("credentials"), "\(error)")
+            #expect(error.code == .permissionDenied, "\(error)")
+            #expect(error.message.contains("credentials"), "\(error)")
         }
         let missing = S3Backend(location: gateway.location(bucket: "no-such-bucket"))
         do {
