@@ -9,6 +9,8 @@ public enum CustodyAction: String, Sendable, CaseIterable, Codable {
     case userEnabled = "user.enabled"
     case userTokenReissued = "user.token-reissued"
     case userTokenRevoked = "user.token-revoked"
+    case userSignedIn = "user.signed-in"
+    case userSignedOut = "user.signed-out"
     case caseCreated = "case.created"
     case caseMemberAdded = "case.member-added"
     case caseStatusChanged = "case.status-changed"

@@ -235,6 +235,20 @@ public enum Schema {
             );
             """
         },
+        Migration(name: "v9: web app sessions") { _ in
+            """
+            CREATE TABLE web_sessions (
+                token_hash TEXT PRIMARY KEY,
+                "user" TEXT NOT NULL REFERENCES users(name),
+                created_at TEXT NOT NULL,
+                last_seen_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                ended_at TEXT,
+                client TEXT
+            );
+            CREATE INDEX web_sessions_by_user ON web_sessions("user", ended_at);
+            """
+        },
     ]
 
     /// The tables in an order that satisfies every foreign key, each with the order its rows are copied in (moving a
@@ -243,7 +257,7 @@ public enum Schema {
         ("users", "name"), ("cases", "created_at, id"), ("case_members", "case_id, \"user\""), ("blobs", "sha256"),
         ("exhibits", "master_id IS NOT NULL, uploaded_at, id"), ("shares", "created_at, id"),
         ("share_views", "share_id, view_id, kind"), ("case_statuses", "id"), ("holds", "set_at, id"), ("uploads", "created_at, id"),
-        ("upload_tails", "upload_id"), ("custody_events", "seq"), ("checkpoints", "id"),
+        ("upload_tails", "upload_id"), ("web_sessions", "created_at, token_hash"), ("custody_events", "seq"), ("checkpoints", "id"),
     ]
 }
 

@@ -236,3 +236,24 @@ public struct CaseStatusChange: Sendable, Codable, Equatable {
         self.setAt = setAt
     }
 }
+
+/// A signed-in browser session of the web app. Its token is the cookie's value; only the token's SHA-256 is kept.
+public struct WebSession: Sendable, Equatable {
+    public let tokenHash: String
+    public let user: String
+    public let createdAt: String
+    public var lastSeenAt: String
+    public let expiresAt: String
+    public var endedAt: String?
+    public let client: String?
+
+    public init(tokenHash: String, user: String, createdAt: String, lastSeenAt: String, expiresAt: String, endedAt: String? = nil, client: String?) {
+        self.tokenHash = tokenHash
+        self.user = user
+        self.createdAt = createdAt
+        self.lastSeenAt = lastSeenAt
+        self.expiresAt = expiresAt
+        self.endedAt = endedAt
+        self.client = client
+    }
+}

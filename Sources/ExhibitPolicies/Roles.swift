@@ -8,6 +8,10 @@ public struct RolesPolicy: Sendable {
     public let roles: [String: Role]
     /// How long a token works after it is issued (nil: until it is revoked or reissued).
     public var tokenLifetime: Duration?
+    /// How long a web app session lasts at most after signing in (`session_lifetime`, 12h unless set).
+    public var sessionLifetime: Duration = .seconds(12 * 3600)
+    /// How long a web app session lasts unused (`session_idle`, 30m unless set).
+    public var sessionIdle: Duration = .seconds(30 * 60)
 
     public init(roles: [String: Role], tokenLifetime: Duration? = nil) {
         self.roles = roles
@@ -34,6 +38,20 @@ public struct RolesPolicy: Sendable {
                 }
             }
         }
+        var sessionLifetime = Duration.seconds(12 * 3600)
+        var sessionIdle = Duration.seconds(30 * 60)
+        if top.valueNode("session_lifetime") != nil {
+            sessionLifetime = try top.duration("session_lifetime")
+            guard sessionLifetime >= .seconds(300) && sessionLifetime <= .seconds(7 * 86400) else {
+                throw document.error(top.valueNode("session_lifetime"), "session_lifetime: must be between 5m and 7d")
+            }
+        }
+        if top.valueNode("session_idle") != nil {
+            sessionIdle = try top.duration("session_idle")
+            guard sessionIdle >= .seconds(60) && sessionIdle <= sessionLifetime else {
+                throw document.error(top.valueNode("session_idle"), "session_idle: must be between 1m and session_lifetime")
+            }
+        }
         try top.rejectUnknownKeys()
         var roles: [String: Role] = [:]
         for name in rolesMap.keys {
@@ -57,6 +75,9 @@ public struct RolesPolicy: Sendable {
             roles[name] = Role(name: name, description: description, scope: scope, permissions: permissions)
         }
         guard !roles.isEmpty else { throw document.error(rolesMap.node, "roles: at least one role is needed") }
-        return RolesPolicy(roles: roles, tokenLifetime: lifetime)
+        var policy = RolesPolicy(roles: roles, tokenLifetime: lifetime)
+        policy.sessionLifetime = sessionLifetime
+        policy.sessionIdle = sessionIdle
+        return policy
     }
 }

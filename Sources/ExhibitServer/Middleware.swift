@@ -102,7 +102,10 @@ extension ResponseBody {
     }
 }
 
-/// Requires `Authorization: Bearer <token>`; a missing or unknown token is 401 with no hint which.
+/// Requires `Authorization: Bearer <token>`; a missing or unknown token is 401 with no hint which. A request with
+/// no `Authorization` but the web app's session cookie is the signed-in user's (the pages' scripts call the same
+/// API); when it changes something (any method but GET, HEAD and OPTIONS) it must also carry the session's CSRF
+/// token in `X-CSRF-Token`, which a page on another site cannot read or send.
 struct Authenticator: RouterMiddleware {
     typealias Context = ExhibitRequestContext
     let store: EvidenceStore
@@ -115,6 +118,20 @@ struct Authenticator: RouterMiddleware {
         let path = request.uri.path
         if open.contains(path) || openPrefixes.contains(where: { path.hasPrefix($0) }) { return try await next(request, context) }
         let challenge: HTTPFields = [.wwwAuthenticate: "Bearer realm=\"exhibit\""]
+        if request.headers[.authorization] == nil, let session = request.cookies[WebApp.sessionCookie]?.value, !session.isEmpty {
+            guard let actor = try await store.actor(forSession: session, client: clientDescription(request, context)) else {
+                throw Problem(.unauthorized, "the session has ended: sign in again", headers: challenge)
+            }
+            if ![.get, .head, .options].contains(request.method) {
+                guard let name = HTTPField.Name("X-CSRF-Token"),
+                      EvidenceStore.checkCSRF(request.headers[name], session: session) else {
+                    throw Problem(.forbidden, "a request with the session cookie must carry the session's X-CSRF-Token")
+                }
+            }
+            var context = context
+            context.actor = actor
+            return try await next(request, context)
+        }
         guard let header = request.headers[.authorization], header.count > 7,
               header.prefix(7).lowercased() == "bearer "
         else { throw Problem(.unauthorized, "send Authorization: Bearer <token>", headers: challenge) }

@@ -87,7 +87,8 @@ public enum ExhibitHTTPServer {
         router.add(middleware: TusHeaderMiddleware())
         router.add(middleware: MetricsMiddleware())
         // Every path needs a token except these: an unknown path without a token is 401, not 404.
-        router.add(middleware: Authenticator(store: store, open: ["/healthz", "/metrics"], openPrefixes: ["/s/"]))
+        // The web app's pages (`/`, `/app…`) authenticate by their session cookie, the links by their token.
+        router.add(middleware: Authenticator(store: store, open: ["/healthz", "/metrics", "/", "/app"], openPrefixes: ["/s/", "/app/"]))
 
         // Open to anyone: liveness and metrics (no evidence in either).
         router.get("/healthz", use: controllers.health)
@@ -147,6 +148,8 @@ public enum ExhibitHTTPServer {
         // Open to anyone holding a link: the link itself is the credential.
         api.get("/s/{token}", use: shares.link)
         api.head("/s/{token}", use: shares.link)
+
+        WebApp(store: store, publicURL: publicURL, logger: logger).register(on: router)
         return router
     }
 

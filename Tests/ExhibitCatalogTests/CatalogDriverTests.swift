@@ -88,7 +88,8 @@ import Testing
         let tail = ByteBuffer(bytes: (0..<40).map { UInt8($0 * 6) })
         try await catalog.saveUploadProgress(progressed, tail: tail)
         let saved = try await catalog.uploadTail(id: "up_1")
-        #expect(saved?.bytes == tail && saved?.start == 0, "the tail read back differs from the tail saved")
+        #expect(saved?.bytes == tail, "the tail read back differs from the tail saved")
+        #expect(saved?.start == 0, "the tail read back differs from the tail saved")
         try await catalog.endUpload(id: "up_1", state: .terminated, error: nil)
         #expect(try await catalog.uploadTail(id: "up_1") == nil, "an ended upload's tail is left in the catalog")
         // More events than one page, read in pages of 2048 and of 7 (a page boundary inside a filter), then verified.
@@ -115,7 +116,9 @@ import Testing
         #expect(lite.count == postgres.count, "the runs answered \(lite.count) and \(postgres.count) times")
         for (a, b) in zip(lite, postgres) { #expect(a == b, "SQLite answered \(a), PostgreSQL \(b)") }
         let seq = lite.first { $0.hasPrefix("head ") }?.split(separator: " ").dropFirst().first.map(String.init) ?? "?"
-        #expect(lite.contains("events \(seq)") && seq != "?" && (Int(seq) ?? 0) > 2100, "the scans did not see every event up to the head (\(seq)): \(lite.filter { $0.hasPrefix("events") })")
+        #expect(lite.contains("events \(seq)"), "the scans did not see every event up to the head (\(seq)): \(lite.filter { $0.hasPrefix("events") })")
+        #expect(seq != "?", "the scans did not see every event up to the head (\(seq)): \(lite.filter { $0.hasPrefix("events") })")
+        #expect((Int(seq) ?? 0) > 2100, "the scans did not see every event up to the head (\(seq)): \(lite.filter { $0.hasPrefix("events") })")
         #expect(lite.contains("verifies true"), "the ledger does not verify")
     }
 
@@ -128,7 +131,8 @@ import Testing
         let lite = try await Subprocess.run("/usr/bin/sqlite3", [self.folder.appending("schema.sqlite"),
                 "SELECT m.name || '.' || p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> 'grdb_migrations' ORDER BY 1"])
         let postgres = try await server.psql(database: name, "SELECT table_name || '.' || column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name NOT IN ('exhibit_migrations', 'exhibit_settings', 'write_leases') ORDER BY 1")
-        #expect(lite.status == 0 && postgres.status == 0, "\(lite.err)\(postgres.err)")
+        #expect(lite.status == 0, "\(lite.err)\(postgres.err)")
+        #expect(postgres.status == 0, "\(lite.err)\(postgres.err)")
         let a = Set(lite.out.split(separator: "\n")), b = Set(postgres.out.split(separator: "\n"))
         #expect(a.count > 80, "SQLite lists only \(a.count) columns")
         #expect(a == b, "only in SQLite: \(a.subtracting(b).sorted()); only in PostgreSQL: \(b.subtracting(a).sorted())")
@@ -139,8 +143,10 @@ import Testing
         let (pg, location, address) = try await Self.postgresCatalog(server)
         let event = try await pg.append(CustodyEvent.Draft(actor: "jsmith", role: nil, action: "custody.note", client: "test"))
         let name = String(address.split(separator: "/").last ?? "")
-        // As PostgreSQL catalogs made before the one timeline recorded their migrations.
+        // As PostgreSQL catalogs made before the one timeline recorded their migrations (they stand for v1–v8):
+        // what came later is not there yet.
         let rewrite = try await server.psql(database: name, """
+                DROP TABLE web_sessions;
                 DELETE FROM exhibit_migrations;
                 INSERT INTO exhibit_migrations (name, applied_at) VALUES
                   ('v1: the catalog, custody ledger, shares, retention and resumable uploads', 'x'),
@@ -150,8 +156,13 @@ import Testing
         let reopened = Catalog(database: PostgresDatabase(location: location, sealKey: Self.sealKey), sealKey: Self.sealKey, now: Self.fixedNow)
         let head = try await reopened.head()
         #expect(head?.hash == event.hash, "the reopened catalog lost its ledger")
-        let names = try await server.psql(database: name, "SELECT count(*) FROM exhibit_migrations")
-        #expect(names.out.trimmingCharacters(in: .whitespacesAndNewlines) == "3", "migrations ran again: \(names.out)")
+        // v1–v8 did not run again; v9 (the web app's sessions) did, once.
+        let names = try await server.psql(database: name, "SELECT name FROM exhibit_migrations ORDER BY name")
+        let applied = names.out.split(separator: "\n").map(String.init)
+        #expect(applied.count == 4, "migrations ran again, or v9 did not run: \(applied)")
+        #expect(applied.last?.hasPrefix("v9:") == true, "v9 did not run on the older catalog: \(applied)")
+        let sessions = try await server.psql(database: name, "SELECT count(*) FROM web_sessions")
+        #expect(sessions.status == 0, "the older catalog has no web_sessions after opening: \(sessions.err)")
         // And a catalog sealed with another key is refused, naming the fix.
         let other = Catalog(database: PostgresDatabase(location: location, sealKey: [UInt8](repeating: 9, count: 32)), sealKey: [UInt8](repeating: 9, count: 32))
         await #expect(throws: ExhibitError.self, "a server with another seal key") { _ = try await other.head() }

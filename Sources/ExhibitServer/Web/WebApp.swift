@@ -1,0 +1,383 @@
+import CheckedInput
+import Custody
+import Exhibit
+import ExhibitCrypto
+import ExhibitModel
+import ExhibitPolicies
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MediaProbe
+import Mustache
+import NIOCore
+
+/// The web app (README, "Web app"): server-rendered pages under `/app`, one handler and one template each, calling
+/// the same `EvidenceStore` use-cases as the JSON API (never SQL of their own), so the rules live in one place.
+/// A browser signs in with the user's name and token and holds a session cookie; every form that changes
+/// something carries the session's CSRF token; every page is sent with a strict Content-Security-Policy (no inline
+/// script or style: the script and style sheet are files of the package).
+struct WebApp: Sendable {
+    let store: EvidenceStore
+    let pages: MustacheLibrary
+    let throttle: SignInThrottle
+    let publicURL: PublicURL
+    let logger: Logger
+
+    static let sessionCookie = "exhibit_session"
+    /// The cookie that carries a CSRF token before anyone signs in (the sign-in form is a form too).
+    static let preSessionCookie = "exhibit_presession"
+
+    init(store: EvidenceStore, publicURL: PublicURL, logger: Logger) {
+        self.store = store
+        self.pages = Self.loadPages()
+        self.throttle = SignInThrottle()
+        self.publicURL = publicURL
+        self.logger = logger
+    }
+
+    /// The templates, from the package's resources (`Web/Templates/*.mustache`).
+    static func loadPages() -> MustacheLibrary {
+        var templates: [String: MustacheTemplate] = [:]
+        for name in ["head", "foot", "signin", "cases", "case", "error"] {
+            guard let url = Bundle.module.url(forResource: name, withExtension: "mustache", subdirectory: "Templates"),
+                  let text = try? String(contentsOf: url, encoding: .utf8),
+                  let template = try? MustacheTemplate(string: text) else { continue }
+            templates[name] = template
+        }
+        return MustacheLibrary(templates: templates)
+    }
+
+    func register(on router: Router<ExhibitRequestContext>) {
+        router.get("/") { _, _ in Self.redirect("/app") }
+        router.get("/app", use: page(casesPage))
+        router.get("/app/signin", use: page(signInPage))
+        router.post("/app/signin", use: page(signIn))
+        router.post("/app/signout", use: page(signOut))
+        router.post("/app/cases", use: page(createCase))
+        router.get("/app/cases/{case}", use: page(casePage))
+        router.post("/app/cases/{case}/members", use: page(addMember))
+        router.get("/app/static/{file}", use: staticFile)
+    }
+
+    // MARK: Pages
+
+    func signInPage(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        if try await signedIn(request, context) != nil { return Self.redirect("/app") }
+        let preSession = request.cookies[Self.preSessionCookie]?.value ?? ""
+        var response = try render("signin", ["title": "Sign in", "csrf": EvidenceStore.csrfToken(forSession: preSession)])
+        if preSession.isEmpty || preSession.utf8.count > 100 {
+            // A random value the form's token is derived from, so a page on another site cannot post a sign-in.
+            let fresh = Base64URLText.random()
+            response = try render("signin", ["title": "Sign in", "csrf": EvidenceStore.csrfToken(forSession: fresh)])
+            response.setCookie(cookie(Self.preSessionCookie, fresh, maxAge: 3600))
+        }
+        return response
+    }
+
+    func signIn(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let form = try await Self.form(request)
+        let preSession = request.cookies[Self.preSessionCookie]?.value ?? ""
+        guard !preSession.isEmpty, EvidenceStore.checkCSRF(form["csrf"], session: preSession) else {
+            throw WebError(.forbidden, "This form has expired or did not come from this site. Reload the page and sign in again.")
+        }
+        let name = String((form["name"] ?? "").prefix(64)).trimmingCharacters(in: .whitespaces)
+        let token = String((form["token"] ?? "").prefix(256)).trimmingCharacters(in: .whitespaces)
+        let client = clientDescription(request, context)
+        // Repeated failures from one address, or for one name, are answered more and more slowly.
+        await throttle.wait(keys: [name.lowercased(), context.remoteAddress])
+        let started: EvidenceStore.StartedSession
+        do {
+            started = try await store.signIn(name: name, token: token, client: client)
+        } catch let error as ExhibitError where error.code == .unauthorized {
+            throttle.failed(keys: [name.lowercased(), context.remoteAddress])
+            var response = try render(
+                "signin", ["title": "Sign in", "csrf": form["csrf"] ?? "", "name": name, "error": "The name or the token is not right."])
+            response.status = .unauthorized
+            return response
+        }
+        throttle.succeeded(keys: [name.lowercased()])
+        var response = Self.redirect("/app")
+        response.setCookie(cookie(Self.sessionCookie, started.token, maxAge: Int(store.policies.roles.sessionLifetime.components.seconds)))
+        response.setCookie(cookie(Self.preSessionCookie, "", maxAge: 0))
+        return response
+    }
+
+    func signOut(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let (actor, session) = try await requireSignedIn(request, context)
+        try await checkCSRF(request, session: session)
+        try await store.signOut(session: session, by: actor)
+        var response = Self.redirect("/app/signin")
+        response.setCookie(cookie(Self.sessionCookie, "", maxAge: 0))
+        return response
+    }
+
+    func casesPage(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        guard let (actor, session) = try await signedIn(request, context) else { return Self.redirect("/app/signin") }
+        let query = String((request.uri.queryValue("q") ?? "").prefix(100))
+        let statusFilter = request.uri.queryValue("status").flatMap { CaseStatus(rawValue: $0) }
+        let needle = query.lowercased()
+        let cases = try await store.cases(for: actor).filter { record in
+            (needle.isEmpty || record.reference.lowercased().contains(needle) || (record.title ?? "").lowercased().contains(needle))
+                && (statusFilter == nil || record.status == statusFilter)
+        }
+        return try render("cases", [
+            "title": "Cases", "user": Self.user(actor, session), "query": query,
+            "statuses": CaseStatus.allCases.map { ["value": $0.rawValue, "label": Self.label($0), "selected": $0 == statusFilter] },
+            "cases": cases.map(Self.caseRow),
+            "canCreate": actor.role.can(.caseCreate),
+        ].compacted(["notice": request.uri.queryValue("opened").map { "Case \($0.prefix(64)) is open." }]))
+    }
+
+    func createCase(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let (actor, session) = try await requireSignedIn(request, context)
+        let form = try await checkCSRF(request, session: session)
+        let title = form["title"].flatMap { $0.isEmpty ? nil : $0 }
+        let record = try await store.createCase(reference: form["reference"] ?? "", title: title, by: actor)
+        return Self.redirect("/app/cases/\(record.id)")
+    }
+
+    func casePage(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        guard let (actor, session) = try await signedIn(request, context) else { return Self.redirect("/app/signin") }
+        let record = try await store.describe(try await store.findCase(try context.parameters.decoded("case"), for: actor))
+        // Masters only: a working copy is shown as its master's "playable copy".
+        let exhibits = try await store.exhibits(in: record.id, for: actor).filter { !$0.isWorkingCopy }
+        let members = try await store.members(of: record, for: actor)
+        var retention = "kept while the case is \(Self.label(record.status))"
+        if let deadline = record.retention {
+            retention = deadline.date.map { "due for review at \(Self.shown($0)) (\(deadline.because))" } ?? "not due: \(deadline.because)"
+        }
+        let hold = record.hold.map { "held since \(Self.shown($0.setAt)) by \($0.setBy): \($0.reason)" }
+        return try render("case", [
+            "title": record.reference, "user": Self.user(actor, session), "case": Self.caseRow(record),
+            "retention": retention,
+            "exhibits": exhibits.map(Self.exhibitRow), "members": members,
+            "canAddMember": actor.role.can(.caseMembers), "canUpload": actor.role.can(.exhibitUpload),
+        ].compacted(["hold": hold, "notice": request.uri.queryValue("added").map { "\($0.prefix(32)) is now a member." }]))
+    }
+
+    func addMember(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let (actor, session) = try await requireSignedIn(request, context)
+        let form = try await checkCSRF(request, session: session)
+        let caseName = try context.parameters.decoded("case")
+        let user = form["user"] ?? ""
+        try await store.addMember(user, to: caseName, by: actor)
+        let encoded = user.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        return Self.redirect("/app/cases/\(caseName.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")?added=\(encoded)")
+    }
+
+    /// `app.css` and `app.js`, from the package's resources; nothing else.
+    func staticFile(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let name = try context.parameters.decoded("file")
+        let types = ["app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"]
+        guard let type = types[name], let url = Bundle.module.url(forResource: String(name.split(separator: ".")[0]),
+                                                                  withExtension: String(name.split(separator: ".")[1]),
+                                                                  subdirectory: "Static"),
+              let data = try? Data(contentsOf: url) else { throw Problem(.notFound, "no such file") }
+        var headers = Self.securityHeaders
+        headers[.contentType] = type
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    // MARK: Sessions and forms
+
+    /// The signed-in actor and the session token, or nil (no cookie, or a session that ended or expired).
+    func signedIn(_ request: Request, _ context: ExhibitRequestContext) async throws -> (Actor, String)? {
+        guard let token = request.cookies[Self.sessionCookie]?.value, !token.isEmpty,
+              let actor = try await store.actor(forSession: token, client: clientDescription(request, context)) else { return nil }
+        return (actor, token)
+    }
+
+    func requireSignedIn(_ request: Request, _ context: ExhibitRequestContext) async throws -> (Actor, String) {
+        guard let signed = try await signedIn(request, context) else {
+            throw WebError(.unauthorized, "Your session has ended. Sign in again.")
+        }
+        return signed
+    }
+
+    /// Reads the form and refuses it unless it carries the session's CSRF token.
+    @discardableResult
+    func checkCSRF(_ request: Request, session: String) async throws -> [String: String] {
+        let form = try await Self.form(request)
+        guard EvidenceStore.checkCSRF(form["csrf"], session: session) else {
+            throw WebError(.forbidden, "This form did not come from this site (its CSRF token is missing or wrong). Reload the page and try again.")
+        }
+        return form
+    }
+
+    /// An `application/x-www-form-urlencoded` body of at most 64 KiB, as name → value (the first of each name).
+    static func form(_ request: Request) async throws -> [String: String] {
+        let type = request.headers[.contentType]?.lowercased() ?? ""
+        guard type.hasPrefix("application/x-www-form-urlencoded") else {
+            throw WebError(.unsupportedMediaType, "A form is sent as application/x-www-form-urlencoded.")
+        }
+        var body = try await request.body.collect(upTo: 64 << 10)
+        let text = body.readString(length: body.readableBytes) ?? ""
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ part: Substring) -> String {
+                String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
+            let name = decode(parts[0])
+            if fields[name] == nil { fields[name] = parts.count > 1 ? decode(parts[1]) : "" }
+        }
+        return fields
+    }
+
+    func cookie(_ name: String, _ value: String, maxAge: Int) -> Cookie {
+        // Secure whenever the site is reached over TLS (the public address says so, as behind a proxy).
+        Cookie(name: name, value: value, maxAge: maxAge, path: "/", secure: publicURL.current.hasPrefix("https://"),
+               httpOnly: true, sameSite: .strict)
+    }
+
+    // MARK: Rendering
+
+    /// Sent with every page: a strict Content-Security-Policy (scripts and styles from this site's files only, no
+    /// inline code), no framing, no referrer, no sniffing, no caching.
+    static let securityHeaders: HTTPFields = {
+        var fields: HTTPFields = [
+            .contentSecurityPolicy:
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            .xContentTypeOptions: "nosniff",
+            .cacheControl: "no-store",
+        ]
+        for (name, value) in [("X-Frame-Options", "DENY"), ("Referrer-Policy", "no-referrer")] {
+            if let name = HTTPField.Name(name) { fields[name] = value }
+        }
+        return fields
+    }()
+
+    func render(_ template: String, _ values: [String: Any], status: HTTPResponse.Status = .ok) throws -> Response {
+        guard let html = pages.render(values, withTemplate: template) else {
+            throw Problem(.internalError, "the page \(template) is missing from the package")
+        }
+        var headers = Self.securityHeaders
+        headers[.contentType] = "text/html; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static func redirect(_ location: String) -> Response {
+        var headers = securityHeaders
+        headers[.location] = location
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    /// Wraps a page handler: any error becomes a page in words with its status (never JSON), a session that ended
+    /// sends the browser to sign in.
+    func page(
+        _ handler: @escaping @Sendable (Request, ExhibitRequestContext) async throws -> Response
+    ) -> @Sendable (Request, ExhibitRequestContext) async throws -> Response {
+        { request, context in
+            do {
+                return try await handler(request, context)
+            } catch let error as WebError where error.status == .unauthorized {
+                return Self.redirect("/app/signin")
+            } catch {
+                let status: HTTPResponse.Status
+                let message: String
+                if let error = error as? WebError {
+                    (status, message) = (error.status, error.message)
+                } else {
+                    let problem = Problem.from(error)
+                    (status, message) = (problem.status, problem.detail)
+                    if status.code >= 500 { logger.error("page \(request.uri.path): \(error)") }
+                }
+                let user = try? await signedIn(request, context).map { Self.user($0.0, $0.1) }
+                var values: [String: Any] = ["title": status.reasonPhrase, "heading": status.reasonPhrase, "message": message]
+                if let user = user ?? nil { values["user"] = user }
+                return try render("error", values, status: status)
+            }
+        }
+    }
+
+    static func user(_ actor: Actor, _ session: String) -> [String: Any] {
+        ["name": actor.name, "role": actor.role.name, "csrf": EvidenceStore.csrfToken(forSession: session)]
+    }
+
+    static func caseRow(_ record: CaseRecord) -> [String: Any] {
+        [
+            "id": record.id, "reference": record.reference, "status": record.status.rawValue, "statusLabel": label(record.status),
+            "createdBy": record.createdBy, "createdAt": record.createdAt, "createdAtShown": shown(record.createdAt),
+        ].compacted(["title": record.title, "statusAt": record.statusAt, "statusAtShown": record.statusAt.map(shown)])
+    }
+
+    static func exhibitRow(_ exhibit: ExhibitRecord) -> [String: Any] {
+        var coverage = "—"
+        if let start = exhibit.coverage?.trueStart, let end = exhibit.coverage?.trueEnd {
+            coverage = "\(shown(CustodyTime.string(start))) to \(shown(CustodyTime.string(end)))"
+        }
+        let copy: String = switch exhibit.workingCopyStatus {
+        case .none: exhibit.isWorkingCopy ? "this is a playable copy" : "—"
+        case .notNeeded: "not needed (plays as it is)"
+        case .pending: "being made"
+        case .done: "ready"
+        case .failed: "could not be made"
+        case .interrupted: "interrupted; will be made again"
+        }
+        return [
+            "reference": exhibit.reference, "filename": exhibit.filename, "size": human(exhibit.size),
+            "verdict": exhibit.verdict, "verdictLabel": verdictLabel(exhibit.verdict), "coverage": coverage, "copy": copy,
+        ]
+    }
+
+    /// A size as people read it: `210.4 KiB`, `1.2 GiB`.
+    static func human(_ bytes: Int64) -> String {
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes), unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) bytes" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    static func verdictLabel(_ verdict: String) -> String {
+        switch verdict {
+        case "complete": "complete"
+        case "truncated": "cut short (truncated)"
+        case "damaged": "damaged"
+        case "not-media": "not video"
+        default: "not checked yet"
+        }
+    }
+
+    static func label(_ status: CaseStatus) -> String {
+        status.rawValue.replacingOccurrences(of: "-", with: " ")
+    }
+
+    /// A custody time as people read it: `2026-11-26 09:15 UTC`.
+    static func shown(_ time: String) -> String {
+        guard time.count >= 16 else { return time }
+        let characters = Array(time)
+        return String(characters[0..<10]) + " " + String(characters[11..<16]) + " UTC"
+    }
+}
+
+/// A refusal in the web app's words, with its status.
+struct WebError: Error {
+    let status: HTTPResponse.Status
+    let message: String
+    init(_ status: HTTPResponse.Status, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+}
+
+/// Random text for a cookie value (base64url of 32 random bytes).
+enum Base64URLText {
+    static func random() -> String { Base64URL.encode(SecureRandom.bytes(count: 32)) }
+}
+
+extension Dictionary where Key == String, Value == Any {
+    /// The dictionary with the values of `optional` that are there: a template shows a missing value as nothing,
+    /// but an `Optional` boxed in `Any` as the word "nil".
+    func compacted(_ optional: [String: String?]) -> [String: Any] {
+        var all = self
+        for (key, value) in optional {
+            if let value { all[key] = value }
+        }
+        return all
+    }
+}

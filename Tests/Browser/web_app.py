@@ -1,0 +1,188 @@
+"""Walks the web app in a real headless Chromium, keyboard first, and reports what a person would have seen.
+
+usage: web_app.py --base URL --user NAME --token T --auditor NAME --auditor-token T --shots DIR
+
+Prints one JSON object with a field per check. Screenshots of every page at 1280 and 390 pixels wide go to DIR.
+"""
+import argparse, json, os, time
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--base", required=True)
+parser.add_argument("--user", required=True)
+parser.add_argument("--token", required=True)
+parser.add_argument("--auditor", required=True)
+parser.add_argument("--auditor-token", required=True)
+parser.add_argument("--shots", required=True)
+parser.add_argument("--folder", help="a folder of videos to upload to the new case (as a DVR export)")
+args = parser.parse_args()
+os.makedirs(args.shots, exist_ok=True)
+result = {}
+
+
+def browser():
+    options = Options()
+    for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def shoot(driver, name):
+    """Both widths; the page is re-laid out at each. Also notes words that leak from the code into the page."""
+    text = driver.execute_script("return document.body.innerText")
+    for word in ("nil", "Optional(", "undefined", "{{"):
+        if (" " + word + " ") in (" " + text.replace("\n", " ") + " ") or (word != "nil" and word in text):
+            result.setdefault("leaked_words", []).append(f"{name}: {word}")
+    for width in (1280, 390):
+        driver.set_window_size(width, 900)
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(width, max(900, min(height, 4000)))
+        driver.save_screenshot(os.path.join(args.shots, f"{name}-{width}.png"))
+    driver.set_window_size(1280, 900)
+
+
+def csp_violations(driver):
+    return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
+
+
+def wait_for(driver, condition, seconds=10):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def type_keys(driver, text):
+    driver.switch_to.active_element.send_keys(text)
+
+
+def sign_in_with_keyboard(driver, name, token):
+    """Only keys: the name field has the focus; Tab to the token; Enter submits."""
+    driver.get(args.base + "/app")
+    wait_for(driver, lambda: "/app/signin" in driver.current_url)
+    focused = driver.switch_to.active_element.get_attribute("id")
+    type_keys(driver, name)
+    type_keys(driver, Keys.TAB)
+    second = driver.switch_to.active_element.get_attribute("id")
+    type_keys(driver, token)
+    type_keys(driver, Keys.ENTER)
+    return focused, second
+
+
+driver = browser()
+try:
+    # Signing in, keyboard only.
+    driver.get(args.base + "/app/signin")
+    shoot(driver, "signin")
+    focused, second = sign_in_with_keyboard(driver, args.user, args.token)
+    result["signin_focus"] = [focused, second]
+    wait_for(driver, lambda: driver.current_url.rstrip("/").endswith("/app"))
+    result["after_signin_url"] = driver.current_url
+    result["cases_heading"] = driver.find_element(By.TAG_NAME, "h1").text
+    result["who"] = driver.find_element(By.CSS_SELECTOR, ".who").text
+    result["create_form_shown"] = len(driver.find_elements(By.CSS_SELECTOR, "form[action='/app/cases']")) == 1
+    shoot(driver, "cases")
+
+    # Opening a case through the form, with the keyboard.
+    driver.find_element(By.ID, "reference").click()
+    type_keys(driver, "WEB/2026/1")
+    type_keys(driver, Keys.TAB)
+    type_keys(driver, "Shop CCTV <b>not bold</b>")
+    type_keys(driver, Keys.ENTER)
+    wait_for(driver, lambda: "/app/cases/" in driver.current_url)
+    result["case_url"] = driver.current_url
+    result["case_heading"] = driver.find_element(By.TAG_NAME, "h1").text
+    result["case_title_cell"] = driver.find_element(By.CSS_SELECTOR, "dl.facts dd").text
+    result["exhibits_empty"] = driver.find_element(By.CSS_SELECTOR, "table[aria-label='Exhibits'] td.empty").text
+
+    # Adding a member.
+    driver.find_element(By.ID, "member").send_keys("akhan" + Keys.ENTER)
+    wait_for(driver, lambda: "added=" in driver.current_url)
+    result["member_notice"] = driver.find_element(By.CSS_SELECTOR, ".notice").text
+    result["members"] = [item.text for item in driver.find_elements(By.CSS_SELECTOR, "ul.members li")]
+    shoot(driver, "case")
+
+    # Uploading a whole folder: every file gets a row, a reference, a SHA-256 and a verdict.
+    if args.folder:
+        driver.find_element(By.ID, "folder").send_keys(args.folder)
+        button = driver.find_element(By.ID, "start-upload")
+        result["upload_button"] = button.text
+        button.send_keys(Keys.ENTER)
+        def finished():
+            rows = driver.find_elements(By.CSS_SELECTOR, "#upload-list tbody tr")
+            return len(rows) > 0 and all(r.get_attribute("data-state") in ("done", "failed") for r in rows)
+        wait_for(driver, finished, seconds=180)
+        result["upload_rows"] = [{
+            "file": r.find_element(By.CSS_SELECTOR, "[data-cell='file']").text,
+            "state": r.get_attribute("data-state"),
+            "sha256": r.get_attribute("data-sha256"),
+            "verdict": (r.find_elements(By.CSS_SELECTOR, "[data-verdict]") or [None])[0] and r.find_element(By.CSS_SELECTOR, "[data-verdict]").get_attribute("data-verdict"),
+            "result": r.find_element(By.CSS_SELECTOR, "[data-cell='result']").text,
+        } for r in driver.find_elements(By.CSS_SELECTOR, "#upload-list tbody tr")]
+        result["overall_text"] = driver.find_element(By.ID, "overall-text").text
+        shoot(driver, "upload")
+        driver.refresh()
+        result["exhibit_rows"] = [[c.text for c in r.find_elements(By.TAG_NAME, "td")]
+                                  for r in driver.find_elements(By.CSS_SELECTOR, "table[aria-label='Exhibits'] tbody tr")]
+        result["upload_csp_violations"] = csp_violations(driver)
+
+    # A member that does not exist is refused in words, on a page of its own.
+    driver.find_element(By.ID, "member").send_keys("nobody-here" + Keys.ENTER)
+    wait_for(driver, lambda: "added=" not in driver.current_url)
+    result["bad_member_heading"] = driver.find_element(By.TAG_NAME, "h1").text
+    result["bad_member_message"] = driver.find_element(By.CSS_SELECTOR, "main p").text
+    shoot(driver, "error")
+
+    # Search and filter.
+    driver.get(args.base + "/app?q=web%2F2026")
+    result["search_rows"] = [row.text for row in driver.find_elements(By.CSS_SELECTOR, "table[aria-label='Cases'] tbody tr")]
+    result["local_time_title"] = driver.execute_script("var t = document.querySelector('time'); return t ? t.title : null;")
+    driver.get(args.base + "/app?q=no-such-case")
+    result["search_none"] = driver.find_element(By.CSS_SELECTOR, "table[aria-label='Cases'] td.empty").text
+    driver.get(args.base + "/app?status=closed")
+    result["closed_rows"] = len(driver.find_elements(By.CSS_SELECTOR, "table[aria-label='Cases'] tbody tr td a"))
+    result["csp_violations"] = csp_violations(driver)
+
+    # Signing out ends the session: the page asks to sign in again.
+    driver.find_element(By.CSS_SELECTOR, "form[action='/app/signout'] button").click()
+    wait_for(driver, lambda: "/app/signin" in driver.current_url)
+    result["after_signout_url"] = driver.current_url
+    driver.get(args.base + "/app")
+    result["after_signout_app_url"] = driver.current_url
+finally:
+    driver.quit()
+
+# The auditor, in a browser of their own: a wrong token and an unknown name get the same words; no create form.
+driver = browser()
+try:
+    sign_in_with_keyboard(driver, args.auditor, "exh_not-the-token")
+    wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, ".error")) > 0)
+    result["wrong_token_error"] = driver.find_element(By.CSS_SELECTOR, ".error").text
+    result["wrong_token_name_kept"] = driver.find_element(By.ID, "name").get_attribute("value")
+    sign_in_with_keyboard(driver, "no-such-user", args.auditor_token)
+    wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, ".error")) > 0)
+    result["unknown_user_error"] = driver.find_element(By.CSS_SELECTOR, ".error").text
+    sign_in_with_keyboard(driver, args.auditor, args.auditor_token)
+    wait_for(driver, lambda: driver.current_url.rstrip("/").endswith("/app"))
+    result["auditor_who"] = driver.find_element(By.CSS_SELECTOR, ".who").text
+    result["auditor_create_form"] = len(driver.find_elements(By.CSS_SELECTOR, "form[action='/app/cases']"))
+    links = driver.find_elements(By.CSS_SELECTOR, "table[aria-label='Cases'] tbody a")
+    result["auditor_cases"] = [link.text for link in links]
+    if links:
+        links[0].click()
+        wait_for(driver, lambda: "/app/cases/" in driver.current_url)
+        result["auditor_member_form"] = len(driver.find_elements(By.ID, "member"))
+    result["auditor_csp_violations"] = csp_violations(driver)
+finally:
+    driver.quit()
+
+print(json.dumps(result))
