@@ -135,6 +135,35 @@ try:
                                   for r in driver.find_elements(By.CSS_SELECTOR, "table[aria-label='Exhibits'] tbody tr")]
         result["upload_csp_violations"] = csp_violations(driver)
 
+        # The AVI's page: the verdict in words, and its working copy playing (the master does not play in a browser).
+        case_page = driver.current_url
+        driver.find_element(By.XPATH, "//table[@aria-label='Exhibits']//tr[td[contains(., 'truncated_half.avi')]]//a").click()
+        wait_for(driver, lambda: "/app/exhibits/" in driver.current_url)
+        result["exhibit_url"] = driver.current_url
+        deadline = time.time() + 60
+        while not driver.find_elements(By.ID, "player") and time.time() < deadline:
+            time.sleep(1)
+            driver.refresh()
+        result["exhibit_verdict"] = driver.find_element(By.ID, "verdict").text
+        result["exhibit_facts"] = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "dl.facts dt")]
+        result["exhibit_lineage"] = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "ul.lineage li")]
+        result["download_link"] = len(driver.find_elements(By.CSS_SELECTOR, "a[download]"))
+        players = driver.find_elements(By.ID, "player")
+        result["player_src"] = players[0].get_attribute("src") if players else None
+        if players:
+            driver.execute_script("var v = document.getElementById('player'); v.muted = true; v.play();")
+            played = None
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                played = driver.execute_script("var v = document.getElementById('player'); return {width: v.videoWidth, time: v.currentTime, error: v.error ? v.error.code : null};")
+                if played["width"] > 0 and played["time"] > 0.2:
+                    break
+                time.sleep(0.1)
+            result["played"] = played
+        result["exhibit_csp_violations"] = csp_violations(driver)
+        shoot(driver, "exhibit")
+        driver.get(case_page)
+
     # A member that does not exist is refused in words, on a page of its own.
     driver.find_element(By.ID, "member").send_keys("nobody-here" + Keys.ENTER)
     wait_for(driver, lambda: "added=" not in driver.current_url)
@@ -177,10 +206,19 @@ try:
     result["auditor_create_form"] = len(driver.find_elements(By.CSS_SELECTOR, "form[action='/app/cases']"))
     links = driver.find_elements(By.CSS_SELECTOR, "table[aria-label='Cases'] tbody a")
     result["auditor_cases"] = [link.text for link in links]
-    if links:
-        links[0].click()
+    web_case = [link for link in links if link.text == "WEB/2026/1"]
+    if web_case:
+        web_case[0].click()
         wait_for(driver, lambda: "/app/cases/" in driver.current_url)
         result["auditor_member_form"] = len(driver.find_elements(By.ID, "member"))
+        result["auditor_upload_section"] = len(driver.find_elements(By.ID, "upload"))
+        exhibit_links = driver.find_elements(By.CSS_SELECTOR, "table[aria-label='Exhibits'] tbody a")
+        if exhibit_links:
+            exhibit_links[0].click()
+            wait_for(driver, lambda: "/app/exhibits/" in driver.current_url)
+            result["auditor_player"] = len(driver.find_elements(By.TAG_NAME, "video"))
+            result["auditor_download"] = len(driver.find_elements(By.CSS_SELECTOR, "a[download]"))
+            result["auditor_exhibit_heading"] = driver.find_element(By.TAG_NAME, "h1").text
     result["auditor_csp_violations"] = csp_violations(driver)
 finally:
     driver.quit()

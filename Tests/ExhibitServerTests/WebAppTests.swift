@@ -98,18 +98,30 @@ import Testing
         #expect(listed.count == 3, "the case page lists the uploads: \(listed)")
         let caseID = try #require(URL(string: seen["case_url"] as? String ?? "")?.lastPathComponent)
         let api = try await HTTP.get(server.url + "/v1/cases/\(caseID)/exhibits", token: try #require(store.tokens["jsmith"])).jsonArray()
+        let words = ["complete": "complete", "truncated": "cut short (truncated)", "damaged": "damaged", "not-media": "not video"]
         for row in listed {
             guard row.count >= 4, let exhibit = api.first(where: { $0["reference"] as? String == row[0] }) else {
                 Issue.record("a row the API does not have: \(row)")
                 continue
             }
-            let words = ["complete": "complete", "truncated": "cut short (truncated)", "damaged": "damaged", "not-media": "not video"]
             #expect(row[3] == words[exhibit["verdict"] as? String ?? ""], "\(row[0]): the page says \(row[3]), the store \(exhibit["verdict"] ?? "")")
             #expect(row[1] == exhibit["filename"] as? String, "\(row[0]): file \(row[1])")
         }
         let avi = api.first { ($0["filename"] as? String)?.hasSuffix("truncated_half.avi") == true }
         #expect(avi.map { $0["verdict"] as? String != "complete" } == true, "the cut AVI is called complete: \(avi?["verdict"] ?? "")")
         #expect((seen["upload_csp_violations"] as? [String])?.isEmpty == true, "\(seen["upload_csp_violations"] ?? "")")
+        // The cut AVI's page: its verdict in words, its working copy playing in Chromium, master and copy.
+        #expect(seen["exhibit_verdict"] as? String == words[avi?["verdict"] as? String ?? ""], "\(seen["exhibit_verdict"] ?? "")")
+        #expect((seen["exhibit_facts"] as? [String] ?? []).contains("Video"), "facts: \(seen["exhibit_facts"] ?? "")")
+        #expect((seen["player_src"] as? String)?.contains("/v1/exhibits/") == true, "no player: \(seen["player_src"] ?? "")")
+        let played = seen["played"] as? [String: Any] ?? [:]
+        #expect((played["width"] as? Int ?? 0) > 0, "the working copy shows no picture: \(played)")
+        #expect((played["time"] as? Double ?? 0) > 0.2, "the working copy does not play: \(played)")
+        let lineage = seen["exhibit_lineage"] as? [String] ?? []
+        #expect(lineage.count == 2, "master and working copy: \(lineage)")
+        #expect(lineage.first?.contains("the master") == true, "\(lineage)")
+        #expect(seen["download_link"] as? Int == 1, "an investigator may download")
+        #expect((seen["exhibit_csp_violations"] as? [String])?.isEmpty == true, "\(seen["exhibit_csp_violations"] ?? "")")
         #expect(seen["bad_member_heading"] as? String == "Not Found", "an unknown member: \(seen["bad_member_heading"] ?? "")")
         #expect((seen["bad_member_message"] as? String)?.contains("nobody-here") == true, "\(seen["bad_member_message"] ?? "")")
         let rows = seen["search_rows"] as? [String] ?? []
@@ -130,11 +142,15 @@ import Testing
         #expect(seen["auditor_create_form"] as? Int == 0, "an auditor is offered no form to open a case")
         #expect((seen["auditor_cases"] as? [String] ?? []).contains("WEB/2026/1"), "an auditor sees every case: \(seen["auditor_cases"] ?? "")")
         #expect(seen["auditor_member_form"] as? Int == 0, "an auditor is offered no form to add members")
+        #expect(seen["auditor_upload_section"] as? Int == 0, "an auditor is offered no upload")
+        #expect(seen["auditor_player"] as? Int == 0, "an auditor is shown a player")
+        #expect(seen["auditor_download"] as? Int == 0, "an auditor is offered the download")
+        #expect((seen["auditor_exhibit_heading"] as? String)?.isEmpty == false, "an auditor reads the exhibit's page")
         #expect((seen["auditor_csp_violations"] as? [String])?.isEmpty == true, "\(seen["auditor_csp_violations"] ?? "")")
 
         #expect(seen["leaked_words"] == nil, "words from the code on a page: \(seen["leaked_words"] ?? "")")
         // Every page at both widths, for a person to look at.
-        for page in ["signin", "cases", "case", "upload", "error"] {
+        for page in ["signin", "cases", "case", "upload", "exhibit", "error"] {
             for width in [1280, 390] {
                 #expect(FileManager.default.fileExists(atPath: "\(shots)/\(page)-\(width).png"), "no screenshot of \(page) at \(width) px")
             }

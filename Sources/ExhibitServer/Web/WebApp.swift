@@ -39,7 +39,7 @@ struct WebApp: Sendable {
     /// The templates, from the package's resources (`Web/Templates/*.mustache`).
     static func loadPages() -> MustacheLibrary {
         var templates: [String: MustacheTemplate] = [:]
-        for name in ["head", "foot", "signin", "cases", "case", "error"] {
+        for name in ["head", "foot", "signin", "cases", "case", "exhibit", "error"] {
             guard let url = Bundle.module.url(forResource: name, withExtension: "mustache", subdirectory: "Templates"),
                   let text = try? String(contentsOf: url, encoding: .utf8),
                   let template = try? MustacheTemplate(string: text) else { continue }
@@ -57,6 +57,7 @@ struct WebApp: Sendable {
         router.post("/app/cases", use: page(createCase))
         router.get("/app/cases/{case}", use: page(casePage))
         router.post("/app/cases/{case}/members", use: page(addMember))
+        router.get("/app/exhibits/{exhibit}", use: page(exhibitPage))
         router.get("/app/static/{file}", use: staticFile)
     }
 
@@ -164,6 +165,55 @@ struct WebApp: Sendable {
         try await store.addMember(user, to: caseName, by: actor)
         let encoded = user.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         return Self.redirect("/app/cases/\(caseName.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")?added=\(encoded)")
+    }
+
+    /// An exhibit: the verdict in words, the player (the working copy when the master does not play), what was
+    /// recorded and when in true time (drawn against the window asked for), master and copies, the download.
+    /// Viewing it is an `exhibit.viewed` custody event, as the API's GET is.
+    func exhibitPage(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        guard let (actor, session) = try await signedIn(request, context) else { return Self.redirect("/app/signin") }
+        let found = try await store.findExhibit(try context.parameters.decoded("exhibit"), for: actor, needing: .exhibitRead)
+        let exhibit = try await store.view(found, by: actor)
+        let canDownload = actor.role.can(.exhibitDownload)
+        var values: [String: Any] = [
+            "title": exhibit.reference, "user": Self.user(actor, session), "id": exhibit.id, "reference": exhibit.reference,
+            "filename": exhibit.filename, "caseID": exhibit.caseID, "caseReference": exhibit.caseReference,
+            "verdict": exhibit.verdict, "verdictLabel": Self.verdictLabel(exhibit.verdict),
+            "summary": exhibit.integrity?.summary ?? "Not checked yet.",
+            "problems": exhibit.integrity?.problems ?? [], "hasProblems": !(exhibit.integrity?.problems ?? []).isEmpty,
+            "facts": Self.facts(exhibit), "canDownload": canDownload, "size": Self.human(exhibit.size), "sha256": exhibit.sha256.hex,
+        ]
+        if let coverage = Self.coverage(exhibit.coverage) { values["coverage"] = coverage }
+        // The player: the master when browsers play it, else its working copy (or why there is none yet).
+        var lineage: [[String: Any]] = []
+        if exhibit.isWorkingCopy {
+            if let master = exhibit.lineage {
+                lineage.append(["id": master.masterID, "reference": master.masterReference, "link": true, "what": "the master"])
+                lineage.append(["id": exhibit.id, "reference": exhibit.reference, "link": false,
+                                "what": "this working copy (\(master.operation), made \(Self.shown(master.finishedAt)) for \(master.requestedBy))"])
+            }
+            if canDownload { values["player"] = ["src": "/v1/exhibits/\(exhibit.id)/content", "note": "This is a working copy, made to play; the master is the evidence."] }
+        } else {
+            let plan = store.workingCopyPlan(exhibit)
+            let copies = try await store.workingCopies(of: exhibit)
+            lineage.append(["id": exhibit.id, "reference": exhibit.reference, "link": false, "what": "the master (the evidence, never changed)"])
+            for copy in copies {
+                lineage.append(["id": copy.id, "reference": copy.reference, "link": true,
+                                "what": "working copy, \(copy.lineage?.operation ?? "made") \(copy.lineage.map { Self.shown($0.finishedAt) } ?? "")"])
+            }
+            if !canDownload {
+                values["playerNote"] = "Your role may not play or download footage."
+            } else if plan.operation == .playable {
+                values["player"] = ["src": "/v1/exhibits/\(exhibit.id)/content", "note": "The master itself: browsers play it as it is."]
+            } else if let copy = copies.last {
+                values["player"] = ["src": "/v1/exhibits/\(copy.id)/content", "note": "The working copy \(copy.reference): the master does not play in a browser (\(plan.reason))."]
+            } else {
+                let state = exhibit.workingCopyStatus.map { Self.copyState($0) } ?? "not asked for yet"
+                values["playerNote"] = "A playable copy is \(state): \(plan.reason)."
+            }
+        }
+        values["lineage"] = lineage
+        return try render("exhibit", values)
     }
 
     /// `app.css` and `app.js`, from the package's resources; nothing else.
@@ -303,21 +353,88 @@ struct WebApp: Sendable {
         ].compacted(["title": record.title, "statusAt": record.statusAt, "statusAtShown": record.statusAt.map(shown)])
     }
 
-    static func exhibitRow(_ exhibit: ExhibitRecord) -> [String: Any] {
-        var coverage = "—"
-        if let start = exhibit.coverage?.trueStart, let end = exhibit.coverage?.trueEnd {
-            coverage = "\(shown(CustodyTime.string(start))) to \(shown(CustodyTime.string(end)))"
+    /// What was recorded, in words, one fact a line.
+    static func facts(_ exhibit: ExhibitRecord) -> [[String: String]] {
+        var facts: [[String: String]] = []
+        func add(_ name: String, _ value: String?) { if let value, !value.isEmpty { facts.append(["name": name, "value": value]) } }
+        if let media = exhibit.media {
+            add("Container", media.format.formatLongName ?? media.format.formatName)
+            add("Duration", media.format.duration.map { duration($0) })
+            for stream in media.streams where stream.codecType == "video" {
+                var text = stream.codecLongName ?? stream.codecName
+                if let width = stream.width, let height = stream.height { text += ", \(width)×\(height)" }
+                if let rate = frameRate(stream.rFrameRate) { text += ", \(rate) frames a second" }
+                add("Video", text)
+            }
+            for stream in media.streams where stream.codecType == "audio" {
+                var text = stream.codecLongName ?? stream.codecName
+                if let rate = stream.sampleRate { text += ", \(rate) Hz" }
+                if let channels = stream.channels { text += ", \(channels) channel\(channels == 1 ? "" : "s")" }
+                add("Audio", text)
+            }
         }
-        let copy: String = switch exhibit.workingCopyStatus {
-        case .none: exhibit.isWorkingCopy ? "this is a playable copy" : "—"
+        if let coverage = exhibit.coverage {
+            if let start = coverage.trueStart, let end = coverage.trueEnd {
+                add("Recorded (true time)", "\(shown(CustodyTime.string(start))) to \(shown(CustodyTime.string(end)))")
+            }
+            add("Time coverage", coverage.summary)
+        }
+        add("Size", human(exhibit.size))
+        add("Uploaded", "by \(exhibit.uploadedBy), \(shown(exhibit.uploadedAt))")
+        return facts
+    }
+
+    /// The coverage bar: the recorded span (and the window asked for) on one scale of 1000, as SVG coordinates.
+    static func coverage(_ coverage: TimeCoverage?) -> [String: Any]? {
+        guard let coverage, let start = coverage.trueStart, let end = coverage.trueEnd, end >= start else { return nil }
+        let from = coverage.inputs.requestedFrom, to = coverage.inputs.requestedTo
+        let low = min(start, from ?? start), high = max(end, to ?? end)
+        let span = max(high.timeIntervalSince(low), 1)
+        func x(_ date: Date) -> Int { Int((date.timeIntervalSince(low) / span * 1000).rounded()) }
+        var values: [String: Any] = ["covered": ["x": x(start), "width": max(x(end) - x(start), 2)]]
+        var caption = "Recorded \(shown(CustodyTime.string(start))) to \(shown(CustodyTime.string(end)))"
+        if let from, let to {
+            values["window"] = ["x": x(from), "width": max(x(to) - x(from), 2)]
+            caption += "; asked for \(shown(CustodyTime.string(from))) to \(shown(CustodyTime.string(to)))"
+            if let share = coverage.requestedCoverage { caption += String(format: " (%.0f%% of it covered)", share * 100) }
+        }
+        values["caption"] = caption
+        return values
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "unknown" }
+        let whole = Int(seconds.rounded())
+        let (h, m, s) = (whole / 3600, whole / 60 % 60, whole % 60)
+        return h > 0 ? String(format: "%d h %02d min %02d s", h, m, s) : String(format: "%d min %02d s", m, s)
+    }
+
+    /// `25/1` → `25`, `30000/1001` → `29.97`.
+    static func frameRate(_ text: String) -> String? {
+        let parts = text.split(separator: "/").compactMap { Double($0) }
+        guard parts.count == 2, parts[1] > 0, parts[0] > 0 else { return nil }
+        let rate = parts[0] / parts[1]
+        return rate == rate.rounded() ? String(Int(rate)) : String(format: "%.2f", rate)
+    }
+
+    static func copyState(_ status: WorkingCopyStatus) -> String {
+        switch status {
         case .notNeeded: "not needed (plays as it is)"
         case .pending: "being made"
         case .done: "ready"
         case .failed: "could not be made"
         case .interrupted: "interrupted; will be made again"
         }
+    }
+
+    static func exhibitRow(_ exhibit: ExhibitRecord) -> [String: Any] {
+        var coverage = "—"
+        if let start = exhibit.coverage?.trueStart, let end = exhibit.coverage?.trueEnd {
+            coverage = "\(shown(CustodyTime.string(start))) to \(shown(CustodyTime.string(end)))"
+        }
+        let copy = exhibit.workingCopyStatus.map(copyState) ?? (exhibit.isWorkingCopy ? "this is a playable copy" : "—")
         return [
-            "reference": exhibit.reference, "filename": exhibit.filename, "size": human(exhibit.size),
+            "id": exhibit.id, "reference": exhibit.reference, "filename": exhibit.filename, "size": human(exhibit.size),
             "verdict": exhibit.verdict, "verdictLabel": verdictLabel(exhibit.verdict), "coverage": coverage, "copy": copy,
         ]
     }
