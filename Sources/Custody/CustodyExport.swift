@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The forms an export of custody events takes.
 public enum CustodyExportFormat: String, Sendable, CaseIterable {

@@ -70,7 +70,7 @@ extension Catalog {
             + clauses.joined(separator: " AND ") + " ORDER BY seq LIMIT ?"
         let bound = arguments
         return try await read { db in
-            try db.fetchAll(sql, bound).map { row in (event: try CatalogRows.event(row), seal: row[11] as String?) }
+            try db.fetchAll(sql, bound).map { row in (event: CatalogRows.event(row), seal: row[11] as String?) }
         }
     }
 

@@ -30,7 +30,7 @@ extension Catalog {
     /// Moves a live session's last use on (its idle time starts again).
     public func touchSession(tokenHash: String, at time: String) async throws {
         try await write { db in
-            try db.execute("UPDATE web_sessions SET last_seen_at = ? WHERE token_hash = ? AND ended_at IS NULL", [time, tokenHash])
+            _ = try db.execute("UPDATE web_sessions SET last_seen_at = ? WHERE token_hash = ? AND ended_at IS NULL", [time, tokenHash])
         }
     }
 

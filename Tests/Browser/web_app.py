@@ -161,7 +161,36 @@ try:
                 time.sleep(0.1)
             result["played"] = played
         result["exhibit_csp_violations"] = csp_violations(driver)
+
+        # A share link: made from the page, opened and played in a fresh browser profile, revoked, then refused.
+        driver.find_element(By.ID, "recipient").send_keys("CPS lawyer A. Khan")
+        driver.find_element(By.CSS_SELECTOR, "form[action$='/shares'] button").click()
+        wait_for(driver, lambda: len(driver.find_elements(By.ID, "new-link")) > 0)
+        link = driver.find_element(By.ID, "new-link").get_attribute("value") if driver.find_elements(By.ID, "new-link") else None
+        result["share_link"] = link
+        result["share_rows"] = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "table[aria-label='Share links'] tbody tr")]
         shoot(driver, "exhibit")
+        if link:
+            other = browser()
+            try:
+                other.get(link)
+                result["share_page_title"] = other.title
+                other.execute_script("var v = document.querySelector('video'); if (v) { v.muted = true; v.play(); }")
+                shared = None
+                deadline = time.time() + 20
+                while time.time() < deadline:
+                    shared = other.execute_script("var v = document.querySelector('video'); return v ? {width: v.videoWidth, time: v.currentTime} : null;")
+                    if shared and shared["width"] > 0 and shared["time"] > 0.2:
+                        break
+                    time.sleep(0.1)
+                result["share_played"] = shared
+                driver.find_element(By.CSS_SELECTOR, "form[action$='/revoke'] button").click()
+                wait_for(driver, lambda: "shared=" not in driver.current_url)
+                result["share_rows_after_revoke"] = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "table[aria-label='Share links'] tbody tr")]
+                other.get(link)
+                result["share_after_revoke"] = other.find_element(By.TAG_NAME, "body").text
+            finally:
+                other.quit()
         driver.get(case_page)
 
     # A member that does not exist is refused in words, on a page of its own.

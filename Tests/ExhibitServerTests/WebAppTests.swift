@@ -122,6 +122,14 @@ import Testing
         #expect(lineage.first?.contains("the master") == true, "\(lineage)")
         #expect(seen["download_link"] as? Int == 1, "an investigator may download")
         #expect((seen["exhibit_csp_violations"] as? [String])?.isEmpty == true, "\(seen["exhibit_csp_violations"] ?? "")")
+        // The share made from the page: a link to this server, played in a browser of its own, then revoked.
+        #expect((seen["share_link"] as? String)?.hasPrefix(server.url + "/s/") == true, "the new link: \(seen["share_link"] ?? "none")")
+        #expect((seen["share_rows"] as? [String] ?? []).first?.contains("CPS lawyer A. Khan") == true, "\(seen["share_rows"] ?? "")")
+        let shared = seen["share_played"] as? [String: Any] ?? [:]
+        #expect((shared["width"] as? Int ?? 0) > 0, "the shared footage shows no picture: \(shared)")
+        #expect((shared["time"] as? Double ?? 0) > 0.2, "the shared footage does not play: \(shared)")
+        #expect((seen["share_rows_after_revoke"] as? [String] ?? []).first?.contains("revoked") == true, "\(seen["share_rows_after_revoke"] ?? "")")
+        #expect((seen["share_after_revoke"] as? String)?.contains("withdrawn") == true, "the revoked link still works: \(seen["share_after_revoke"] ?? "")")
         #expect(seen["bad_member_heading"] as? String == "Not Found", "an unknown member: \(seen["bad_member_heading"] ?? "")")
         #expect((seen["bad_member_message"] as? String)?.contains("nobody-here") == true, "\(seen["bad_member_message"] ?? "")")
         let rows = seen["search_rows"] as? [String] ?? []

@@ -58,6 +58,8 @@ struct WebApp: Sendable {
         router.get("/app/cases/{case}", use: page(casePage))
         router.post("/app/cases/{case}/members", use: page(addMember))
         router.get("/app/exhibits/{exhibit}", use: page(exhibitPage))
+        router.post("/app/exhibits/{exhibit}/shares", use: page(createShare))
+        router.post("/app/shares/{share}/revoke", use: page(revokeShare))
         router.get("/app/static/{file}", use: staticFile)
     }
 
@@ -213,7 +215,56 @@ struct WebApp: Sendable {
             }
         }
         values["lineage"] = lineage
+        // Share links: shown to whoever may make, revoke or audit them; the links themselves only to those who
+        // may download the footage (a link is a credential to it).
+        let canCreateShare = actor.role.can(.shareCreate) && !exhibit.isWorkingCopy && exhibit.isLive
+        if canCreateShare || actor.role.can(.shareRevoke) || actor.role.can(.custodyRead) {
+            let shares = (try? await store.shares(of: exhibit, for: actor)) ?? []
+            let csrf = EvidenceStore.csrfToken(forSession: session)
+            let now = CustodyTime.string(store.now())
+            values["canShare"] = !exhibit.isWorkingCopy
+            values["canCreateShare"] = canCreateShare
+            values["shares"] = shares.map { share -> [String: Any] in
+                let state = share.revokedAt.map { "revoked \(Self.shown($0))" }
+                    ?? (share.expiresAt <= now ? "expired" : (share.downloadsLeft == 0 ? "used up" : "active"))
+                return [
+                    "id": share.id, "recipient": share.recipient ?? "—", "createdBy": share.createdBy, "createdAt": Self.shown(share.createdAt),
+                    "expiresAt": Self.shown(share.expiresAt), "downloads": share.maxDownloads.map { "\(share.downloads) of \($0)" } ?? "\(share.downloads)",
+                    "state": state, "canRevoke": actor.role.can(.shareRevoke) && share.revokedAt == nil, "csrf": csrf,
+                ]
+            }
+            if let shareID = request.uri.queryValue("shared"), store.maySeeLinks(of: exhibit, for: actor),
+               let share = shares.first(where: { $0.id == shareID && $0.createdBy == actor.name && $0.revokedAt == nil }),
+               let token = try store.token(for: share) {
+                values["newLink"] = publicURL.current + "/s/" + token
+            }
+        }
         return try render("exhibit", values)
+    }
+
+    func createShare(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let (actor, session) = try await requireSignedIn(request, context)
+        let form = try await checkCSRF(request, session: session)
+        let exhibit = try await store.findExhibit(try context.parameters.decoded("exhibit"), for: actor, needing: .exhibitRead)
+        let expiresIn = try form["expires_in"].flatMap { $0.isEmpty ? nil : try InputDuration.parse($0, field: "expires_in") }
+        var maxDownloads: Int?
+        if let text = form["max_downloads"], !text.isEmpty {
+            guard let number = Int(text), (1...1_000_000).contains(number) else {
+                throw WebError(.badRequest, "Downloads allowed must be a whole number from 1.")
+            }
+            maxDownloads = number
+        }
+        func optional(_ name: String) -> String? { form[name].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 } }
+        let created = try await store.createShare(
+            exhibit, expiresIn: expiresIn, maxDownloads: maxDownloads, recipient: optional("recipient"), note: optional("note"), by: actor)
+        return Self.redirect("/app/exhibits/\(exhibit.id)?shared=\(created.share.id)")
+    }
+
+    func revokeShare(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let (actor, session) = try await requireSignedIn(request, context)
+        try await checkCSRF(request, session: session)
+        let share = try await store.revokeShare(try context.parameters.decoded("share"), by: actor)
+        return Self.redirect("/app/exhibits/\(share.exhibitID)")
     }
 
     /// `app.css` and `app.js`, from the package's resources; nothing else.

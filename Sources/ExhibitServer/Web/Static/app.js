@@ -304,3 +304,18 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 })();
+
+// Copy buttons: <button data-copy="ID"> copies the value of the field ID (selecting it when the clipboard is not
+// available, so the person can copy it themselves).
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var field = document.getElementById(button.getAttribute("data-copy"));
+      if (!field) return;
+      field.select();
+      var done = function () { button.textContent = "Copied"; };
+      if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(field.value).then(done, function () {});
+      else if (document.execCommand && document.execCommand("copy")) done();
+    });
+  });
+});
