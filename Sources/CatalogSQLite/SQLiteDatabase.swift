@@ -2,6 +2,11 @@ public import ExhibitCatalog
 import ExhibitModel
 import Foundation
 import GRDB
+#if canImport(GRDBSQLite)
+import GRDBSQLite
+#else
+import SQLite3
+#endif
 import NIOCore
 
 /// The catalog and ledger in one SQLite file (WAL), through GRDB (README, "Design").
@@ -117,12 +122,16 @@ struct SQLiteSession: CatalogSession {
     }
 
     func fetchAll(_ sql: String, _ arguments: [any SQLValueConvertible]) throws -> [any CatalogRow] {
-        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: Self.bind(arguments)).map(SQLiteRow.init)
+        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: Self.bind(arguments)).map { SQLiteRow($0) }
     }
 
     func forEach(_ sql: String, _ arguments: [any SQLValueConvertible], _ body: (any CatalogRow) throws -> Void) throws {
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: Self.bind(arguments))
-        while let row = try rows.next() { try body(SQLiteRow(row)) }
+        let statement = try db.cachedStatement(sql: sql)
+        let rows = try Row.fetchCursor(statement, arguments: Self.bind(arguments))
+        // Each row is read straight from the statement's current step (not copied): it is valid only during
+        // `body`, as forEach promises.
+        let current = StatementRow(statement: statement.sqliteStatement)
+        while try rows.next() != nil { try body(current) }
     }
 
     static func bind(_ arguments: [any SQLValueConvertible]) -> StatementArguments {
@@ -144,6 +153,7 @@ struct SQLiteRow: CatalogRow {
 
     init(_ row: Row) { self.row = row.copy() }
 
+
     func value(_ column: String) -> SQLValue { Self.value(row[column] as DatabaseValue? ?? .null) }
     func value(at index: Int) -> SQLValue { index < row.count ? Self.value(row[index] as DatabaseValue) : .null }
 
@@ -158,6 +168,43 @@ struct SQLiteRow: CatalogRow {
         case .double(let number): .real(number)
         case .string(let text): .text(text)
         case .blob(let data): .blob(ByteBuffer(bytes: data))
+        }
+    }
+}
+
+/// The current row of a statement being stepped, read column by column with SQLite's own accessors (the ledger's
+/// scans read millions of values; going through GRDB's `Row` cost them a tenth of their speed).
+struct StatementRow: CatalogRow {
+    let statement: OpaquePointer
+
+    func value(_ column: String) -> SQLValue {
+        for index in 0..<Int(sqlite3_column_count(statement)) where String(cString: sqlite3_column_name(statement, Int32(index))) == column {
+            return value(at: index)
+        }
+        return .null
+    }
+
+    func value(at index: Int) -> SQLValue {
+        guard index >= 0, index < Int(sqlite3_column_count(statement)) else { return .null }
+        let column = Int32(index)
+        switch sqlite3_column_type(statement, column) {
+        case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, column))
+        case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, column))
+        case SQLITE_TEXT:
+            guard let text = sqlite3_column_text(statement, column) else { return .text("") }
+            let count = Int(sqlite3_column_bytes(statement, column))
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
+        case SQLITE_BLOB:
+            let count = Int(sqlite3_column_bytes(statement, column))
+            guard let bytes = sqlite3_column_blob(statement, column), count > 0 else { return .blob(ByteBuffer()) }
+            return .blob(ByteBuffer(bytes: UnsafeRawBufferPointer(start: bytes, count: count)))
+        default: return .null
+        }
+    }
+
+    var columns: [(name: String, value: SQLValue)] {
+        (0..<Int(sqlite3_column_count(statement))).map { index in
+            (String(cString: sqlite3_column_name(statement, Int32(index))), value(at: index))
         }
     }
 }

@@ -7,7 +7,7 @@ public import ExhibitCrypto
 /// (a field edited); the latest checkpoint's Ed25519 signature (a forged or altered checkpoint) and that it
 /// matches the event at its `seq` (the last rows deleted, or the chain rewritten); and the seal of every
 /// event after that checkpoint (a row forged in without the keys).
-public struct LedgerVerifier {
+public struct LedgerVerifier: Sendable {
     public struct Problem: Sendable, Equatable, Codable, CustomStringConvertible {
         public let seq: Int64
         public let what: String

@@ -560,7 +560,7 @@ public final class EvidenceStore: Sendable {
     public func verifyCustody() async throws -> LedgerVerifier.Report {
         let latest = try await catalog.latestCheckpoint()
         var verifier = LedgerVerifier(checkpointSeqs: try await catalog.checkpointSeqs(), sealsAfter: latest?.seq ?? 0)
-        for try await (event, seal) in catalog.events(EventFilter()) { verifier.feed(event, seal: seal) }
+        verifier = try await catalog.feed(verifier)
         return verifier.finish(latest: latest, publicKey: keys.custodyPublicKey, sealKey: keys.sealKey)
     }
 }

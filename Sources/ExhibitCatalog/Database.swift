@@ -124,7 +124,7 @@ public protocol CatalogSession {
     @discardableResult
     func execute(_ sql: String, _ arguments: [any SQLValueConvertible]) throws -> Int
     func fetchAll(_ sql: String, _ arguments: [any SQLValueConvertible]) throws -> [any CatalogRow]
-    /// Streams rows to `body`, one at a time (the ledger's full scans).
+    /// Streams rows to `body`, one at a time (the ledger's full scans). A row is valid only during the call.
     func forEach(_ sql: String, _ arguments: [any SQLValueConvertible], _ body: (any CatalogRow) throws -> Void) throws
 }
 

@@ -95,15 +95,15 @@ import Testing
         // More events than one page, read in pages of 2048 and of 7 (a page boundary inside a filter), then verified.
         try await catalog.appendBatch((0..<2100).map { draft("custody.note \($0)") })
         var sealed = 0
-        for try await (_, seal) in catalog.events(EventFilter()) where seal != nil { sealed += 1 }
+        for try await row in catalog.events(EventFilter()) where row.seal != nil { sealed += 1 }
         out.append("events \(sealed)")
         var seqs: [Int64] = []
-        for try await (event, _) in catalog.events(EventFilter(throughSeq: 40), pageSize: 7) { seqs.append(event.seq) }
+        for try await row in catalog.events(EventFilter(throughSeq: 40), pageSize: 7) { seqs.append(row.event.seq) }
         out.append("paged \(seqs == Array(1...min(40, seqs.last ?? 0)) ? "in order" : "out of order: \(seqs)") \(seqs.count)")
         let head = try await catalog.head()
         out.append("head \(head?.seq ?? -1) \(head?.hash ?? "")")
         var verifier = LedgerVerifier(checkpointSeqs: [], sealsAfter: 0)
-        for try await (event, seal) in catalog.events(EventFilter()) { verifier.feed(event, seal: seal) }
+        for try await row in catalog.events(EventFilter()) { verifier.feed(row.event, seal: row.seal) }
         out.append("verifies \(verifier.finish(latest: nil, publicKey: nil, sealKey: sealKey).isIntact)")
         return out
     }
