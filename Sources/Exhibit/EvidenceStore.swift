@@ -581,3 +581,23 @@ extension EvidenceStore {
         return try await catalog.append(actor.event(.custodyNote, exhibit: exhibitID, caseReference: caseReference, details: ["note": .string(text)]))
     }
 }
+
+extension EvidenceStore {
+    /// A case's custody timeline for a page: its newest `limit` events, newest first, for a role with
+    /// `custody.read` that sees the case. Reading it is recorded (`custody.exported`, format `page`), as an export is.
+    public func custodyTimeline(case caseName: String, limit: Int = 500, by actor: Actor) async throws -> (events: [CustodyEvent], total: Int) {
+        let record = try await findCase(caseName, for: actor, needing: .custodyRead)
+        try await authorize(actor, .custodyRead, case: record)
+        let head = try await catalog.append(actor.event(
+            .custodyExported, caseReference: record.reference, details: ["format": "page", "case": .string(record.reference)]))
+        var newest: [CustodyEvent] = []
+        newest.reserveCapacity(min(limit, 4096))
+        var total = 0
+        for try await row in catalog.events(EventFilter(caseReference: record.reference, throughSeq: head.seq)) {
+            total += 1
+            if newest.count == limit { newest.removeFirst() }
+            newest.append(row.event)
+        }
+        return (newest.reversed(), total)
+    }
+}

@@ -108,6 +108,7 @@ try:
     driver.find_element(By.ID, "member").send_keys("akhan" + Keys.ENTER)
     wait_for(driver, lambda: "added=" in driver.current_url)
     result["member_notice"] = driver.find_element(By.CSS_SELECTOR, ".notice").text
+    result["investigator_custody_link"] = len(driver.find_elements(By.ID, "custody-link"))
     result["members"] = [item.text for item in driver.find_elements(By.CSS_SELECTOR, "ul.members li")]
     shoot(driver, "case")
 
@@ -248,6 +249,23 @@ try:
             result["auditor_player"] = len(driver.find_elements(By.TAG_NAME, "video"))
             result["auditor_download"] = len(driver.find_elements(By.CSS_SELECTOR, "a[download]"))
             result["auditor_exhibit_heading"] = driver.find_element(By.TAG_NAME, "h1").text
+        # The case's custody record: the timeline, the exports (fetched as the links would be), a check of the ledger.
+        driver.back()
+        wait_for(driver, lambda: len(driver.find_elements(By.ID, "custody-link")) > 0)
+        driver.find_element(By.ID, "custody-link").click()
+        wait_for(driver, lambda: "/custody" in driver.current_url)
+        result["custody_actions"] = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "table[aria-label='Custody events'] tbody td code")]
+        csv = driver.execute_async_script(
+            "var done = arguments[arguments.length - 1];"
+            "fetch(document.getElementById('export-csv').href, {credentials: 'same-origin'})"
+            ".then(function (r) { return r.text().then(function (t) { done({status: r.status, head: t.split('\\n')[0]}); }); })"
+            ".catch(function (e) { done({status: 0, head: String(e)}); });")
+        result["custody_csv"] = csv
+        driver.find_element(By.ID, "verify").click()
+        wait_for(driver, lambda: len(driver.find_elements(By.ID, "verify-result")) > 0)
+        result["custody_verify"] = driver.find_element(By.ID, "verify-result").text
+        result["auditor_csp_on_custody"] = csp_violations(driver)
+        shoot(driver, "custody")
     result["auditor_csp_violations"] = csp_violations(driver)
 finally:
     driver.quit()

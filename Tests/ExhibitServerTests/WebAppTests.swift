@@ -154,11 +154,19 @@ import Testing
         #expect(seen["auditor_player"] as? Int == 0, "an auditor is shown a player")
         #expect(seen["auditor_download"] as? Int == 0, "an auditor is offered the download")
         #expect((seen["auditor_exhibit_heading"] as? String)?.isEmpty == false, "an auditor reads the exhibit's page")
+        let custody = seen["custody_actions"] as? [String] ?? []
+        #expect(custody.contains("exhibit.ingested"), "the case's timeline: \(custody)")
+        #expect(custody.first == "custody.exported", "reading the timeline is recorded, and shown first: \(custody.prefix(3))")
+        let csv = seen["custody_csv"] as? [String: Any] ?? [:]
+        #expect(csv["status"] as? Int == 200, "the CSV export through the session: \(csv)")
+        #expect((csv["head"] as? String)?.contains("seq") == true, "the CSV's header: \(csv)")
+        #expect((seen["custody_verify"] as? String)?.hasPrefix("ok:") == true, "the ledger check: \(seen["custody_verify"] ?? "")")
+        #expect(seen["investigator_custody_link"] as? Int == 0, "an investigator (no custody.read) is offered the custody record")
         #expect((seen["auditor_csp_violations"] as? [String])?.isEmpty == true, "\(seen["auditor_csp_violations"] ?? "")")
 
         #expect(seen["leaked_words"] == nil, "words from the code on a page: \(seen["leaked_words"] ?? "")")
         // Every page at both widths, for a person to look at.
-        for page in ["signin", "cases", "case", "upload", "exhibit", "error"] {
+        for page in ["signin", "cases", "case", "upload", "exhibit", "custody", "error"] {
             for width in [1280, 390] {
                 #expect(FileManager.default.fileExists(atPath: "\(shots)/\(page)-\(width).png"), "no screenshot of \(page) at \(width) px")
             }

@@ -39,7 +39,7 @@ struct WebApp: Sendable {
     /// The templates, from the package's resources (`Web/Templates/*.mustache`).
     static func loadPages() -> MustacheLibrary {
         var templates: [String: MustacheTemplate] = [:]
-        for name in ["head", "foot", "signin", "cases", "case", "exhibit", "error"] {
+        for name in ["head", "foot", "signin", "cases", "case", "exhibit", "custody", "error"] {
             guard let url = Bundle.module.url(forResource: name, withExtension: "mustache", subdirectory: "Templates"),
                   let text = try? String(contentsOf: url, encoding: .utf8),
                   let template = try? MustacheTemplate(string: text) else { continue }
@@ -60,6 +60,8 @@ struct WebApp: Sendable {
         router.get("/app/exhibits/{exhibit}", use: page(exhibitPage))
         router.post("/app/exhibits/{exhibit}/shares", use: page(createShare))
         router.post("/app/shares/{share}/revoke", use: page(revokeShare))
+        router.get("/app/cases/{case}/custody", use: page(custodyPage))
+        router.post("/app/custody/verify", use: page(verifyCustody))
         router.get("/app/static/{file}", use: staticFile)
     }
 
@@ -156,6 +158,7 @@ struct WebApp: Sendable {
             "retention": retention,
             "exhibits": exhibits.map(Self.exhibitRow), "members": members,
             "canAddMember": actor.role.can(.caseMembers), "canUpload": actor.role.can(.exhibitUpload),
+            "canReadCustody": actor.role.can(.custodyRead),
         ].compacted(["hold": hold, "notice": request.uri.queryValue("added").map { "\($0.prefix(32)) is now a member." }]))
     }
 
@@ -265,6 +268,60 @@ struct WebApp: Sendable {
         try await checkCSRF(request, session: session)
         let share = try await store.revokeShare(try context.parameters.decoded("share"), by: actor)
         return Self.redirect("/app/exhibits/\(share.exhibitID)")
+    }
+
+    /// A case's custody timeline (newest first), filterable by kind, with the export links and a button that
+    /// checks the whole ledger.
+    func custodyPage(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        guard let (actor, session) = try await signedIn(request, context) else { return Self.redirect("/app/signin") }
+        let record = try await store.findCase(try context.parameters.decoded("case"), for: actor, needing: .custodyRead)
+        return try render("custody", try await custodyValues(record, request, actor, session))
+    }
+
+    func custodyValues(_ record: CaseRecord, _ request: Request, _ actor: Actor, _ session: String) async throws -> [String: Any] {
+        let (events, total) = try await store.custodyTimeline(case: record.id, by: actor)
+        let kinds = ["exhibit", "share", "case", "user", "working-copy", "custody", "hold", "retention", "store"]
+        let kind = request.uri.queryValue("kind").flatMap { kinds.contains($0) ? $0 : nil }
+        let shown = events.filter { event in kind.map { event.action.hasPrefix($0 + ".") } ?? true }
+        let values: [String: Any] = [
+            "title": "Custody of \(record.reference)", "user": Self.user(actor, session), "caseID": record.id,
+            "caseReference": record.reference, "total": total, "shown": shown.count,
+            "caseParam": record.reference.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "",
+            "kinds": [["value": "", "label": "every event", "selected": kind == nil]]
+                + kinds.map { ["value": $0, "label": $0 + " events", "selected": $0 == kind] },
+            "events": shown.map { event -> [String: Any] in
+                var detail = ""
+                if case .object(let fields) = event.details {
+                    detail = fields.keys.sorted().prefix(4).compactMap { key in
+                        if case .string(let text) = fields[key] { return "\(key): \(text.prefix(80))" }
+                        return nil
+                    }.joined(separator: "; ")
+                }
+                return [
+                    "seq": event.seq, "at": event.at, "atShown": Self.shown(event.at), "actor": event.actor, "role": event.role ?? "",
+                    "action": event.action, "detail": detail, "exhibit": event.exhibit ?? "",
+                    // Where from, in short (the address, or cli:user@host); the whole client line as its title.
+                    "client": String((event.client ?? "").split(separator: " ").first ?? "").prefix(60), "clientFull": event.client ?? "",
+                ]
+            },
+        ]
+        return values
+    }
+
+    /// Checks the whole ledger (chain, latest checkpoint, seals) and shows the result on the case's custody page.
+    func verifyCustody(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
+        let (actor, session) = try await requireSignedIn(request, context)
+        let form = try await checkCSRF(request, session: session)
+        let record = try await store.findCase(form["case"] ?? "", for: actor, needing: .custodyRead)
+        let report = try await store.verifyCustody()
+        let text = report.isIntact
+            ? "ok: \(report.eventsChecked) events, the chain is intact up to seq \(report.headSeq)"
+                + (report.checkpoint.map { "; checkpoint at seq \($0.seq) verifies" } ?? "; no signed checkpoint yet")
+            : "BROKEN: " + (report.firstBroken.map { "\($0)" } ?? "problems found")
+        // Shown in the answer itself, never carried in a link (a link could claim any result).
+        var values = try await custodyValues(record, request, actor, session)
+        values["verified"] = ["class": report.isIntact ? "notice" : "error", "text": text]
+        return try render("custody", values)
     }
 
     /// `app.css` and `app.js`, from the package's resources; nothing else.
