@@ -130,6 +130,9 @@ try:
             "result": r.find_element(By.CSS_SELECTOR, "[data-cell='result']").text,
         } for r in driver.find_elements(By.CSS_SELECTOR, "#upload-list tbody tr")]
         result["overall_text"] = driver.find_element(By.ID, "overall-text").text
+        # The case's list of exhibits shows the new ones without a reload.
+        wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "table[aria-label='Exhibits'] tbody td a")) >= 3)
+        result["exhibit_rows_live"] = len(driver.find_elements(By.CSS_SELECTOR, "table[aria-label='Exhibits'] tbody td a"))
         shoot(driver, "upload")
         driver.refresh()
         result["exhibit_rows"] = [[c.text for c in r.find_elements(By.TAG_NAME, "td")]

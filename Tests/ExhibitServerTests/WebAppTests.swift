@@ -92,6 +92,7 @@ import Testing
             #expect(row["verdict"] as? String == videos[name], "\(file): verdict \(row["verdict"] ?? "none")")
         }
         #expect((seen["overall_text"] as? String)?.hasSuffix("done") == true, "\(seen["overall_text"] ?? "")")
+        #expect(seen["exhibit_rows_live"] as? Int == 3, "the case's list did not show the uploads without a reload: \(seen["exhibit_rows_live"] ?? "")")
         // The case page lists the three masters (their working copies under "playable copy"), each verdict in the
         // words for what the store says of it now (making a working copy decodes every frame, which can add damage).
         let listed = (seen["exhibit_rows"] as? [[String]] ?? [])

@@ -225,6 +225,19 @@ document.addEventListener("DOMContentLoaded", function () {
     }
     running = false;
     overall();
+    refreshExhibits();
+  }
+
+  // When a batch ends, the case's list of exhibits is fetched again and put in place of the old one.
+  function refreshExhibits() {
+    fetch(location.pathname, { credentials: "same-origin", cache: "no-store" }).then(function (response) {
+      return response.ok ? response.text() : null;
+    }).then(function (html) {
+      if (!html) return;
+      var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("table[aria-label='Exhibits'] tbody");
+      var old = document.querySelector("table[aria-label='Exhibits'] tbody");
+      if (fresh && old) old.replaceWith(document.importNode(fresh, true));
+    }).catch(function () {});
   }
 
   function choose(files) {
