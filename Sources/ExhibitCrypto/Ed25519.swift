@@ -14,6 +14,7 @@ public final class Ed25519PrivateKey: @unchecked Sendable {
 
     /// A new random key.
     public static func generate() throws -> Ed25519PrivateKey {
+        OpenSSLLibrary.ready()
         guard let context = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nil) else { throw CryptoError("cannot create a key context") }
         defer { EVP_PKEY_CTX_free(context) }
         var key: OpaquePointer?
@@ -25,6 +26,7 @@ public final class Ed25519PrivateKey: @unchecked Sendable {
 
     /// Reads a PEM private key.
     public init(pem: String) throws {
+        OpenSSLLibrary.ready()
         guard let key = try withBIO(pem, { PEM_read_bio_PrivateKey($0, nil, nil, nil) }),
               EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519
         else { throw CryptoError("not an Ed25519 private key in PEM") }
@@ -65,6 +67,7 @@ public final class Ed25519PublicKey: @unchecked Sendable, Equatable {
     public let raw: [UInt8]
 
     public init(raw: [UInt8]) throws {
+        OpenSSLLibrary.ready()
         guard raw.count == 32, let key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, raw, 32) else {
             throw CryptoError("an Ed25519 public key has 32 bytes")
         }

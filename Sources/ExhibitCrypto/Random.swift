@@ -3,6 +3,7 @@ internal import COpenSSL
 /// Cryptographically secure random bytes from OpenSSL's DRBG.
 public enum SecureRandom {
     public static func bytes(count: Int) -> [UInt8] {
+        OpenSSLLibrary.ready()
         precondition(count >= 0)
         var out = [UInt8](repeating: 0, count: count)
         guard count > 0 else { return out }

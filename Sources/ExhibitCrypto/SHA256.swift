@@ -14,6 +14,7 @@ public struct SHA256: ~Copyable {
     private let context: OpaquePointer
 
     public init() {
+        OpenSSLLibrary.ready()
         guard let context = EVP_MD_CTX_new() else { fatalError("OpenSSL: out of memory for EVP_MD_CTX") }
         guard EVP_DigestInit_ex2(context, FetchedDigests.sha256, nil) == 1 else {
             fatalError("OpenSSL: SHA-256 is not available")
@@ -59,6 +60,7 @@ public struct SHA256: ~Copyable {
 
     /// The digest of one contiguous piece of memory.
     public static func hash(_ bytes: UnsafeRawBufferPointer) -> SHA256Digest {
+        OpenSSLLibrary.ready()
         var out = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         let ok = out.withUnsafeMutableBytes { outBytes in
@@ -86,6 +88,7 @@ public struct SHA256: ~Copyable {
 enum FetchedDigests {
     // `EVP_MD` objects are immutable and reference-counted by OpenSSL; sharing one across threads is documented as safe.
     nonisolated(unsafe) static let sha256: OpaquePointer = {
+        OpenSSLLibrary.ready()
         guard let md = EVP_MD_fetch(nil, "SHA256", nil) else { fatalError("OpenSSL: SHA256 not available") }
         return md
     }()
