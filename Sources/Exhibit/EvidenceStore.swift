@@ -590,14 +590,14 @@ extension EvidenceStore {
         try await authorize(actor, .custodyRead, case: record)
         let head = try await catalog.append(actor.event(
             .custodyExported, caseReference: record.reference, details: ["format": "page", "case": .string(record.reference)]))
+        // The newest `limit`: the oldest are dropped a batch at a time (not one removeFirst per event).
         var newest: [CustodyEvent] = []
-        newest.reserveCapacity(min(limit, 4096))
         var total = 0
         for try await row in catalog.events(EventFilter(caseReference: record.reference, throughSeq: head.seq)) {
             total += 1
-            if newest.count == limit { newest.removeFirst() }
             newest.append(row.event)
+            if newest.count >= 2 * limit { newest.removeFirst(newest.count - limit) }
         }
-        return (newest.reversed(), total)
+        return (newest.suffix(limit).reversed(), total)
     }
 }

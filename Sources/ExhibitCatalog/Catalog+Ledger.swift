@@ -47,12 +47,16 @@ extension Catalog {
     public func feed(_ verifier: LedgerVerifier) async throws -> LedgerVerifier {
         try await read { db in
             var verifier = verifier
-            try db.forEach("SELECT seq, at, actor, role, action, exhibit, \"case\", details, client, prev_hash, hash, seal FROM custody_events ORDER BY seq", []) { row in
+            try db.forEach(Self.ledgerSelect + " ORDER BY seq", []) { row in
                 verifier.feed(CatalogRows.event(row), seal: row[11] as String?)
             }
             return verifier
         }
     }
+
+    /// The ledger's columns in the order `CatalogRows.event` reads them, the seal last (column 11).
+    static let ledgerSelect =
+        "SELECT seq, at, actor, role, action, exhibit, \"case\", details, client, prev_hash, hash, seal FROM custody_events"
 
     /// Up to `limit` events matching `filter` after `seq`, in order.
     func eventPage(_ filter: EventFilter, after seq: Int64, limit: Int) async throws -> [LedgerRow] {
@@ -79,7 +83,7 @@ extension Catalog {
             arguments.append(through)
         }
         arguments.append(Int64(limit))
-        let sql = "SELECT seq, at, actor, role, action, exhibit, \"case\", details, client, prev_hash, hash, seal FROM custody_events WHERE "
+        let sql = Self.ledgerSelect + " WHERE "
             + clauses.joined(separator: " AND ") + " ORDER BY seq LIMIT ?"
         let bound = arguments
         // Streamed from the statement (rows read in place, not copied first): the ledger's verification reads

@@ -69,14 +69,12 @@ struct WebApp: Sendable {
 
     func signInPage(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         if try await signedIn(request, context) != nil { return Self.redirect("/app") }
-        let preSession = request.cookies[Self.preSessionCookie]?.value ?? ""
+        // A random value the form's token is derived from, so a page on another site cannot post a sign-in.
+        let sent = request.cookies[Self.preSessionCookie]?.value ?? ""
+        let fresh = sent.isEmpty || sent.utf8.count > 100
+        let preSession = fresh ? Base64URL.encode(SecureRandom.bytes(count: 32)) : sent
         var response = try render("signin", ["title": "Sign in", "csrf": EvidenceStore.csrfToken(forSession: preSession)])
-        if preSession.isEmpty || preSession.utf8.count > 100 {
-            // A random value the form's token is derived from, so a page on another site cannot post a sign-in.
-            let fresh = Base64URLText.random()
-            response = try render("signin", ["title": "Sign in", "csrf": EvidenceStore.csrfToken(forSession: fresh)])
-            response.setCookie(cookie(Self.preSessionCookie, fresh, maxAge: 3600))
-        }
+        if fresh { response.setCookie(cookie(Self.preSessionCookie, preSession, maxAge: 3600)) }
         return response
     }
 
@@ -588,11 +586,6 @@ struct WebError: Error {
         self.status = status
         self.message = message
     }
-}
-
-/// Random text for a cookie value (base64url of 32 random bytes).
-enum Base64URLText {
-    static func random() -> String { Base64URL.encode(SecureRandom.bytes(count: 32)) }
 }
 
 extension Dictionary where Key == String, Value == Any {
