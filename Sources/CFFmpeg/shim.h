@@ -36,6 +36,24 @@ static inline int exhibit_format_log_line(void *avcl, int level, const char *fmt
     return av_log_format_line2(avcl, level, fmt, vl, line, line_size, &print_prefix);
 }
 
+/* FNV-1a over a decoded frame's visible samples (not the padding at the end of each row): two decodes of the same
+   picture compare equal exactly when their pixels do. */
+static inline uint64_t exhibit_frame_hash(const AVFrame *f) {
+    uint64_t h = 1469598103934665603ULL;
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get((enum AVPixelFormat)f->format);
+    if (!d) return 0;
+    for (int p = 0; p < 4 && f->data[p]; p++) {
+        int bytes = av_image_get_linesize((enum AVPixelFormat)f->format, f->width, p);
+        if (bytes <= 0) break;
+        int rows = (p == 1 || p == 2) ? AV_CEIL_RSHIFT(f->height, d->log2_chroma_h) : f->height;
+        for (int y = 0; y < rows; y++) {
+            const uint8_t *r = f->data[p] + (ptrdiff_t)y * f->linesize[p];
+            for (int x = 0; x < bytes; x++) { h ^= r[x]; h *= 1099511628211ULL; }
+        }
+    }
+    return h;
+}
+
 /* Working copies: frame-array plumbing that is clumsy from Swift. */
 
 /* Scales `src` into the top-left corner of `dst`, which may be larger (padding to even sizes). */

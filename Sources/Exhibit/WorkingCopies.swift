@@ -129,8 +129,7 @@ extension EvidenceStore {
         integrity.decode = .init(errors: errors, corruptFrames: corrupt, framesDecoded: frames, checkedAt: timestamp)
         if errors > 0 || corrupt > 0 {
             let problem = "decoding found \(errors) error(s) and \(corrupt) corrupt frame(s) the demuxer did not see"
-            if integrity.verdict == .complete { integrity.summary = "damaged: " + problem }
-            integrity.add(problem, as: .damaged)
+            integrity.addLaterDamage(problem)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

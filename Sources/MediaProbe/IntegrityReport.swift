@@ -190,6 +190,17 @@ public struct IntegrityReport: Codable, Sendable, Equatable {
         }
     }
 
+    /// Adds damage found after the scan (decoding every frame for a working copy): the verdict becomes `damaged`,
+    /// the graver finding, and the summary leads with it, keeping what it said of a truncation.
+    public mutating func addLaterDamage(_ problem: String) {
+        switch verdict {
+        case .complete: summary = "damaged: " + problem
+        case .truncated: summary = "damaged: \(problem); and \(summary)"
+        case .damaged, .notMedia: break
+        }
+        add(problem, as: .damaged)
+    }
+
     /// The stretches without footage inside the recorded span, (start, length) in seconds from the start: the
     /// video's recording gaps and footage lost to damage (the first audio stream's when there is no video).
     public var footageGaps: [(at: Double, length: Double)] {

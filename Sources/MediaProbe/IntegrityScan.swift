@@ -100,9 +100,7 @@ struct IntegrityScan {
         // the end: a file cut inside its last frame (a transport stream cut at a packet boundary) shows nowhere
         // else. Bounded: a stream whose group grows past the bounds is not checked this way.
         var lastGroup: [Int: LastGroup] = [:]
-        if !raw {
-            for stream in info.streams where stream.isVideo { lastGroup[stream.index] = LastGroup() }
-        }
+        for stream in info.streams where stream.isVideo { lastGroup[stream.index] = LastGroup() }
         defer { for i in lastGroup.keys { lastGroup[i]?.clear() } }
 
         // Streams read front to back without an index (MPEG-TS, MPEG-PS): bytes the demuxer skipped between two
@@ -160,8 +158,10 @@ struct IntegrityScan {
             let dts = packet.pointee.dts == noValue ? nil : Double(packet.pointee.dts) * state.timeBase
             let position: Int64? = packet.pointee.pos >= 0 ? packet.pointee.pos : nil
             var corrupt = packet.pointee.flags & AV_PKT_FLAG_CORRUPT != 0
-            if let decoder = decoders[index], decoder.decode(packet) > 0 {
-                corrupt = true
+            if let decoder = decoders[index] {
+                // Once the whole file has been read, the packets left may be the last: record what each decodes to.
+                decoder.armed = format.ioState.position >= format.ioState.source.size
+                if decoder.decode(packet) > 0 { corrupt = true }
             }
             lastGroup[index]?.keep(packet)
             if corrupt {
@@ -216,12 +216,37 @@ struct IntegrityScan {
         // The last group of pictures of each video stream, decoded: its last frame must decode whole.
         if !timedOut {
             for (index, group) in lastGroup.sorted(by: { $0.key < $1.key }) where group.usable && !group.packets.isEmpty {
-                guard let parameters = context.pointee.streams[index]?.pointee.codecpar, let decoder = StreamDecoder(parameters) else { continue }
-                for packet in group.packets.dropLast() { decoder.decode(packet) }
-                if let last = group.packets.last, decoder.decode(last) + decoder.decode(nil) > 0 {
+                guard let parameters = context.pointee.streams[index]?.pointee.codecpar, let last = group.packets.last else { continue }
+                // The leading pictures of an open group refer to the group before (HEVC skips them when decoding
+                // starts at the group's key frame; H.264 conceals them). They follow the key frame within the
+                // reorder depth (at most 16 pictures): when the last group is that short, they may be among the
+                // last pictures out, so decoding starts a group earlier and the last packet decodes to the same
+                // pictures as when the whole file is played.
+                let hevc = parameters.pointee.codec_id == AV_CODEC_ID_HEVC
+                let packets = group.packets.count <= 18 ? group.bothGroups : group.packets
+                // What the last packet decodes to as read: a raw stream's decoder has decoded every packet, the
+                // last ones armed; otherwise the packets are decoded here.
+                var asRead = raw && !hevc ? decoders[index] : nil
+                if asRead == nil, let decoder = StreamDecoder(parameters) {
+                    for packet in packets.dropLast() { decoder.decode(packet) }
+                    decoder.armed = true
+                    if decoder.decode(last) + decoder.decode(nil) > 0 && !raw {
+                        findings.append(Finding(
+                            sequence: sequence,
+                            text: "video stream \(index): the last frame does not decode (the file was cut inside it)"))
+                        sequence += 1
+                        continue
+                    }
+                    asRead = decoder
+                }
+                guard let asRead, asRead.armed, LastSliceCheck.applies(to: parameters, lastPacket: last) else { continue }
+                if let problem = LastSliceCheck.trailingProblem(last, parameters: parameters) {
+                    findings.append(Finding(sequence: sequence, text: "video stream \(index): \(problem)"))
+                    sequence += 1
+                } else if LastSliceCheck.lastSliceIsCut(packets, parameters: parameters, asRead: asRead) == true {
                     findings.append(Finding(
                         sequence: sequence,
-                        text: "video stream \(index): the last frame does not decode (the file was cut inside it)"))
+                        text: "video stream \(index): the last frame is cut short (the file ends inside its last slice)"))
                     sequence += 1
                 }
             }
@@ -245,7 +270,9 @@ struct IntegrityScan {
         // ragged end of a cut file.
         let middle = findings.filter { $0.sequence < lastGoodSequence }.map(\.text)
         let tail = findings.filter { $0.sequence > lastGoodSequence }.map(\.text)
-        let decoded = decoders.isEmpty ? nil : decoders.values.reduce(0) { $0 + $1.framesDecoded }
+        // A raw stream is judged by decoding it: one whose decoder would not even open (its parameter sets are
+        // cut short, or there is no decoder for it here) decoded nothing.
+        let decoded = raw ? decoders.values.reduce(0) { $0 + $1.framesDecoded } : nil
         return judge(
             info: info, streams: states.map(\.scan), checked: states.map(\.checked), readErrors: readErrors,
             readErrorCount: readErrorCount, middle: middle, tail: tail, timedOut: timedOut, framesDecoded: decoded,
@@ -410,40 +437,6 @@ struct IntegrityScan {
         case 1: return parts[0]
         default: return parts.dropLast().joined(separator: ", ") + " and " + parts[parts.count - 1]
         }
-    }
-}
-
-/// The packets of a video stream since its last key frame (references, freed when the next key frame comes).
-private struct LastGroup {
-    var packets: [UnsafeMutablePointer<AVPacket>] = []
-    var bytes = 0
-    /// False once the group outgrew its bounds (or the stream had no key frame to start from).
-    var usable = false
-
-    static let maximumPackets = 1200
-    static let maximumBytes = 64 << 20
-
-    mutating func keep(_ packet: UnsafeMutablePointer<AVPacket>) {
-        if packet.pointee.flags & AV_PKT_FLAG_KEY != 0 {
-            clear()
-            usable = true
-        }
-        guard usable else { return }
-        guard packets.count < Self.maximumPackets, bytes + Int(packet.pointee.size) <= Self.maximumBytes,
-              let copy = av_packet_clone(packet)
-        else {
-            clear()
-            return
-        }
-        packets.append(copy)
-        bytes += Int(packet.pointee.size)
-    }
-
-    mutating func clear() {
-        for var packet in packets as [UnsafeMutablePointer<AVPacket>?] { av_packet_free(&packet) }
-        packets.removeAll()
-        bytes = 0
-        usable = false
     }
 }
 

@@ -11,6 +11,12 @@ final class StreamDecoder {
     private(set) var framesDecoded = 0
     private(set) var corruptFrames = 0
     private(set) var errors = 0
+    /// While armed, each packet's decode records what it gave: the pixels of each frame (`exhibit_frame_hash`)
+    /// and the errors, of the latest packet and of the flush after it, to compare two decodes of a last packet.
+    /// Off until armed, since hashing every frame of a long stream would cost as much as decoding it.
+    var armed = false
+    private(set) var lastPacketFrames: [UInt64] = []
+    private(set) var lastPacketErrors = 0
 
     /// nil when there is no decoder for the stream's codec.
     init?(_ parameters: UnsafePointer<AVCodecParameters>) {
@@ -36,6 +42,10 @@ final class StreamDecoder {
     @discardableResult
     func decode(_ packet: UnsafeMutablePointer<AVPacket>?) -> Int {
         guard let context, let frame else { return 0 }
+        if armed && packet != nil {
+            lastPacketFrames = []
+            lastPacketErrors = 0
+        }
         var found = 0
         let sent = avcodec_send_packet(context, packet)
         if sent < 0 && sent != exhibit_averror_eof() && sent != exhibit_averror_eagain() { found += 1 }
@@ -48,10 +58,12 @@ final class StreamDecoder {
                 break
             }
             framesDecoded += 1
+            if armed { lastPacketFrames.append(exhibit_frame_hash(frame)) }
             if frame.pointee.decode_error_flags != 0 || frame.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 { corruptFrames += 1; found += 1 }
             av_frame_unref(frame)
         }
         errors += found
+        if armed { lastPacketErrors += found }
         return found
     }
 }

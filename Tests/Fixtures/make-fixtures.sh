@@ -21,6 +21,12 @@ ff -f lavfi -i "$VIDEO" -c:v mjpeg -q:v 24 -pix_fmt yuvj420p avi_mjpeg.avi
 ff -f lavfi -i "$VIDEO" -f lavfi -i "$TONE" $X264 $AAC -shortest -f mpegts ts_h264_aac.ts
 ff -f lavfi -i "$VIDEO" $X264 -f h264 raw.h264
 ff -f lavfi -i "$TONE" $AAC audio_only.m4a
+# Raw elementary streams as DVRs export them (.264/.265, no container): HEVC in open groups of pictures (x265's
+# default: CRA key frames whose leading pictures refer to the group before), H.264 with four CAVLC slices a picture.
+ff -f lavfi -i "$VIDEO" -c:v libx265 -preset veryfast -pix_fmt yuv420p -g 25 \
+   -x265-params log-level=error:pools=1:frame-threads=1 -f hevc raw.hevc
+ff -f lavfi -i "$VIDEO" -c:v libx264 -preset veryfast -profile:v baseline -pix_fmt yuv420p -g 25 \
+   -x264-params threads=1:slices=4 -bitexact -f h264 raw_slices.h264
 # Refused by browsers, for working copies: MPEG-4 Part 2 in AVI, MPEG-2 in MPEG-PS, an odd frame size,
 # an MKV with an attachment.
 ff -f lavfi -i "$VIDEO" -f lavfi -i "$TONE" -c:v mpeg4 -q:v 12 -c:a libmp3lame -b:a 64k -shortest avi_mpeg4.avi

@@ -51,7 +51,8 @@ import Testing
         let seed = UInt64(ProcessInfo.processInfo.environment["EXHIBIT_TEST_SEED"] ?? "") ?? UInt64.random(in: 1...999_999)
         print("probe fuzz: seed \(seed) (EXHIBIT_TEST_SEED=\(seed) repeats it), \(count) mutations")
         var random = DeterministicRandom(seed: seed)
-        let corpus = try mediaFixtures.map { name in
+        // raw_slices.h264 takes the same paths as raw.h264 (and costs as much again to decode).
+        let corpus = try mediaFixtures.filter { $0 != "raw_slices.h264" }.map { name in
             (name, [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture(name)))))
         }
         // Tight limits, as a hostile upload would meet them: every run stops within them.

@@ -7,7 +7,7 @@ let mediaFixtures = [
     "mp4_h264.mp4", "mp4_h264_aac.mp4", "mov_h264.mov", "mkv_h264_aac.mkv", "webm_vp9.webm", "avi_mjpeg.avi",
     "ts_h264_aac.ts", "raw.h264", "audio_only.m4a", "avi_mpeg4.avi", "mpegps_mpeg2.mpg", "avi_odd_720x405.avi",
     "mkv_attachment.mkv", "truncated_faststart.mp4", "corrupted_middle.ts", "avi_no_index.avi", "avi_lowfps_gaps.avi",
-    "vfr_h264.mkv", "truncated_half.avi", "header_only.mov", "raw_noise.h264",
+    "vfr_h264.mkv", "truncated_half.avi", "header_only.mov", "raw_noise.h264", "raw.hevc", "raw_slices.h264",
 ]
 
 func fixture(_ name: String) -> String { TestPaths.fixtures + "/" + name }
@@ -70,13 +70,27 @@ func ffprobe(_ path: String) async throws -> [String: Any] {
         ("truncated_faststart.mp4", "truncated"), ("corrupted_middle.ts", "damaged"), ("empty.bin", "not-media"),
         ("avi_no_index.avi", "complete"), ("avi_lowfps_gaps.avi", "complete"), ("vfr_h264.mkv", "complete"),
         ("truncated_half.avi", "truncated"), ("header_only.mov", "truncated"), ("raw_noise.h264", "damaged"),
-        ("random.h264", "not-media"),
+        ("random.h264", "not-media"), ("raw.hevc", "complete"), ("raw_slices.h264", "complete"),
         ("random.bin", "not-media"),
     ])
     func verdicts(name: String, expected: String) throws {
         let report = try MediaProbe.examine(path: fixture(name))
         #expect(report.integrity.verdict.rawValue == expected, "\(name): \(report.integrity.summary)")
         #expect(report.integrity.summary.hasPrefix(expected == "not-media" ? (name == "empty.bin" ? "the file is empty" : "not media") : expected))
+    }
+
+    /// Damage found after the scan (decoding for a working copy) makes the verdict `damaged`, and the summary
+    /// says so first: a summary never names a verdict the report does not have.
+    @Test func damageFoundLaterLeadsTheSummary() throws {
+        var truncated = try MediaProbe.examine(path: fixture("truncated_half.avi")).integrity
+        let before = truncated.summary
+        truncated.addLaterDamage("decoding found 3 error(s)")
+        #expect(truncated.verdict == .damaged, "truncated + damage found later: \(truncated.verdict)")
+        #expect(truncated.summary == "damaged: decoding found 3 error(s); and \(before)", "summary: \(truncated.summary)")
+        #expect(truncated.problems.contains("decoding found 3 error(s)"), "problems: \(truncated.problems)")
+        var complete = try MediaProbe.examine(path: fixture("mp4_h264.mp4")).integrity
+        complete.addLaterDamage("decoding found 1 error(s)")
+        #expect(complete.verdict == .damaged && complete.summary == "damaged: decoding found 1 error(s)", "\(complete.summary)")
     }
 
     @Test func truncationSaysHowMuchIsMissing() throws {
