@@ -585,15 +585,25 @@ extension EvidenceStore {
 extension EvidenceStore {
     /// A case's custody timeline for a page: its newest `limit` events, newest first, for a role with
     /// `custody.read` that sees the case. Reading it is recorded (`custody.exported`, format `page`), as an export is.
-    public func custodyTimeline(case caseName: String, limit: Int = 500, by actor: Actor) async throws -> (events: [CustodyEvent], total: Int) {
+    /// With `exhibit`, only the events of that exhibit and its working copies.
+    public func custodyTimeline(
+        case caseName: String, exhibit: ExhibitRecord? = nil, limit: Int = 500, by actor: Actor
+    ) async throws -> (events: [CustodyEvent], total: Int) {
         let record = try await findCase(caseName, for: actor, needing: .custodyRead)
         try await authorize(actor, .custodyRead, case: record)
+        var family: [String]?
+        var details: [String: JSONValue] = ["format": "page", "case": .string(record.reference)]
+        if let exhibit {
+            guard exhibit.caseID == record.id else { throw ExhibitError(.notFound, "no such exhibit in case \(record.reference)") }
+            family = [exhibit.id] + (try await catalog.workingCopies(of: exhibit.id)).map(\.id)
+            details["reference"] = .string(exhibit.reference)
+        }
         let head = try await catalog.append(actor.event(
-            .custodyExported, caseReference: record.reference, details: ["format": "page", "case": .string(record.reference)]))
+            .custodyExported, exhibit: exhibit?.id, caseReference: record.reference, details: .object(details)))
         // The newest `limit`: the oldest are dropped a batch at a time (not one removeFirst per event).
         var newest: [CustodyEvent] = []
         var total = 0
-        for try await row in catalog.events(EventFilter(caseReference: record.reference, throughSeq: head.seq)) {
+        for try await row in catalog.events(EventFilter(caseReference: record.reference, exhibitIDs: family, throughSeq: head.seq)) {
             total += 1
             newest.append(row.event)
             if newest.count >= 2 * limit { newest.removeFirst(newest.count - limit) }

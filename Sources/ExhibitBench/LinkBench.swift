@@ -58,9 +58,13 @@ struct LinkBench {
     }
 
     func wrk(_ url: String, range: String?) -> WrkResult? {
+        wrk(url, headers: range.map { ["Range: \($0)"] } ?? [], connections: connections)
+    }
+
+    func wrk(_ url: String, headers: [String], connections: Int) -> WrkResult? {
         let out = benchDir + "/wrk.out"
         var arguments = ["wrk", "-t2", "-c\(connections)", "-d\(seconds)s", "--latency"]
-        if let range { arguments += ["-H", "Range: \(range)"] }
+        for header in headers { arguments += ["-H", header] }
         _ = Measure.spawn(arguments + [url], stdout: out)
         guard let text = try? String(contentsOfFile: out, encoding: .utf8) else { return nil }
         func value(after label: String) -> String? {

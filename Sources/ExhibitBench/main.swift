@@ -13,7 +13,7 @@ while let argument = arguments.popFirst() {
     case "--runs": runs = Int(arguments.popFirst() ?? "") ?? runs
     case "--only": only = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
     default:
-        FileHandle.standardError.write(Data("usage: exhibit-bench [--runs N] [--only ingest,probe,ledger,http,links,copies,s3,uploads]\n".utf8))
+        FileHandle.standardError.write(Data("usage: exhibit-bench [--runs N] [--only ingest,probe,ledger,http,links,web,copies,s3,uploads]\n".utf8))
         exit(2)
     }
 }
@@ -57,6 +57,12 @@ if wanted("s3") {
 }
 if wanted("links") {
     try LinkBench(
+        benchDir: benchDir, exhibit: exhibit, policies: policies,
+        nginxTemplate: root + "/Sources/ExhibitBench/nginx.conf.template", seconds: 10
+    ).run().print()
+}
+if wanted("web") {
+    try WebBench(
         benchDir: benchDir, exhibit: exhibit, policies: policies,
         nginxTemplate: root + "/Sources/ExhibitBench/nginx.conf.template", seconds: 10
     ).run().print()

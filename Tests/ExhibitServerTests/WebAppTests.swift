@@ -179,6 +179,95 @@ import Testing
         #expect(actions.filter { $0 == "user.signed-out" }.count == 1, "sign-outs recorded: \(actions)")
     }
 
+    /// The pages that decide things, in Chromium (Tests/Browser/web_manage.py): an admin adds a user (the token
+    /// shown once), disables, enables and re-tokens them; a supervisor records an outcome, and places and releases
+    /// legal holds on the case and on one exhibit; an investigator sees the hold and no control to release it; an
+    /// auditor no control at all; an exhibit's own custody record. Each is in the ledger, as from the API.
+    @Test func supervisorsAndAdminsDecideThingsInChromium() async throws {
+        let store = try await TestStore("web-manage")
+        let ingested = try await store.ingest([TestPaths.fixtures + "/mp4_h264.mp4", TestPaths.fixtures + "/avi_mjpeg.avi"])
+        let exhibitID = try #require(ingested.first?["exhibit"] as? String, "no exhibit id in \(ingested)")
+        let otherID = try #require(ingested.last?["exhibit"] as? String)
+        let server = try await LiveServer(storage: store.storage)
+        defer { server.terminate() }
+        let detail = try await HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421", token: store.tokens["jsmith"]).json()
+        let caseID = try #require((detail["case"] as? [String: Any])?["id"] as? String, "no case id in \(detail)")
+        let shots = TestPaths.packageRoot + "/.build/screenshots/web-app"
+        var arguments = ["python3", TestPaths.packageRoot + "/Tests/Browser/web_manage.py", "--base", server.url,
+                         "--case-id", caseID, "--exhibit-id", exhibitID, "--shots", shots]
+        for (flag, user) in [("admin", "root"), ("supervisor", "sup"), ("investigator", "jsmith"), ("auditor", "audit")] {
+            arguments += ["--\(flag)", user, "--\(flag)-token", try #require(store.tokens[user])]
+        }
+        let run = try await Subprocess.run("/usr/bin/env", arguments)
+        try #require(run.status == 0, "the Chromium run failed: \(run.err.suffix(3000))")
+        let seen = try #require(try JSONSerialization.jsonObject(with: run.stdout) as? [String: Any], "no JSON from the run: \(run.out)")
+
+        // Users.
+        #expect(seen["admin_users_link"] as? Int == 1, "the admin's header links to Users")
+        #expect(Set(seen["users_listed"] as? [String] ?? []).isSuperset(of: ["jsmith", "sup", "audit", "root"]), "\(seen["users_listed"] ?? "")")
+        #expect((seen["added_notice"] as? String)?.contains("pnew is added as investigator") == true, "\(seen["added_notice"] ?? "")")
+        #expect(seen["new_token_shown"] as? Bool == true, "the new user's token is shown once")
+        #expect(seen["new_token_in_url"] as? Bool == false, "the token is in the page's address")
+        #expect(seen["token_shown_again"] as? Int == 0, "the token is shown again on the next visit")
+        #expect((seen["newcomer_who"] as? String)?.contains("pnew") == true, "the new user signs in with the token: \(seen["newcomer_who"] ?? "")")
+        #expect((seen["disabled_row"] as? String)?.contains("disabled") == true, "\(seen["disabled_row"] ?? "")")
+        #expect((seen["newcomer_after_disable_url"] as? String)?.contains("/app/signin") == true, "a disabled user's session still works")
+        #expect((seen["enabled_row"] as? String)?.contains("active") == true, "\(seen["enabled_row"] ?? "")")
+        #expect(seen["second_token_differs"] as? Bool == true, "a new token is shown, not the old one")
+        #expect(seen["old_token_error"] as? String == "The name or the token is not right.", "the old token still signs in: \(seen["old_token_error"] ?? "")")
+        #expect((seen["second_token_who"] as? String)?.contains("pnew") == true, "the new token signs in: \(seen["second_token_who"] ?? "")")
+        #expect(seen["admin_self_actions"] as? Int == 0, "an admin is offered to disable or re-token themselves")
+        #expect(seen["supervisor_users_link"] as? Int == 0, "a supervisor's header links to Users")
+        #expect(seen["auditor_users_heading"] as? String == "Forbidden", "an auditor reads the Users page: \(seen["auditor_users_heading"] ?? "")")
+
+        // Status and holds.
+        #expect(seen["status_notice"] as? String == "The case's status is recorded.", "\(seen["status_notice"] ?? "")")
+        #expect(seen["status_badge"] as? String == "convicted", "\(seen["status_badge"] ?? "")")
+        #expect((seen["retention_after_status"] as? String)?.contains("2027") == true, "the retention follows the release date: \(seen["retention_after_status"] ?? "")")
+        #expect(seen["bad_status_heading"] as? String == "Bad Request", "\(seen["bad_status_heading"] ?? "")")
+        #expect((seen["bad_status_message"] as? String)?.contains("a release date goes only with the status convicted") == true, "\(seen["bad_status_message"] ?? "")")
+        #expect(seen["hold_notice"] as? String == "A legal hold now stands.")
+        #expect((seen["case_hold"] as? String)?.contains("Appeal lodged: keep everything") == true, "\(seen["case_hold"] ?? "")")
+        #expect(seen["hold_form_after_hold"] as? Int == 0, "a second hold is offered while one stands")
+        #expect(seen["investigator_status_form"] as? Int == 1, "an investigator (case.status) is offered the status form")
+        #expect(seen["investigator_release_form"] as? Int == 0, "an investigator (no hold.release) is offered to release the hold")
+        #expect((seen["investigator_sees_hold"] as? String)?.contains("Appeal lodged") == true)
+        #expect((seen["investigator_exhibit_hold_via_case"] as? String)?.contains("a hold on its case") == true, "\(seen["investigator_exhibit_hold_via_case"] ?? "")")
+        #expect(seen["investigator_exhibit_custody_link"] as? Int == 0, "an investigator (no custody.read) is offered the exhibit's custody record")
+        #expect(seen["release_notice"] as? String == "The legal hold is released.")
+        #expect(seen["case_hold_after_release"] as? String == "none", "\(seen["case_hold_after_release"] ?? "")")
+        #expect((seen["exhibit_hold"] as? String)?.contains("a hold on this exhibit") == true, "\(seen["exhibit_hold"] ?? "")")
+        #expect(seen["investigator_exhibit_release_form"] as? Int == 0)
+        #expect(seen["exhibit_hold_after_release"] as? String == "none", "\(seen["exhibit_hold_after_release"] ?? "")")
+        #expect(seen["auditor_controls"] as? Int == 0, "an auditor is offered a control that decides something")
+
+        // The exhibit's own record: its events, none of the other exhibit's.
+        let actions = seen["exhibit_custody_actions"] as? [String] ?? []
+        for action in ["custody.exported", "hold.released", "hold.set", "exhibit.ingested"] {
+            #expect(actions.contains(action), "the exhibit's record lacks \(action): \(actions)")
+        }
+        #expect(!actions.contains("case.status-changed"), "a case event in the exhibit's record: \(actions)")
+        #expect(seen["exhibit_custody_exhibits"] as? [String] == [exhibitID], "events of other exhibits: \(seen["exhibit_custody_exhibits"] ?? "") (the other is \(otherID))")
+        #expect((seen["exhibit_custody_heading"] as? String)?.hasPrefix("Custody record of") == true)
+        #expect((seen["admin_csp"] as? [String])?.isEmpty == true, "\(seen["admin_csp"] ?? "")")
+        #expect((seen["supervisor_csp"] as? [String])?.isEmpty == true, "\(seen["supervisor_csp"] ?? "")")
+        #expect(seen["leaked_words"] == nil, "words from the code on a page: \(seen["leaked_words"] ?? "")")
+        for page in ["users", "case-manage", "exhibit-custody"] {
+            for width in [1280, 390] {
+                #expect(FileManager.default.fileExists(atPath: "\(shots)/\(page)-\(width).png"), "no screenshot of \(page) at \(width) px")
+            }
+        }
+        // The ledger has each decision, by whom.
+        let events = try ExhibitCLI.jsonLines(try await store.run(["custody", "export", "--as", "audit", "--format", "jsonl"]))
+        func count(_ action: String, by actor: String) -> Int {
+            events.filter { $0["action"] as? String == action && $0["actor"] as? String == actor }.count
+        }
+        #expect(count("user.added", by: "root") == 1 && count("user.disabled", by: "root") == 1 && count("user.enabled", by: "root") == 1
+                && count("user.token-reissued", by: "root") == 1, "the admin's decisions in the ledger")
+        #expect(count("case.status-changed", by: "sup") == 1, "one status recorded (the refused one is not)")
+        #expect(count("hold.set", by: "sup") == 2 && count("hold.released", by: "sup") == 2, "two holds set and released")
+    }
+
     @Test func pagesSendStrictHeadersAndFormsWithoutTheirTokenAreRefused() async throws {
         let store = try await TestStore("web-forms")
         let server = try await LiveServer(storage: store.storage)

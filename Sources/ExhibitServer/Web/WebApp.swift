@@ -39,7 +39,7 @@ struct WebApp: Sendable {
     /// The templates, from the package's resources (`Web/Templates/*.mustache`).
     static func loadPages() -> MustacheLibrary {
         var templates: [String: MustacheTemplate] = [:]
-        for name in ["head", "foot", "signin", "cases", "case", "exhibit", "custody", "error"] {
+        for name in ["head", "foot", "signin", "cases", "case", "exhibit", "custody", "users", "error"] {
             guard let url = Bundle.module.url(forResource: name, withExtension: "mustache", subdirectory: "Templates"),
                   let text = try? String(contentsOf: url, encoding: .utf8),
                   let template = try? MustacheTemplate(string: text) else { continue }
@@ -63,6 +63,7 @@ struct WebApp: Sendable {
         router.get("/app/cases/{case}/custody", use: page(custodyPage))
         router.post("/app/custody/verify", use: page(verifyCustody))
         router.get("/app/static/{file}", use: staticFile)
+        registerManagement(on: router)
     }
 
     // MARK: Pages
@@ -151,13 +152,16 @@ struct WebApp: Sendable {
             retention = deadline.date.map { "due for review at \(Self.shown($0)) (\(deadline.because))" } ?? "not due: \(deadline.because)"
         }
         let hold = record.hold.map { "held since \(Self.shown($0.setAt)) by \($0.setBy): \($0.reason)" }
-        return try render("case", [
+        let notice = request.uri.queryValue("added").map { "\($0.prefix(32)) is now a member." }
+            ?? request.uri.queryValue("done").flatMap { Self.notices[$0] }
+        let values: [String: Any] = [
             "title": record.reference, "user": Self.user(actor, session), "case": Self.caseRow(record),
             "retention": retention,
             "exhibits": exhibits.map(Self.exhibitRow), "members": members,
             "canAddMember": actor.role.can(.caseMembers), "canUpload": actor.role.can(.exhibitUpload),
             "canReadCustody": actor.role.can(.custodyRead),
-        ].compacted(["hold": hold, "notice": request.uri.queryValue("added").map { "\($0.prefix(32)) is now a member." }]))
+        ].compacted(["hold": hold, "notice": notice])
+        return try render("case", values.merging(caseControls(record, actor)) { first, _ in first })
     }
 
     func addMember(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
@@ -216,6 +220,7 @@ struct WebApp: Sendable {
             }
         }
         values["lineage"] = lineage
+        values.merge(exhibitControls(exhibit, actor, request)) { first, _ in first }
         // Share links: shown to whoever may make, revoke or audit them; the links themselves only to those who
         // may download the footage (a link is a credential to it).
         let canCreateShare = actor.role.can(.shareCreate) && !exhibit.isWorkingCopy && exhibit.isLive
@@ -276,8 +281,10 @@ struct WebApp: Sendable {
         return try render("custody", try await custodyValues(record, request, actor, session))
     }
 
-    func custodyValues(_ record: CaseRecord, _ request: Request, _ actor: Actor, _ session: String) async throws -> [String: Any] {
-        let (events, total) = try await store.custodyTimeline(case: record.id, by: actor)
+    func custodyValues(
+        _ record: CaseRecord, _ request: Request, _ actor: Actor, _ session: String, exhibit: ExhibitRecord? = nil
+    ) async throws -> [String: Any] {
+        let (events, total) = try await store.custodyTimeline(case: record.id, exhibit: exhibit, by: actor)
         let kinds = ["exhibit", "share", "case", "user", "working-copy", "custody", "hold", "retention", "store"]
         let kind = request.uri.queryValue("kind").flatMap { kinds.contains($0) ? $0 : nil }
         let shown = events.filter { event in kind.map { event.action.hasPrefix($0 + ".") } ?? true }
@@ -449,7 +456,10 @@ struct WebApp: Sendable {
     }
 
     static func user(_ actor: Actor, _ session: String) -> [String: Any] {
-        ["name": actor.name, "role": actor.role.name, "csrf": EvidenceStore.csrfToken(forSession: session)]
+        [
+            "name": actor.name, "role": actor.role.name, "csrf": EvidenceStore.csrfToken(forSession: session),
+            "canManageUsers": actor.role.can(.userManage),
+        ]
     }
 
     static func caseRow(_ record: CaseRecord) -> [String: Any] {
