@@ -63,7 +63,7 @@ struct LinkBench {
 
     func wrk(_ url: String, headers: [String], connections: Int) -> WrkResult? {
         let out = benchDir + "/wrk.out"
-        var arguments = ["wrk", "-t2", "-c\(connections)", "-d\(seconds)s", "--latency"]
+        var arguments = ["wrk", "-t\(min(2, connections))", "-c\(connections)", "-d\(seconds)s", "--latency"]
         for header in headers { arguments += ["-H", header] }
         _ = Measure.spawn(arguments + [url], stdout: out)
         guard let text = try? String(contentsOfFile: out, encoding: .utf8) else { return nil }

@@ -129,6 +129,7 @@ try:
     admin.find_element(By.ID, "users-link").click()
     wait_for(admin, lambda: "/app/users" in admin.current_url)
     result["users_listed"] = [r.get_attribute("data-user") for r in admin.find_elements(By.CSS_SELECTOR, "table[aria-label='Users'] tbody tr")]
+    result["roles_listed"] = {r.get_attribute("data-role"): r.text for r in admin.find_elements(By.CSS_SELECTOR, "table[aria-label='Roles'] tbody tr")}
     admin.find_element(By.ID, "new-name").send_keys("pnew")
     Select(admin.find_element(By.ID, "new-role")).select_by_value("investigator")
     admin.find_element(By.ID, "new-full-name").send_keys("Priya New")
@@ -228,6 +229,10 @@ try:
     result["exhibit_custody_actions"] = [e.text for e in sup.find_elements(By.CSS_SELECTOR, "table[aria-label='Custody events'] tbody td code")]
     result["exhibit_custody_exhibits"] = sorted(set(e.text for e in sup.find_elements(By.CSS_SELECTOR, "table[aria-label='Custody events'] tbody tr td:nth-child(5)")))
     shoot(sup, "exhibit-custody")
+    Select(sup.find_element(By.ID, "kind")).select_by_value("hold")
+    submit(sup, "form.filters")
+    result["exhibit_custody_hold_only"] = [e.text for e in sup.find_elements(By.CSS_SELECTOR, "table[aria-label='Custody events'] tbody td code")]
+    result["exhibit_custody_filter_url"] = sup.current_url
     result["supervisor_csp"] = csp_violations(sup) + csp_violations(inv)
 finally:
     sup.quit()

@@ -249,6 +249,13 @@ import Testing
         #expect(!actions.contains("case.status-changed"), "a case event in the exhibit's record: \(actions)")
         #expect(seen["exhibit_custody_exhibits"] as? [String] == [exhibitID], "events of other exhibits: \(seen["exhibit_custody_exhibits"] ?? "") (the other is \(otherID))")
         #expect((seen["exhibit_custody_heading"] as? String)?.hasPrefix("Custody record of") == true)
+        let holdOnly = seen["exhibit_custody_hold_only"] as? [String] ?? []
+        #expect(holdOnly.sorted() == ["hold.released", "hold.set"], "filtered to hold events: \(holdOnly)")
+        #expect((seen["exhibit_custody_filter_url"] as? String)?.contains("/app/exhibits/\(exhibitID)/custody?kind=hold") == true,
+                "the filter stays on the exhibit's record: \(seen["exhibit_custody_filter_url"] ?? "")")
+        let roles = seen["roles_listed"] as? [String: String] ?? [:]
+        #expect(Set(roles.keys) == ["investigator", "supervisor", "auditor", "admin"], "the roles table: \(roles.keys.sorted())")
+        #expect(roles["auditor"]?.contains("custody.read") == true && roles["auditor"]?.contains("every case") == true, "\(roles["auditor"] ?? "")")
         #expect((seen["admin_csp"] as? [String])?.isEmpty == true, "\(seen["admin_csp"] ?? "")")
         #expect((seen["supervisor_csp"] as? [String])?.isEmpty == true, "\(seen["supervisor_csp"] ?? "")")
         #expect(seen["leaked_words"] == nil, "words from the code on a page: \(seen["leaked_words"] ?? "")")

@@ -133,6 +133,13 @@ extension WebApp {
         var values: [String: Any] = [
             "title": "Users", "user": Self.user(actor, session),
             "roles": store.policies.roles.roles.keys.sorted().map { ["value": $0, "selected": $0 == "investigator"] },
+            "roleTable": store.policies.roles.roles.values.sorted { $0.name < $1.name }.map { role -> [String: Any] in
+                [
+                    "name": role.name, "description": role.description,
+                    "scope": role.scope == .all ? "every case" : "the cases they open or are added to",
+                    "permissions": role.permissions.map(\.rawValue).sorted().joined(separator: ", "),
+                ]
+            },
             "users": users.map { user -> [String: Any] in
                 let token: String
                 if user.disabledAt != nil {

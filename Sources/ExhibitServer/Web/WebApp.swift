@@ -236,6 +236,7 @@ struct WebApp: Sendable {
                 return [
                     "id": share.id, "recipient": share.recipient ?? "—", "createdBy": share.createdBy, "createdAt": Self.shown(share.createdAt),
                     "expiresAt": Self.shown(share.expiresAt), "downloads": share.maxDownloads.map { "\(share.downloads) of \($0)" } ?? "\(share.downloads)",
+                    "played": share.playedBytes > 0 ? Self.human(share.playedBytes) : "—",
                     "state": state, "canRevoke": actor.role.can(.shareRevoke) && share.revokedAt == nil, "csrf": csrf,
                 ]
             }
