@@ -7,6 +7,11 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// The two modules whose loops run over every byte and every packet (chunking, probing) are optimised in debug
+/// builds too: the test suite chunks gigabytes and probes thousands of files, and at -Onone those loops took about
+/// twice the time (a raw H.264 probe 87 ms instead of 41). The rest stays -Onone, for the debugger.
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "exhibit",
     platforms: [.macOS(.v15)],
@@ -73,7 +78,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings + optimisedInDebug
         ),
 
         .target(
@@ -83,7 +88,7 @@ let package = Package(
                 "CheckedInput",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings + optimisedInDebug
         ),
 
         .target(
