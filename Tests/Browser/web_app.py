@@ -258,6 +258,7 @@ try:
         driver.find_element(By.ID, "custody-link").click()
         wait_for(driver, lambda: "/custody" in driver.current_url)
         result["custody_actions"] = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "table[aria-label='Custody events'] tbody td code")]
+        result["custody_exhibit_cells"] = sorted(set(e.text for e in driver.find_elements(By.CSS_SELECTOR, "table[aria-label='Custody events'] tbody tr td:nth-child(5) a")))
         csv = driver.execute_async_script(
             "var done = arguments[arguments.length - 1];"
             "fetch(document.getElementById('export-csv').href, {credentials: 'same-origin'})"

@@ -158,6 +158,8 @@ import Testing
         let custody = seen["custody_actions"] as? [String] ?? []
         #expect(custody.contains("exhibit.ingested"), "the case's timeline: \(custody)")
         #expect(custody.first == "custody.exported", "reading the timeline is recorded, and shown first: \(custody.prefix(3))")
+        let named = seen["custody_exhibit_cells"] as? [String] ?? []
+        #expect(!named.isEmpty && named.allSatisfy { $0.hasPrefix("JS/") }, "the custody record names exhibits by their references: \(named)")
         let csv = seen["custody_csv"] as? [String: Any] ?? [:]
         #expect(csv["status"] as? Int == 200, "the CSV export through the session: \(csv)")
         #expect((csv["head"] as? String)?.contains("seq") == true, "the CSV's header: \(csv)")
@@ -247,7 +249,9 @@ import Testing
             #expect(actions.contains(action), "the exhibit's record lacks \(action): \(actions)")
         }
         #expect(!actions.contains("case.status-changed"), "a case event in the exhibit's record: \(actions)")
-        #expect(seen["exhibit_custody_exhibits"] as? [String] == [exhibitID], "events of other exhibits: \(seen["exhibit_custody_exhibits"] ?? "") (the other is \(otherID))")
+        let reference = try #require(ingested.first?["reference"] as? String)
+        #expect(seen["exhibit_custody_exhibits"] as? [String] == [reference],
+                "the exhibit's record names other exhibits, or names them by id (\(exhibitID)): \(seen["exhibit_custody_exhibits"] ?? "") (the other is \(otherID))")
         #expect((seen["exhibit_custody_heading"] as? String)?.hasPrefix("Custody record of") == true)
         let holdOnly = seen["exhibit_custody_hold_only"] as? [String] ?? []
         #expect(holdOnly.sorted() == ["hold.released", "hold.set"], "filtered to hold events: \(holdOnly)")

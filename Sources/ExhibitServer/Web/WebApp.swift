@@ -286,6 +286,9 @@ struct WebApp: Sendable {
         _ record: CaseRecord, _ request: Request, _ actor: Actor, _ session: String, exhibit: ExhibitRecord? = nil
     ) async throws -> [String: Any] {
         let (events, total) = try await store.custodyTimeline(case: record.id, exhibit: exhibit, by: actor)
+        // Exhibits by the references people use (one query for the case), their ids as the link and the title.
+        let references = Dictionary(
+            try await store.exhibits(in: record.id, for: actor).map { ($0.id, $0.reference) }, uniquingKeysWith: { first, _ in first })
         let kinds = ["exhibit", "share", "case", "user", "working-copy", "custody", "hold", "retention", "store"]
         let kind = request.uri.queryValue("kind").flatMap { kinds.contains($0) ? $0 : nil }
         let shown = events.filter { event in kind.map { event.action.hasPrefix($0 + ".") } ?? true }
@@ -306,6 +309,7 @@ struct WebApp: Sendable {
                 return [
                     "seq": event.seq, "at": event.at, "atShown": Self.shown(event.at), "actor": event.actor, "role": event.role ?? "",
                     "action": event.action, "detail": detail, "exhibit": event.exhibit ?? "",
+                    "exhibitReference": event.exhibit.map { references[$0] ?? $0 } ?? "", "hasExhibit": event.exhibit != nil,
                     // Where from, in short (the address, or cli:user@host); the whole client line as its title.
                     "client": String((event.client ?? "").split(separator: " ").first ?? "").prefix(60), "clientFull": event.client ?? "",
                 ]
