@@ -1,7 +1,8 @@
 #!/bin/sh
 # Regenerates the committed test videos with ffmpeg (`make fixtures`). Small on purpose: under 3 MB in all.
-# Every file is made from FFmpeg's synthetic sources with a single thread and -bitexact, so reruns give the
-# same bytes on the same FFmpeg version.
+# Every file is made from FFmpeg's synthetic sources with a single thread and -bitexact; even so libx264 and
+# libx265 do not give the same bytes on every run, so a rerun changes the committed H.264/HEVC files: run it to
+# add a fixture, and commit only the new file (the tests use the committed bytes).
 set -eu
 cd "$(dirname "$0")"
 ff() { ffmpeg -nostdin -v error -y -threads 1 "$@"; }
