@@ -10,13 +10,6 @@ struct LinkBench {
     let seconds: Int
     let connections = 32
 
-    struct WrkResult {
-        let requestsPerSecond: Double
-        let p50: Double
-        let p99: Double
-        let errors: String
-    }
-
     func run() throws -> Table {
         let root = benchDir + "/links"
         Measure.shell("rm -rf '\(root)' && mkdir -p '\(root)/files'")
@@ -42,7 +35,7 @@ struct LinkBench {
         var table = Table(
             title: "64 KiB through a share link vs nginx, wrk -t2 -c\(connections) -d\(seconds)s on loopback",
             header: ["what", "requests/s", "p50 ms", "p99 ms", "Exhibit ÷ it", "errors"])
-        func row(_ name: String, _ result: WrkResult?, _ ours: WrkResult?) {
+        func row(_ name: String, _ result: Wrk.Result?, _ ours: Wrk.Result?) {
             guard let result else { return table.rows.append([name, "failed", "", "", "", ""]) }
             table.rows.append([
                 name, fmt(result.requestsPerSecond, 0), fmt(result.p50, 2), fmt(result.p99, 2),
@@ -57,33 +50,8 @@ struct LinkBench {
         return table
     }
 
-    func wrk(_ url: String, range: String?) -> WrkResult? {
-        wrk(url, headers: range.map { ["Range: \($0)"] } ?? [], connections: connections)
-    }
-
-    func wrk(_ url: String, headers: [String], connections: Int) -> WrkResult? {
-        let out = benchDir + "/wrk.out"
-        var arguments = ["wrk", "-t\(min(2, connections))", "-c\(connections)", "-d\(seconds)s", "--latency"]
-        for header in headers { arguments += ["-H", header] }
-        _ = Measure.spawn(arguments + [url], stdout: out)
-        guard let text = try? String(contentsOfFile: out, encoding: .utf8) else { return nil }
-        func value(after label: String) -> String? {
-            guard let line = text.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(label) }) else { return nil }
-            return line.trimmingCharacters(in: .whitespaces).dropFirst(label.count).split(separator: " ").first.map(String.init)
-        }
-        func milliseconds(_ text: String?) -> Double {
-            guard let text else { return .nan }
-            if text.hasSuffix("us") { return (Double(text.dropLast(2)) ?? .nan) / 1000 }
-            if text.hasSuffix("ms") { return Double(text.dropLast(2)) ?? .nan }
-            if text.hasSuffix("s") { return (Double(text.dropLast(1)) ?? .nan) * 1000 }
-            return .nan
-        }
-        guard let rps = value(after: "Requests/sec:").flatMap(Double.init) else { return nil }
-        var errors = ""
-        if let line = text.split(separator: "\n").first(where: { $0.contains("Non-2xx") || $0.contains("Socket errors") }) {
-            errors = line.trimmingCharacters(in: .whitespaces)
-        }
-        return WrkResult(requestsPerSecond: rps, p50: milliseconds(value(after: "50%")), p99: milliseconds(value(after: "99%")), errors: errors)
+    func wrk(_ url: String, range: String?) -> Wrk.Result? {
+        Wrk(benchDir: benchDir, seconds: seconds).run(url, headers: range.map { ["Range: \($0)"] } ?? [], connections: connections)
     }
 }
 

@@ -6,7 +6,6 @@ struct WebBench {
     let benchDir: String
     let exhibit: String
     let policies: String
-    let nginxTemplate: String
     let seconds: Int
     let exhibits = 1000
 
@@ -38,17 +37,17 @@ struct WebBench {
 
         // One connection gives the time one request takes (the server-side render, on loopback); eight, the
         // throughput of both cores.
-        let links = LinkBench(benchDir: benchDir, exhibit: exhibit, policies: policies, nginxTemplate: nginxTemplate, seconds: seconds)
+        let wrk = Wrk(benchDir: benchDir, seconds: seconds)
         let jsonURL = server.base + "/v1/cases/\(caseID)/exhibits", pageURL = server.base + "/app/cases/\(caseID)"
         let bearer = ["Authorization: Bearer \(server.token)"], cookie = ["Cookie: exhibit_session=\(session)"]
-        let htmlOne = links.wrk(pageURL, headers: cookie, connections: 1)
-        let jsonOne = links.wrk(jsonURL, headers: bearer, connections: 1)
-        let html = links.wrk(pageURL, headers: cookie, connections: 8)
-        let json = links.wrk(jsonURL, headers: bearer, connections: 8)
+        let htmlOne = wrk.run(pageURL, headers: cookie, connections: 1)
+        let jsonOne = wrk.run(jsonURL, headers: bearer, connections: 1)
+        let html = wrk.run(pageURL, headers: cookie, connections: 8)
+        let json = wrk.run(jsonURL, headers: bearer, connections: 8)
         var table = Table(
             title: "A case of \(exhibits) exhibits: its page (HTML, signed in) vs its JSON list, wrk -d\(seconds)s on loopback",
             header: ["what", "requests/s", "p50 ms", "p99 ms", "page ÷ it"])
-        func row(_ name: String, _ result: LinkBench.WrkResult?, _ ours: LinkBench.WrkResult?) {
+        func row(_ name: String, _ result: Wrk.Result?, _ ours: Wrk.Result?) {
             guard let result else { return table.rows.append([name, "failed", "", "", ""]) }
             table.rows.append([
                 name, fmt(result.requestsPerSecond, 1), fmt(result.p50, 1), fmt(result.p99, 1),

@@ -62,10 +62,7 @@ if wanted("links") {
     ).run().print()
 }
 if wanted("web") {
-    try WebBench(
-        benchDir: benchDir, exhibit: exhibit, policies: policies,
-        nginxTemplate: root + "/Sources/ExhibitBench/nginx.conf.template", seconds: 10
-    ).run().print()
+    try WebBench(benchDir: benchDir, exhibit: exhibit, policies: policies, seconds: 10).run().print()
 }
 if wanted("copies") {
     try WorkingCopyBench(benchDir: benchDir, runs: runs).run().print()

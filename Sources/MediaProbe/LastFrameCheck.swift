@@ -118,10 +118,8 @@ enum LastSliceCheck {
         guard let lastPicture = units.lastIndex(where: { isPicture(type($0)) }) else {
             return "the last access unit holds no picture (the file ends after the first NAL units of the next one)"
         }
-        for unit in units[(lastPicture + 1)...] where !mayFollow.contains(type(unit)) && !unspecified.contains(type(unit)) {
-            return "the file ends in the next access unit, after its NAL unit of type \(type(unit)) (its picture is missing)"
-        }
-        return nil
+        let next = units[(lastPicture + 1)...].map(type).first { !mayFollow.contains($0) && !unspecified.contains($0) }
+        return next.map { "the file ends in the next access unit, after its NAL unit of type \($0) (its picture is missing)" }
     }
 
     /// True when the last packet's pictures change once bytes follow it: its last slice was cut short. `asRead`

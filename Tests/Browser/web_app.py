@@ -5,9 +5,8 @@ usage: web_app.py --base URL --user NAME --token T --auditor NAME --auditor-toke
 Prints one JSON object with a field per check. Screenshots of every page at 1280 and 390 pixels wide go to DIR.
 """
 import argparse, json, os, time
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
+import chromium
+from chromium import browser, csp_violations, wait_for
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -24,41 +23,8 @@ os.makedirs(args.shots, exist_ok=True)
 result = {}
 
 
-def browser():
-    options = Options()
-    for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"]:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(30)
-    return driver
-
-
 def shoot(driver, name):
-    """Both widths; the page is re-laid out at each. Also notes words that leak from the code into the page."""
-    text = driver.execute_script("return document.body.innerText")
-    for word in ("nil", "Optional(", "undefined", "{{"):
-        if (" " + word + " ") in (" " + text.replace("\n", " ") + " ") or (word != "nil" and word in text):
-            result.setdefault("leaked_words", []).append(f"{name}: {word}")
-    for width in (1280, 390):
-        driver.set_window_size(width, 900)
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(width, max(900, min(height, 4000)))
-        driver.save_screenshot(os.path.join(args.shots, f"{name}-{width}.png"))
-    driver.set_window_size(1280, 900)
-
-
-def csp_violations(driver):
-    return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
-
-
-def wait_for(driver, condition, seconds=10):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+    chromium.shoot(driver, name, args.shots, result)
 
 
 def type_keys(driver, text):

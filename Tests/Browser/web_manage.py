@@ -8,13 +8,13 @@ usage: web_manage.py --base URL --admin NAME --admin-token T --supervisor NAME -
 
 Prints one JSON object with a field per check. Screenshots at 1280 and 390 pixels wide go to DIR.
 """
-import argparse, json, os, time
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
+import argparse, json, os
+import chromium
+from chromium import browser, csp_violations, wait_for
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 parser = argparse.ArgumentParser()
 for name in ["base", "admin", "admin-token", "supervisor", "supervisor-token", "investigator", "investigator-token",
@@ -25,58 +25,8 @@ os.makedirs(args.shots, exist_ok=True)
 result = {}
 
 
-def browser():
-    options = Options()
-    for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"]:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(30)
-    return driver
-
-
 def shoot(driver, name):
-    """Both widths; the page is re-laid out at each. Also notes words that leak from the code into the page."""
-    text = driver.execute_script("return document.body.innerText")
-    for word in ("nil", "Optional(", "undefined", "{{"):
-        if (" " + word + " ") in (" " + text.replace("\n", " ") + " ") or (word != "nil" and word in text):
-            result.setdefault("leaked_words", []).append(f"{name}: {word}")
-    for width in (1280, 390):
-        driver.set_window_size(width, 900)
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(width, max(900, min(height, 4000)))
-        driver.save_screenshot(os.path.join(args.shots, f"{name}-{width}.png"))
-    driver.set_window_size(1280, 900)
-
-
-def csp_violations(driver):
-    return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
-
-
-def wait_for(driver, condition, seconds=10):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def type_keys(driver, text):
-    driver.switch_to.active_element.send_keys(text)
-
-
-def sign_in_with_keyboard(driver, name, token):
-    """Only keys: the name field has the focus; Tab to the token; Enter submits."""
-    driver.get(args.base + "/app")
-    wait_for(driver, lambda: "/app/signin" in driver.current_url)
-    focused = driver.switch_to.active_element.get_attribute("id")
-    type_keys(driver, name)
-    type_keys(driver, Keys.TAB)
-    second = driver.switch_to.active_element.get_attribute("id")
-    type_keys(driver, token)
-    type_keys(driver, Keys.ENTER)
-    return focused, second
+    chromium.shoot(driver, name, args.shots, result)
 
 
 def sign_in(driver, name, token):
@@ -99,22 +49,8 @@ def submit(driver, form_selector):
     """Submits a form with its button, and waits for the next page to be loaded (the old one's root gone stale)."""
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, form_selector + " button[type='submit']").click()
-
-    def replaced():
-        try:
-            old.tag_name
-            return False
-        except Exception:
-            return True
-
-    def loaded():
-        try:
-            return driver.execute_script("return document.readyState") == "complete"
-        except Exception:
-            return False
-
-    wait_for(driver, replaced)
-    wait_for(driver, loaded)
+    WebDriverWait(driver, 10).until(staleness_of(old))
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 case_url = args.base + "/app/cases/" + args.case_id

@@ -261,9 +261,9 @@ struct WebApp: Sendable {
             }
             maxDownloads = number
         }
-        func optional(_ name: String) -> String? { form[name].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 } }
         let created = try await store.createShare(
-            exhibit, expiresIn: expiresIn, maxDownloads: maxDownloads, recipient: optional("recipient"), note: optional("note"), by: actor)
+            exhibit, expiresIn: expiresIn, maxDownloads: maxDownloads, recipient: Self.field(form, "recipient"),
+            note: Self.field(form, "note"), by: actor)
         return Self.redirect("/app/exhibits/\(exhibit.id)?shared=\(created.share.id)")
     }
 

@@ -1,0 +1,44 @@
+"""What the browser walks share: a headless Chromium with its console log, screenshots of a page at both
+widths (noting words of the code that leak into it), the page's Content-Security-Policy violations, and waiting
+for a condition."""
+import os, time
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+
+
+def browser():
+    options = Options()
+    for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def shoot(driver, name, shots, result):
+    """Both widths; the page is re-laid out at each. Also notes words that leak from the code into the page."""
+    text = driver.execute_script("return document.body.innerText")
+    for word in ("nil", "Optional(", "undefined", "{{"):
+        if (" " + word + " ") in (" " + text.replace("\n", " ") + " ") or (word != "nil" and word in text):
+            result.setdefault("leaked_words", []).append(f"{name}: {word}")
+    for width in (1280, 390):
+        driver.set_window_size(width, 900)
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(width, max(900, min(height, 4000)))
+        driver.save_screenshot(os.path.join(shots, f"{name}-{width}.png"))
+    driver.set_window_size(1280, 900)
+
+
+def csp_violations(driver):
+    return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
+
+
+def wait_for(driver, condition, seconds=10):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
