@@ -31,6 +31,15 @@ public enum CustodyAction: String, Sendable, CaseIterable, Codable {
     case shareServed = "share.served"
     case shareDownloaded = "share.downloaded"
     case shareRefused = "share.refused"
+    // Footage requests.
+    case requestCreated = "request.created"
+    case requestOpened = "request.opened"
+    case requestClockChecked = "request.clock-checked"
+    case requestUploadStarted = "request.upload.started"
+    case requestSubmitted = "request.submitted"
+    case requestRevoked = "request.revoked"
+    case requestExpired = "request.expired"
+    case requestRefused = "request.refused"
     // Retention and holds.
     case holdSet = "hold.set"
     case holdReleased = "hold.released"

@@ -350,9 +350,17 @@ public final class EvidenceStore: Sendable {
     /// then one catalog transaction with the exhibit and its `exhibit.ingested` event (with `extraDetails`).
     func record(
         _ stored: BlobStore.PutResult, filename name: String, in record: CaseRecord, by actor: Actor, time: TimeCoverage.Inputs,
-        uploadID: String? = nil, extraDetails: [String: JSONValue] = [:]
+        uploadID: String? = nil, through request: FootageRequest? = nil, extraDetails: [String: JSONValue] = [:]
     ) async throws -> Ingested {
-        guard let user = try await catalog.user(named: actor.name) else { throw ExhibitError(.unauthorized, "no user \(actor.name)") }
+        // Footage that came through a request is numbered under the request's prefix, and answered for by the
+        // investigator who made the request; its event names the request as the actor.
+        let initials: String, uploadedBy: String
+        if let request {
+            (initials, uploadedBy) = (request.prefix, request.createdBy)
+        } else {
+            guard let user = try await catalog.user(named: actor.name) else { throw ExhibitError(.unauthorized, "no user \(actor.name)") }
+            (initials, uploadedBy) = (user.initials, actor.name)
+        }
         // One rule for every way in (a single upload, a resumable one, the command line): an empty file holds no
         // footage and is not an exhibit.
         guard stored.blob.size > 0 else { throw ExhibitError(.badRequest, Self.emptyFile) }
@@ -370,10 +378,11 @@ public final class EvidenceStore: Sendable {
             integrity: String(decoding: try encoder.encode(report.integrity), as: UTF8.self),
             verdict: report.integrity.verdict.rawValue)
         var new = NewExhibit(
-            id: Identifier.make("ex_"), caseID: record.id, initials: user.initials, filename: name,
-            blob: stored.blob.digest, size: stored.blob.size, chunks: stored.chunkCount, uploadedBy: actor.name,
+            id: Identifier.make("ex_"), caseID: record.id, initials: initials, filename: name,
+            blob: stored.blob.digest, size: stored.blob.size, chunks: stored.chunkCount, uploadedBy: uploadedBy,
             media: media, coverage: String(decoding: try encoder.encode(coverage), as: UTF8.self))
         new.uploadID = uploadID
+        new.requestID = request?.id
         let id = new.id
         let (exhibit, event) = try await catalog.insertExhibit(new) { reference in
             var details: [String: JSONValue] = [

@@ -134,8 +134,12 @@ extension EvidenceStore {
 
     /// An upload of the actor's: someone else's does not exist for them; an expired one is gone.
     public func findUpload(_ id: String, for actor: Actor) async throws -> UploadRecord {
-        guard id.count <= 40, let upload = try await catalog.upload(id: id), upload.owner == actor.name,
-              upload.state != .terminated
+        // A user's own uploads are theirs alone; a request's link reaches only the uploads started through it.
+        let owned: (UploadRecord) -> Bool = { upload in
+            if let request = actor.requestID { return upload.requestID == request }
+            return upload.requestID == nil && upload.owner == actor.name
+        }
+        guard id.count <= 40, let upload = try await catalog.upload(id: id), owned(upload), upload.state != .terminated
         else { throw ExhibitError(.notFound, "no upload \(id.prefix(40))") }
         if upload.state == .expired || (upload.state == .open && upload.expiresAt <= timestamp) {
             throw ExhibitError(.gone, "the upload expired at \(upload.expiresAt) with \(upload.offset) of \(upload.length) bytes; start it again")
@@ -277,12 +281,27 @@ extension EvidenceStore {
         }
         guard let record = try await catalog.caseRecord(upload.caseID) else { throw ExhibitError(.notFound, "the case is gone") }
         let time = try upload.timeInputs.map { try JSONDecoder().decode(TimeCoverage.Inputs.self, from: Data($0.utf8)) } ?? .init()
+        let request: FootageRequest?
+        do {
+            request = try await requestForCompletion(upload)
+        } catch {
+            try await catalog.endUpload(id: upload.id, state: .failed, error: "\(error)")
+            endSession(upload.id)
+            throw error
+        }
+        var details: [String: JSONValue] = [
+            "upload": .string(upload.id), "resumptions": .int(Int64(upload.resumptions)), "requests": .int(Int64(upload.patches)),
+            "client_sha256": JSONValue(upload.expectedSHA256), "created_from": JSONValue(upload.client),
+        ]
+        if let request {
+            details["submitted_via"] = .string(request.reference)
+            details["request"] = .string(request.id)
+            details["submitted_by"] = .string(request.ownerName)
+            details["client"] = .string(actor.client)
+        }
         let ingested = try await self.record(
-            stored, filename: upload.filename, in: record, by: actor, time: time, uploadID: upload.id,
-            extraDetails: [
-                "upload": .string(upload.id), "resumptions": .int(Int64(upload.resumptions)), "requests": .int(Int64(upload.patches)),
-                "client_sha256": JSONValue(upload.expectedSHA256), "created_from": JSONValue(upload.client),
-            ])
+            stored, filename: upload.filename, in: record, by: actor, time: time, uploadID: upload.id, through: request,
+            extraDetails: details)
         endSession(upload.id)
         return ingested
     }

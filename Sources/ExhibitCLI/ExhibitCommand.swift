@@ -11,6 +11,7 @@ public struct ExhibitCommand: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, UserCommand.self, CaseCommand.self, Ingest.self, Show.self, Cat.self, Derive.self, ShareCommand.self,
+            RequestCommand.self,
             Probe.self, Keys.self,
             CustodyCommand.self,
             Upload.self, HoldCommand.self, RetentionCommand.self, Restore.self,

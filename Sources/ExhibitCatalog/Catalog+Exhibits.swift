@@ -19,11 +19,12 @@ extension Catalog {
             let reference = "\(exhibit.initials)/\(number)"
             try db.execute(
                 """
-                INSERT INTO exhibits (id, case_id, reference, initials, number, filename, blob, uploaded_by, uploaded_at, coverage)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO exhibits (id, case_id, reference, initials, number, filename, blob, uploaded_by, uploaded_at, coverage,
+                                      request_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [exhibit.id, exhibit.caseID, reference, exhibit.initials, number, exhibit.filename, exhibit.blob.hex,
-                 exhibit.uploadedBy, at, exhibit.coverage])
+                 exhibit.uploadedBy, at, exhibit.coverage, exhibit.requestID])
             if let uploadID = exhibit.uploadID {
                 // The upload becomes this exhibit in the same transaction, once: a second finisher finds it done.
                 let changed = try db.execute(

@@ -9,18 +9,20 @@ public import NIOCore
 extension Catalog {
     /// Adds an upload unless its owner, or everyone, already has as many open as `limits` allow (`tooMany`).
     public func insertUpload(_ upload: UploadRecord, limits: OpenUploadLimits) async throws {
-        try await write { db in
-            let row = try db.fetchOne(CatalogRows.countOpenUploads, [upload.owner, upload.createdAt])
-            try limits.check(all: row.map { $0[0] as Int64 } ?? 0, owner: row.map { $0[1] as Int64 } ?? 0, name: upload.owner)
-            try db.execute(
-                """
-                INSERT INTO uploads (id, owner, case_id, filename, length, "offset", metadata, expected_sha256, time_inputs,
-                                     entries, tail_start, created_at, updated_at, expires_at, state, client)
-                VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, '', 0, ?, ?, ?, 'open', ?)
-                """,
-                [upload.id, upload.owner, upload.caseID, upload.filename, upload.length, upload.metadata, upload.expectedSHA256,
-                 upload.timeInputs, upload.createdAt, upload.updatedAt, upload.expiresAt, upload.client])
-        }
+        try await write { db in try self.insertUpload(upload, limits: limits, in: db) }
+    }
+
+    func insertUpload(_ upload: UploadRecord, limits: OpenUploadLimits, in db: any CatalogSession) throws {
+        let row = try db.fetchOne(CatalogRows.countOpenUploads, [upload.owner, upload.createdAt])
+        try limits.check(all: row.map { $0[0] as Int64 } ?? 0, owner: row.map { $0[1] as Int64 } ?? 0, name: upload.owner)
+        try db.execute(
+            """
+            INSERT INTO uploads (id, owner, case_id, filename, length, "offset", metadata, expected_sha256, time_inputs,
+                                 entries, tail_start, created_at, updated_at, expires_at, state, client, request_id)
+            VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, '', 0, ?, ?, ?, 'open', ?, ?)
+            """,
+            [upload.id, upload.owner, upload.caseID, upload.filename, upload.length, upload.metadata, upload.expectedSHA256,
+             upload.timeInputs, upload.createdAt, upload.updatedAt, upload.expiresAt, upload.client, upload.requestID])
     }
 
     public func upload(id: String) async throws -> UploadRecord? {

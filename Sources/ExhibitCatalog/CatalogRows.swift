@@ -39,8 +39,10 @@ package enum CatalogRows {
 
     /// Exhibits with their case reference and their blob's size, media and integrity (`exhibit(_:)`).
     package static let exhibitSelect = """
-        SELECT e.*, c.reference AS case_reference, b.size AS size, b.media AS media, b.integrity AS integrity
+        SELECT e.*, c.reference AS case_reference, b.size AS size, b.media AS media, b.integrity AS integrity,
+               r.reference AS request_reference, r.owner_name AS request_owner
         FROM exhibits e JOIN cases c ON c.id = e.case_id JOIN blobs b ON b.sha256 = e.blob
+        LEFT JOIN footage_requests r ON r.id = e.request_id
         """
 
     /// What a blob column that is not 64 hex digits reads as (all zeros: no footage hashes to it, so scrub and every
@@ -65,6 +67,9 @@ package enum CatalogRows {
             masterID: row["master_id"], lineage: decode(Lineage.self, "lineage"),
             workingCopyStatus: row["working_copy_status"], workingCopyError: row["working_copy_error"])
         record.state = row["state"]
+        if let requestID = row["request_id"] as String?, let reference = row["request_reference"] as String? {
+            record.submittedThrough = SubmittedThrough(requestID: requestID, requestReference: reference, owner: row["request_owner"] ?? "")
+        }
         if let requestedAt = row["deletion_requested_at"] as String? {
             record.deletion = ExhibitDeletion(
                 requestedAt: requestedAt, requestedBy: row["deletion_requested_by"], reason: row["deletion_reason"],
@@ -111,13 +116,15 @@ package enum CatalogRows {
     }
 
     package static func upload(_ row: any CatalogRow) -> UploadRecord {
-        UploadRecord(
+        var upload = UploadRecord(
             id: row["id"], owner: row["owner"], caseID: row["case_id"], filename: row["filename"], length: row["length"],
             offset: row["offset"], metadata: row["metadata"], expectedSHA256: row["expected_sha256"], timeInputs: row["time_inputs"],
             entries: UploadRecord.parseEntries(row["entries"]), tailStart: row["tail_start"], createdAt: row["created_at"],
             updatedAt: row["updated_at"], expiresAt: row["expires_at"], state: row["state"], exhibitID: row["exhibit_id"],
             error: row["error"], patches: row["patches"], resumptions: row["resumptions"], interrupted: row["interrupted"],
             client: row["client"])
+        upload.requestID = row["request_id"]
+        return upload
     }
 
     /// From `SELECT seq, at, actor, role, action, exhibit, "case", details, client, prev_hash, hash …`.

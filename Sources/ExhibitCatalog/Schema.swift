@@ -249,12 +249,61 @@ public enum Schema {
             CREATE INDEX web_sessions_by_user ON web_sessions("user", ended_at);
             """
         },
+        Migration(name: "v10: footage requests") { _ in
+            """
+            CREATE TABLE footage_requests (
+                id TEXT PRIMARY KEY,
+                reference TEXT NOT NULL UNIQUE,
+                case_id TEXT NOT NULL REFERENCES cases(id),
+                created_by TEXT NOT NULL REFERENCES users(name),
+                created_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                window_from TEXT NOT NULL,
+                window_to TEXT NOT NULL,
+                location TEXT NOT NULL,
+                camera TEXT,
+                owner_name TEXT NOT NULL,
+                owner_contact TEXT,
+                note TEXT,
+                prefix TEXT NOT NULL,
+                max_files {int} NOT NULL,
+                max_file_size {int} NOT NULL,
+                max_total_size {int} NOT NULL,
+                max_submissions {int} NOT NULL,
+                submissions {int} NOT NULL DEFAULT 0,
+                opens {int} NOT NULL DEFAULT 0,
+                first_opened_at TEXT,
+                last_opened_at TEXT,
+                clock_offset {int},
+                clock_checked_at TEXT,
+                revoked_at TEXT,
+                revoked_by TEXT,
+                revoked_reason TEXT,
+                expiry_recorded {int} NOT NULL DEFAULT 0
+            );
+            CREATE INDEX footage_requests_by_case ON footage_requests(case_id, created_at);
+            CREATE TABLE request_receipts (
+                request_id TEXT NOT NULL REFERENCES footage_requests(id),
+                number {int} NOT NULL,
+                submitted_at TEXT NOT NULL,
+                receipt TEXT NOT NULL,
+                PRIMARY KEY (request_id, number)
+            );
+            ALTER TABLE uploads ADD COLUMN request_id TEXT REFERENCES footage_requests(id);
+            ALTER TABLE exhibits ADD COLUMN request_id TEXT REFERENCES footage_requests(id);
+            ALTER TABLE exhibits ADD COLUMN submission {int};
+            CREATE INDEX uploads_by_request ON uploads(request_id) WHERE request_id IS NOT NULL;
+            CREATE INDEX exhibits_by_request ON exhibits(request_id) WHERE request_id IS NOT NULL;
+            """
+        },
     ]
 
     /// The tables in an order that satisfies every foreign key, each with the order its rows are copied in (moving a
     /// catalog from SQLite into PostgreSQL).
     package static let copyOrder: [(table: String, order: String)] = [
-        ("users", "name"), ("cases", "created_at, id"), ("case_members", "case_id, \"user\""), ("blobs", "sha256"),
+        ("users", "name"), ("cases", "created_at, id"), ("case_members", "case_id, \"user\""),
+        ("footage_requests", "created_at, id"), ("request_receipts", "request_id, number"), ("blobs", "sha256"),
         ("exhibits", "master_id IS NOT NULL, uploaded_at, id"), ("shares", "created_at, id"),
         ("share_views", "share_id, view_id, kind"), ("case_statuses", "id"), ("holds", "set_at, id"), ("uploads", "created_at, id"),
         ("upload_tails", "upload_id"), ("web_sessions", "created_at, token_hash"), ("custody_events", "seq"), ("checkpoints", "id"),

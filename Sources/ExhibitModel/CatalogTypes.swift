@@ -17,6 +17,8 @@ public struct NewExhibit: Sendable {
     public let coverage: String?
     /// The resumable upload this exhibit completes (marked completed in the same transaction).
     public var uploadID: String? = nil
+    /// The footage request it came through.
+    public var requestID: String? = nil
 
     package init(id: String, caseID: String, initials: String, filename: String, blob: SHA256Digest, size: Int64, chunks: Int, uploadedBy: String, media: MediaJSON, coverage: String?, uploadID: String? = nil) {
         self.id = id
@@ -158,6 +160,8 @@ public struct UploadRecord: Sendable {
     /// The last PATCH was cut short (or the server restarted since).
     public var interrupted: Bool
     public var client: String?
+    /// The footage request it comes through (nil: a user's own upload).
+    public var requestID: String?
 
     package static func parseEntries(_ text: String) -> [Manifest.Entry] {
         text.split(separator: "\n").compactMap { line in

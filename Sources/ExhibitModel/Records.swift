@@ -251,6 +251,8 @@ public struct ExhibitRecord: Sendable, Codable {
     public var deletion: ExhibitDeletion?
     /// Filled in where an exhibit is shown.
     public var retention: ExhibitRetention?
+    /// For footage a recorder's owner sent through a footage request: which request, and who.
+    public var submittedThrough: SubmittedThrough?
 
     public var isLive: Bool { state == .live }
     public var isPurged: Bool { state == .purged }
@@ -271,6 +273,7 @@ public struct ExhibitRecord: Sendable, Codable {
         case workingCopyStatus = "working_copy_status"
         case workingCopyError = "working_copy_error"
         case state, deletion, retention
+        case submittedThrough = "submitted_through"
     }
 
     public init(id: String, caseID: String, caseReference: String, reference: String, filename: String,

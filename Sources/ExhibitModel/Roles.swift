@@ -16,6 +16,7 @@ public enum Permission: String, Sendable, CaseIterable, Codable {
     case holdRelease = "hold.release"
     case retentionRead = "retention.read"
     case retentionApply = "retention.apply"
+    case requestCreate = "request.create"
 }
 
 /// One role from Policies/roles.yaml.

@@ -10,16 +10,19 @@ public struct Policies: Sendable {
     public var roles: RolesPolicy
     public var sharing: SharingPolicy
     public var retention: RetentionPolicy
+    public var requests: RequestsPolicy
 
     public init(storage: StoragePolicy = .default, roles: RolesPolicy = RolesPolicy(roles: [:]), sharing: SharingPolicy = .default,
-                retention: RetentionPolicy = .default) {
+                retention: RetentionPolicy = .default, requests: RequestsPolicy = .default) {
         self.storage = storage
         self.roles = roles
         self.sharing = sharing
         self.retention = retention
+        self.requests = requests
     }
 
-    /// Loads `storage.yaml`, `roles.yaml`, `sharing.yaml` and `retention.yaml` from `folder`.
+    /// Loads `storage.yaml`, `roles.yaml`, `sharing.yaml`, `retention.yaml` and (when there) `requests.yaml` from
+    /// `folder`.
     public static func load(from folder: String) throws(PolicyError) -> Policies {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -29,6 +32,7 @@ public struct Policies: Sendable {
         let roles = try RolesPolicy.load(folder + "/roles.yaml")
         let sharing = try SharingPolicy.load(folder + "/sharing.yaml")
         let retention = try RetentionPolicy.load(folder + "/retention.yaml")
-        return Policies(storage: storage, roles: roles, sharing: sharing, retention: retention)
+        let requests = try RequestsPolicy.load(folder + "/requests.yaml")
+        return Policies(storage: storage, roles: roles, sharing: sharing, retention: retention, requests: requests)
     }
 }

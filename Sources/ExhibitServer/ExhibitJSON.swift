@@ -31,6 +31,7 @@ struct ExhibitJSON: Encodable {
         case masterID = "master_id", lineage, workingCopyStatus = "working_copy_status", workingCopyError = "working_copy_error"
         case playback, workingCopies = "working_copies"
         case state, deletion, retention
+        case submittedThrough = "submitted_through"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -59,6 +60,7 @@ struct ExhibitJSON: Encodable {
         try c.encode(exhibit.state, forKey: .state)
         try c.encodeIfPresent(exhibit.deletion, forKey: .deletion)
         try c.encodeIfPresent(exhibit.retention, forKey: .retention)
+        try c.encodeIfPresent(exhibit.submittedThrough, forKey: .submittedThrough)
         try c.encodeIfPresent(exhibit.workingCopyStatus, forKey: .workingCopyStatus)
         try c.encodeIfPresent(exhibit.workingCopyError, forKey: .workingCopyError)
         try c.encodeIfPresent(plan, forKey: .playback)

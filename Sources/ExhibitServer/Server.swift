@@ -88,7 +88,7 @@ public enum ExhibitHTTPServer {
         router.add(middleware: MetricsMiddleware())
         // Every path needs a token except these: an unknown path without a token is 401, not 404.
         // The web app's pages (`/`, `/app…`) authenticate by their session cookie, the links by their token.
-        router.add(middleware: Authenticator(store: store, open: ["/healthz", "/metrics", "/", "/app"], openPrefixes: ["/s/", "/app/"]))
+        router.add(middleware: Authenticator(store: store, open: ["/healthz", "/metrics", "/", "/app"], openPrefixes: ["/s/", "/r/", "/app/"]))
 
         // Open to anyone: liveness and metrics (no evidence in either).
         router.get("/healthz", use: controllers.health)
@@ -148,6 +148,19 @@ public enum ExhibitHTTPServer {
         // Open to anyone holding a link: the link itself is the credential.
         api.get("/s/{token}", use: shares.link)
         api.head("/s/{token}", use: shares.link)
+
+        let requests = RequestController(store: store, tus: tus, publicURL: publicURL, limiter: RequestUploadLimiter(now: store.now))
+        api.post("/v1/cases/{case}/requests", use: requests.create)
+        api.get("/v1/cases/{case}/requests", use: requests.list)
+        api.get("/v1/requests/{request}", use: requests.show)
+        api.delete("/v1/requests/{request}", use: requests.revoke)
+        // Open to anyone holding a request's link: it grants upload into its case, within its limits, and nothing else.
+        api.on("/r/{token}/uploads", method: .options, use: requests.options)
+        api.post("/r/{token}/uploads", use: requests.createUpload)
+        api.head("/r/{token}/uploads/{upload}", use: requests.head)
+        api.get("/r/{token}/uploads/{upload}", use: requests.showUpload)
+        api.patch("/r/{token}/uploads/{upload}", use: requests.patch)
+        api.delete("/r/{token}/uploads/{upload}", use: requests.delete)
 
         WebApp(store: store, publicURL: publicURL, logger: logger).register(on: router)
         return router

@@ -252,12 +252,13 @@ struct BodyCut: Error {
     let received: Int
 }
 
-/// Adds `Tus-Resumable` to every response under `/v1/uploads` (problems included).
+/// Adds `Tus-Resumable` to every response under `/v1/uploads` and `/r/{token}/uploads` (problems included).
 struct TusHeaderMiddleware: RouterMiddleware {
     typealias Context = ExhibitRequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.uri.path.hasPrefix("/v1/uploads") else { return try await next(request, context) }
+        let path = request.uri.path
+        guard path.hasPrefix("/v1/uploads") || (path.hasPrefix("/r/") && path.contains("/uploads")) else { return try await next(request, context) }
         do {
             var response = try await next(request, context)
             response.headers[TusController.Header.resumable] = TusController.version
@@ -274,7 +275,7 @@ struct TusHeaderMiddleware: RouterMiddleware {
 }
 
 /// Expires resumable uploads with no request for `uploads.expire_after` (Policies/storage.yaml) and reclaims
-/// their bytes; runs every few minutes.
+/// their bytes, and records footage requests that ran out; runs every few minutes.
 struct UploadExpiryService: Service {
     let store: EvidenceStore
     let logger: Logger
@@ -289,6 +290,12 @@ struct UploadExpiryService: Service {
                     if expired > 0 { logger.info("expired \(expired) abandoned upload(s); their bytes were reclaimed") }
                 } catch {
                     logger.error("cannot expire uploads: \(error)")
+                }
+                do {
+                    // Footage requests past their expiry get their `request.expired` event (once each).
+                    _ = try await store.exclusiveJob("request-expiry", { try await store.recordExpiredRequests() })
+                } catch {
+                    logger.error("cannot record expired footage requests: \(error)")
                 }
                 do { try await Task.sleep(for: interval) } catch { return }
             }

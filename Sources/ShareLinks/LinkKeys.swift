@@ -33,8 +33,10 @@ public struct LinkKey: Sendable {
         LinkKey(id: LinkKeyID(bytes: SecureRandom.bytes(count: 8)), secret: SecureRandom.bytes(count: 32), createdAt: now)
     }
 
-    func mac(_ payloadText: String) -> [UInt8] {
-        HMACSHA256.mac(key: secret, message: Array((ShareToken.domain + payloadText).utf8))
+    /// HMAC-SHA256 over `domain` followed by the payload's text: the domain keeps a token of one kind (a share
+    /// link) from ever verifying as another (a footage request).
+    func mac(domain: String, _ payloadText: String) -> [UInt8] {
+        HMACSHA256.mac(key: secret, message: Array((domain + payloadText).utf8))
     }
 
     public var secretBytes: [UInt8] { secret }

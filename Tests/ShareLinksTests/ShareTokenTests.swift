@@ -91,4 +91,23 @@ import Testing
         #expect(accepted.isEmpty, "original \(a) accepted \(accepted.prefix(3))")
         #expect(mutants.count >= 10_000)
     }
+
+    /// A share link and a footage request's link are signed under different domains and versions: neither is
+    /// ever taken for the other, even with the same key, id and expiry.
+    @Test func aShareTokenIsNeverARequestTokenNorTheReverse() throws {
+        let id = LinkID.random()
+        let share = SignedLink(kind: .share, keyID: key.id, id: id, expiresAt: 1_800_086_400).signed(with: key)
+        let request = SignedLink(kind: .request, keyID: key.id, id: id, expiresAt: 1_800_086_400).signed(with: key)
+        #expect(share != request, "the two kinds signed the same text")
+        #expect(SignedLink.verify(share, kind: .request, keys: ring, now: now) == .failure(.invalid), "a share token verified as a request")
+        #expect(SignedLink.verify(request, kind: .share, keys: ring, now: now) == .failure(.invalid), "a request token verified as a share")
+        #expect(ShareToken.verify(request, keys: ring, now: now) == .failure(.invalid), "ShareToken took a request token")
+        let verified = try SignedLink.verify(request, kind: .request, keys: ring, now: now).get()
+        #expect(verified.id == id && verified.kind == .request, "the request token did not say which request")
+        #expect(LinkID(id.text(.request), kind: .request) == id, "a request id did not read back")
+        #expect(LinkID(id.text(.request), kind: .share) == nil, "a request id read as a share id")
+        // The share token's bytes are those of version 1 links: links made before requests existed still verify.
+        let old = ShareToken(keyID: key.id, shareID: ShareID(bytes: id.bytes), expiresAt: 1_800_086_400).signed(with: key)
+        #expect(old == share, "share links changed their format")
+    }
 }

@@ -28,6 +28,7 @@ extension WebApp {
     static let notices: [String: String] = [
         "status": "The case's status is recorded.", "held": "A legal hold now stands.", "released": "The legal hold is released.",
         "disabled": "The user is disabled: their token and sessions no longer work.", "enabled": "The user is enabled again.",
+        "request-revoked": "The footage request is revoked: its link no longer takes uploads.",
     ]
 
     // MARK: Case status and holds

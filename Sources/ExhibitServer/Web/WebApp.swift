@@ -39,7 +39,7 @@ struct WebApp: Sendable {
     /// The templates, from the package's resources (`Web/Templates/*.mustache`).
     static func loadPages() -> MustacheLibrary {
         var templates: [String: MustacheTemplate] = [:]
-        for name in ["head", "foot", "signin", "cases", "case", "exhibit", "custody", "users", "error"] {
+        for name in ["head", "foot", "signin", "cases", "case", "exhibit", "custody", "users", "error", "request", "receipt"] {
             guard let url = Bundle.module.url(forResource: name, withExtension: "mustache", subdirectory: "Templates"),
                   let text = try? String(contentsOf: url, encoding: .utf8),
                   let template = try? MustacheTemplate(string: text) else { continue }
@@ -64,6 +64,7 @@ struct WebApp: Sendable {
         router.post("/app/custody/verify", use: page(verifyCustody))
         router.get("/app/static/{file}", use: staticFile)
         registerManagement(on: router)
+        registerRequests(on: router)
     }
 
     // MARK: Pages
@@ -154,13 +155,14 @@ struct WebApp: Sendable {
         let hold = record.hold.map { "held since \(Self.shown($0.setAt)) by \($0.setBy): \($0.reason)" }
         let notice = request.uri.queryValue("added").map { "\($0.prefix(32)) is now a member." }
             ?? request.uri.queryValue("done").flatMap { Self.notices[$0] }
-        let values: [String: Any] = [
+        var values: [String: Any] = [
             "title": record.reference, "user": Self.user(actor, session), "case": Self.caseRow(record),
             "retention": retention,
             "exhibits": exhibits.map(Self.exhibitRow), "members": members,
             "canAddMember": actor.role.can(.caseMembers), "canUpload": actor.role.can(.exhibitUpload),
             "canReadCustody": actor.role.can(.custodyRead),
         ].compacted(["hold": hold, "notice": notice])
+        values.merge(try await requestRows(record, actor, session, shownLink: request.uri.queryValue("requested"))) { first, _ in first }
         return try render("case", values.merging(caseControls(record, actor)) { first, _ in first })
     }
 

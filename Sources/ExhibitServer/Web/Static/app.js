@@ -22,7 +22,9 @@ document.addEventListener("DOMContentLoaded", function () {
 // choosing the same file again after closing the tab resumes it.
 (function () {
   var CHUNK = 4 * 1024 * 1024;
-  var section, caseRef, csrf, queue = [], running = false, totals = { bytes: 0, sent: 0 };
+  // On the owner's page of a footage request (data-mode="request") the same code uploads through the request's
+  // own tus endpoint (data-endpoint), and each file's answer is what its sender may know: verdict and coverage.
+  var section, caseRef, csrf, endpoint, mode, queue = [], running = false, totals = { bytes: 0, sent: 0 };
 
   function base64(bytes) {
     var text = "";
@@ -37,7 +39,8 @@ document.addEventListener("DOMContentLoaded", function () {
   }
 
   function request(method, url, headers, body) {
-    var all = { "Tus-Resumable": "1.0.0", "X-CSRF-Token": csrf };
+    var all = { "Tus-Resumable": "1.0.0" };
+    if (csrf) all["X-CSRF-Token"] = csrf;
     Object.keys(headers || {}).forEach(function (k) { all[k] = headers[k]; });
     return fetch(url, { method: method, headers: all, body: body, credentials: "same-origin", cache: "no-store" });
   }
@@ -106,7 +109,8 @@ document.addEventListener("DOMContentLoaded", function () {
   function fields() {
     var out = {};
     ["recorded_start", "clock_offset", "requested_from", "requested_to"].forEach(function (name) {
-      var value = document.getElementById(name).value.trim();
+      var element = document.getElementById(name);
+      var value = element ? element.value.trim() : "";
       if (value) out[name] = value;
     });
     return out;
@@ -128,9 +132,9 @@ document.addEventListener("DOMContentLoaded", function () {
     }
     if (!location) {
       var meta = item.fields;
-      meta.case = caseRef;
+      if (mode !== "request") meta.case = caseRef;
       meta.filename = file.webkitRelativePath || file.name;
-      var created = await request("POST", "/v1/uploads", { "Upload-Length": String(file.size), "Upload-Metadata": metadata(meta) });
+      var created = await request("POST", endpoint, { "Upload-Length": String(file.size), "Upload-Metadata": metadata(meta) });
       if (created.status !== 201) throw new Error(await problem(created));
       location = created.headers.get("Location");
       localStorage.setItem(key(file), location);
@@ -177,7 +181,7 @@ document.addEventListener("DOMContentLoaded", function () {
       var shown = await request("GET", location);
       if (shown.ok) {
         var json = await shown.json();
-        if (json.exhibit) done = json;
+        if (json.exhibit || json.file) done = json;
         else if (json.state === "failed") throw new Error(json.error || "the upload failed");
       }
       if (done === null) await sleep(500);
@@ -196,6 +200,7 @@ document.addEventListener("DOMContentLoaded", function () {
       cell(item.ui.row, "result").textContent = "sending";
       try {
         var done = await send(item);
+        if (mode === "request") { showReceived(item, done); continue; }
         var exhibit = done.exhibit;
         var result = cell(item.ui.row, "result");
         result.textContent = "";
@@ -228,14 +233,41 @@ document.addEventListener("DOMContentLoaded", function () {
     refreshExhibits();
   }
 
+  // A file received through a footage request: what was found, in words, and how much of the window is covered.
+  function showReceived(item, done) {
+    var file = done.file, result = cell(item.ui.row, "result");
+    result.textContent = "";
+    var verdict = document.createElement("span");
+    verdict.className = "badge verdict-" + file.verdict;
+    verdict.setAttribute("data-verdict", file.verdict);
+    verdict.textContent = file.verdict;
+    var words = document.createElement("div");
+    words.className = "words";
+    words.textContent = file.verdict_words + (file.recorded ? " " + file.recorded : "");
+    var digest = document.createElement("div");
+    digest.className = "digest";
+    digest.textContent = "SHA-256 " + file.sha256;
+    result.appendChild(verdict);
+    result.appendChild(words);
+    result.appendChild(digest);
+    item.ui.row.setAttribute("data-state", "done");
+    item.ui.row.setAttribute("data-sha256", file.sha256);
+    item.ui.row.className = "state-done";
+    item.ui.text.textContent = " 100%";
+    var coverage = document.getElementById("coverage");
+    if (coverage && done.coverage) coverage.textContent = done.coverage;
+    overall();
+  }
+
   // When a batch ends, the case's list of exhibits is fetched again and put in place of the old one.
   function refreshExhibits() {
     fetch(location.pathname, { credentials: "same-origin", cache: "no-store" }).then(function (response) {
       return response.ok ? response.text() : null;
     }).then(function (html) {
       if (!html) return;
-      var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("table[aria-label='Exhibits'] tbody");
-      var old = document.querySelector("table[aria-label='Exhibits'] tbody");
+      var table = mode === "request" ? "table[aria-label='Received files'] tbody" : "table[aria-label='Exhibits'] tbody";
+      var fresh = new DOMParser().parseFromString(html, "text/html").querySelector(table);
+      var old = document.querySelector(table);
       if (fresh && old) old.replaceWith(document.importNode(fresh, true));
     }).catch(function () {});
   }
@@ -279,8 +311,10 @@ document.addEventListener("DOMContentLoaded", function () {
   document.addEventListener("DOMContentLoaded", function () {
     section = document.getElementById("upload");
     if (!section) return;
-    caseRef = section.getAttribute("data-case");
+    caseRef = section.getAttribute("data-case") || section.getAttribute("data-key");
     csrf = section.getAttribute("data-csrf");
+    endpoint = section.getAttribute("data-endpoint") || "/v1/uploads";
+    mode = section.getAttribute("data-mode") || "case";
     section.hidden = false;
     var button = document.getElementById("start-upload");
     var pending = [];
@@ -288,14 +322,15 @@ document.addEventListener("DOMContentLoaded", function () {
       document.getElementById(id).addEventListener("change", function (event) {
         pending = pending.concat(Array.prototype.slice.call(event.target.files));
         button.disabled = pending.length === 0;
-        button.textContent = pending.length === 0 ? "Upload" : "Upload " + pending.length + (pending.length === 1 ? " file" : " files");
+        var verb = mode === "request" ? "Send" : "Upload";
+        button.textContent = pending.length === 0 ? verb : verb + " " + pending.length + (pending.length === 1 ? " file" : " files");
       });
     });
     button.addEventListener("click", function () {
       var files = pending;
       pending = [];
       button.disabled = true;
-      button.textContent = "Upload";
+      button.textContent = mode === "request" ? "Send" : "Upload";
       document.getElementById("files").value = "";
       document.getElementById("folder").value = "";
       choose(files);
@@ -330,5 +365,32 @@ document.addEventListener("DOMContentLoaded", function () {
       if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(field.value).then(done, function () {});
       else if (document.execCommand && document.execCommand("copy")) done();
     });
+  });
+});
+
+// The owner's clock check: the true time ticks on the page (the server's clock, shown in the force's zone), and
+// the moment the owner types what the recorder shows is sent with the form, so the offset does not include the
+// time they took to press the button. A print button on a receipt.
+document.addEventListener("DOMContentLoaded", function () {
+  var clock = document.getElementById("true-time");
+  if (clock) {
+    var loaded = Date.now(), server = Number(clock.getAttribute("data-now")), zone = Number(clock.getAttribute("data-offset"));
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    var tick = function () {
+      var shown = new Date(server + (Date.now() - loaded) + zone);
+      clock.textContent = shown.getUTCFullYear() + "-" + pad(shown.getUTCMonth() + 1) + "-" + pad(shown.getUTCDate()) + " " +
+        pad(shown.getUTCHours()) + ":" + pad(shown.getUTCMinutes()) + ":" + pad(shown.getUTCSeconds());
+    };
+    tick();
+    setInterval(tick, 1000);
+    var input = document.getElementById("recorder-time"), seen = document.getElementById("seen-at");
+    if (input && seen) {
+      var mark = function () { seen.value = String(Math.round(server + (Date.now() - loaded))); };
+      input.addEventListener("input", mark);
+      input.addEventListener("change", mark);
+    }
+  }
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.addEventListener("click", function () { window.print(); });
   });
 });
