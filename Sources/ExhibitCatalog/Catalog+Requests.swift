@@ -102,7 +102,7 @@ extension Catalog {
             }
             let (files, bytes) = try Self.requestUsage(request.id, excluding: nil, in: db)
             guard files < limits.files else {
-                throw ExhibitError(.tooMany, "this request takes at most \(limits.files) file\(limits.files == 1 ? "" : "s"), and has them")
+                throw ExhibitError(.conflict, "this request takes at most \(limits.files) file\(limits.files == 1 ? "" : "s"), and has them")
             }
             guard bytes + upload.length <= limits.totalSize else {
                 throw ExhibitError(

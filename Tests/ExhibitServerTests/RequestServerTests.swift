@@ -1,5 +1,6 @@
 import Exhibit
 import ExhibitCrypto
+import ExhibitDeployment
 import ExhibitModel
 import ExhibitPolicies
 import ExhibitTesting
@@ -195,5 +196,245 @@ import Testing
         #expect(ingested.allSatisfy { ShareServerTests.details($0)["submitted_via"] as? String == request["reference"] as? String }, "submitted_via")
         #expect(events.filter { $0["action"] as? String == "request.opened" }.count == 2, "two visits of the page before it was used up")
         #expect(token.count > 40)
+    }
+
+    /// The link gives upload only, within its limits; forged, revoked and foreign links get nothing and store nothing.
+    @Test func theLinkUploadsWithinItsLimitsAndReachesNothingElse() async throws {
+        let request = try await createRequest(["max_files": 2, "max_file_size": 4000, "max_total_size": "6000"])
+        let link = try Self.path(request)
+        let token = String(link.dropFirst(3))
+        let limits = try #require(request["limits"] as? [String: Any])
+        #expect(limits["max_files"] as? Int == 2 && limits["max_file_size"] as? Int == 4000 && limits["max_total_size"] as? Int == 6000, "limits: \(limits)")
+
+        // Limits, checked before a byte is written: size of one file, then the total, then the number of files.
+        let tooBig = try await startUpload(link, name: "big.mp4", length: 4001)
+        #expect(tooBig.status == 413 && tooBig.text.contains("4000"), "a file over max_file_size: \(tooBig.status) \(tooBig.text)")
+        let work = try TemporaryDirectory("request-limits")
+        let a = work.appending("a.bin"), b = work.appending("b.bin")
+        try Data(repeating: 1, count: 3500).write(to: URL(fileURLWithPath: a))
+        try Data(repeating: 2, count: 2500).write(to: URL(fileURLWithPath: b))
+        _ = try await send(link, file: a, name: "a.bin")
+        let overTotal = try await startUpload(link, name: "c.bin", length: 2501)
+        #expect(overTotal.status == 413 && overTotal.text.contains("6000"), "over max_total_size: \(overTotal.status) \(overTotal.text)")
+        let location = try await send(link, file: b, name: "b.bin")
+        let third = try await startUpload(link, name: "d.bin", length: 1)
+        #expect(third.status == 409 && third.text.contains("at most 2 files"), "a third file with max_files 2: \(third.status) \(third.text)")
+
+        // A body longer than its upload's declared length is refused, and keeps nothing of the excess.
+        let second = try await createRequest()
+        let secondLink = try Self.path(second)
+        let short = try await startUpload(secondLink, name: "short.bin", length: 100)
+        let shortLocation = try #require(short.header("location"))
+        var patch = Self.tus
+        patch["Upload-Offset"] = "0"
+        patch["Content-Type"] = "application/offset+octet-stream"
+        let long = try await HTTP.request("PATCH", server.url + shortLocation, headers: patch, data: Data(repeating: 7, count: 150))
+        #expect(long.status == 400 || long.status == 413, "a body longer than Upload-Length: \(long.status) \(long.text)")
+        let head = try await HTTP.request("HEAD", server.url + shortLocation, headers: Self.tus)
+        #expect(head.header("upload-offset") == "0", "bytes of an over-long body were kept: \(head.header("upload-offset") ?? "?")")
+
+        // One request's uploads cannot be reached or continued through another's link, nor with a user's token.
+        let uploadID = String(location.split(separator: "/").last ?? "")
+        let foreign = try await HTTP.request("HEAD", server.url + secondLink + "/uploads/" + uploadID, headers: Self.tus)
+        #expect(foreign.status == 404, "another request's upload through this link: \(foreign.status)")
+        let crossed = try await HTTP.request("PATCH", server.url + secondLink + "/uploads/" + uploadID, headers: patch, data: Data([1]))
+        #expect(crossed.status == 404, "continuing another request's upload: \(crossed.status)")
+        let asUser = try await HTTP.request("HEAD", server.url + "/v1/uploads/" + uploadID, token: jsmith, headers: Self.tus)
+        #expect(asUser.status == 404, "a request's upload through /v1/uploads: \(asUser.status)")
+
+        // The link reads nothing: not the case, not the exhibits, not even what it brought.
+        for path in ["/v1/cases/2017%2FMPS%2F0421", "/v1/cases/2017%2FMPS%2F0421/exhibits", "/v1/exhibits", "/v1/custody"] {
+            let withLink = try await HTTP.get(server.url + path, headers: ["Authorization": "Bearer " + token])
+            #expect(withLink.status == 401, "\(path) with the link's token as a bearer token: \(withLink.status)")
+        }
+        let app = try await HTTP.get(server.url + "/app", headers: ["Authorization": "Bearer " + token, "Cookie": "exhibit_session=" + token])
+        #expect(app.status == 303 && app.header("location") == "/app/signin", "the web app with the link's token: \(app.status)")
+        for path in ["/s/" + token, link + "/uploads/../../v1/exhibits", link + "/exhibits", link + "/files"] {
+            let reached = try await HTTP.get(server.url + path)
+            #expect(reached.status == 404 || reached.status == 401, "\(path): \(reached.status)")
+            #expect(!reached.text.contains("a.bin"), "\(path) shows a file the link brought")
+        }
+        let page = try await HTTP.get(server.url + link)
+        #expect(page.text.contains("a.bin"), "the owner's page lists what they sent")
+        #expect(!page.text.contains("/v1/exhibits/") && !page.text.contains("ex_"), "the owner's page links to the case's exhibits")
+
+        // A share link is no request link, and the reverse.
+        let exhibits = try await HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits", token: jsmith).jsonArray()
+        let exhibitID = try #require(exhibits.first?["id"] as? String)
+        let share = try await HTTP.postJSON(server.url + "/v1/exhibits/\(exhibitID)/shares", token: jsmith, [:]).json()
+        let shareURL = try #require(share["url"] as? String)
+        let shareToken = String(shareURL[try #require(shareURL.range(of: "/s/")).upperBound...])
+        #expect(try await HTTP.get(server.url + "/r/" + shareToken).status == 404, "a share token opened a request page")
+        #expect(try await startUpload("/r/" + shareToken, name: "x", length: 1).status == 404, "a share token started an upload")
+
+        // Forged tokens: the same 404 page, nothing stored, nothing recorded beyond the request itself.
+        let requestEvents = { try await self.exported().filter { ($0["action"] as? String)?.hasPrefix("request.") == true }.count }
+        let before = try await requestEvents()
+        var forged = Array(token)
+        forged[5] = forged[5] == "A" ? "B" : "A"
+        for bad in [String(forged), token + "x", String(token.dropLast()), "", "not-a-token", String(repeating: "A", count: 500)] {
+            let page = try await HTTP.get(server.url + "/r/" + bad)
+            #expect(page.status == 404, "forged token \(bad.prefix(20)): \(page.status)")
+            let upload = try await startUpload("/r/" + bad, name: "f.bin", length: 1)
+            #expect(upload.status == 404 || upload.status == 405, "an upload through forged token \(bad.prefix(20)): \(upload.status)")
+        }
+        #expect(try await requestEvents() == before, "forged links were recorded as events")
+
+        // Revoked: the page says so, uploads are refused (410), and an upload under way stops.
+        let revoked = try await HTTP.request("DELETE", server.url + "/v1/requests/\(second["id"] as! String)?reason=obtained%20on%20DVD", token: jsmith)
+        let revokedState = try revoked.json()["state"] as? String
+        #expect(revoked.status == 200 && revokedState == "revoked", "revoking: \(revoked.text)")
+        let gone = try await HTTP.get(server.url + secondLink)
+        #expect(gone.status == 410 && gone.text.contains("withdrawn"), "a revoked link's page: \(gone.status)")
+        #expect(try await startUpload(secondLink, name: "late.bin", length: 10).status == 410, "an upload through a revoked link")
+        let cut = try await HTTP.request("PATCH", server.url + shortLocation, headers: patch, data: Data(repeating: 7, count: 100))
+        #expect(cut.status == 410, "an upload under way through a revoked link: \(cut.status)")
+        let exhibitsAfter = try await HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits", token: jsmith).jsonArray()
+        #expect(!exhibitsAfter.contains { $0["filename"] as? String == "short.bin" }, "a revoked link's upload became an exhibit")
+
+        // Others: an auditor sees requests but not their links; another investigator, not a member, sees none.
+        let audited = try await HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/requests", token: store.tokens["audit"]!).jsonArray()
+        #expect(audited.count == 2 && audited.allSatisfy { $0["link"] == nil }, "the auditor's view: \(audited)")
+        let stranger = try await HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/requests", token: store.tokens["akhan"]!)
+        #expect(stranger.status == 404, "a non-member listing requests: \(stranger.status)")
+        let strangerCreate = try await HTTP.postJSON(
+            server.url + "/v1/cases/2017%2FMPS%2F0421/requests", token: store.tokens["akhan"]!,
+            ["from": Self.window.from, "to": Self.window.to, "location": "x", "owner": "y"])
+        #expect(strangerCreate.status == 404, "a non-member creating a request: \(strangerCreate.status)")
+        let auditorCreate = try await HTTP.postJSON(
+            server.url + "/v1/cases/2017%2FMPS%2F0421/requests", token: store.tokens["audit"]!,
+            ["from": Self.window.from, "to": Self.window.to, "location": "x", "owner": "y"])
+        #expect(auditorCreate.status == 403, "an auditor creating a request: \(auditorCreate.status)")
+    }
+
+    /// tuspy, the Python tus client, through the request's endpoint: a PATCH cut off half-way (the socket closed
+    /// mid-body), then a new uploader that asks the server where the upload stands and finishes it.
+    @Test func tuspyResumesAnUploadCutMidWayThroughTheLink() async throws {
+        let python = try await TusPy.python()
+        let link = try Self.path(try await createRequest())
+        let work = try TemporaryDirectory("request-tuspy")
+        let path = work.appending("export.bin")
+        var random = DeterministicRandom(seed: 23)
+        try random.writeFile(at: path, size: 3 * 1024 * 1024 + 1000)
+        let digest = try SHA256.hash(Data(contentsOf: URL(fileURLWithPath: path)))
+        let script = """
+            import sys, socket, time, urllib.parse
+            from tusclient import client
+            base, link, path, digest = sys.argv[1:5]
+            c = client.TusClient(base + link + "/uploads")
+            u = c.uploader(path, chunk_size=1024 * 1024, metadata={"filename": "export.bin", "sha256": digest})
+            u.upload_chunk()
+            url, offset = u.url, u.offset
+            # A PATCH cut half-way: half its declared bytes sent, then the connection closed.
+            body = open(path, "rb").read()[offset:offset + 1024 * 1024]
+            p = urllib.parse.urlparse(url)
+            s = socket.create_connection((p.hostname, p.port))
+            s.sendall(("PATCH %s HTTP/1.1\\r\\nHost: %s\\r\\nTus-Resumable: 1.0.0\\r\\nUpload-Offset: %d\\r\\n"
+                       "Content-Type: application/offset+octet-stream\\r\\nContent-Length: %d\\r\\n\\r\\n" % (p.path, p.netloc, offset, len(body))).encode()
+                      + body[: len(body) // 2])
+            s.close()
+            time.sleep(0.5)
+            resumed = c.uploader(path, url=url, chunk_size=1024 * 1024)
+            print(offset, resumed.offset)
+            resumed.upload()
+            print(url)
+            """
+        let result = try await Subprocess.run(python, ["-c", script, server.url, link, path, digest.hex])
+        #expect(result.status == 0, "tuspy: \(result.err)")
+        let lines = result.out.split(separator: "\n").map(String.init)
+        let offsets = lines.first?.split(separator: " ").compactMap { Int($0) } ?? []
+        #expect(offsets.count == 2 && offsets[0] == 1024 * 1024, "tuspy's first chunk: \(lines)")
+        // The server keeps what arrived of a cut request (tus), so the resumption starts at or after the first chunk.
+        #expect(offsets.count == 2 && offsets[1] >= offsets[0] && offsets[1] < 2 * 1024 * 1024, "where tuspy resumed: \(lines)")
+        let url = try #require(lines.last)
+        let answer = try await HTTP.get(url, headers: Self.tus).json()
+        let file = try #require(answer["file"] as? [String: Any], "no file in \(answer)")
+        #expect(file["sha256"] as? String == digest.hex, "the resumed upload's SHA-256")
+        #expect(file["verdict"] as? String == "not-media", "random bytes are stored and flagged, not refused: \(file)")
+        #expect(try await store.run(["verify"]).status == 0, "exhibit verify after the resumed upload")
+    }
+
+    /// Every value of a new request is checked, and refused with a 400 that names its field.
+    @Test func malformedRequestsAreRefusedNamingTheField() async throws {
+        let base: [String: Any] = ["from": Self.window.from, "to": Self.window.to, "location": "x", "owner": "y"]
+        let cases: [(String, Any, String)] = [
+            ("from", "yesterday", "from"), ("to", "2026-11-30T13:00:00Z", "to"), ("to", "2027-02-01T00:00:00Z", "to"),
+            ("from", "9999-12-31T00:00:00Z", "from"), ("location", "", "location"), ("owner", String(repeating: "o", count: 201), "owner"),
+            ("owner", "a\u{0007}b", "owner"), ("expires_in", "90d", "expires_in"), ("expires_in", "10s", "expires_in"),
+            ("max_files", 0, "max_files"), ("max_files", 101, "max_files"), ("max_file_size", "lots", "max_file_size"),
+            ("max_total_size", "2TiB", "max_total_size"), ("max_submissions", 11, "max_submissions"), ("prefix", "js", "prefix"),
+            ("note", String(repeating: "n", count: 2001), "note"),
+        ]
+        for (field, value, named) in cases {
+            var body = base
+            body[field] = value
+            let answer = try await HTTP.postJSON(server.url + "/v1/cases/2017%2FMPS%2F0421/requests", token: jsmith, body)
+            #expect(answer.status == 400, "\(field) = \(String(describing: value).prefix(30)): \(answer.status)")
+            #expect(answer.text.contains(named), "the refusal of \(field) does not name \(named): \(answer.text)")
+        }
+        let listed = try await HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/requests", token: jsmith).jsonArray()
+        #expect(listed.isEmpty, "a refused request was stored: \(listed)")
+    }
+}
+
+/// Expiry and mutated tokens need the store's clock and the store itself: an in-process server over it. No sleeps.
+@Suite struct RequestExpiryTests {
+    @Test func aRequestWorksUntilItsExpiryAndTenThousandMutatedTokensAreRefused() async throws {
+        let files = try await TestStore("request-expiry")
+        let clock = ShareExpiryTests.TestClock()
+        let store = try EvidenceStore(root: files.storage, policies: try Policies.load(from: TestPaths.policies), now: { clock.read() })
+        let actor = try await store.actor(named: "jsmith", client: "test")
+        var draft = EvidenceStore.RequestDraft(
+            caseName: TestStore.caseReference, from: "2026-11-30 14:00", to: "2026-11-30 14:30", location: "High St", ownerName: "Shop")
+        draft.expiresIn = .seconds(3600)
+        let created = try await store.createRequest(draft, by: actor)
+        // A local time without a zone is read in the force's zone (Europe/London: UTC in November).
+        #expect(created.request.windowFrom.hasPrefix("2026-11-30T14:00:00"), "window from: \(created.request.windowFrom)")
+
+        let server = try await InProcessServer(store)
+        defer { server.stop() }
+        let url = "http://127.0.0.1:\(server.port)" + created.path
+        #expect(try await HTTP.get(url).status == 200, "the page before expiry")
+        clock.advance(3599)
+        #expect(try await HTTP.get(url).status == 200, "one second before expiry")
+        clock.advance(1)
+        let gone = try await HTTP.get(url)
+        #expect(gone.status == 410 && gone.text.contains("expired"), "at expiry: \(gone.status)")
+        let upload = try await HTTP.request(
+            "POST", url + "/uploads", headers: ["Tus-Resumable": "1.0.0", "Upload-Length": "10", "Upload-Metadata": "filename eA=="])
+        #expect(upload.status == 410, "an upload after expiry: \(upload.status)")
+        #expect(try await store.recordExpiredRequests() == 1, "request.expired recorded once")
+        #expect(try await store.recordExpiredRequests() == 0, "request.expired recorded twice")
+
+        // 10,000 mutations of a genuine token: none resolves to a request.
+        let fresh = try await store.createRequest(draft, by: actor)
+        var random = DeterministicRandom(seed: 19)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.".utf8)
+        var mutants = Set<String>()
+        while mutants.count < 10_000 {
+            var bytes = Array(fresh.token.utf8)
+            for _ in 0...(Int(random.next() % 3)) {
+                let i = Int(random.next() % UInt64(bytes.count))
+                switch random.next() % 3 {
+                case 0: bytes[i] = alphabet[Int(random.next() % UInt64(alphabet.count))]
+                case 1: bytes.insert(alphabet[Int(random.next() % UInt64(alphabet.count))], at: i)
+                default: bytes.remove(at: i)
+                }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            if text != fresh.token { mutants.insert(text) }
+        }
+        var accepted: [String] = []
+        for mutant in mutants {
+            if case .invalid = try await store.resolveRequest(mutant) { continue }
+            accepted.append(mutant)
+        }
+        #expect(accepted.isEmpty, "mutated tokens accepted: \(accepted.prefix(3))")
+        // And a sample of them over HTTP: the same 404, nothing recorded.
+        for mutant in mutants.prefix(100) {
+            let path = mutant.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            let status = try await HTTP.get("http://127.0.0.1:\(server.port)/r/" + path).status
+            #expect(status == 404, "mutant \(mutant.prefix(30)) over HTTP: \(status)")
+        }
     }
 }
