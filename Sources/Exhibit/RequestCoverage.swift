@@ -80,6 +80,8 @@ public struct RequestCoverage: Sendable, Equatable {
                 ? ". One file has no recording time the store can read: the investigator will check it"
                 : ". \(unplaced) files have no recording time the store can read: the investigator will check them"
         }
+        // One sentence, as it is shown alone: a capital and a full stop.
+        sentence = sentence.prefix(1).uppercased() + sentence.dropFirst() + "."
         return RequestCoverage(windowFrom: from, windowTo: to, covered: merged, missing: missing, unplaced: unplaced, sentence: sentence)
     }
 

@@ -30,6 +30,14 @@ import Testing
         let link = (shareJSON["url"] as? String)?.split(separator: "/").last.map(String.init) ?? ""
         let shareID = shareJSON["id"] as? String ?? ""
         let caseID = try await store.sql("SELECT id FROM cases").out.trimmingCharacters(in: .whitespacesAndNewlines)
+        // A footage request whose link takes uploads, so the owner's routes are fuzzed beyond their 404.
+        let footage = try await HTTP.postJSON(
+            server.url + "/v1/cases/\(caseID)/requests", token: store.tokens["jsmith"]!,
+            ["from": "2026-11-30T14:00:00Z", "to": "2026-11-30T14:30:00Z", "location": "High St", "owner": "Shop", "max_files": 100])
+        #expect(footage.status == 201, "creating the footage request: \(footage.text)")
+        let footageJSON = try footage.json()
+        let requestLink = (footageJSON["link"] as? String)?.split(separator: "/").last.map(String.init) ?? ""
+        let requestID = footageJSON["id"] as? String ?? ""
 
         let seed = UInt64(ProcessInfo.processInfo.environment["EXHIBIT_TEST_SEED"] ?? "") ?? UInt64.random(in: 1...999_999)
         let examples = ProcessInfo.processInfo.environment["EXHIBIT_SCHEMATHESIS_EXAMPLES"] ?? "30"
@@ -49,7 +57,7 @@ import Testing
             ], environment: [
                 "PYTHONPATH": tools, "SCHEMATHESIS_HOOKS": "schemathesis_hooks", "NO_COLOR": "1",
                 "EXHIBIT_CASE": caseID, "EXHIBIT_EXHIBIT": exhibit, "EXHIBIT_SHARE": shareID,
-                "EXHIBIT_LINK": link,
+                "EXHIBIT_LINK": link, "EXHIBIT_REQUEST": requestID, "EXHIBIT_REQUEST_LINK": requestLink,
             ])
         let summary = result.out.split(separator: "\n").suffix(25).joined(separator: "\n")
         print("schemathesis summary:\n\(summary)")

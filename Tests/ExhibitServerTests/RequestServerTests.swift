@@ -129,12 +129,12 @@ import Testing
         #expect(file["sha256"] as? String == SHA256.hash(try Data(contentsOf: URL(fileURLWithPath: first))).hex, "first clip's SHA-256")
         #expect(file["exhibit"] == nil && json["exhibit"] == nil, "the owner is told the exhibit's id: \(json)")
         let coverage = try #require(json["coverage"] as? String)
-        #expect(coverage == "covers 14:00:00–14:00:10 of 14:00:00–14:00:30; 20 seconds missing at the end (14:00:10–14:00:30): please export it too",
+        #expect(coverage == "Covers 14:00:00–14:00:10 of 14:00:00–14:00:30; 20 seconds missing at the end (14:00:10–14:00:30): please export it too.",
                 "coverage after the first clip: \(coverage)")
         _ = try await send(link, file: third, name: "DVR/cam1-1420.mp4")
         let listed = try await HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/requests", token: jsmith).jsonArray()
         let summary = try #require((listed.first?["coverage"] as? [String: Any])?["summary"] as? String, "no coverage in \(listed)")
-        #expect(summary == "covers 14:00:00–14:00:10, 14:00:20–14:00:30 of 14:00:00–14:00:30; 10 seconds missing (14:00:10–14:00:20): please export it too",
+        #expect(summary == "Covers 14:00:00–14:00:10, 14:00:20–14:00:30 of 14:00:00–14:00:30; 10 seconds missing (14:00:10–14:00:20): please export it too.",
                 "coverage after two clips: \(summary)")
         #expect(listed.first?["state"] as? String == "receiving", "state with files not yet submitted: \(listed)")
 

@@ -233,6 +233,11 @@ extension WebApp {
             "submittedAt": shown(receipt.submittedAt), "number": number, "files": files,
             "keyFingerprint": document["signature"]?["public_key_sha256"]?.stringValue ?? "",
             "jsonHref": "/r/\(token)/receipts/\(number).json", "back": "/r/\(token)",
+            "window": RequestCoverageText(zone: requestsPolicy.timeZone).span(
+                CustodyTime.parse(found.windowFrom) ?? store.now(), CustodyTime.parse(found.windowTo) ?? store.now()),
+            "location": found.location,
+            "clock": body["clock_offset_seconds"]?.intValue.map { Self.clockSentence($0).replacingOccurrences(of: "Recorded: ", with: "") }
+                ?? "not checked by the sender",
         ]) { _, new in new }
         return try render("receipt", values)
     }
