@@ -141,7 +141,7 @@ extension ExhibitCommand {
                 discussion: """
                     Checks that the receipt was signed by the key it names and was not changed since; with --key, \
                     also that the key is the force's (the PEM `exhibit custody pubkey` prints). Exits non-zero \
-                    otherwise. Compare the files' SHA-256 with sha256sum to check they are the files listed.
+                    otherwise. The files follow in sha256sum's format, so `sha256sum -c` checks them.
 
                     Example:
                       exhibit request verify-receipt receipt-R-7K3M9Q2X-1.json --key custody.pub.pem
@@ -165,8 +165,9 @@ extension ExhibitCommand {
                 case .success(let receipt):
                     let files: [JSONValue] = if case .array(let list)? = receipt["files"] { list } else { [] }
                     print("ok: receipt \(receipt["submission"]?.intValue ?? 0) of request \(receipt["request"]?.stringValue ?? "?") (case \(receipt["case"]?.stringValue ?? "?")), \(files.count) file(s), signed \(expected == nil ? "by the key it names (pass --key to check it is the force's)" : "by the force's key")")
+                    // The files in sha256sum's own format: `… | tail -n +2 | sha256sum -c` checks them where they are.
                     for item in files {
-                        print("\(item["sha256"]?.stringValue ?? "?")  \(item["name"]?.stringValue ?? "?")  \(item["size"]?.intValue ?? 0) bytes")
+                        print("\(item["sha256"]?.stringValue ?? "?")  \(item["name"]?.stringValue ?? "?")")
                     }
                 }
             }

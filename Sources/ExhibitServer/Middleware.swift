@@ -61,9 +61,15 @@ struct RequestLogMiddleware: RouterMiddleware {
     }
 }
 
-/// Share links carry a secret in their path: never log it.
+/// Share links and footage requests' links carry a secret in their path: never log it (a request link's path
+/// keeps what follows the token: `/r/[redacted]/uploads/up_…`).
 func redactedPath(_ path: String) -> String {
-    path.hasPrefix("/s/") ? "/s/[redacted]" : path
+    if path.hasPrefix("/s/") { return "/s/[redacted]" }
+    if path.hasPrefix("/r/") {
+        let rest = path.dropFirst(3)
+        return "/r/[redacted]" + (rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? "")
+    }
+    return path
 }
 
 final class ByteCounter: @unchecked Sendable {
