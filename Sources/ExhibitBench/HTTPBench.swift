@@ -52,6 +52,21 @@ struct HTTPBench {
                 "\(base)/v1/uploads",
             ])
         }
+        // The same tus upload through a footage request's link (issue 19): no token, the request's limits and rate
+        // limits checked, the request's time inputs attached.
+        let requestJSON = shellOutput(benchDir, "curl -s -X POST \(base)/v1/cases/BENCH%2F1/requests -H 'Authorization: Bearer \(token)' -d '{\"from\":\"2026-11-30T14:00:00Z\",\"to\":\"2026-11-30T14:30:00Z\",\"location\":\"bench\",\"owner\":\"bench\",\"max_files\":100,\"max_file_size\":\"2GiB\",\"max_total_size\":\"1TiB\"}'")
+        let requestLink = (try? JSONSerialization.jsonObject(with: Data(requestJSON.utf8)) as? [String: Any])?["link"] as? String
+        let requestUpload: Run? = requestLink.flatMap { link in
+            Measure.best(times: runs) {
+                number += 1
+                return Measure.spawn([
+                    "curl", "-sf", "-o", "/dev/null", "-X", "POST", "-T", file,
+                    "-H", "Tus-Resumable: 1.0.0", "-H", "Upload-Length: \(1 << 30)", "-H", "Content-Type: application/offset+octet-stream",
+                    "-H", "Upload-Metadata: filename \(b64("request\(number).bin")),sha256 \(b64(digest))",
+                    link + "/uploads",
+                ])
+            }
+        }
         let clientUpload = Measure.best(times: runs, prepare: { Measure.shell("rm -rf '\(root)/client-config'") }) {
             Measure.spawn([exhibit, "upload", "--server", base, "--case", "BENCH/1", file],
                           environment: ["EXHIBIT_TOKEN": token, "XDG_CONFIG_HOME": root + "/client-config"])
@@ -71,12 +86,17 @@ struct HTTPBench {
         }
         row(&upload, "Exhibit PUT /v1/cases/{case}/exhibits", exhibitUpload, nil)
         row(&upload, "Exhibit tus POST /v1/uploads, the whole file in one request", tusUpload, exhibitUpload)
+        row(&upload, "Exhibit tus POST /r/{token}/uploads (a footage request's link), the whole file in one request", requestUpload, exhibitUpload)
         row(&upload, "exhibit upload (tus, 16 MiB requests each checksummed and durable; hashes the file first)", clientUpload, exhibitUpload)
         row(&upload, "nginx WebDAV PUT (writes the body, hashes nothing)", nginxUpload, exhibitUpload)
         row(&upload, "restic backup --compression off (local, no HTTP)", restic, exhibitUpload)
         upload.notes = ["Goals (issue 5): ≥ 1.2× nginx and ≥ 3× restic. Exhibit's upload includes chunking, two SHA-256 passes, fsync of every chunk, the integrity scan and the catalog transaction."]
         if let single = exhibitUpload, let tus = tusUpload {
             upload.notes.append("Resumable upload in one go: \(fmt(single.seconds / tus.seconds))× the speed of the single-request upload (goal ≥ 0.9×, issue 9).")
+            if let request = requestUpload {
+                let ratio = tus.seconds / request.seconds
+                upload.notes.append("Through a footage request's link: \(fmt(ratio))× the authenticated tus upload of the same file (goal ≥ 0.9×, issue 19: \(ratio >= 0.9 ? "met" : "NOT met")).")
+            }
         }
 
         // Downloads: the exhibit vs the same file from nginx.
