@@ -147,6 +147,8 @@ import Testing
         // what came later is not there yet.
         let rewrite = try await server.psql(database: name, """
                 DROP TABLE web_sessions;
+                ALTER TABLE exhibits DROP COLUMN request_id; ALTER TABLE exhibits DROP COLUMN submission;
+                ALTER TABLE uploads DROP COLUMN request_id; DROP TABLE request_receipts; DROP TABLE footage_requests;
                 DELETE FROM exhibit_migrations;
                 INSERT INTO exhibit_migrations (name, applied_at) VALUES
                   ('v1: the catalog, custody ledger, shares, retention and resumable uploads', 'x'),
@@ -156,11 +158,14 @@ import Testing
         let reopened = Catalog(database: PostgresDatabase(location: location, sealKey: Self.sealKey), sealKey: Self.sealKey, now: Self.fixedNow)
         let head = try await reopened.head()
         #expect(head?.hash == event.hash, "the reopened catalog lost its ledger")
-        // v1–v8 did not run again; v9 (the web app's sessions) did, once.
+        // v1–v8 did not run again; v9 (the web app's sessions) and v10 (footage requests) did, once each.
         let names = try await server.psql(database: name, "SELECT name FROM exhibit_migrations ORDER BY name")
         let applied = names.out.split(separator: "\n").map(String.init)
-        #expect(applied.count == 4, "migrations ran again, or v9 did not run: \(applied)")
-        #expect(applied.last?.hasPrefix("v9:") == true, "v9 did not run on the older catalog: \(applied)")
+        #expect(applied.count == 5, "migrations ran again, or v9 and v10 did not run: \(applied)")
+        #expect(applied.contains { $0.hasPrefix("v9:") }, "v9 did not run on the older catalog: \(applied)")
+        #expect(applied.contains { $0.hasPrefix("v10:") }, "v10 did not run on the older catalog: \(applied)")
+        let requests = try await server.psql(database: name, "SELECT count(*) FROM footage_requests")
+        #expect(requests.status == 0, "the older catalog has no footage_requests after opening: \(requests.err)")
         let sessions = try await server.psql(database: name, "SELECT count(*) FROM web_sessions")
         #expect(sessions.status == 0, "the older catalog has no web_sessions after opening: \(sessions.err)")
         // And a catalog sealed with another key is refused, naming the fix.
