@@ -236,6 +236,7 @@ let package = Package(
                 "BlobStore",
                 "ExhibitCrypto",
                 "ExhibitTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             exclude: ["nginx.conf.template"],
             swiftSettings: swiftSettings

@@ -8,6 +8,11 @@ import Foundation
 var runs = 3
 var only: Set<String>?
 var arguments = CommandLine.arguments.dropFirst()
+// The bench starts itself again as the bare Hummingbird reference server (BareHummingbird.swift).
+if arguments.first == "--bare-hummingbird", let port = Int(arguments.dropFirst().first ?? "") {
+    try await BareHummingbird.serve(port: port)
+    exit(0)
+}
 while let argument = arguments.popFirst() {
     switch argument {
     case "--runs": runs = Int(arguments.popFirst() ?? "") ?? runs

@@ -72,29 +72,33 @@ public enum ExhibitHTTPServer {
     public static func buildRouter(store: EvidenceStore, logger: Logger, workingCopies: WorkingCopyService? = nil) -> Router<ExhibitRequestContext> {
         buildRouter(
             store: store, logger: logger, workingCopies: workingCopies, linkViews: LinkViewCounters(),
-            publicURL: PublicURL(configured: store.policies.sharing.publicURL, fallback: "http://127.0.0.1:8080"))
+            publicURL: PublicURL(configured: store.policies.sharing.publicURL, fallback: "http://127.0.0.1:8080"), accessLog: nil)
     }
 
     static func buildRouter(
-        store: EvidenceStore, logger: Logger, workingCopies: WorkingCopyService?, linkViews: LinkViewCounters, publicURL: PublicURL
+        store: EvidenceStore, logger: Logger, workingCopies: WorkingCopyService?, linkViews: LinkViewCounters, publicURL: PublicURL,
+        accessLog: AccessLog?
     ) -> Router<ExhibitRequestContext> {
         let registry = Self.registry
         let metrics = ExhibitMetrics()
         let controllers = Controllers(store: store, metrics: metrics, openAPI: openAPIDocument, workingCopies: workingCopies)
         let router = Router(context: ExhibitRequestContext.self)
-        router.add(middleware: RequestLogMiddleware(logger: logger))
+        router.add(middleware: RequestLogMiddleware(logger: logger, accessLog: accessLog))
         router.add(middleware: ProblemMiddleware(logger: logger))
         router.add(middleware: TusHeaderMiddleware())
-        router.add(middleware: MetricsMiddleware())
+        let requestMetrics = RequestMetrics()
+        router.add(middleware: RequestMetricsMiddleware(metrics: requestMetrics))
         // Every path needs a token except these: an unknown path without a token is 401, not 404.
         // The web app's pages (`/`, `/app…`) authenticate by their session cookie, the links by their token.
-        router.add(middleware: Authenticator(store: store, open: ["/healthz", "/metrics", "/", "/app"], openPrefixes: ["/s/", "/r/", "/app/"]))
+        router.add(middleware: Authenticator(store: store, open: ["/healthz", "/readyz", "/metrics", "/", "/app"], openPrefixes: ["/s/", "/r/", "/app/"]))
 
         // Open to anyone: liveness and metrics (no evidence in either).
         router.get("/healthz", use: controllers.health)
+        router.get("/readyz", use: controllers.ready)
         router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            var buffer = ByteBuffer(bytes: registry.emitToBuffer())
+            buffer.writeString(requestMetrics.exposition())
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: buffer))
         }
 
         let api = router
@@ -179,8 +183,9 @@ public enum ExhibitHTTPServer {
         let publicURL = PublicURL(
             configured: configuration.publicURL ?? store.policies.sharing.publicURL,
             fallback: "http://\(shownHost):\(configuration.port)")
+        let accessLog = AccessLog()
         let router = buildRouter(
-            store: store, logger: logger, workingCopies: workingCopies, linkViews: linkViews, publicURL: publicURL)
+            store: store, logger: logger, workingCopies: workingCopies, linkViews: linkViews, publicURL: publicURL, accessLog: accessLog)
         let connections = store.policies.storage.connections
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [SlowClientGuard(policy: connections, logger: logger)],
@@ -197,6 +202,7 @@ public enum ExhibitHTTPServer {
             services: [
                 workingCopies, LinkViewService(store: store, counters: linkViews, logger: logger),
                 RetentionService(store: store, logger: logger), UploadExpiryService(store: store, logger: logger),
+                AccessLogService(log: accessLog),
             ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port

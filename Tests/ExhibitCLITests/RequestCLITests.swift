@@ -9,7 +9,8 @@ import Testing
         let store = try await TestStore("request-readme")
         let work = try TemporaryDirectory("request-readme-work")
         try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/mp4_h264_aac.mp4", toPath: work.appending("cam1.mp4"))
-        let server = try await LiveServer(storage: store.storage)
+        // The request log on, to check that no token reaches it.
+        let server = try await LiveServer(storage: store.storage, environment: ["LOG_LEVEL": "info"])
         defer { server.terminate() }
         let script = try Readme.bashBlock(after: "A request from the command line, answered with curl")
         let bin = (TestPaths.exhibitExecutable as NSString).deletingLastPathComponent
@@ -34,6 +35,12 @@ import Testing
         // The server's log names no token.
         let token = String(lines.first?.split(separator: "/").last ?? "")
         #expect(!token.isEmpty && !server.log.contains(token), "a request token reached the server's log")
+        var logged = false
+        for _ in 0..<40 where !logged {
+            logged = server.log.contains("POST /r/[redacted]/uploads 201")
+            if !logged { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(logged, "the upload through the link is not in the request log (redacted): \(server.log.suffix(800))")
 
         // The README's Python check, with stock OpenSSL, against the published key; and a changed receipt fails.
         let readme = try String(contentsOfFile: TestPaths.packageRoot + "/README.md", encoding: .utf8)

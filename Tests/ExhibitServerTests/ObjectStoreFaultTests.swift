@@ -112,8 +112,13 @@ struct ObjectStoreFaultTests {
         // While it is down, reads fail the same clear way, and nothing else breaks.
         let listing = try await HTTP.get(server.url + "/v1/cases/\(Self.caseInURL)/exhibits", token: token)
         #expect(listing.status == 503)
+        // Liveness still answers (the process is fine); readiness says the catalog does not.
+        #expect(try await HTTP.get(server.url + "/healthz").status == 200, "liveness while the catalog is down")
+        let ready = try await HTTP.get(server.url + "/readyz")
+        #expect(ready.status == 503 && ready.text.contains("catalog database"), "readiness while the catalog is down: \(ready.status) \(ready.text)")
 
         try await postgres.resume()
+        #expect(try await HTTP.get(server.url + "/readyz").status == 200, "readiness once the catalog is back")
         #expect(try await store.sql("SELECT count(*) FROM exhibits").out == "0\n", "nothing half-written")
         let again = try await HTTP.request("POST", server.url + "/v1/cases/\(Self.caseInURL)/exhibits?filename=big.bin", token: token, upload: file)
         #expect(again.status == 201, "\(again.text)")

@@ -54,9 +54,15 @@ import Yams
 
     @Test func onlyHealthAndMetricsAnswerWithoutAToken() async throws {
         #expect(try await HTTP.get(server.url + "/healthz").status == 200)
+        let ready = try await HTTP.get(server.url + "/readyz")
+        #expect(ready.status == 200 && ready.text.contains("ready"), "readiness with the catalog up: \(ready.status) \(ready.text)")
         let metrics = try await HTTP.get(server.url + "/metrics")
         #expect(metrics.status == 200)
-        #expect(metrics.text.contains("hb_requests"))
+        // Requests counted by route template, method and status, with their durations.
+        let series = #"hb_requests_total{http_route="/healthz",http_request_method="GET",http_response_status_code="200"} "#
+        #expect(metrics.text.contains(series), "no request count for /healthz in /metrics")
+        #expect(metrics.text.contains(#"http_server_request_duration_seconds_count{http_route="/readyz""#), "no durations for /readyz in /metrics")
+        #expect(metrics.text.contains("exhibit_uploads_total"), "the store's own counters are gone from /metrics")
         for path in ["/v1/cases", "/v1/me", "/openapi.yaml", "/v1/exhibits/x/content", "/v1/custody", "/v1/users", "/nowhere"] {
             for token in [nil, "exh_wrong", "", "Bearer"] {
                 let result = try await HTTP.get(server.url + path, token: token)
@@ -65,6 +71,26 @@ import Yams
                 #expect(try result.json()["type"] as? String == "urn:exhibit:problem:unauthorized")
             }
         }
+    }
+
+    /// The request log (LOG_LEVEL info, the default), written in batches: each request is a line within a moment,
+    /// and the lines written before a graceful stop are all there.
+    @Test func theRequestLogHasALineForEveryRequest() async throws {
+        let folder = try TemporaryDirectory("request-log")
+        let logged = try await LiveServer(storage: folder.appending("Storage"), environment: ["LOG_LEVEL": "info"])
+        for _ in 0..<50 { #expect(try await HTTP.get(logged.url + "/healthz").status == 200) }
+        #expect(try await HTTP.get(logged.url + "/nowhere").status == 401)
+        var seen = false
+        for _ in 0..<40 where !seen {
+            seen = logged.log.contains("info access: GET /nowhere 401")
+            if !seen { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(seen, "the request log lacks the requests made: \(logged.log.suffix(1000))")
+        #expect(try await HTTP.get(logged.url + "/readyz").status == 200)
+        #expect(await logged.stop() == 0, "the server did not stop cleanly")
+        let lines = logged.log.split(separator: "\n")
+        #expect(lines.filter { $0.contains("info access: GET /healthz 200 15B") }.count == 50, "healthz lines: \(lines.filter { $0.contains("/healthz") }.count)")
+        #expect(lines.contains { $0.contains("info access: GET /readyz 200") }, "the last request before the stop is not in the log")
     }
 
     /// Every route of the API the router serves is in the OpenAPI document, and every path and method the document
