@@ -11,4 +11,16 @@ static inline int exhibit_start_writeback(int fd) {
     return sync_file_range(fd, 0, 0, 2u);
 }
 
+/* preadv2(2) with RWF_NOWAIT (Linux 4.14): reads only what is already in the page cache, never waiting for the
+   disk; returns -1 with errno EAGAIN when the data is not cached (then read it on a thread that may block). */
+struct iovec;
+extern long preadv2(int fd, const struct iovec *iov, int iovcnt, long offset, int flags);
+
+struct exhibit_iovec { void *base; unsigned long length; };
+
+static inline long exhibit_pread_nowait(int fd, void *buffer, unsigned long length, long offset) {
+    struct exhibit_iovec vector = { buffer, length };
+    return preadv2(fd, (const struct iovec *)&vector, 1, offset, 0x00000008 /* RWF_NOWAIT */);
+}
+
 #endif

@@ -3,6 +3,7 @@ import CheckedInput
 public import Custody
 public import ExhibitCrypto
 public import Foundation
+import ShareLinks
 public import MediaProbe
 public import NIOCore
 public import ExhibitCatalog
@@ -61,6 +62,11 @@ public final class EvidenceStore: Sendable {
     public let now: @Sendable () -> Date
     /// Exhibits served through links (see `servedExhibit`).
     let servedExhibits = Mutex<[String: ExhibitRecord]>([:])
+    /// Share rows read for playback, with when (monotonic nanoseconds): a player's ranges reuse them for a moment.
+    let playbackShares = Mutex<[String: (share: ShareRecord, expiresAt: Int64, at: UInt64)]>([:])
+    /// Link tokens whose MAC verified, by their text: a player's next ranges skip the HMAC (the expiry is still
+    /// checked each time). Forged tokens never enter it and always take the full, constant-time check.
+    let verifiedLinks = Mutex<[String: ShareToken]>([:])
     /// Resumable uploads with a request in progress or recently made.
     let uploadSessions = UploadSessions()
 

@@ -4,6 +4,7 @@ import ExhibitPolicies
 public import BlobStore
 public import Custody
 import ExhibitCrypto
+import Dispatch
 import Foundation
 import ShareLinks
 import Synchronization
@@ -99,6 +100,8 @@ extension EvidenceStore {
             throw noSuchShare
         }
         try await authorize(actor, .shareRevoke)
+        playbackShares.withLock { _ = $0.removeValue(forKey: id) }
+        defer { playbackShares.withLock { _ = $0.removeValue(forKey: id) } }
         return try await catalog.revokeShare(
             id: id,
             event: actor.event(
@@ -133,6 +136,47 @@ extension EvidenceStore {
             guard let exhibit else { return .revoked(share, nil) }
             return .valid(share, exhibit)
         }
+    }
+
+    /// How long a share row read for playback serves a player's next ranges without reading it again.
+    public static let playbackShareAge: UInt64 = 1_000_000_000
+
+    /// Checks a link for a player's range request: as `resolveLink`, but the share row read for this share less
+    /// than `playbackShareAge` ago is used again (a player asks for many ranges a second, and reading the row for
+    /// each was most of what a range cost). The token itself is checked every time (MAC, expiry); a revocation
+    /// made through this server takes effect at once, one made through another server sharing the catalog within
+    /// that second. Pages and downloads always read the row (`resolveLink`).
+    public func resolveLinkForPlayback(_ token: some StringProtocol) async throws -> LinkResolution {
+        let text = String(token)
+        let valid: ShareToken
+        if let known = verifiedLinks.withLock({ $0[text] }) {
+            valid = known
+        } else {
+            guard case .success(let verified) = ShareToken.verify(text, keys: try keys.linkKeyRing(), now: now()) else {
+                return try await resolveLink(token)
+            }
+            valid = verified
+        }
+        // The expiry, against this moment, every time.
+        guard Double(valid.expiresAt) > now().timeIntervalSince1970 else { return try await resolveLink(token) }
+        let id = valid.shareID.description
+        let clock = DispatchTime.now().uptimeNanoseconds
+        if let recent = playbackShares.withLock({ $0[id] }), clock &- recent.at < Self.playbackShareAge, recent.expiresAt == valid.expiresAt,
+           let exhibit = try await servedExhibit(id: recent.share.exhibitID) {
+            return .valid(recent.share, exhibit)
+        }
+        let resolution = try await resolveLink(token)
+        if case .valid(let share, _) = resolution {
+            playbackShares.withLock { cache in
+                if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
+                cache[id] = (share, valid.expiresAt, clock)
+            }
+            verifiedLinks.withLock { cache in
+                if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
+                cache[text] = valid
+            }
+        }
+        return resolution
     }
 
     /// An exhibit for serving its bytes through links: the fields that never change (its blob, size, name,

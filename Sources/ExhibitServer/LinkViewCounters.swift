@@ -16,11 +16,22 @@ final class LinkViewCounters: Sendable {
         let kind: String
     }
 
+    /// What a view served since the last write; its time is formatted only when written.
+    private struct Tally {
+        var requests: Int
+        var bytes: Int64
+        var lastAt: Date
+
+        func shareViewTally(_ key: Key) -> ShareViewTally {
+            ShareViewTally(shareID: key.share, viewID: key.view, kind: key.kind, requests: requests, bytes: bytes, lastAt: CustodyTime.string(lastAt))
+        }
+    }
+
     private struct State {
         var open: Set<Key> = []
-        var pending: [Key: ShareViewTally] = [:]
+        var pending: [Key: Tally] = [:]
         /// Counts taken by `drain` whose catalog write has not finished yet.
-        var writing: [Key: ShareViewTally] = [:]
+        var writing: [Key: Tally] = [:]
         /// Playback bytes of responses still being sent, per share.
         var playing: [String: Int64] = [:]
     }
@@ -35,16 +46,14 @@ final class LinkViewCounters: Sendable {
 
     /// Counts requests and bytes of an open view.
     func count(_ key: Key, requests: Int = 0, bytes: Int = 0, at time: Date) {
-        let at = CustodyTime.string(time)
         state.withLock { state in
             if var tally = state.pending[key] {
                 tally.requests += requests
                 tally.bytes += Int64(bytes)
-                tally.lastAt = max(tally.lastAt, at)
+                tally.lastAt = max(tally.lastAt, time)
                 state.pending[key] = tally
             } else {
-                state.pending[key] = ShareViewTally(
-                    shareID: key.share, viewID: key.view, kind: key.kind, requests: requests, bytes: Int64(bytes), lastAt: at)
+                state.pending[key] = Tally(requests: requests, bytes: Int64(bytes), lastAt: time)
             }
         }
     }
@@ -55,7 +64,7 @@ final class LinkViewCounters: Sendable {
         state.withLock { state in
             state.writing = state.pending
             state.pending.removeAll(keepingCapacity: true)
-            return Array(state.writing.values)
+            return state.writing.map { $0.value.shareViewTally($0.key) }
         }
     }
 

@@ -136,7 +136,12 @@ struct ShareController: Sendable {
     func link(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         let token = context.parameters.get("token") ?? ""
         let client = clientDescription(request, context)
-        switch try await store.resolveLink(token) {
+        // The query, parsed once.
+        let query = request.uri.queryParameters
+        let (playParameter, downloadParameter, viewParameter) = (query.get("play"), query.get("download"), query.get("view"))
+        // A player's ranges reuse the share row read a moment ago (see `resolveLinkForPlayback`).
+        let playing = playParameter != nil && downloadParameter == nil
+        switch try await (playing ? store.resolveLinkForPlayback(token) : store.resolveLink(token)) {
         case .invalid:
             return Self.html(SharePage.notFound, status: .notFound)
         case .expired(let share, let exhibit):
@@ -154,17 +159,17 @@ struct ShareController: Sendable {
             func copy(if which: String) async throws -> ExhibitRecord? {
                 which == "copy" ? try await store.workingCopies(of: exhibit).last : nil
             }
-            if request.uri.queryValue("download") != nil && request.uri.queryValue("play") != nil {
+            if downloadParameter != nil && playParameter != nil {
                 throw Problem(.badRequest, "ask for play or download, not both")
             }
-            if let which = request.uri.queryValue("play"), which != "master" && which != "copy" {
+            if let which = playParameter, which != "master" && which != "copy" {
                 throw Problem(.badRequest, "play takes master or copy")
             }
-            if let which = request.uri.queryValue("download") {
+            if let which = downloadParameter {
                 return try await download(which, share: share, exhibit: exhibit, copy: try await copy(if: which), request: request, client: client)
             }
-            if let which = request.uri.queryValue("play") {
-                let view = request.uri.queryValue("view").flatMap { $0.count <= 40 && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } ? $0 : nil }
+            if let which = playParameter {
+                let view = viewParameter.flatMap { $0.count <= 40 && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } ? $0 : nil }
                     ?? Identifier.random()
                 return try await play(which, view: view, share: share, exhibit: exhibit, copy: try await copy(if: which), request: request, client: client)
             }

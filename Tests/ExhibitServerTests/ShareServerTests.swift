@@ -214,6 +214,11 @@ import Testing
         let link = try path(json)
         let shareID = try #require(json["id"] as? String)
         #expect(try await HTTP.get(server.url + link).status == 200)
+        // A player's ranges, so the share row is held for the view's next ranges: revocation must still stop them.
+        for _ in 0..<3 {
+            let range = try await HTTP.get(server.url + link + "?play=master&view=abc", headers: ["Range": "bytes=0-99"])
+            #expect(range.status == 206, "a range before the revocation: \(range.status)")
+        }
         // Someone else's exhibit's share: not found for akhan (no oracle); an auditor may not revoke.
         #expect(try await HTTP.request("DELETE", server.url + "/v1/shares/\(shareID)", token: store.tokens["akhan"]).status == 404)
         #expect(try await HTTP.request("DELETE", server.url + "/v1/shares/\(shareID)", token: store.tokens["audit"]).status == 403)
