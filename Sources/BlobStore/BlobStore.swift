@@ -431,6 +431,7 @@ public struct BlobContents: AsyncSequence, Sendable {
                 guard let piece = plan.next() else { return nil }
                 let buffer = try await plan.contents.backend.read(.chunk(piece.chunk), offset: piece.offsetInChunk, length: piece.length)
                 try checker.check(buffer, piece)
+                if piece.isWholeChunk { try checker.verifyWhole(buffer, piece) }
                 fill()
                 return buffer
             }
@@ -445,11 +446,17 @@ public struct BlobContents: AsyncSequence, Sendable {
             return buffer
         }
 
-        /// Starts reads until `depth` pieces are in flight or the range is planned to its end.
+        /// Starts reads until `depth` pieces are in flight or the range is planned to its end. A whole chunk is
+        /// hashed in its read's task, so the next chunk is verified on another core while this one is sent.
         mutating func fill() {
             let backend = plan.contents.backend
+            let checker = self.checker
             while ahead.count < depth, let piece = plan.next() {
-                ahead.append((piece, Task { try await backend.read(.chunk(piece.chunk), offset: piece.offsetInChunk, length: piece.length) }))
+                ahead.append((piece, Task {
+                    let buffer = try await backend.read(.chunk(piece.chunk), offset: piece.offsetInChunk, length: piece.length)
+                    if piece.isWholeChunk { try checker.verifyWhole(buffer, piece) }
+                    return buffer
+                }))
             }
         }
     }
@@ -465,6 +472,9 @@ struct Piece: Sendable {
     let startsWholeChunk: Bool
     /// The piece ends its chunk.
     let endsChunk: Bool
+
+    /// The piece is a whole chunk: it is hashed as it is read, before any of it is handed out.
+    var isWholeChunk: Bool { startsWholeChunk && endsChunk }
 }
 
 /// Cuts a blob's range into pieces: never across a chunk, never longer than the piece size.
@@ -486,7 +496,9 @@ struct PiecePlan: Sendable {
         let chunkEnd = manifest.offsets[entryIndex + 1]
         let offsetInChunk = position - chunkStart
         let wholeChunk = contents.range.lowerBound <= chunkStart && contents.range.upperBound >= chunkEnd
-        let length = Int(Swift.min(Int64(contents.pieceSize), Swift.min(chunkEnd, contents.range.upperBound) - position))
+        // A chunk the range covers whole is one piece (chunks are at most 16 MiB): read and verified in one go.
+        let limit = wholeChunk && offsetInChunk == 0 ? Int64.max : Int64(contents.pieceSize)
+        let length = Int(Swift.min(limit, Swift.min(chunkEnd, contents.range.upperBound) - position))
         let piece = Piece(
             chunk: manifest.entries[entryIndex].chunk, entryIndex: entryIndex, offsetInChunk: offsetInChunk, length: length,
             startsWholeChunk: offsetInChunk == 0 && wholeChunk, endsChunk: position + Int64(length) == chunkEnd)
@@ -510,6 +522,8 @@ final class PieceChecker: @unchecked Sendable {
             throw BlobStoreError(
                 .corruptChunk, "chunk \(piece.chunk.hex) of blob \(manifest.blob.hex) is shorter than its manifest says")
         }
+        // A whole chunk in one piece was verified where it was read (`verifyWhole`).
+        guard !piece.isWholeChunk else { return }
         if piece.startsWholeChunk { hasher = SHA256() }
         guard hasher != nil else { return }
         buffer.withUnsafeReadableBytes { hasher!.update($0) }
@@ -518,6 +532,19 @@ final class PieceChecker: @unchecked Sendable {
             guard digest == piece.chunk else {
                 throw BlobStoreError(.corruptChunk, "chunk \(piece.chunk.hex) of blob \(manifest.blob.hex) does not match its digest")
             }
+        }
+    }
+}
+
+extension PieceChecker {
+    /// Checks a piece that is a whole chunk against the chunk's digest (any task may call it: it touches no state).
+    func verifyWhole(_ buffer: ByteBuffer, _ piece: Piece) throws {
+        guard buffer.readableBytes == piece.length else {
+            throw BlobStoreError(.corruptChunk, "chunk \(piece.chunk.hex) of blob \(manifest.blob.hex) is shorter than its manifest says")
+        }
+        let digest = buffer.withUnsafeReadableBytes { SHA256.hash($0) }
+        guard digest == piece.chunk else {
+            throw BlobStoreError(.corruptChunk, "chunk \(piece.chunk.hex) of blob \(manifest.blob.hex) does not match its digest")
         }
     }
 }
