@@ -102,14 +102,16 @@ test: deps
 	fi; \
 	echo "== make test: $$(( $$(date +%s) - start )) s in all (the goal: under 600 s on 2 cores) =="
 
-# Load: one server on loopback under 32 concurrent uploaders and 64 concurrent share-link downloaders for
-# LOAD_SECONDS, then every uploaded exhibit and the ledger must verify (Tests/Tools/load.py). CI runs it on the
-# debug build it already has; `make load LOAD_BUILD=release` gives the README's figures.
+# Load: one server on loopback under 32 concurrent uploaders and 64 concurrent share-link streamers for
+# LOAD_SECONDS, from one Swift client process (exhibit-bench --load, Sources/ExhibitBench/LoadBench.swift), then
+# every uploaded exhibit and the ledger must verify. CI runs it on the debug build it already has;
+# `make load LOAD_BUILD=release` gives the README's figures.
 LOAD_SECONDS ?= 60
 LOAD_BUILD   ?= debug
 load: deps
 	$(SWIFT) build -c $(LOAD_BUILD) --product exhibit
-	python3 Tests/Tools/load.py .build/$(LOAD_BUILD)/exhibit $(POLICIES) --seconds $(LOAD_SECONDS)
+	$(SWIFT) build -c $(LOAD_BUILD) --product exhibit-bench
+	.build/$(LOAD_BUILD)/exhibit-bench --load .build/$(LOAD_BUILD)/exhibit $(POLICIES) --seconds $(LOAD_SECONDS)
 
 EXHIBIT    := .build/release/exhibit
 HOST       ?= 127.0.0.1

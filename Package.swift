@@ -237,6 +237,8 @@ let package = Package(
                 "ExhibitCrypto",
                 "ExhibitTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             exclude: ["nginx.conf.template"],
             swiftSettings: swiftSettings

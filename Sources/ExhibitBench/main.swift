@@ -13,6 +13,10 @@ if arguments.first == "--bare-hummingbird", let port = Int(arguments.dropFirst()
     try await BareHummingbird.serve(port: port)
     exit(0)
 }
+// `make load`: the Swift load generator (LoadBench.swift).
+if arguments.first == "--load" {
+    exit(await LoadBench.main(Array(arguments.dropFirst())))
+}
 while let argument = arguments.popFirst() {
     switch argument {
     case "--runs": runs = Int(arguments.popFirst() ?? "") ?? runs
