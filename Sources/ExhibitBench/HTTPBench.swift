@@ -98,7 +98,7 @@ struct HTTPBench {
         row(&upload, "restic backup --compression off (local, no HTTP)", restic, exhibitUpload)
         upload.notes = ["Goals (issue 5): ≥ 1.2× nginx and ≥ 3× restic. Exhibit's upload includes chunking, two SHA-256 passes, fsync of every chunk, the integrity scan and the catalog transaction."]
         if let ours = exhibitUpload, let disk = durable, let nginx = nginxUpload {
-            upload.notes.append("Upload at \(fmt(disk.seconds / ours.seconds))× the disk's durable write rate (dd conv=fsync) and \(fmt(nginx.seconds / ours.seconds))× nginx, which acknowledges before its bytes are durable (goal ≥ 0.8× nginx, issue 20: \(nginx.seconds / ours.seconds >= 0.8 ? "met" : "NOT met; an upload is acknowledged only once durable, and the disk's fsync rate bounds it"))).")
+            upload.notes.append("Upload at \(fmt(disk.seconds / ours.seconds))× the disk's durable write rate (dd conv=fsync, which varies a lot on this shared disk) and \(fmt(nginx.seconds / ours.seconds))× nginx, which acknowledges before its bytes are durable (goal ≥ 0.8× nginx, issue 20: \(nginx.seconds / ours.seconds >= 0.8 ? "met" : "NOT met")).")
         }
         if let single = exhibitUpload, let tus = tusUpload {
             upload.notes.append("Resumable upload in one go: \(fmt(single.seconds / tus.seconds))× the speed of the single-request upload (goal ≥ 0.9×, issue 9).")
