@@ -173,12 +173,12 @@ struct BenchExhibit {
     let base: String
     let token: String
 
-    init(exhibit: String, storage: String, policies: String, benchDir: String) throws {
+    init(exhibit: String, storage: String, policies: String, benchDir: String, logLevel: String = "warning") throws {
         let port = freePort()
         let server = Process()
         server.executableURL = URL(fileURLWithPath: exhibit)
         server.arguments = ["serve", "--storage", storage, "--policies", policies, "--port", String(port)]
-        server.environment = ProcessInfo.processInfo.environment.merging(["LOG_LEVEL": "warning"]) { $1 }
+        server.environment = ProcessInfo.processInfo.environment.merging(["LOG_LEVEL": logLevel]) { $1 }
         let serverOut = Pipe()
         server.standardOutput = serverOut
         try server.run()

@@ -71,25 +71,12 @@ struct LoadBench {
         // The policies with a playback budget a load test does not exhaust.
         let loadPolicies = work + "/Policies"
         Measure.shell("cp -r '\(policies)' '\(loadPolicies)' && sed -i 's/^playback_budget: .*/playback_budget: 1000/' '\(loadPolicies)/sharing.yaml'")
-        let port = freePort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: exhibit)
-        server.arguments = ["serve", "--storage", storage, "--policies", loadPolicies, "--port", String(port)]
-        server.environment = ProcessInfo.processInfo.environment.merging(["LOG_LEVEL": "error"]) { $1 }
-        let serverOut = Pipe()
-        server.standardOutput = serverOut
-        server.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try server.run()
-        defer {
-            server.terminate()
-            server.waitUntilExit()
-        }
-        var banner = ""
-        while !banner.contains("first-admin-token") && server.isRunning {
-            banner += String(decoding: serverOut.fileHandleForReading.availableData, as: UTF8.self)
-        }
-        let base = "http://127.0.0.1:\(port)"
-        let admin = ((try? String(contentsOfFile: storage + "/first-admin-token", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        // The server, with the user `bench` (an investigator) and the case BENCH/1.
+        let bench = try BenchExhibit(exhibit: exhibit, storage: storage, policies: loadPolicies, benchDir: work, logLevel: "error")
+        defer { bench.stop() }
+        let server = bench.process
+        let base = bench.base
+        let token = bench.token
 
         // The process-wide client (its own event loops; nothing to shut down).
         let client = HTTPClient.shared
@@ -111,10 +98,6 @@ struct LoadBench {
             guard status < 300 else { throw BenchError("setup \(path) answered \(status): \(String(buffer: body).prefix(300))") }
             return json(body)
         }
-        guard let token = try await setup(.POST, "/v1/users", admin, ["name": "loader", "role": "investigator", "full_name": "Load Test"])["token"] as? String else {
-            throw BenchError("no token for the load user")
-        }
-        _ = try await setup(.POST, "/v1/cases", token, ["reference": "LOAD/1"])
         // Footage the links serve: four 2 MiB exhibits, each shared once.
         var generator = SystemRandomNumberGenerator()
         func randomBytes(_ count: Int) -> ByteBuffer {
@@ -125,7 +108,7 @@ struct LoadBench {
         }
         var links: [String] = []
         for index in 0..<4 {
-            let (status, body) = try await call(.POST, "/v1/cases/LOAD%2F1/exhibits?filename=shared\(index).bin", token: token, body: randomBytes(2 << 20))
+            let (status, body) = try await call(.POST, "/v1/cases/BENCH%2F1/exhibits?filename=shared\(index).bin", token: token, body: randomBytes(2 << 20))
             guard status == 201, let id = json(body)["id"] as? String else { throw BenchError("setup upload answered \(status)") }
             guard let url = try await setup(.POST, "/v1/exhibits/\(id)/shares", token, ["expires_in": "24h", "recipient": "CPS"])["url"] as? String else {
                 throw BenchError("no link")
@@ -153,7 +136,7 @@ struct LoadBench {
                         let size = body.readableBytes
                         let started = clock.now
                         do {
-                            let (status, reply) = try await call(.POST, "/v1/cases/LOAD%2F1/exhibits?filename=u\(number)-\(count).bin", token: token, body: body)
+                            let (status, reply) = try await call(.POST, "/v1/cases/BENCH%2F1/exhibits?filename=u\(number)-\(count).bin", token: token, body: body)
                             let elapsed = (clock.now - started).seconds
                             let object = json(reply)
                             tally.state.withLock { state in

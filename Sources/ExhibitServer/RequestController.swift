@@ -221,13 +221,7 @@ struct RequestController: Sendable {
     func createUpload(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         try TusController.checkVersion(request)
         let found = try await open(request, context)
-        if request.headers[TusController.Header.uploadDeferLength] != nil {
-            throw Problem(.badRequest, "Upload-Defer-Length is not supported: send Upload-Length")
-        }
-        guard let lengthText = request.headers[TusController.Header.uploadLength], lengthText.utf8.count <= 20,
-              let length = Int64(lengthText), length >= 0 else {
-            throw Problem(.badRequest, "Upload-Length (the file's size in bytes) is required")
-        }
+        let length = try TusController.uploadLength(request)
         let raw = request.headers[TusController.Header.uploadMetadata] ?? ""
         guard raw.utf8.count <= 8192 else { throw Problem(.badRequest, "Upload-Metadata is too long") }
         let metadata = try TusController.metadata(raw)
@@ -254,23 +248,16 @@ struct RequestController: Sendable {
     func head(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         try TusController.checkVersion(request)
         let found = try await open(request, context)
-        let upload = try await store.findUpload(try context.parameters.decoded("upload"), for: store.requestActor(found, client: ""))
-        var fields = tus.headers(upload)
-        fields[TusController.Header.uploadLength] = String(upload.length)
-        if !upload.metadata.isEmpty { fields[TusController.Header.uploadMetadata] = upload.metadata }
-        return Response(status: .ok, headers: fields)
+        var response = tus.headResponse(try await store.findUpload(try context.parameters.decoded("upload"), for: store.requestActor(found, client: "")))
+        // The case's exhibit is not the owner's to know.
+        response.headers[TusController.Header.exhibitID] = nil
+        return response
     }
 
     /// `PATCH /r/{token}/uploads/{upload}`.
     func patch(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         try TusController.checkVersion(request)
-        guard request.headers[.contentType] == "application/offset+octet-stream" else {
-            throw Problem(.unsupportedMediaType, "a PATCH carries Content-Type: application/offset+octet-stream")
-        }
-        guard let offsetText = request.headers[TusController.Header.uploadOffset], offsetText.utf8.count <= 20,
-              let offset = Int64(offsetText), offset >= 0 else {
-            throw Problem(.badRequest, "Upload-Offset (where these bytes go) is required")
-        }
+        let offset = try TusController.patchOffset(request)
         let found = try await open(request, context)
         let actor = store.requestActor(found, client: clientDescription(request, context))
         let progress = try await tus.append(try context.parameters.decoded("upload"), offset: offset, request: request, context: context, actor: actor)

@@ -107,12 +107,7 @@ struct TusController: Sendable {
     func create(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         try Self.checkVersion(request)
         let actor = try Self.actor(request, context)
-        if request.headers[Header.uploadDeferLength] != nil {
-            throw Problem(.badRequest, "Upload-Defer-Length is not supported: send Upload-Length")
-        }
-        guard let lengthText = request.headers[Header.uploadLength], let length = Int64(lengthText), length >= 0 else {
-            throw Problem(.badRequest, "Upload-Length (the file's size in bytes) is required")
-        }
+        let length = try Self.uploadLength(request)
         guard length <= store.policies.storage.maxUploadSize else {
             throw Problem(.tooLarge, "the upload is \(length) bytes; the limit is \(store.policies.storage.maxUploadSize)",
                           headers: [Header.resumable: Self.version, Header.maxSize: String(store.policies.storage.maxUploadSize)])
@@ -140,6 +135,37 @@ struct TusController: Sendable {
             if let ingested = progress.ingested { add(ingested, to: &fields) }
         }
         return Response(status: .created, headers: fields)
+    }
+
+    /// `Upload-Length` of a creation request (`Upload-Defer-Length` is refused).
+    static func uploadLength(_ request: Request) throws -> Int64 {
+        if request.headers[Header.uploadDeferLength] != nil {
+            throw Problem(.badRequest, "Upload-Defer-Length is not supported: send Upload-Length")
+        }
+        guard let text = request.headers[Header.uploadLength], text.utf8.count <= 20, let length = Int64(text), length >= 0 else {
+            throw Problem(.badRequest, "Upload-Length (the file's size in bytes) is required")
+        }
+        return length
+    }
+
+    /// `Upload-Offset` of a PATCH, which must carry `Content-Type: application/offset+octet-stream`.
+    static func patchOffset(_ request: Request) throws -> Int64 {
+        guard request.headers[.contentType] == "application/offset+octet-stream" else {
+            throw Problem(.unsupportedMediaType, "a PATCH carries Content-Type: application/offset+octet-stream")
+        }
+        guard let text = request.headers[Header.uploadOffset], text.utf8.count <= 20, let offset = Int64(text), offset >= 0 else {
+            throw Problem(.badRequest, "Upload-Offset (where these bytes go) is required")
+        }
+        return offset
+    }
+
+    /// The answer to `HEAD` on an upload: where it stands.
+    func headResponse(_ upload: UploadRecord) -> Response {
+        var fields = headers(upload)
+        fields[Header.uploadLength] = String(upload.length)
+        if !upload.metadata.isEmpty { fields[Header.uploadMetadata] = upload.metadata }
+        if let exhibit = upload.exhibitID { fields[Header.exhibitID] = exhibit }
+        return Response(status: .ok, headers: fields)
     }
 
     func add(_ ingested: EvidenceStore.Ingested, to fields: inout HTTPFields) {
@@ -180,23 +206,13 @@ struct TusController: Sendable {
     /// `HEAD /v1/uploads/{id}`: where the upload stands.
     func head(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         try Self.checkVersion(request)
-        let upload = try await store.findUpload(try context.parameters.decoded("upload"), for: try context.requireActor())
-        var fields = headers(upload)
-        fields[Header.uploadLength] = String(upload.length)
-        if !upload.metadata.isEmpty { fields[Header.uploadMetadata] = upload.metadata }
-        if let exhibit = upload.exhibitID { fields[Header.exhibitID] = exhibit }
-        return Response(status: .ok, headers: fields)
+        return headResponse(try await store.findUpload(try context.parameters.decoded("upload"), for: try context.requireActor()))
     }
 
     /// `PATCH /v1/uploads/{id}`: the next bytes, at `Upload-Offset`.
     func patch(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         try Self.checkVersion(request)
-        guard request.headers[.contentType] == "application/offset+octet-stream" else {
-            throw Problem(.unsupportedMediaType, "a PATCH carries Content-Type: application/offset+octet-stream")
-        }
-        guard let offsetText = request.headers[Header.uploadOffset], let offset = Int64(offsetText), offset >= 0 else {
-            throw Problem(.badRequest, "Upload-Offset (where these bytes go) is required")
-        }
+        let offset = try Self.patchOffset(request)
         let actor = try Self.actor(request, context)
         let progress = try await append(try context.parameters.decoded("upload"), offset: offset, request: request, context: context, actor: actor)
         var fields = headers(progress.upload)

@@ -12,4 +12,17 @@ public enum Readme {
         }
         return "set -euo pipefail\n" + rest[open.upperBound..<close.lowerBound]
     }
+
+    /// Runs the first ```bash block after `marker` as printed, in `folder`, with the `exhibit` under test first on
+    /// the PATH and the storage (and, when given, the running server's URL as `EXHIBIT`) in its environment.
+    public static func runBashBlock(after marker: String, storage: String, server: String? = nil, in folder: String) async throws -> Subprocess.Result {
+        let script = try bashBlock(after: marker)
+        let bin = (TestPaths.exhibitExecutable as NSString).deletingLastPathComponent
+        var environment = [
+            "EXHIBIT_STORAGE": storage, "EXHIBIT_POLICIES": TestPaths.policies,
+            "PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+        ]
+        if let server { environment["EXHIBIT"] = server }
+        return try await Subprocess.run("/bin/bash", ["-c", script], environment: environment, currentDirectory: folder)
+    }
 }

@@ -12,15 +12,7 @@ import Testing
         // The request log on, to check that no token reaches it.
         let server = try await LiveServer(storage: store.storage, environment: ["LOG_LEVEL": "info"])
         defer { server.terminate() }
-        let script = try Readme.bashBlock(after: "A request from the command line, answered with curl")
-        let bin = (TestPaths.exhibitExecutable as NSString).deletingLastPathComponent
-        let result = try await Subprocess.run(
-            "/bin/bash", ["-c", script],
-            environment: [
-                "EXHIBIT": server.url, "EXHIBIT_STORAGE": store.storage, "EXHIBIT_POLICIES": TestPaths.policies,
-                "PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
-            ],
-            currentDirectory: work.path)
+        let result = try await Readme.runBashBlock(after: "A request from the command line, answered with curl", storage: store.storage, server: server.url, in: work.path)
         #expect(result.status == 0, "the README block failed:\nstdout: \(result.out)\nstderr: \(result.err)")
         let lines = result.out.split(whereSeparator: \.isNewline).map(String.init)
         #expect(lines.first?.hasPrefix(server.url + "/r/") == true, "the link: \(lines.first ?? "")")

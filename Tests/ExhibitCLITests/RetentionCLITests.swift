@@ -11,15 +11,7 @@ import Testing
         let work = try TemporaryDirectory("retention-readme-work")
         try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/mp4_h264.mp4", toPath: work.appending("cam1.mp4"))
         #expect(try await store.ingest([work.appending("cam1.mp4")]).first?["reference"] as? String == "JS/1")
-        let script = try Readme.bashBlock(after: "A case's life, from the command line")
-        let bin = (TestPaths.exhibitExecutable as NSString).deletingLastPathComponent
-        let result = try await Subprocess.run(
-            "/bin/bash", ["-c", script],
-            environment: [
-                "EXHIBIT_STORAGE": store.storage, "EXHIBIT_POLICIES": TestPaths.policies,
-                "PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
-            ],
-            currentDirectory: work.path)
+        let result = try await Readme.runBashBlock(after: "A case's life, from the command line", storage: store.storage, in: work.path)
         #expect(result.status == 0, "stdout: \(result.out)\nstderr: \(result.err)")
         let lines = result.out.split(whereSeparator: \.isNewline).map(String.init)
         #expect(lines.contains { $0.hasPrefix("retention: due 2020-07-01T00:00:00.000Z") })

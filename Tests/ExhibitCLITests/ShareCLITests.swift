@@ -11,15 +11,7 @@ import Testing
         try FileManager.default.copyItem(atPath: TestPaths.fixtures + "/mp4_h264_aac.mp4", toPath: work.appending("cam1.mp4"))
         #expect(try await store.ingest([work.appending("cam1.mp4")]).first?["reference"] as? String == "JS/1")
         let server = try await LiveServer(storage: store.storage)
-        let script = try Readme.bashBlock(after: "A link from the command line, opened with curl")
-        let bin = (TestPaths.exhibitExecutable as NSString).deletingLastPathComponent
-        let result = try await Subprocess.run(
-            "/bin/bash", ["-c", script],
-            environment: [
-                "EXHIBIT": server.url, "EXHIBIT_STORAGE": store.storage, "EXHIBIT_POLICIES": TestPaths.policies,
-                "PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
-            ],
-            currentDirectory: work.path)
+        let result = try await Readme.runBashBlock(after: "A link from the command line, opened with curl", storage: store.storage, server: server.url, in: work.path)
         #expect(result.status == 0, "stdout: \(result.out)\nstderr: \(result.err)")
         let lines = result.out.split(whereSeparator: \.isNewline).map(String.init)
         #expect(lines.first?.hasPrefix(server.url + "/s/") == true)

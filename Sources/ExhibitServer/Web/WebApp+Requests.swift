@@ -45,15 +45,7 @@ extension WebApp {
                 }
                 return try render("error", values, status: refusal.status)
             } catch {
-                let status: HTTPResponse.Status
-                let message: String
-                if let error = error as? WebError {
-                    (status, message) = (error.status, error.message)
-                } else {
-                    let problem = Problem.from(error)
-                    (status, message) = (problem.status, problem.detail)
-                    if status.code >= 500 { logger.error("page \(request.uri.path.prefix(12))…: \(error)") }
-                }
+                let (status, message) = refusal(error, request)
                 var values = ownerBase(status.reasonPhrase)
                 values.merge(["heading": status.reasonPhrase, "message": message]) { _, new in new }
                 return try render("error", values, status: status)

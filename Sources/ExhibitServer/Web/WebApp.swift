@@ -445,21 +445,21 @@ struct WebApp: Sendable {
             } catch let error as WebError where error.status == .unauthorized {
                 return Self.redirect("/app/signin")
             } catch {
-                let status: HTTPResponse.Status
-                let message: String
-                if let error = error as? WebError {
-                    (status, message) = (error.status, error.message)
-                } else {
-                    let problem = Problem.from(error)
-                    (status, message) = (problem.status, problem.detail)
-                    if status.code >= 500 { logger.error("page \(request.uri.path): \(error)") }
-                }
+                let (status, message) = refusal(error, request)
                 let user = try? await signedIn(request, context).map { Self.user($0.0, $0.1) }
                 var values: [String: Any] = ["title": status.reasonPhrase, "heading": status.reasonPhrase, "message": message]
                 if let user = user ?? nil { values["user"] = user }
                 return try render("error", values, status: status)
             }
         }
+    }
+
+    /// An error as a page says it: its status and words (a server error is logged, its path redacted).
+    func refusal(_ error: any Error, _ request: Request) -> (HTTPResponse.Status, String) {
+        if let error = error as? WebError { return (error.status, error.message) }
+        let problem = Problem.from(error)
+        if problem.status.code >= 500 { logger.error("page \(redactedPath(request.uri.path)): \(error)") }
+        return (problem.status, problem.detail)
     }
 
     static func user(_ actor: Actor, _ session: String) -> [String: Any] {
