@@ -182,29 +182,12 @@ struct ListedRequest: Encodable {
     let url: String?
     var coverage: String?
 
-    enum CodingKeys: String, CodingKey {
-        case id, reference, `case`, state, owner, location, windowFrom = "window_from", windowTo = "window_to"
-        case expiresAt = "expires_at", filesReceived = "files_received", bytesReceived = "bytes_received", submissions
-        case clockOffset = "clock_offset_seconds", revokedAt = "revoked_at", url, coverage, limits
-    }
+    enum CodingKeys: String, CodingKey { case state, url, coverage }
 
     func encode(to encoder: any Encoder) throws {
+        try request.encode(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(request.id, forKey: .id)
-        try c.encode(request.reference, forKey: .reference)
-        try c.encode(request.caseReference, forKey: .case)
         try c.encode(state, forKey: .state)
-        try c.encode(request.ownerName, forKey: .owner)
-        try c.encode(request.location, forKey: .location)
-        try c.encode(request.windowFrom, forKey: .windowFrom)
-        try c.encode(request.windowTo, forKey: .windowTo)
-        try c.encode(request.expiresAt, forKey: .expiresAt)
-        try c.encode(request.filesReceived, forKey: .filesReceived)
-        try c.encode(request.bytesReceived, forKey: .bytesReceived)
-        try c.encode(request.submissions, forKey: .submissions)
-        try c.encode(request.limits, forKey: .limits)
-        try c.encodeIfPresent(request.clockOffset, forKey: .clockOffset)
-        try c.encodeIfPresent(request.revokedAt, forKey: .revokedAt)
         try c.encodeIfPresent(url, forKey: .url)
         try c.encodeIfPresent(coverage, forKey: .coverage)
     }

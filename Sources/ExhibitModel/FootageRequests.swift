@@ -27,7 +27,7 @@ public struct RequestLimits: Sendable, Equatable, Codable {
 }
 
 /// A footage request: a link through which the owner of a recorder uploads footage into a case, without an account.
-public struct FootageRequest: Sendable, Equatable {
+public struct FootageRequest: Sendable, Equatable, Encodable {
     /// `rq_` + 16 base32 characters: the id the link's token carries.
     public let id: String
     /// `R-` + 8 characters: what people quote (the owner's receipt, the case page).
@@ -104,6 +104,46 @@ public struct FootageRequest: Sendable, Equatable {
         self.revokedBy = revokedBy
         self.revokedReason = revokedReason
         self.expiryRecorded = expiryRecorded
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, reference, `case`, caseID = "case_id", createdBy = "created_by", createdAt = "created_at"
+        case expiresAt = "expires_at", window, location, camera, owner, contact, note, prefix, limits, submissions, opens
+        case firstOpenedAt = "first_opened_at", lastOpenedAt = "last_opened_at", clockOffset = "clock_offset_seconds"
+        case clockCheckedAt = "clock_checked_at", filesReceived = "files_received", bytesReceived = "bytes_received"
+        case uploadsOpen = "uploads_open", revokedAt = "revoked_at", revokedBy = "revoked_by", revokedReason = "revoked_reason"
+    }
+
+    /// The request as the API and `exhibit request list --json` give it (the same fields in both).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(reference, forKey: .reference)
+        try c.encode(caseReference, forKey: .case)
+        try c.encode(caseID, forKey: .caseID)
+        try c.encode(createdBy, forKey: .createdBy)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(expiresAt, forKey: .expiresAt)
+        try c.encode(["from": windowFrom, "to": windowTo], forKey: .window)
+        try c.encode(location, forKey: .location)
+        try c.encodeIfPresent(camera, forKey: .camera)
+        try c.encode(ownerName, forKey: .owner)
+        try c.encodeIfPresent(ownerContact, forKey: .contact)
+        try c.encodeIfPresent(note, forKey: .note)
+        try c.encode(prefix, forKey: .prefix)
+        try c.encode(limits, forKey: .limits)
+        try c.encode(submissions, forKey: .submissions)
+        try c.encode(opens, forKey: .opens)
+        try c.encodeIfPresent(firstOpenedAt, forKey: .firstOpenedAt)
+        try c.encodeIfPresent(lastOpenedAt, forKey: .lastOpenedAt)
+        try c.encodeIfPresent(clockOffset, forKey: .clockOffset)
+        try c.encodeIfPresent(clockCheckedAt, forKey: .clockCheckedAt)
+        try c.encode(filesReceived, forKey: .filesReceived)
+        try c.encode(bytesReceived, forKey: .bytesReceived)
+        try c.encode(uploadsOpen, forKey: .uploadsOpen)
+        try c.encodeIfPresent(revokedAt, forKey: .revokedAt)
+        try c.encodeIfPresent(revokedBy, forKey: .revokedBy)
+        try c.encodeIfPresent(revokedReason, forKey: .revokedReason)
     }
 
     /// Where the request stands, in one word.

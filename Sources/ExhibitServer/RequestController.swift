@@ -132,49 +132,17 @@ struct RequestController: Sendable {
         }
 
         enum Keys: String, CodingKey {
-            case id, reference, `case`, caseID = "case_id", state, createdBy = "created_by", createdAt = "created_at"
-            case expiresAt = "expires_at", window, location, camera, owner, contact, note, prefix, limits, submissions, opens
-            case firstOpenedAt = "first_opened_at", lastOpenedAt = "last_opened_at", clockOffset = "clock_offset_seconds"
-            case clockCheckedAt = "clock_checked_at", filesReceived = "files_received", bytesReceived = "bytes_received"
-            case uploadsOpen = "uploads_open", exhibits, coverage, revokedAt = "revoked_at", revokedBy = "revoked_by"
-            case revokedReason = "revoked_reason", link
+            case state, exhibits, coverage, link
         }
 
         func encode(to encoder: any Encoder) throws {
+            try request.encode(to: encoder)
             var c = encoder.container(keyedBy: Keys.self)
-            let r = request
-            try c.encode(r.id, forKey: .id)
-            try c.encode(r.reference, forKey: .reference)
-            try c.encode(r.caseReference, forKey: .case)
-            try c.encode(r.caseID, forKey: .caseID)
-            try c.encode(r.state(at: now), forKey: .state)
-            try c.encode(r.createdBy, forKey: .createdBy)
-            try c.encode(r.createdAt, forKey: .createdAt)
-            try c.encode(r.expiresAt, forKey: .expiresAt)
-            try c.encode(["from": r.windowFrom, "to": r.windowTo], forKey: .window)
-            try c.encode(r.location, forKey: .location)
-            try c.encodeIfPresent(r.camera, forKey: .camera)
-            try c.encode(r.ownerName, forKey: .owner)
-            try c.encodeIfPresent(r.ownerContact, forKey: .contact)
-            try c.encodeIfPresent(r.note, forKey: .note)
-            try c.encode(r.prefix, forKey: .prefix)
-            try c.encode(r.limits, forKey: .limits)
-            try c.encode(r.submissions, forKey: .submissions)
-            try c.encode(r.opens, forKey: .opens)
-            try c.encodeIfPresent(r.firstOpenedAt, forKey: .firstOpenedAt)
-            try c.encodeIfPresent(r.lastOpenedAt, forKey: .lastOpenedAt)
-            try c.encodeIfPresent(r.clockOffset, forKey: .clockOffset)
-            try c.encodeIfPresent(r.clockCheckedAt, forKey: .clockCheckedAt)
-            try c.encode(r.filesReceived, forKey: .filesReceived)
-            try c.encode(r.bytesReceived, forKey: .bytesReceived)
-            try c.encode(r.uploadsOpen, forKey: .uploadsOpen)
+            try c.encode(request.state(at: now), forKey: .state)
             try c.encode(files.map { ["id": $0.id, "reference": $0.reference, "filename": $0.filename, "verdict": $0.verdict] }, forKey: .exhibits)
             if let coverage {
                 try c.encode(["summary": coverage.sentence, "covered_seconds": String(Int(coverage.coveredSeconds))], forKey: .coverage)
             }
-            try c.encodeIfPresent(r.revokedAt, forKey: .revokedAt)
-            try c.encodeIfPresent(r.revokedBy, forKey: .revokedBy)
-            try c.encodeIfPresent(r.revokedReason, forKey: .revokedReason)
             try c.encodeIfPresent(link, forKey: .link)
         }
     }

@@ -137,6 +137,13 @@ import Testing
         #expect(summary == "Covers 14:00:00–14:00:10, 14:00:20–14:00:30 of 14:00:00–14:00:30; 10 seconds missing (14:00:10–14:00:20): please export it too.",
                 "coverage after two clips: \(summary)")
         #expect(listed.first?["state"] as? String == "receiving", "state with files not yet submitted: \(listed)")
+        // The command line lists the same request with the same fields as the API.
+        let cli = try await store.run(["request", "list", "2017/MPS/0421", "--as", "jsmith", "--json"])
+        let cliListed = try #require(try JSONSerialization.jsonObject(with: cli.stdout) as? [[String: Any]], "request list --json: \(cli.out) \(cli.err)")
+        let apiKeys = Set(listed.first?.keys.map { $0 } ?? []).subtracting(["exhibits", "coverage", "link"])
+        let cliKeys = Set(cliListed.first?.keys.map { $0 } ?? []).subtracting(["coverage", "url"])
+        #expect(apiKeys == cliKeys, "only in the API: \(apiKeys.subtracting(cliKeys)); only in the CLI: \(cliKeys.subtracting(apiKeys))")
+        #expect(cliListed.first?["reference"] as? String == request["reference"] as? String, "the CLI lists another request")
 
         // Finishing: a receipt whose digests are the files' and whose signature verifies with the custody key.
         let submitted = try await HTTP.request(
