@@ -285,7 +285,9 @@ extension WebApp {
             let state = item.state(at: now)
             var row: [String: Any] = [
                 "id": item.id, "reference": item.reference, "owner": item.ownerName, "location": item.location,
-                "window": "\(Self.shown(item.windowFrom)) to \(Self.shown(item.windowTo))", "state": state.rawValue,
+                "window": RequestCoverageText(zone: Self.utc).span(
+                    CustodyTime.parse(item.windowFrom) ?? store.now(), CustodyTime.parse(item.windowTo) ?? store.now()) + " UTC",
+                "state": state.rawValue,
                 "stateLabel": Self.requestStateLabel(state, item), "files": "\(item.filesReceived) (\(Self.human(item.bytesReceived)))",
                 "coverage": RequestCoverage.of(item, files: files, zone: requestsPolicy.timeZone)?.sentence ?? "",
                 "expires": Self.shown(item.expiresAt), "canRevoke": canCreate && item.revokedAt == nil && state != .submitted && state != .expired,
@@ -298,6 +300,8 @@ extension WebApp {
         }
         return ["requests": rows, "hasRequests": !rows.isEmpty, "canRequest": canCreate, "requestZone": requestsPolicy.timeZone.identifier]
     }
+
+    static let utc = TimeZone(identifier: "UTC") ?? .current
 
     static func requestStateLabel(_ state: RequestState, _ request: FootageRequest) -> String {
         switch state {
