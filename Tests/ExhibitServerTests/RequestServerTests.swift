@@ -361,6 +361,29 @@ import Testing
         #expect(try await store.run(["verify"]).status == 0, "exhibit verify after the resumed upload")
     }
 
+    /// Uploads started through one link are rate-limited (30 a minute, Policies/requests.yaml): the 31st in a minute
+    /// is a 429 that says so, with Retry-After, and starts nothing.
+    @Test func startingUploadsThroughALinkIsRateLimited() async throws {
+        let link = try Self.path(try await createRequest(["max_files": 100]))
+        // All 31 attempts within one minute of the server's clock (the limit counts per minute).
+        let second = Int(Date().timeIntervalSince1970) % 60
+        if second > 45 { try await Task.sleep(for: .seconds(61 - second)) }
+        var statuses: [Int] = []
+        var refused: HTTP.Result?
+        for number in 0..<31 {
+            let started = try await startUpload(link, name: "clip\(number).mp4", length: 10)
+            statuses.append(started.status)
+            if started.status == 429 { refused = started }
+        }
+        #expect(statuses.prefix(30).allSatisfy { $0 == 201 }, "the first 30 uploads in a minute: \(statuses)")
+        let answer = try #require(refused, "the 31st upload in a minute was not refused: \(statuses)")
+        #expect(statuses.last == 429, "the 31st upload: \(statuses.last ?? 0)")
+        #expect(answer.text.contains("this link has started 30 uploads this minute"), "the refusal: \(answer.text)")
+        #expect(answer.header("retry-after") == "60", "no Retry-After on the refusal")
+        let listed = try await HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/requests", token: jsmith).jsonArray()
+        #expect(listed.first?["uploads_open"] as? Int == 30, "uploads open after the refusal: \(listed.first?["uploads_open"] ?? "none")")
+    }
+
     /// Every value of a new request is checked, and refused with a 400 that names its field.
     @Test func malformedRequestsAreRefusedNamingTheField() async throws {
         let base: [String: Any] = ["from": Self.window.from, "to": Self.window.to, "location": "x", "owner": "y"]
