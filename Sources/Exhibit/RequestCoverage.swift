@@ -22,7 +22,7 @@ public struct RequestCoverage: Sendable, Equatable {
 
     /// The coverage of `request`'s window by `files` (masters received through it).
     public static func of(_ request: FootageRequest, files: [ExhibitRecord], zone: TimeZone) -> RequestCoverage? {
-        guard let from = CustodyTime.parse(request.windowFrom), let to = CustodyTime.parse(request.windowTo), to > from else { return nil }
+        guard let (from, to) = request.window, to > from else { return nil }
         var spans: [ClosedRange<Date>] = []
         var unplaced = 0
         for file in files where file.integrity?.verdict != .notMedia {

@@ -213,6 +213,31 @@ extension EvidenceStore {
         }
     }
 
+    /// Why a request's link was refused: nothing is there (`invalid`), or a genuine link that no longer takes
+    /// footage (the refusal is recorded as `request.refused`).
+    public struct RequestLinkRefused: Error, Sendable {
+        public enum Reason: String, Sendable { case invalid, expired, revoked, answered = "submitted" }
+        public let reason: Reason
+        public let request: FootageRequest?
+    }
+
+    /// The request a link stands for, when it takes footage. Otherwise throws `RequestLinkRefused`, after recording
+    /// the refusal of a genuine link; `readOnly`: a genuine link in any state is returned as it is (its receipts
+    /// stay readable), and nothing is recorded.
+    public func openRequestLink(_ token: some StringProtocol, client: String, readOnly: Bool = false) async throws -> FootageRequest {
+        let (request, reason): (FootageRequest, RequestLinkRefused.Reason)
+        switch try await resolveRequest(token) {
+        case .valid(let found): return found
+        case .invalid: throw RequestLinkRefused(reason: .invalid, request: nil)
+        case .expired(let found): (request, reason) = (found, .expired)
+        case .revoked(let found): (request, reason) = (found, .revoked)
+        case .usedUp(let found): (request, reason) = (found, .answered)
+        }
+        if readOnly { return request }
+        try await recordRequestRefusal(request, reason: reason.rawValue, client: client)
+        throw RequestLinkRefused(reason: reason, request: request)
+    }
+
     /// The actor recorded for what happens through a request's link: the request, never a user.
     public func requestActor(_ request: FootageRequest, client: String) -> Actor {
         Actor(
@@ -269,8 +294,7 @@ extension EvidenceStore {
             throw ExhibitError(.tooLarge, "the file (\(length) bytes) is larger than the limit of \(policies.storage.maxUploadSize) bytes")
         }
         let time = TimeCoverage.Inputs(
-            clockOffset: request.clockOffset.map(Double.init), requestedFrom: CustodyTime.parse(request.windowFrom),
-            requestedTo: CustodyTime.parse(request.windowTo))
+            clockOffset: request.clockOffset.map(Double.init), requestedFrom: request.window?.from, requestedTo: request.window?.to)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let now = timestamp
@@ -405,6 +429,14 @@ public enum RequestTime {
             if let best { return best }
         }
         return try parse(trimmed, zone: zone, field: field)
+    }
+}
+
+extension FootageRequest {
+    /// The window asked for, as instants (nil only for a row whose times do not read: never written so).
+    public var window: (from: Date, to: Date)? {
+        guard let from = CustodyTime.parse(windowFrom), let to = CustodyTime.parse(windowTo) else { return nil }
+        return (from, to)
     }
 }
 

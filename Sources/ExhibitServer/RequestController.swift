@@ -152,22 +152,15 @@ struct RequestController: Sendable {
     /// The request a link stands for, when it takes uploads; a problem otherwise (404 for anything not a genuine
     /// link, 410 for one expired, revoked or used up, each refusal of a genuine link recorded).
     func open(_ request: Request, _ context: ExhibitRequestContext) async throws -> FootageRequest {
-        let token = context.parameters.get("token") ?? ""
-        let client = clientDescription(request, context)
-        switch try await store.resolveRequest(token) {
-        case .invalid:
-            throw Problem(.notFound, "no such request link")
-        case .expired(let found):
-            try await store.recordRequestRefusal(found, reason: "expired", client: client)
-            throw Problem(.gone, "this request expired at \(found.expiresAt); ask the investigator for a new link")
-        case .revoked(let found):
-            try await store.recordRequestRefusal(found, reason: "revoked", client: client)
-            throw Problem(.gone, "this request was withdrawn; ask the investigator")
-        case .usedUp(let found):
-            try await store.recordRequestRefusal(found, reason: "submitted", client: client)
-            throw Problem(.gone, "this request has been answered: it takes no more footage")
-        case .valid(let found):
-            return found
+        do {
+            return try await store.openRequestLink(context.parameters.get("token") ?? "", client: clientDescription(request, context))
+        } catch let refused as EvidenceStore.RequestLinkRefused {
+            switch refused.reason {
+            case .invalid: throw Problem(.notFound, "no such request link")
+            case .expired: throw Problem(.gone, "this request expired at \(refused.request?.expiresAt ?? "?"); ask the investigator for a new link")
+            case .revoked: throw Problem(.gone, "this request was withdrawn; ask the investigator")
+            case .answered: throw Problem(.gone, "this request has been answered: it takes no more footage")
+            }
         }
     }
 

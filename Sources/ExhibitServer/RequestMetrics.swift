@@ -24,6 +24,13 @@ final class RequestMetrics: Sendable {
         var nanoseconds: UInt64 = 0
         /// Requests at or under each bound of `bounds` (cumulative when written).
         var buckets = [Int](repeating: 0, count: RequestMetrics.bounds.count)
+
+        mutating func add(_ elapsed: UInt64, bucket: Int?, error: Bool) {
+            count += 1
+            nanoseconds &+= elapsed
+            if error { errors += 1 }
+            if let bucket { buckets[bucket] += 1 }
+        }
     }
 
     /// Histogram bounds, in nanoseconds: 1 ms to 10 s.
@@ -37,14 +44,8 @@ final class RequestMetrics: Sendable {
     func record(route: String, method: HTTPRequest.Method, status: Int, since start: UInt64, error: Bool) {
         let elapsed = Self.now() &- start
         let bucket = Self.bounds.firstIndex { elapsed <= $0 }
-        table.withLock { table in
-            let key = Key(route: route, method: method.rawValue, status: status)
-            if table[key] == nil { table[key] = Stats() }
-            table[key]?.count += 1
-            table[key]?.nanoseconds &+= elapsed
-            if error { table[key]?.errors += 1 }
-            if let bucket { table[key]?.buckets[bucket] += 1 }
-        }
+        let key = Key(route: route, method: method.rawValue, status: status)
+        table.withLock { $0[key, default: Stats()].add(elapsed, bucket: bucket, error: error) }
     }
 
     /// The Prometheus text exposition of what was recorded.

@@ -36,9 +36,10 @@ def csp_violations(driver):
 
 
 def wait_for(driver, condition, seconds=10):
+    """Polls `condition` every 50 ms for up to `seconds`; returns whether it came to hold."""
     deadline = time.time() + seconds
-    while time.time() < deadline:
-        if condition():
-            return True
+    met = condition()
+    while not met and time.time() < deadline:
         time.sleep(0.05)
-    return False
+        met = condition()
+    return met

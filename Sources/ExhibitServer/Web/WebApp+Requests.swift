@@ -65,39 +65,36 @@ extension WebApp {
         var receipts: [[String: Any]] = []
     }
 
-    /// The request behind a link. `allowAnswered`: a used-up (answered) link still shows its receipts.
-    func ownerRequest(_ request: Request, _ context: ExhibitRequestContext, allowAnswered: Bool = false, anyGenuine: Bool = false) async throws -> (FootageRequest, String) {
+    /// The request behind a link, when it takes footage; a refusal page otherwise. `readOnly`: a genuine link in
+    /// any state (its receipts stay readable).
+    func ownerRequest(_ request: Request, _ context: ExhibitRequestContext, readOnly: Bool = false) async throws -> (FootageRequest, String) {
         let token = context.parameters.get("token") ?? ""
-        let client = clientDescription(request, context)
         let askAgain = "Please ask the investigator who sent it for a new link."
-        switch try await store.resolveRequest(token) {
-        case .invalid:
-            throw OwnerRefusal(
-                status: .notFound, heading: "This link is not valid",
-                message: "The address is not one we issued, or it was changed or cut short when it was copied. Check that you copied the whole address. " + askAgain)
-        case .expired(let found):
-            if anyGenuine { return (found, token) }
-            try await store.recordRequestRefusal(found, reason: "expired", client: client)
-            throw OwnerRefusal(
-                status: .gone, heading: "This link has expired",
-                message: "It worked until \(shown(found.expiresAt)). Nothing more can be sent through it. " + askAgain,
-                receipts: try await receiptLinks(found, token))
-        case .revoked(let found):
-            if anyGenuine { return (found, token) }
-            try await store.recordRequestRefusal(found, reason: "revoked", client: client)
-            throw OwnerRefusal(
-                status: .gone, heading: "This request was withdrawn",
-                message: "The investigator withdrew it; nothing more can be sent through it. If you still hold footage for them, ask them.",
-                receipts: try await receiptLinks(found, token))
-        case .usedUp(let found):
-            if allowAnswered || anyGenuine { return (found, token) }
-            try await store.recordRequestRefusal(found, reason: "submitted", client: client)
-            throw OwnerRefusal(
-                status: .gone, heading: "This request has been answered",
-                message: "The footage was sent and the receipt issued; the link takes nothing more. If you have more footage, ask the investigator for a new link.",
-                receipts: try await receiptLinks(found, token))
-        case .valid(let found):
-            return (found, token)
+        do {
+            return (try await store.openRequestLink(token, client: clientDescription(request, context), readOnly: readOnly), token)
+        } catch let refused as EvidenceStore.RequestLinkRefused {
+            guard let found = refused.request else {
+                throw OwnerRefusal(
+                    status: .notFound, heading: "This link is not valid",
+                    message: "The address is not one we issued, or it was changed or cut short when it was copied. Check that you copied the whole address. " + askAgain)
+            }
+            let receipts = try await receiptLinks(found, token)
+            switch refused.reason {
+            case .expired, .invalid:
+                throw OwnerRefusal(
+                    status: .gone, heading: "This link has expired",
+                    message: "It worked until \(shown(found.expiresAt)). Nothing more can be sent through it. " + askAgain, receipts: receipts)
+            case .revoked:
+                throw OwnerRefusal(
+                    status: .gone, heading: "This request was withdrawn",
+                    message: "The investigator withdrew it; nothing more can be sent through it. If you still hold footage for them, ask them.",
+                    receipts: receipts)
+            case .answered:
+                throw OwnerRefusal(
+                    status: .gone, heading: "This request has been answered",
+                    message: "The footage was sent and the receipt issued; the link takes nothing more. If you have more footage, ask the investigator for a new link.",
+                    receipts: receipts)
+            }
         }
     }
 
@@ -133,7 +130,7 @@ extension WebApp {
         var values = ownerBase("Footage request \(found.reference)")
         values.merge([
             "reference": found.reference, "caseReference": found.caseReference, "ownerName": found.ownerName, "createdBy": found.createdBy,
-            "window": RequestCoverageText(zone: zone).span(CustodyTime.parse(found.windowFrom) ?? now, CustodyTime.parse(found.windowTo) ?? now),
+            "window": found.window.map { RequestCoverageText(zone: zone).span($0.from, $0.to) } ?? "",
             "location": found.location, "expires": shown(found.expiresAt), "limits": limitText, "token": token,
             "csrf": Self.ownerCSRF(token), "nowMillis": Int64(now.timeIntervalSince1970 * 1000),
             "zoneOffsetMillis": zone.secondsFromGMT(for: now) * 1000, "nowShown": shown(now),
@@ -197,7 +194,7 @@ extension WebApp {
     /// A receipt: the page to print, or (`…/receipts/N.json`) the signed JSON to keep. A receipt stays with its
     /// link, whatever became of the request since.
     func receipt(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
-        let (found, token) = try await ownerRequest(request, context, anyGenuine: true)
+        let (found, token) = try await ownerRequest(request, context, readOnly: true)
         let raw = try context.parameters.decoded("number")
         let wantsJSON = raw.hasSuffix(".json")
         let notFound = WebError(.notFound, "There is no such receipt for this request.")
@@ -225,8 +222,7 @@ extension WebApp {
             "submittedAt": shown(receipt.submittedAt), "number": number, "files": files,
             "keyFingerprint": document["signature"]?["public_key_sha256"]?.stringValue ?? "",
             "jsonHref": "/r/\(token)/receipts/\(number).json", "back": "/r/\(token)",
-            "window": RequestCoverageText(zone: requestsPolicy.timeZone).span(
-                CustodyTime.parse(found.windowFrom) ?? store.now(), CustodyTime.parse(found.windowTo) ?? store.now()),
+            "window": found.window.map { RequestCoverageText(zone: requestsPolicy.timeZone).span($0.from, $0.to) } ?? "",
             "location": found.location,
             "clock": body["clock_offset_seconds"]?.intValue.map { Self.clockSentence($0).replacingOccurrences(of: "Recorded: ", with: "") }
                 ?? "not checked by the sender",
@@ -285,8 +281,7 @@ extension WebApp {
             let state = item.state(at: now)
             var row: [String: Any] = [
                 "id": item.id, "reference": item.reference, "owner": item.ownerName, "location": item.location,
-                "window": RequestCoverageText(zone: Self.utc).span(
-                    CustodyTime.parse(item.windowFrom) ?? store.now(), CustodyTime.parse(item.windowTo) ?? store.now()) + " UTC",
+                "window": item.window.map { RequestCoverageText(zone: Self.utc).span($0.from, $0.to) + " UTC" } ?? "",
                 "state": state.rawValue,
                 "stateLabel": Self.requestStateLabel(state, item), "files": "\(item.filesReceived) (\(Self.human(item.bytesReceived)))",
                 "coverage": RequestCoverage.of(item, files: files, zone: requestsPolicy.timeZone)?.sentence ?? "",
