@@ -33,6 +33,15 @@ public final class Ed25519PrivateKey: @unchecked Sendable {
         self.key = key
     }
 
+    /// The key whose 32-byte seed is `seed` (RFC 8032's private key).
+    public init(seed: [UInt8]) throws {
+        OpenSSLLibrary.ready()
+        guard seed.count == 32, let key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nil, seed, 32) else {
+            throw CryptoError("an Ed25519 seed has 32 bytes")
+        }
+        self.key = key
+    }
+
     public var pem: String {
         writeBIO { PEM_write_bio_PrivateKey($0, key, nil, nil, 0, nil, nil) }
     }
