@@ -13,25 +13,55 @@ import Foundation
 /// The signature is Ed25519 over those bytes, stored in base64; `key_id` is the first 16 hex digits of
 /// SHA-256 of the raw public key. Check one with stock OpenSSL:
 /// `openssl pkeyutl -verify -pubin -inkey custody.pub.pem -rawin -in message -sigfile signature`.
+///
+/// Since schema v11 a checkpoint also carries `note`: the same head as a C2SP tlog-checkpoint signed note (origin,
+/// tree size = seq, the RFC 9162 Merkle root of events 1…seq in base64), signed by the same key under the log's
+/// origin as key name, with any witness cosignatures after it. That note is what inclusion and consistency proofs
+/// lead to; the chain signature above stays for the fast local check.
 public struct Checkpoint: Sendable, Equatable, Codable {
     public let seq: Int64
     public let hash: String
     public let at: String
     public let keyID: String
     public let signature: String
+    /// The C2SP signed note of the same head (nil for checkpoints made before schema v11).
+    public var note: String?
 
     enum CodingKeys: String, CodingKey {
         case seq, hash, at
         case keyID = "key_id"
-        case signature
+        case signature, note
     }
 
-    public init(seq: Int64, hash: String, at: String, keyID: String, signature: String) {
+    public init(seq: Int64, hash: String, at: String, keyID: String, signature: String, note: String? = nil) {
         self.seq = seq
         self.hash = hash
         self.at = at
         self.keyID = keyID
         self.signature = signature
+        self.note = note
+    }
+
+    /// The note, parsed (nil when there is none or it does not parse).
+    public var signedNote: SignedNote? { note.flatMap { try? SignedNote(parsing: $0) } }
+
+    /// The tree head the note states.
+    public var treeHead: TreeHead? { signedNote.flatMap { try? TreeHead(parsing: $0.text) } }
+
+    /// Signs the head `(seq, hash)` at `at`, and the tree of `seq` leaves with root `root` as a signed note.
+    public static func sign(
+        seq: Int64, hash: String, at: String, root: Merkle.Hash, origin: String, with key: Ed25519PrivateKey
+    ) throws -> Checkpoint {
+        var checkpoint = try sign(seq: seq, hash: hash, at: at, with: key)
+        var note = SignedNote(text: TreeHead(origin: origin, size: seq, root: root).text)
+        try note.sign(with: try NoteSigner(name: origin, key: key))
+        checkpoint.note = note.rendered
+        return checkpoint
+    }
+
+    /// The log's verifier key for `origin` (key name = origin) and this public key.
+    public static func logKey(origin: String, publicKey: Ed25519PublicKey) throws -> NoteVerifierKey {
+        try NoteVerifierKey(name: origin, type: NoteVerifierKey.ed25519, publicKey: publicKey.raw)
     }
 
     public static func message(seq: Int64, hash: String, at: String) -> String {

@@ -1,4 +1,4 @@
-internal import ExhibitCrypto
+public import ExhibitCrypto
 import CheckedInput
 public import Foundation
 
@@ -68,6 +68,9 @@ public struct CustodyEvent: Sendable, Equatable, Codable {
         out += "}"
         return out
     }
+
+    /// Its leaf hash in the ledger's Merkle tree: SHA-256(0x00 ‖ canonical bytes).
+    public var leafHash: Merkle.Hash { Merkle.leafHash(canonical) }
 
     /// The hash this event must have after `prevHash`.
     public var expectedHash: String { Self.hash(prev: prevHash, canonical: canonical) }

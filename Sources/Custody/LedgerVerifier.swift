@@ -12,6 +12,11 @@ public struct LedgerVerifier: Sendable {
         public let seq: Int64
         public let what: String
         public var description: String { "seq \(seq): \(what)" }
+
+        public init(seq: Int64, what: String) {
+            self.seq = seq
+            self.what = what
+        }
     }
 
     public struct Report: Sendable, Codable {
@@ -19,6 +24,8 @@ public struct LedgerVerifier: Sendable {
         public var headSeq: Int64 = 0
         public var headHash: String = CustodyEvent.genesisHash
         public var checkpoint: Checkpoint?
+        /// The Merkle root of every event read (RFC 9162), in hex.
+        public var treeRoot: String = Merkle.emptyRoot.hex
         public var problems: [Problem] = []
         public var notes: [String] = []
 
@@ -31,6 +38,7 @@ public struct LedgerVerifier: Sendable {
             case headSeq = "head_seq"
             case headHash = "head_hash"
             case checkpoint, problems, notes
+            case treeRoot = "tree_root"
         }
     }
 
@@ -39,6 +47,9 @@ public struct LedgerVerifier: Sendable {
     private var previousHash = CustodyEvent.genesisHash
     /// Hashes at the seqs of checkpoints, to compare once the checkpoints are known.
     private var hashes: [Int64: String] = [:]
+    /// The Merkle tree of the events so far (O(log n) hashes) and its roots at the checkpoints' seqs.
+    private var tree = CompactRange()
+    private var roots: [Int64: Merkle.Hash] = [:]
     private var sealsToCheck: [(seq: Int64, hash: String, seal: String?)] = []
     private let wantedSeqs: Set<Int64>
     private let sealsFrom: Int64
@@ -67,7 +78,11 @@ public struct LedgerVerifier: Sendable {
         if recomputed != event.hash {
             report.problems.append(.init(seq: event.seq, what: "the event does not match its hash: a field was changed after it was written"))
         }
-        if wantedSeqs.contains(event.seq) { hashes[event.seq] = event.hash }
+        tree.append(event.leafHash)
+        if wantedSeqs.contains(event.seq) {
+            hashes[event.seq] = event.hash
+            roots[event.seq] = tree.root
+        }
         if event.seq >= sealsFrom { sealsToCheck.append((event.seq, event.hash, seal)) }
         previousHash = event.hash
         expectedSeq = event.seq + 1
@@ -93,9 +108,13 @@ public struct LedgerVerifier: Sendable {
             } else if let hash = hashes[checkpoint.seq], hash != checkpoint.hash {
                 report.problems.append(.init(seq: checkpoint.seq, what: "the hash differs from the one signed in the checkpoint of \(checkpoint.at)"))
             }
+            if let text = checkpoint.note {
+                checkNote(text, of: checkpoint, publicKey: publicKey)
+            }
         } else if report.headSeq > 0 {
             report.notes.append("no signed checkpoint yet: run `exhibit custody checkpoint`")
         }
+        report.treeRoot = tree.root.hex
         if let sealKey {
             for (seq, hash, seal) in sealsToCheck {
                 guard let seal, Seal.isValid(seal, hash: hash, key: sealKey) else {
@@ -105,5 +124,27 @@ public struct LedgerVerifier: Sendable {
             }
         }
         return report
+    }
+
+    /// The checkpoint's signed note: it parses, states the tree of events 1…seq with the root they have, and its
+    /// log signature (under its origin) verifies with the custody key.
+    private mutating func checkNote(_ text: String, of checkpoint: Checkpoint, publicKey: Ed25519PublicKey?) {
+        do {
+            let note = try SignedNote(parsing: text)
+            let head = try TreeHead(parsing: note.text)
+            if head.size != checkpoint.seq {
+                report.problems.append(.init(seq: checkpoint.seq, what: "the checkpoint's signed note states a tree of \(head.size) events, not \(checkpoint.seq)"))
+            } else if let root = roots[checkpoint.seq], root != head.root {
+                report.problems.append(.init(seq: checkpoint.seq, what: "the Merkle root signed in the checkpoint of \(checkpoint.at) is not the root of the events: the ledger was rewritten"))
+            }
+            if let publicKey {
+                let key = try Checkpoint.logKey(origin: head.origin, publicKey: publicKey)
+                if try note.check(key) == nil {
+                    report.problems.append(.init(seq: checkpoint.seq, what: "the checkpoint's signed note carries no signature by the custody key under \(head.origin)"))
+                }
+            }
+        } catch {
+            report.problems.append(.init(seq: checkpoint.seq, what: "the checkpoint's signed note: \(error)"))
+        }
     }
 }

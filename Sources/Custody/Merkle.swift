@@ -22,8 +22,27 @@ public enum Merkle {
             self.index = index
         }
 
+        /// Its position in the order nodes are stored as leaves are appended (Go's `tlog.StoredHashIndex`): the
+        /// leaf that completes it, then the parents that leaf completes, bottom up. A single integer key.
+        public var storedIndex: Int64 {
+            let lastLeaf = ((index + 1) << level) - 1
+            return Merkle.storedCount(leaves: lastLeaf) + Int64(level)
+        }
+
         public static func < (lhs: NodeID, rhs: NodeID) -> Bool { (lhs.level, lhs.index) < (rhs.level, rhs.index) }
         public var description: String { "\(level)/\(index)" }
+    }
+
+    /// How many nodes the stored tree of `leaves` leaves holds: 2n − popcount(n) (each leaf, and each complete
+    /// subtree above the leaves).
+    public static func storedCount(leaves: Int64) -> Int64 { 2 * leaves - Int64(leaves.nonzeroBitCount) }
+
+    /// The number of leaves whose stored tree holds `count` nodes; nil when no tree holds exactly that many.
+    public static func leaves(storedCount count: Int64) -> Int64? {
+        guard count > 0 else { return count == 0 ? 0 : nil }
+        var n = count / 2
+        while storedCount(leaves: n) < count { n += 1 }
+        return storedCount(leaves: n) == count ? n : nil
     }
 
     /// SHA-256 of nothing: the root of the empty tree.
@@ -215,6 +234,38 @@ public enum Merkle {
         guard sn == 0 else { throw MerkleError("the consistency proof is shorter than the trees are deep") }
         guard fr == fromRoot else { throw MerkleError("the consistency proof does not lead to the older root") }
         guard sr == toRoot else { throw MerkleError("the newer tree does not extend the older one: history was rewritten between the two checkpoints") }
+    }
+}
+
+/// The root of a growing tree kept in O(log n) memory: the hashes of its largest complete subtrees, left to
+/// right (RFC 9162's "compact range"). For re-computing a ledger's root while reading it once, in order.
+public struct CompactRange: Sendable {
+    struct Subtree: Sendable {
+        let size: Int64
+        let hash: Merkle.Hash
+    }
+
+    private var subtrees: [Subtree] = []
+    public private(set) var size: Int64 = 0
+
+    public init() {}
+
+    public mutating func append(_ leafHash: Merkle.Hash) {
+        var hash = leafHash
+        var nodeSize: Int64 = 1
+        while let last = subtrees.last, last.size == nodeSize {
+            subtrees.removeLast()
+            hash = Merkle.nodeHash(last.hash, hash)
+            nodeSize <<= 1
+        }
+        subtrees.append(Subtree(size: nodeSize, hash: hash))
+        size += 1
+    }
+
+    public var root: Merkle.Hash {
+        guard var root = subtrees.last?.hash else { return Merkle.emptyRoot }
+        for subtree in subtrees.dropLast().reversed() { root = Merkle.nodeHash(subtree.hash, root) }
+        return root
     }
 }
 

@@ -525,13 +525,27 @@ public final class EvidenceStore: Sendable {
 
     public var custodyPublicKeyPEM: String { keys.custodyPublicKey.pem }
 
+    /// The custody log's origin: `Policies/custody.yaml`'s, else derived from the custody key.
+    public var custodyOrigin: String {
+        policies.custody.origin ?? "exhibit.local/custody/" + keys.custodyPublicKey.keyID
+    }
+
+    /// The log's verifier key (C2SP vkey): the custody key under the origin as key name.
+    public var custodyVerifierKey: NoteVerifierKey {
+        get throws { try Checkpoint.logKey(origin: custodyOrigin, publicKey: keys.custodyPublicKey) }
+    }
+
+    /// What signs checkpoints: the chain signature and the signed note of the tree, with the custody key.
+    var checkpointSigner: Catalog.CheckpointSigner {
+        let key = keys.custodyKey
+        let origin = custodyOrigin
+        return { seq, hash, at, root in try Checkpoint.sign(seq: seq, hash: hash, at: at, root: root, origin: origin, with: key) }
+    }
+
     /// Signs a checkpoint of the ledger's head (after a `custody.checkpointed` event).
     public func checkpoint(by actor: Actor) async throws -> Checkpoint {
         try await authorize(actor, .custodyCheckpoint)
-        let key = keys.custodyKey
-        return try await catalog.appendAndCheckpoint(actor.event(.custodyCheckpointed)) { seq, hash, at in
-            try Checkpoint.sign(seq: seq, hash: hash, at: at, with: key)
-        }.1
+        return try await catalog.appendAndCheckpoint(actor.event(.custodyCheckpointed), sign: checkpointSigner).1
     }
 
     public typealias ExportFormat = CustodyExportFormat
@@ -551,10 +565,8 @@ public final class EvidenceStore: Sendable {
         if let e = filter.exhibitIDs { described["exhibits"] = .array(e.map(JSONValue.string)) }
         if let s = filter.since { described["since"] = .string(s) }
         if let u = filter.until { described["until"] = .string(u) }
-        let key = keys.custodyKey
-        let (_, checkpoint) = try await catalog.appendAndCheckpoint(actor.event(.custodyExported, caseReference: filter.caseReference, details: .object(described))) { seq, hash, at in
-            try Checkpoint.sign(seq: seq, hash: hash, at: at, with: key)
-        }
+        let (_, checkpoint) = try await catalog.appendAndCheckpoint(
+            actor.event(.custodyExported, caseReference: filter.caseReference, details: .object(described)), sign: checkpointSigner)
         filter.throughSeq = checkpoint.seq
         var head: [String: String] = [:]
         if let c = filter.caseReference { head["case"] = c }
@@ -576,7 +588,19 @@ public final class EvidenceStore: Sendable {
         let latest = try await catalog.latestCheckpoint()
         var verifier = LedgerVerifier(checkpointSeqs: try await catalog.checkpointSeqs(), sealsAfter: latest?.seq ?? 0)
         verifier = try await catalog.feed(verifier)
-        return verifier.finish(latest: latest, publicKey: keys.custodyPublicKey, sealKey: keys.sealKey)
+        var report = verifier.finish(latest: latest, publicKey: keys.custodyPublicKey, sealKey: keys.sealKey)
+        // The stored tree (what proofs and tiles are made from) must be the events' tree.
+        if report.headSeq > 0 {
+            do {
+                let stored = try await catalog.treeRoot(size: report.headSeq)
+                if stored.hex != report.treeRoot {
+                    report.problems.append(.init(seq: report.headSeq, what: "the stored Merkle tree is not the tree of the events: proofs made from it would fail"))
+                }
+            } catch {
+                report.notes.append("the stored Merkle tree does not reach seq \(report.headSeq) yet (it is completed by the next append): \(error)")
+            }
+        }
+        return report
     }
 }
 

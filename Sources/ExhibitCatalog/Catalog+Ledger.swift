@@ -20,6 +20,7 @@ extension Catalog {
             """,
             [event.seq, event.at, event.actor, event.role, event.action, event.exhibit, event.caseReference, event.detailsJSON,
              event.client, event.prevHash, event.hash, Seal.make(hash: event.hash, key: sealKey)])
+        try appendLeaf(event.seq - 1, hash: event.leafHash, in: db)
         return event
     }
 
@@ -102,25 +103,67 @@ extension Catalog {
         }
     }
 
+    /// What signs a checkpoint: the head's seq, hash and time, and the Merkle root of events 1…seq.
+    public typealias CheckpointSigner = @Sendable (_ seq: Int64, _ hash: String, _ at: String, _ root: Merkle.Hash) throws -> Checkpoint
+
     /// Appends `draft`, then signs the new head with `sign` and stores that checkpoint, in one transaction.
-    public func appendAndCheckpoint(
-        _ draft: CustodyEvent.Draft, sign: @escaping @Sendable (Int64, String, String) throws -> Checkpoint
-    ) async throws -> (CustodyEvent, Checkpoint) {
+    public func appendAndCheckpoint(_ draft: CustodyEvent.Draft, sign: @escaping CheckpointSigner) async throws -> (CustodyEvent, Checkpoint) {
         try await write { db in
             let event = try self.append(draft, in: db)
-            let checkpoint = try sign(event.seq, event.hash, event.at)
+            let root = try self.withNodes(in: db) { node in try Merkle.root(size: event.seq, node) }
+            let checkpoint = try sign(event.seq, event.hash, event.at, root)
             try db.execute(
-                "INSERT INTO checkpoints (seq, hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?)",
-                [checkpoint.seq, checkpoint.hash, checkpoint.at, checkpoint.keyID, checkpoint.signature])
+                "INSERT INTO checkpoints (seq, hash, at, key_id, signature, note) VALUES (?, ?, ?, ?, ?, ?)",
+                [checkpoint.seq, checkpoint.hash, checkpoint.at, checkpoint.keyID, checkpoint.signature, checkpoint.note])
             return (event, checkpoint)
         }
     }
 
+    static let checkpointSelect = "SELECT id, seq, hash, at, key_id, signature, note FROM checkpoints"
+
+    static func checkpoint(_ row: any CatalogRow, cosignatures: [String] = []) -> Checkpoint {
+        var note: String? = row["note"]
+        // Witness cosignatures are stored beside the checkpoint (it is append-only) and join its note when read.
+        if let text = note, !cosignatures.isEmpty { note = text + cosignatures.joined() }
+        return Checkpoint(seq: row["seq"], hash: row["hash"], at: row["at"], keyID: row["key_id"], signature: row["signature"], note: note)
+    }
+
+    func cosignatureLines(_ id: Int64, in db: any CatalogSession) throws -> [String] {
+        var lines: [String] = []
+        try db.forEach("SELECT signature FROM checkpoint_cosignatures WHERE checkpoint_id = ? ORDER BY witness", [id]) { lines.append($0[0]) }
+        return lines
+    }
+
     public func latestCheckpoint() async throws -> Checkpoint? {
         try await read { db in
-            try db.fetchOne("SELECT seq, hash, at, key_id, signature FROM checkpoints ORDER BY id DESC LIMIT 1").map {
-                Checkpoint(seq: $0["seq"], hash: $0["hash"], at: $0["at"], keyID: $0["key_id"], signature: $0["signature"])
-            }
+            guard let row = try db.fetchOne(Self.checkpointSelect + " ORDER BY id DESC LIMIT 1") else { return nil }
+            return Self.checkpoint(row, cosignatures: try self.cosignatureLines(row["id"], in: db))
+        }
+    }
+
+    /// The latest checkpoint that carries a signed note (the one tiles and proofs are served against).
+    public func latestTreeCheckpoint() async throws -> (id: Int64, checkpoint: Checkpoint)? {
+        try await read { db in
+            guard let row = try db.fetchOne(Self.checkpointSelect + " WHERE note IS NOT NULL ORDER BY id DESC LIMIT 1") else { return nil }
+            return (row["id"], Self.checkpoint(row, cosignatures: try self.cosignatureLines(row["id"], in: db)))
+        }
+    }
+
+    /// The checkpoint with a signed note at tree size `size` (the latest such).
+    public func treeCheckpoint(size: Int64) async throws -> (id: Int64, checkpoint: Checkpoint)? {
+        try await read { db in
+            guard let row = try db.fetchOne(Self.checkpointSelect + " WHERE note IS NOT NULL AND seq = ? ORDER BY id DESC LIMIT 1", [size]) else { return nil }
+            return (row["id"], Self.checkpoint(row, cosignatures: try self.cosignatureLines(row["id"], in: db)))
+        }
+    }
+
+    /// Stores a witness's cosignature line of checkpoint `id` (once per witness).
+    public func addCosignature(checkpoint id: Int64, witness: String, line: String) async throws {
+        let at = timestamp
+        try await write { db in
+            _ = try db.execute(
+                "INSERT INTO checkpoint_cosignatures (checkpoint_id, witness, signature, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [id, witness, line, at])
         }
     }
 

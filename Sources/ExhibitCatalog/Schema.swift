@@ -297,6 +297,28 @@ public enum Schema {
             CREATE INDEX exhibits_by_request ON exhibits(request_id) WHERE request_id IS NOT NULL;
             """
         },
+        Migration(name: "v11: the ledger as a Merkle tree, checkpoints as signed notes, witness cosignatures") { dialect in
+            // custody_tree.n is a node's place in the order appends create nodes (`Merkle.NodeID.storedIndex`): one
+            // integer key (SQLite's rowid itself), rows only ever added at the end. Filled for older ledgers by
+            // the first append after the upgrade (`Catalog.growTree`).
+            """
+            CREATE TABLE custody_tree (
+                n {int} PRIMARY KEY,
+                hash {bytes} NOT NULL
+            );
+
+            """ + dialect.appendOnly("custody_tree", "the custody tree is append-only") + """
+            ALTER TABLE checkpoints ADD COLUMN note TEXT;
+            CREATE TABLE checkpoint_cosignatures (
+                checkpoint_id {int} NOT NULL,
+                witness TEXT NOT NULL,
+                signature TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                PRIMARY KEY (checkpoint_id, witness)
+            );
+
+            """ + dialect.appendOnly("checkpoint_cosignatures", "cosignatures are append-only")
+        },
     ]
 
     /// The tables in an order that satisfies every foreign key, each with the order its rows are copied in (moving a
@@ -307,6 +329,7 @@ public enum Schema {
         ("exhibits", "master_id IS NOT NULL, uploaded_at, id"), ("shares", "created_at, id"),
         ("share_views", "share_id, view_id, kind"), ("case_statuses", "id"), ("holds", "set_at, id"), ("uploads", "created_at, id"),
         ("upload_tails", "upload_id"), ("web_sessions", "created_at, token_hash"), ("custody_events", "seq"), ("checkpoints", "id"),
+        ("custody_tree", "n"), ("checkpoint_cosignatures", "checkpoint_id, witness"),
     ]
 }
 

@@ -37,7 +37,7 @@ public enum CatalogMove {
                         let values: [any SQLValueConvertible] = try columns.map { column in
                             switch column.value {
                             case .real(let number): return SQLValue.text(String(number))
-                            case .blob where table != "upload_tails":
+                            case .blob where table != "upload_tails" && table != "custody_tree":
                                 throw ExhibitError(.storage, "\(table).\(column.name) holds a binary value: not an Exhibit catalog")
                             default: return column.value
                             }

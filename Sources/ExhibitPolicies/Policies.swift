@@ -11,17 +11,19 @@ public struct Policies: Sendable {
     public var sharing: SharingPolicy
     public var retention: RetentionPolicy
     public var requests: RequestsPolicy
+    public var custody: CustodyPolicy
 
     public init(storage: StoragePolicy = .default, roles: RolesPolicy = RolesPolicy(roles: [:]), sharing: SharingPolicy = .default,
-                retention: RetentionPolicy = .default, requests: RequestsPolicy = .default) {
+                retention: RetentionPolicy = .default, requests: RequestsPolicy = .default, custody: CustodyPolicy = .default) {
         self.storage = storage
         self.roles = roles
         self.sharing = sharing
         self.retention = retention
         self.requests = requests
+        self.custody = custody
     }
 
-    /// Loads `storage.yaml`, `roles.yaml`, `sharing.yaml`, `retention.yaml` and (when there) `requests.yaml` from
+    /// Loads `storage.yaml`, `roles.yaml`, `sharing.yaml`, `retention.yaml` and (when there) `requests.yaml` and `custody.yaml` from
     /// `folder`.
     public static func load(from folder: String) throws(PolicyError) -> Policies {
         var isDirectory: ObjCBool = false
@@ -33,6 +35,7 @@ public struct Policies: Sendable {
         let sharing = try SharingPolicy.load(folder + "/sharing.yaml")
         let retention = try RetentionPolicy.load(folder + "/retention.yaml")
         let requests = try RequestsPolicy.load(folder + "/requests.yaml")
-        return Policies(storage: storage, roles: roles, sharing: sharing, retention: retention, requests: requests)
+        let custody = try CustodyPolicy.load(folder + "/custody.yaml")
+        return Policies(storage: storage, roles: roles, sharing: sharing, retention: retention, requests: requests, custody: custody)
     }
 }

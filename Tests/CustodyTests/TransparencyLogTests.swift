@@ -65,6 +65,26 @@ import Testing
         #expect(nodes[Merkle.NodeID(level: 1, index: 2)]?.hex == "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
                 "the stored node 1/2")
         #expect(nodes.count == 15, "eight leaves store 15 complete subtrees, not \(nodes.count)")
+        // A compact range over the same leaves gives the same roots.
+        var range = CompactRange()
+        for (i, leaf) in Self.leaves.enumerated() {
+            range.append(Merkle.leafHash(leaf))
+            #expect(range.root == Self.roots[i + 1], "the compact range's root of \(i + 1) leaves")
+        }
+    }
+
+    /// Nodes get consecutive integer keys in the order appending creates them (the catalog's `custody_tree.n`).
+    @Test func storedIndexesFollowTheOrderOfCreation() {
+        var expected: Int64 = 0
+        for leaf in Int64(0)..<1000 {
+            for (node, _) in Merkle.nodesCompleted(byLeaf: leaf) {
+                #expect(node.storedIndex == expected, "node \(node) is stored at \(node.storedIndex), not \(expected)")
+                expected += 1
+            }
+            #expect(Merkle.storedCount(leaves: leaf + 1) == expected, "the count of nodes of \(leaf + 1) leaves")
+            #expect(Merkle.leaves(storedCount: expected) == leaf + 1, "the leaves of \(expected) stored nodes")
+        }
+        #expect(Merkle.leaves(storedCount: 2) == nil, "no tree stores exactly 2 nodes")
     }
 
     @Test func inclusionProofsMatchTheVectorsAndResistEveryMutation() throws {

@@ -146,7 +146,8 @@ import Testing
         // As PostgreSQL catalogs made before the one timeline recorded their migrations (they stand for v1–v8):
         // what came later is not there yet.
         let rewrite = try await server.psql(database: name, """
-                DROP TABLE web_sessions;
+                DROP TABLE web_sessions; DROP TABLE custody_tree; DROP TABLE checkpoint_cosignatures;
+                ALTER TABLE checkpoints DROP COLUMN note;
                 ALTER TABLE exhibits DROP COLUMN request_id; ALTER TABLE exhibits DROP COLUMN submission;
                 ALTER TABLE uploads DROP COLUMN request_id; DROP TABLE request_receipts; DROP TABLE footage_requests;
                 DELETE FROM exhibit_migrations;
@@ -158,10 +159,18 @@ import Testing
         let reopened = Catalog(database: PostgresDatabase(location: location, sealKey: Self.sealKey), sealKey: Self.sealKey, now: Self.fixedNow)
         let head = try await reopened.head()
         #expect(head?.hash == event.hash, "the reopened catalog lost its ledger")
-        // v1–v8 did not run again; v9 (the web app's sessions) and v10 (footage requests) did, once each.
+        // v1–v8 did not run again; v9 (the web app's sessions), v10 (footage requests) and v11 (the custody tree)
+        // did, once each.
         let names = try await server.psql(database: name, "SELECT name FROM exhibit_migrations ORDER BY name")
         let applied = names.out.split(separator: "\n").map(String.init)
-        #expect(applied.count == 5, "migrations ran again, or v9 and v10 did not run: \(applied)")
+        #expect(applied.count == 6, "migrations ran again, or v9–v11 did not run: \(applied)")
+        #expect(applied.contains { $0.hasPrefix("v11:") }, "v11 did not run on the older catalog: \(applied)")
+        // The ledger written before the tree existed gets its leaves with the first append after the upgrade.
+        let second = try await reopened.append(CustodyEvent.Draft(actor: "jsmith", role: nil, action: "custody.note", client: "test"))
+        var range = CompactRange()
+        range.append(event.leafHash)
+        range.append(second.leafHash)
+        #expect(try await reopened.treeRoot(size: 2) == range.root, "the tree of the upgraded ledger is not the events' Merkle tree")
         #expect(applied.contains { $0.hasPrefix("v9:") }, "v9 did not run on the older catalog: \(applied)")
         #expect(applied.contains { $0.hasPrefix("v10:") }, "v10 did not run on the older catalog: \(applied)")
         let requests = try await server.psql(database: name, "SELECT count(*) FROM footage_requests")
