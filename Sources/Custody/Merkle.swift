@@ -250,16 +250,21 @@ public struct CompactRange: Sendable {
 
     public init() {}
 
-    public mutating func append(_ leafHash: Merkle.Hash) {
+    /// Adds a leaf; returns the nodes it completes, the leaf first, in the order the catalog stores them.
+    @discardableResult
+    public mutating func append(_ leafHash: Merkle.Hash) -> [Merkle.Hash] {
         var hash = leafHash
+        var completed = [hash]
         var nodeSize: Int64 = 1
         while let last = subtrees.last, last.size == nodeSize {
             subtrees.removeLast()
             hash = Merkle.nodeHash(last.hash, hash)
+            completed.append(hash)
             nodeSize <<= 1
         }
         subtrees.append(Subtree(size: nodeSize, hash: hash))
         size += 1
+        return completed
     }
 
     public var root: Merkle.Hash {

@@ -592,12 +592,11 @@ public final class EvidenceStore: Sendable {
         // The stored tree (what proofs and tiles are made from) must be the events' tree.
         if report.headSeq > 0 {
             do {
-                let stored = try await catalog.treeRoot(size: report.headSeq)
-                if stored.hex != report.treeRoot {
-                    report.problems.append(.init(seq: report.headSeq, what: "the stored Merkle tree is not the tree of the events: proofs made from it would fail"))
+                if let seq = try await catalog.firstTreeMismatch(through: report.headSeq) {
+                    report.problems.append(.init(seq: seq, what: "the stored Merkle tree is not the tree of the events from here: proofs made from it would fail"))
                 }
             } catch {
-                report.notes.append("the stored Merkle tree does not reach seq \(report.headSeq) yet (it is completed by the next append): \(error)")
+                report.notes.append("\(error)")
             }
         }
         return report

@@ -11,7 +11,7 @@ extension ExhibitCommand {
     struct CustodyCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "custody", abstract: "Export, verify and sign the chain-of-custody ledger.",
-            subcommands: [Export.self, Verify.self, Checkpoint.self, PublicKey.self, Note.self])
+            subcommands: [Export.self, Verify.self, Checkpoint.self, Prove.self, PublicKey.self, VerifierKey.self, Note.self])
 
         struct Export: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -148,6 +148,65 @@ extension ExhibitCommand {
                 let checkpoint = try await store.checkpoint(by: try await actorOptions.actor(in: store))
                 print("checkpoint: seq \(checkpoint.seq) hash \(checkpoint.hash) at \(checkpoint.at), key \(checkpoint.keyID)")
                 print("signature: \(checkpoint.signature)")
+                if let note = checkpoint.note { print("\n" + note, terminator: "") }
+            }
+        }
+
+        struct Prove: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Prove that an event is in a signed checkpoint, or that one checkpoint extends another.",
+                discussion: """
+                    With --event, prints a C2SP tlog-proof (c2sp.org/tlog-proof@v1: the leaf index, the RFC 9162 \
+                    inclusion path and the signed checkpoint it leads to); --size picks an earlier signed \
+                    checkpoint than the latest. With --from and --to, prints the RFC 9162 consistency proof \
+                    between two signed checkpoints as tlog-witness writes it ("old <size>", then one base64 hash \
+                    per line), then the newer checkpoint after a blank line.
+
+                    Examples:
+                      exhibit custody prove --event 42 --as auditor > event-42.tlog-proof
+                      exhibit custody prove --from 40 --to 97 --as auditor
+                    """)
+
+            @OptionGroup var options: StorageOptions
+            @OptionGroup var actorOptions: ActorOptions
+            @Option(help: ArgumentHelp("The event's seq.", valueName: "seq")) var event: Int64?
+            @Option(help: ArgumentHelp("The tree size of the signed checkpoint to prove it in (default: the latest).", valueName: "n")) var size: Int64?
+            @Option(help: ArgumentHelp("The older checkpoint's tree size.", valueName: "m")) var from: Int64?
+            @Option(help: ArgumentHelp("The newer checkpoint's tree size.", valueName: "n")) var to: Int64?
+
+            func validate() throws {
+                guard (event != nil) != (from != nil || to != nil) else { throw ValidationError("give --event, or --from and --to") }
+                if event == nil, from == nil || to == nil { throw ValidationError("a consistency proof needs --from and --to") }
+                for (name, value) in [("--event", event), ("--size", size), ("--from", from), ("--to", to)] {
+                    if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
+                }
+            }
+
+            func run() async throws {
+                let store = try options.openExisting()
+                let actor = try await actorOptions.actor(in: store)
+                if let event {
+                    let proof = try await store.proveInclusion(seq: event, size: size, by: actor)
+                    guard let text = proof.tlogProof?.rendered else { throw ExhibitError(.storage, "the checkpoint at \(proof.treeSize) has no readable signed note") }
+                    print(text, terminator: "")
+                } else if let from, let to {
+                    let (proof, _, newer) = try await store.proveConsistency(from: from, to: to, by: actor)
+                    print("old \(from)")
+                    for hash in proof { print(Data(hash.bytes).base64EncodedString()) }
+                    print("\n" + (newer.note ?? ""), terminator: "")
+                }
+            }
+        }
+
+        struct VerifierKey: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "vkey", abstract: "Print the custody log's verifier key (C2SP signed-note vkey) that checks its checkpoints.",
+                discussion: "Example:\n  exhibit custody vkey > custody.vkey")
+
+            @OptionGroup var options: StorageOptions
+
+            func run() async throws {
+                print(try options.openExisting().custodyVerifierKey.vkey)
             }
         }
 

@@ -97,6 +97,21 @@ extension Catalog {
         }
     }
 
+    /// The events with seqs in `seqs`, in order (a bounded range: a tile, a proof's event).
+    public func events(seqs: ClosedRange<Int64>) async throws -> [CustodyEvent] {
+        try await read { db in
+            var events: [CustodyEvent] = []
+            try db.forEach(Self.ledgerSelect + " WHERE seq >= ? AND seq <= ? ORDER BY seq", [seqs.lowerBound, seqs.upperBound]) { row in
+                events.append(CatalogRows.event(row))
+            }
+            return events
+        }
+    }
+
+    public func event(seq: Int64) async throws -> CustodyEvent? {
+        try await events(seqs: seq...seq).first
+    }
+
     public func head() async throws -> (seq: Int64, hash: String)? {
         try await read { db in
             try db.fetchOne("SELECT seq, hash FROM custody_events ORDER BY seq DESC LIMIT 1").map { (seq: $0[0] as Int64, hash: $0[1] as String) }

@@ -95,6 +95,44 @@ extension Catalog {
         }
     }
 
+    /// Re-derives every stored node of the tree of events 1…`head` from the events, a page at a time (memory
+    /// bounded whatever the ledger's length); returns the seq of the first event whose nodes differ from the
+    /// stored ones, nil when all agree. Throws when the stored tree does not reach `head` yet.
+    public func firstTreeMismatch(through head: Int64) async throws -> Int64? {
+        var range = CompactRange()
+        var seq: Int64 = 0
+        while seq < head {
+            let from = seq
+            let upper = min(head, seq + 4096)
+            let low = Merkle.storedCount(leaves: from)
+            let high = Merkle.storedCount(leaves: upper)
+            let (leaves, stored) = try await read { db -> ([Merkle.Hash], [SHA256Digest?]) in
+                var leaves: [Merkle.Hash] = []
+                try db.forEach(Self.ledgerSelect + " WHERE seq > ? AND seq <= ? ORDER BY seq", [from, upper]) { row in
+                    leaves.append(CatalogRows.event(row).leafHash)
+                }
+                var stored: [SHA256Digest?] = []
+                try db.forEach("SELECT n, hash FROM custody_tree WHERE n >= ? AND n < ? ORDER BY n", [low, high]) { row in
+                    guard Int64.read(row.value(at: 0)) == low + Int64(stored.count) else { return }
+                    if case .blob(let bytes) = row.value(at: 1) { stored.append(SHA256Digest(bytes: bytes.readableBytesView)) } else { stored.append(nil) }
+                }
+                return (leaves, stored)
+            }
+            guard stored.count == Int(high - low) else {
+                throw ExhibitError(.notFound, "the stored Merkle tree does not reach seq \(upper) yet (the next append completes it)")
+            }
+            var n = 0
+            for (i, leaf) in leaves.enumerated() {
+                for expected in range.append(leaf) {
+                    if stored[n] != expected { return from + Int64(i) + 1 }
+                    n += 1
+                }
+            }
+            seq = upper
+        }
+        return nil
+    }
+
     /// The root of the first `size` events.
     public func treeRoot(size: Int64) async throws -> Merkle.Hash {
         try await read { db in try self.withNodes(in: db) { node in try Merkle.root(size: size, node) } }

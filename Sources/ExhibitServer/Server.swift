@@ -127,6 +127,10 @@ public enum ExhibitHTTPServer {
         api.head("/v1/exhibits/{exhibit}/working-copy", use: controllers.workingCopyContent)
         api.post("/v1/exhibits/{exhibit}/working-copy", use: controllers.requestWorkingCopy)
         api.get("/v1/custody", use: controllers.custody)
+        let custodyLog = CustodyLogController(store: store)
+        api.get("/v1/custody/checkpoint", use: custodyLog.checkpoint)
+        api.get("/v1/custody/proof", use: custodyLog.proof)
+        api.get("/v1/custody/tile/**", use: custodyLog.tile)
 
         let tus = TusController(store: store, controllers: controllers)
         api.on("/v1/uploads", method: .options, use: tus.options)

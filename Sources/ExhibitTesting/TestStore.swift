@@ -76,10 +76,14 @@ public final class TestStore: Sendable {
     /// SQL that drops the ledger's append-only triggers, as an attacker with the database would first.
     public var dropLedgerTriggers: String {
         postgresDatabase != nil
-            ? "DROP TRIGGER custody_events_append_only ON custody_events; DROP TRIGGER checkpoints_append_only ON checkpoints;"
+            ? """
+              DROP TRIGGER custody_events_append_only ON custody_events; DROP TRIGGER checkpoints_append_only ON checkpoints;
+              DROP TRIGGER custody_tree_append_only ON custody_tree;
+              """
             : """
               DROP TRIGGER custody_events_append_only_update; DROP TRIGGER custody_events_append_only_delete;
               DROP TRIGGER checkpoints_append_only_update; DROP TRIGGER checkpoints_append_only_delete;
+              DROP TRIGGER custody_tree_append_only_update; DROP TRIGGER custody_tree_append_only_delete;
               """
     }
 }

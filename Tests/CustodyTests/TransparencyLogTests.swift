@@ -287,3 +287,24 @@ import Testing
         }
     }
 }
+
+@Suite struct TilePathTests {
+    @Test func pathsParseAndPrintAsTheSpecWritesThem() {
+        let cases: [(String, TilePath)] = [
+            ("0/000", TilePath(level: 0, index: 0)),
+            ("1/x001/x234/067", TilePath(level: 1, index: 1_234_067)),
+            ("0/001.p/44", TilePath(level: 0, index: 1, partialWidth: 44)),
+            ("entries/x002/005.p/255", TilePath(level: nil, index: 2005, partialWidth: 255)),
+            ("63/999", TilePath(level: 63, index: 999)),
+        ]
+        for (text, path) in cases {
+            #expect(TilePath(text.split(separator: "/")) == path, "\(text) parses as \(path)")
+            #expect(path.description == text, "\(path) prints as \(text)")
+        }
+        for bad in ["0", "0/00", "0/0000", "0/x000", "0/1234", "64/000", "00/000", "0/001.p/0", "0/001.p/256", "0/001.p/044",
+                    "0/001.p", "0/x1/000", "0/001/002", "tiles/000", "entries/.p/4", "0/00a", "-1/000", "0/+01",
+                    "0/x999/x999/x999/x999/x999/x999/x999/999"] {
+            #expect(TilePath(bad.split(separator: "/")) == nil, "\(bad) was taken for a tile path")
+        }
+    }
+}

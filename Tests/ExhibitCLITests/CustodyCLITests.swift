@@ -30,6 +30,38 @@ import Testing
         #expect(result.out.contains("ok: \(last) events"))
     }
 
+    /// The stored Merkle tree is what proofs are made from: a node changed in the database is found, and so is a
+    /// ledger rewritten consistently (hashes and links recomputed) under a signed root.
+    @Test func aChangedTreeNodeIsFound() async throws {
+        #expect(try await store.run(["custody", "checkpoint", "--as", "audit"]).status == 0)
+        #expect(try await verify().status == 0, "the intact ledger and its tree verify")
+        try await tamper("UPDATE custody_tree SET hash = zeroblob(32) WHERE n = 3")
+        let result = try await verify()
+        #expect(result.status == 1, "a changed tree node was not found: \(result.out)")
+        #expect(result.out.contains("the stored Merkle tree is not the tree of the events"), "\(result.out)")
+    }
+
+    @Test func aBadCustodyPolicyNamesTheLine() async throws {
+        let policies = try TemporaryDirectory("custody-policies")
+        for file in try FileManager.default.contentsOfDirectory(atPath: TestPaths.policies) {
+            try FileManager.default.copyItem(atPath: TestPaths.policies + "/" + file, toPath: policies.appending(file))
+        }
+        for (yaml, expected) in [
+            ("origin: \"custody police/v1\"\nwitnesses: []\nquorum: 0\n", "custody.yaml:1: origin: 'custody police/v1' is not a log origin"),
+            ("origin: \"\"\nwitnesses: []\nquorum: 1\n", "custody.yaml:3: quorum: must be between 0 and the number of witnesses (0)"),
+            ("origin: \"\"\nwitnesses: [\"w+1234abcd+BAAA ftp://x\"]\nquorum: 0\n", "custody.yaml:2: witnesses: 'w+1234abcd+BAAA ftp://x' is not"),
+            ("origin: \"\"\nwitnesses: []\nquorum: 0\ncolour: blue\n", "custody.yaml:4: unknown setting 'colour'"),
+        ] {
+            try yaml.write(toFile: policies.appending("custody.yaml"), atomically: true, encoding: .utf8)
+            let result = try await ExhibitCLI.run(["custody", "vkey", "--storage", store.storage, "--policies", policies.path])
+            #expect(result.status != 0, "the policy \(yaml.debugDescription) was accepted")
+            #expect(result.err.contains(expected), "expected '\(expected)' in: \(result.err)")
+        }
+        try "origin: custody.police.example/v1\nwitnesses: []\nquorum: 0\n".write(toFile: policies.appending("custody.yaml"), atomically: true, encoding: .utf8)
+        let vkey = try await ExhibitCLI.run(["custody", "vkey", "--storage", store.storage, "--policies", policies.path])
+        #expect(vkey.out.hasPrefix("custody.police.example/v1+"), "the vkey's name is not the policy's origin: \(vkey.out) \(vkey.err)")
+    }
+
     @Test func theTriggersRefuseUpdatesAndDeletes() async throws {
         let update = try await store.sql("UPDATE custody_events SET actor = 'mallory' WHERE seq = 3")
         #expect(update.status != 0)
