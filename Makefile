@@ -15,10 +15,12 @@ APT_GET    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::
 
 # Build and test dependencies: the C libraries Exhibit links, ffmpeg for test videos, Ceph (a single-node cluster
 # with the RADOS Gateway: the real S3 store the object-storage tests run against), PostgreSQL (the catalog of a
-# deployment at scale) and nginx (the load balancer of the several-servers test).
+# deployment at scale), nginx (the load balancer of the several-servers test), and the two independent checkers of
+# a court bundle: Debian's python3-cryptography, and Go with the Go team's golang.org/x/mod (built offline).
 DEPS       := libssl-dev libsqlite3-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
               pkg-config ffmpeg sqlite3 python3 python3-venv util-linux openssl curl chromium chromium-driver \
-              ceph-mon ceph-osd radosgw ceph-common postgresql nginx-light
+              ceph-mon ceph-osd radosgw ceph-common postgresql nginx-light \
+              python3-cryptography golang-go golang-golang-x-mod-dev
 # Python packages the tests drive real clients with (from PyPI; Debian's packages as a fallback).
 PIP_DEPS   := selenium
 # Reference tools the benchmarks compare against.

@@ -51,6 +51,7 @@ public enum CustodyAction: String, Sendable, CaseIterable, Codable {
     case custodyNote = "custody.note"
     case custodyCheckpointed = "custody.checkpointed"
     case custodyExported = "custody.exported"
+    case bundleCreated = "bundle.created"
 }
 
 extension CustodyEvent {
