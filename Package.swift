@@ -175,6 +175,8 @@ let package = Package(
             dependencies: [
                 "Exhibit", "ExhibitModel", "ExhibitPolicies", "ExhibitCatalog", "CatalogSQLite", "CatalogPostgres", "BlobStore",
                 "S3Store", "ExhibitCrypto", "Custody",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

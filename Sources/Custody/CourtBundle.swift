@@ -135,7 +135,8 @@ public enum CourtBundle {
             }
             result.proved.append("the checkpoint (\(head.size) events, root \(head.root.hex.prefix(16))…) is signed by the log key \(key.name)+\(key.keyIDHex)")
             // 2. Witness cosignatures and the quorum.
-            var witnessKeys = extraWitnesses
+            // The manifest's witnesses count towards its quorum; every witness the checker names must have cosigned.
+            var witnessKeys: [NoteVerifierKey] = []
             for vkey in manifest.witnesses { if let k = try? NoteVerifierKey(parsing: vkey), !witnessKeys.contains(k) { witnessKeys.append(k) } }
             var cosigned: [String] = []
             for witness in witnessKeys where witness.type == NoteVerifierKey.cosignatureV1 {
@@ -143,10 +144,13 @@ public enum CourtBundle {
                     cosigned.append("\(witness.name) at \(line.cosignatureTime.map { CustodyTime.string(Date(timeIntervalSince1970: Double($0))) } ?? "?")")
                 }
             }
+            for witness in extraWitnesses where try checkpoint.check(witness) == nil {
+                result.problems.append("the witness \(witness.name) did not cosign the checkpoint")
+            }
             if cosigned.count < manifest.quorum {
                 result.problems.append("the checkpoint carries \(cosigned.count) witness cosignature(s); the policy asks for \(manifest.quorum)")
             } else if !cosigned.isEmpty {
-                result.proved.append("witnesses cosigned the checkpoint (they had seen no other history of the log): " + cosigned.joined(separator: ", "))
+                result.proved.append("witnesses cosigned the checkpoint (each vouches it was shown no other history of the log): " + cosigned.joined(separator: ", "))
             }
             // 3. Every event: its bytes are a leaf of the signed tree.
             var leaves: [Int64: Merkle.Hash] = [:]

@@ -77,7 +77,16 @@ extension EvidenceStore {
                     ])
             },
             sign: checkpointSigner)
-        let checkpoint = bundled.checkpoint
+        // The witnesses' cosignatures: the policy's quorum of them, or no bundle.
+        let witnessing = await witnessed(bundled.checkpoint)
+        let quorum = policies.custody.quorum
+        guard witnessing.cosigned.count >= quorum else {
+            throw ExhibitError(
+                .unavailable,
+                "the bundle's checkpoint has \(witnessing.cosigned.count) of the \(quorum) witness cosignature(s) Policies/custody.yaml asks for: "
+                    + witnessing.refusals.joined(separator: "; "))
+        }
+        let checkpoint = witnessing.checkpoint
         guard let note = checkpoint.signedNote else { throw ExhibitError(.storage, "the bundle's checkpoint has no signed note") }
         let size = checkpoint.seq
 

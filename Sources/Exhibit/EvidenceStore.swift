@@ -21,11 +21,14 @@ public struct StoreParts: Sendable {
     public var keys: KeyRing
     /// This open recorded the root's deployment (a new root): a failed start-up check forgets it.
     public var recordedNow: Bool
+    /// How checkpoints reach the witnesses of `Policies/custody.yaml` (HTTP, from the deployment); nil: none.
+    public var witnessTransport: (any WitnessTransport)?
 
     public init(
         local: LocalBackend, chunks: any ObjectBackend, database: any CatalogDatabase, leases: any WriteLeases, jobs: any JobLocks,
-        keys: KeyRing, recordedNow: Bool
+        keys: KeyRing, recordedNow: Bool, witnessTransport: (any WitnessTransport)? = nil
     ) {
+        self.witnessTransport = witnessTransport
         self.local = local
         self.chunks = chunks
         self.database = database
@@ -58,6 +61,7 @@ public final class EvidenceStore: Sendable {
     let catalog: Catalog
     /// Periodic jobs run by one server at a time when several share a catalog.
     let jobs: any JobLocks
+    let witnessTransport: (any WitnessTransport)?
     public let keys: KeyRing
     public let now: @Sendable () -> Date
     /// Exhibits served through links (see `servedExhibit`).
@@ -82,6 +86,7 @@ public final class EvidenceStore: Sendable {
         self.keys = parts.keys
         self.catalog = Catalog(database: parts.database, sealKey: parts.keys.sealKey, now: now)
         self.jobs = parts.jobs
+        self.witnessTransport = parts.witnessTransport
         self.blobs = BlobStore(backend: parts.chunks, chunking: policies.storage.chunking, leases: parts.leases)
         self.now = now
         local.removeStaleTemporaryFiles()
@@ -545,7 +550,8 @@ public final class EvidenceStore: Sendable {
     /// Signs a checkpoint of the ledger's head (after a `custody.checkpointed` event).
     public func checkpoint(by actor: Actor) async throws -> Checkpoint {
         try await authorize(actor, .custodyCheckpoint)
-        return try await catalog.appendAndCheckpoint(actor.event(.custodyCheckpointed), sign: checkpointSigner).1
+        let checkpoint = try await catalog.appendAndCheckpoint(actor.event(.custodyCheckpointed), sign: checkpointSigner).1
+        return await witnessed(checkpoint).checkpoint
     }
 
     public typealias ExportFormat = CustodyExportFormat
@@ -565,8 +571,9 @@ public final class EvidenceStore: Sendable {
         if let e = filter.exhibitIDs { described["exhibits"] = .array(e.map(JSONValue.string)) }
         if let s = filter.since { described["since"] = .string(s) }
         if let u = filter.until { described["until"] = .string(u) }
-        let (_, checkpoint) = try await catalog.appendAndCheckpoint(
-            actor.event(.custodyExported, caseReference: filter.caseReference, details: .object(described)), sign: checkpointSigner)
+        let signed = try await catalog.appendAndCheckpoint(
+            actor.event(.custodyExported, caseReference: filter.caseReference, details: .object(described)), sign: checkpointSigner).1
+        let checkpoint = await witnessed(signed).checkpoint
         filter.throughSeq = checkpoint.seq
         var head: [String: String] = [:]
         if let c = filter.caseReference { head["case"] = c }

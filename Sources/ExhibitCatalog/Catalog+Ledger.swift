@@ -172,6 +172,15 @@ extension Catalog {
         }
     }
 
+    /// The tree size of the latest checkpoint `witness` cosigned, by our records.
+    public func lastCosignedSize(witness: String) async throws -> Int64? {
+        try await read { db in
+            try db.scalar(Int64.self, """
+                SELECT max(c.seq) FROM checkpoints c JOIN checkpoint_cosignatures w ON w.checkpoint_id = c.id WHERE w.witness = ?
+                """, [witness])
+        }
+    }
+
     /// Stores a witness's cosignature line of checkpoint `id` (once per witness).
     public func addCosignature(checkpoint id: Int64, witness: String, line: String) async throws {
         let at = timestamp

@@ -45,6 +45,8 @@ extension EvidenceStore {
                 leases: PostgresLeases(database: database, staleAfter: policies.storage.uploadExpiry * 2),
                 jobs: PostgresJobLocks(database: database), keys: keys, recordedNow: settled.recordedNow)
         }
-        self.init(root: root, policies: policies, deployment: settled.deployment, parts: parts, now: now)
+        var withWitnesses = parts
+        if !policies.custody.witnesses.isEmpty { withWitnesses.witnessTransport = WitnessHTTP() }
+        self.init(root: root, policies: policies, deployment: settled.deployment, parts: withWitnesses, now: now)
     }
 }

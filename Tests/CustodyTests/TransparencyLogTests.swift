@@ -308,3 +308,50 @@ import Testing
         }
     }
 }
+
+@Suite struct WitnessCoreTests {
+    @Test func theWitnessAnswersAsTlogWitnessSays() throws {
+        let log = try NoteSigner(name: "custody.example/v1", key: try Ed25519PrivateKey.generate())
+        let witness = try WitnessCore(
+            signer: try NoteSigner(name: "w.example/1", key: try Ed25519PrivateKey.generate(), type: NoteVerifierKey.cosignatureV1),
+            logKey: try log.verifierKey)
+        let nodes = TransparencyLogTests.store(TransparencyLogTests.leaves)
+        func checkpoint(_ size: Int64, signer: NoteSigner? = nil, origin: String? = nil) throws -> String {
+            var note = SignedNote(text: TreeHead(origin: origin ?? log.name, size: size, root: TransparencyLogTests.roots[Int(size)]).text)
+            try note.sign(with: signer ?? log)
+            return note.rendered
+        }
+        func status(_ decision: WitnessCore.Decision) -> Int {
+            if case .refused(let status, _, _, _) = decision { return status }
+            return 200
+        }
+        // The first checkpoint, from size 0; then one that extends it with its proof.
+        guard case .cosigned(let line, let kept) = witness.addCheckpoint(WitnessCore.request(old: 0, proof: [], checkpoint: try checkpoint(3)), latest: nil, time: 7)
+        else { Issue.record("the first checkpoint was refused"); return }
+        #expect(try SignedNote(parsing: kept.rendered).check(try witness.signer.verifierKey)?.cosignatureTime == 7, "the kept note's cosignature")
+        #expect(line.hasPrefix("— w.example/1 "), "the answer is a signature line: \(line)")
+        let proof = try Merkle.consistencyProof(from: 3, to: 6, TransparencyLogTests.reader(nodes))
+        #expect(status(witness.addCheckpoint(WitnessCore.request(old: 3, proof: proof, checkpoint: try checkpoint(6)), latest: kept, time: 8)) == 200)
+        let cases: [(String, String, Int)] = [
+            ("wrong old size", WitnessCore.request(old: 2, proof: proof, checkpoint: try checkpoint(6)), 409),
+            ("a bad proof", WitnessCore.request(old: 3, proof: Array(proof.reversed()), checkpoint: try checkpoint(6)), 422),
+            ("same size, other root", WitnessCore.request(old: 3, proof: [], checkpoint: {
+                var note = SignedNote(text: TreeHead(origin: log.name, size: 3, root: TransparencyLogTests.roots[4]).text)
+                try? note.sign(with: log)
+                return note.rendered
+            }()), 422),
+            ("another log", WitnessCore.request(old: 3, proof: proof, checkpoint: try checkpoint(6, origin: "other.example/log")), 404),
+            ("another key", WitnessCore.request(old: 3, proof: proof, checkpoint: try checkpoint(6, signer: try NoteSigner(name: log.name, key: try Ed25519PrivateKey.generate()))), 403),
+            ("old above the size", WitnessCore.request(old: 7, proof: [], checkpoint: try checkpoint(6)), 400),
+            ("no blank line", "old 3\n", 400),
+            ("old with a leading zero", WitnessCore.request(old: 3, proof: proof, checkpoint: try checkpoint(6)).replacingOccurrences(of: "old 3", with: "old 03"), 400),
+        ]
+        for (name, body, expected) in cases {
+            let decision = witness.addCheckpoint(body, latest: kept, time: 9)
+            #expect(status(decision) == expected, "\(name): \(decision)")
+        }
+        if case .refused(_, _, let body, let type) = witness.addCheckpoint(cases[0].1, latest: kept, time: 9) {
+            #expect(body == "3\n" && type == "text/x.tlog.size", "409 answers the size it last cosigned as text/x.tlog.size")
+        }
+    }
+}
