@@ -5,7 +5,7 @@ import Synchronization
 /// `send` suspends while the queue is full (back-pressure); `next` suspends while it is empty.
 /// Either side can `close(throwing:)`, after which both sides throw that error: a failing consumer
 /// stops its producer and the reverse. Task cancellation of a waiting side throws `CancellationError`.
-final class BoundedChannel<Element: Sendable>: Sendable {
+package final class BoundedChannel<Element: Sendable>: Sendable {
     private struct State {
         var items: [Element] = []
         var finished = false
@@ -31,13 +31,13 @@ final class BoundedChannel<Element: Sendable>: Sendable {
     private let capacity: Int
     private let state = Mutex(State())
 
-    init(capacity: Int) {
+    package init(capacity: Int) {
         precondition(capacity > 0)
         self.capacity = capacity
     }
 
     /// Appends an element, waiting for room.
-    func send(_ element: Element) async throws {
+    package func send(_ element: Element) async throws {
         while true {
             let action: SendAction = state.withLock { state in
                 if let failure = state.failure { return .fail(failure) }
@@ -84,7 +84,7 @@ final class BoundedChannel<Element: Sendable>: Sendable {
     }
 
     /// The next element, or `nil` after `finish()` once the queue is drained.
-    func next() async throws -> Element? {
+    package func next() async throws -> Element? {
         let action: NextAction = state.withLock { state in
             if let failure = state.failure { return .fail(failure) }
             if !state.items.isEmpty {
@@ -148,7 +148,7 @@ final class BoundedChannel<Element: Sendable>: Sendable {
     }
 
     /// No more elements will be sent; the consumer drains what is queued, then gets `nil`.
-    func finish() {
+    package func finish() {
         let consumer = state.withLock { state in
             state.finished = true
             defer { state.consumer = nil }
@@ -158,7 +158,7 @@ final class BoundedChannel<Element: Sendable>: Sendable {
     }
 
     /// Fails both sides with `error` (the first close wins); queued elements are dropped.
-    func close(throwing error: any Error) {
+    package func close(throwing error: any Error) {
         let (consumer, producer) = state.withLock { state in
             if state.failure == nil { state.failure = error }
             state.items.removeAll()

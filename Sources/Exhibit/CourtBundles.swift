@@ -1,10 +1,10 @@
 public import BlobStore
 public import Custody
-import ExhibitCatalog
+public import ExhibitCatalog
 import ExhibitPolicies
 public import ExhibitCrypto
 public import ExhibitModel
-public import Foundation
+import Foundation
 import NIOCore
 
 /// Where a court bundle's files go: a folder, or a zip streamed to a file or an HTTP response.
@@ -15,6 +15,20 @@ public protocol BundleSink: AnyObject, Sendable {
     func add(_ path: String, size: Int64, contents: BlobContents) async throws -> SHA256Digest
     /// Ends the bundle (a folder is moved into place, a zip gets its directory).
     func finish() async throws
+}
+
+/// A bundle decided and recorded, not written yet (`prepareBundle`).
+public struct BundlePlan: Sendable {
+    public let actor: Actor
+    public let exhibits: [ExhibitRecord]
+    public let events: Catalog.BundleEvents
+    public let checkpoint: Checkpoint
+
+    /// A file name for it: `<case>-<reference>-bundle` (or `<case>-bundle`), made safe.
+    public var name: String {
+        let base = events.created.exhibit == nil ? exhibits[0].caseReference : exhibits[0].caseReference + "-" + exhibits[0].reference
+        return String(base.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }) + "-bundle"
+    }
 }
 
 /// What `makeBundle` made.
@@ -33,6 +47,12 @@ extension EvidenceStore {
     /// the bundle's footage and events; the checkpoint is signed right after it.
     @discardableResult
     public func makeBundle(exhibit: String?, case caseName: String?, by actor: Actor, into sink: some BundleSink) async throws -> BundleSummary {
+        try await writeBundle(try await prepareBundle(exhibit: exhibit, case: caseName, by: actor), into: sink)
+    }
+
+    /// The first half of `makeBundle`, everything that can refuse: what goes in, the `bundle.created` event, the
+    /// signed and witnessed checkpoint. (An HTTP response starts only after it succeeds.)
+    public func prepareBundle(exhibit: String?, case caseName: String?, by actor: Actor) async throws -> BundlePlan {
         // What goes in: live footage the actor may download.
         var exhibits: [ExhibitRecord] = []
         var caseReference: String?
@@ -52,7 +72,6 @@ extension EvidenceStore {
         }
         try await authorize(actor, .custodyRead, orAnyOf: [.exhibitDownload])
         exhibits.sort { ($0.isWorkingCopy ? 1 : 0, $0.reference, $0.id) < ($1.isWorkingCopy ? 1 : 0, $1.reference, $1.id) }
-        let paths = Self.bundlePaths(exhibits)
 
         // The events and the bundle.created event, decided and signed in one transaction.
         let described: [JSONValue] = exhibits.map { record in
@@ -86,7 +105,15 @@ extension EvidenceStore {
                 "the bundle's checkpoint has \(witnessing.cosigned.count) of the \(quorum) witness cosignature(s) Policies/custody.yaml asks for: "
                     + witnessing.refusals.joined(separator: "; "))
         }
-        let checkpoint = witnessing.checkpoint
+        guard witnessing.checkpoint.signedNote != nil else { throw ExhibitError(.storage, "the bundle's checkpoint has no signed note") }
+        return BundlePlan(actor: actor, exhibits: exhibits, events: bundled, checkpoint: witnessing.checkpoint)
+    }
+
+    /// The second half of `makeBundle`: writes the planned bundle into `sink`, file by file.
+    @discardableResult
+    public func writeBundle(_ plan: BundlePlan, into sink: some BundleSink) async throws -> BundleSummary {
+        let (actor, exhibits, bundled, checkpoint) = (plan.actor, plan.exhibits, plan.events, plan.checkpoint)
+        let paths = Self.bundlePaths(exhibits)
         guard let note = checkpoint.signedNote else { throw ExhibitError(.storage, "the bundle's checkpoint has no signed note") }
         let size = checkpoint.seq
 

@@ -4,6 +4,7 @@ import Exhibit
 import ExhibitCrypto
 import ExhibitModel
 import Foundation
+import NIOCore
 
 extension ExhibitCommand {
     struct BundleCommand: AsyncParsableCommand {
@@ -42,6 +43,7 @@ extension ExhibitCommand {
             func run() async throws {
                 let store = try options.openExisting()
                 let actor = try await actorOptions.actor(in: store)
+                if output.hasSuffix(".zip") { return try await zip(store, actor) }
                 let sink = try DirectoryBundleSink(path: output)
                 do {
                     let summary = try await store.makeBundle(exhibit: exhibit, case: caseName, by: actor, into: sink)
@@ -50,6 +52,31 @@ extension ExhibitCommand {
                     print("check it: exhibit bundle verify \(output)   (or see \(output)/VERIFY.txt)")
                 } catch {
                     sink.abandon()
+                    throw error
+                }
+            }
+
+            /// The bundle as one zip file, written beside its final name and moved there when whole.
+            func zip(_ store: EvidenceStore, _ actor: Actor) async throws {
+                let path = URL(fileURLWithPath: output).standardizedFileURL.path
+                guard !FileManager.default.fileExists(atPath: path) else { throw CLIError("\(path) exists already") }
+                let staging = path + ".partial"
+                guard FileManager.default.createFile(atPath: staging, contents: nil), let handle = FileHandle(forWritingAtPath: staging) else {
+                    throw CLIError("cannot write \(staging)")
+                }
+                do {
+                    let plan = try await store.prepareBundle(exhibit: exhibit, case: caseName, by: actor)
+                    let sink = ZipBundleSink(prefix: plan.name) { buffer in try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: $0) } }
+                    let summary = try await store.writeBundle(plan, into: sink)
+                    try handle.synchronize()
+                    try handle.close()
+                    try FileManager.default.moveItem(atPath: staging, toPath: path)
+                    print("bundle: \(output): \(summary.exhibits.count) file(s), \(summary.bytes) bytes of footage, \(summary.events) custody events")
+                    print("checkpoint: \(summary.checkpoint.seq) events, recorded as event \(summary.bundleEvent.seq) (bundle.created)")
+                    print("check it: unzip \(output) && exhibit bundle verify \(plan.name)")
+                } catch {
+                    try? handle.close()
+                    try? FileManager.default.removeItem(atPath: staging)
                     throw error
                 }
             }
@@ -82,7 +109,7 @@ extension ExhibitCommand {
             func run() async throws {
                 var isDirectory: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-                    throw CLIError("\(path) is not a bundle's folder")
+                    throw CLIError(path.hasSuffix(".zip") ? "\(path): unzip it first, then check the folder it holds" : "\(path) is not a bundle's folder")
                 }
                 let root = URL(fileURLWithPath: path)
                 let trusted = try vkey.map { try NoteVerifierKey(parsing: textOrFile($0)) }

@@ -126,6 +126,7 @@ public enum ExhibitHTTPServer {
         api.get("/v1/exhibits/{exhibit}/working-copy", use: controllers.workingCopyContent)
         api.head("/v1/exhibits/{exhibit}/working-copy", use: controllers.workingCopyContent)
         api.post("/v1/exhibits/{exhibit}/working-copy", use: controllers.requestWorkingCopy)
+        api.get("/v1/exhibits/{exhibit}/bundle", use: controllers.bundle)
         api.get("/v1/custody", use: controllers.custody)
         let custodyLog = CustodyLogController(store: store)
         api.get("/v1/custody/checkpoint", use: custodyLog.checkpoint)

@@ -189,4 +189,40 @@ import Testing
         let own = try await verify(path, extra: ["--previous", forkedNote])
         for (verifier, result) in own.all { #expect(result.status == 0, "\(verifier) against the fork's own checkpoint:\n\(result.out)\(result.err)") }
     }
+
+    /// The zip: streamed by the server (`GET /v1/exhibits/{id}/bundle`) and written by the CLI (`--output x.zip`);
+    /// Python's zipfile checks every entry's CRC-32, and the unpacked folder verifies with all three.
+    @Test func zippedBundlesFromTheServerAndTheCLIUnpackAndVerify() async throws {
+        let server = try await LiveServer(storage: store.storage)
+        let jsmith = store.tokens["jsmith"]!
+        let exhibit = try #require(try await HTTP.get(server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits", token: jsmith).jsonArray().first?["id"] as? String)
+        let zipped = work.appending("from-server.zip")
+        let fetched = try await HTTP.get(server.url + "/v1/exhibits/\(exhibit)/bundle", token: jsmith)
+        #expect(fetched.status == 200, "GET bundle: \(fetched.status) \(fetched.text.prefix(300))")
+        try fetched.body.write(to: URL(fileURLWithPath: zipped))
+        #expect(fetched.header("content-type") == "application/zip", "\(fetched.headers)")
+        let auditor = try await HTTP.get(server.url + "/v1/exhibits/\(exhibit)/bundle", token: store.tokens["audit"]!)
+        #expect(auditor.status == 403, "an auditor (no exhibit.download) got a bundle: \(auditor.status)")
+        let cliZip = work.appending("from-cli.zip")
+        let made = try await store.run(["bundle", "JS/1", "--as", "jsmith", "--output", cliZip])
+        #expect(made.status == 0, "bundle --output x.zip: \(made.err)")
+        for (label, zip) in [("server", zipped), ("cli", cliZip)] {
+            let into = work.appending("unzipped-" + label)
+            let unpack = try await Subprocess.run("/usr/bin/python3", ["-c", """
+                import sys, zipfile
+                z = zipfile.ZipFile(sys.argv[1])
+                bad = z.testzip()
+                if bad: sys.exit("bad CRC: " + bad)
+                names = z.namelist()
+                z.extractall(sys.argv[2])
+                print(names[0].split("/")[0])
+                """, zip, into])
+            #expect(unpack.status == 0, "\(label) zip: \(unpack.err)")
+            let folder = into + "/" + unpack.out.trimmingCharacters(in: .whitespacesAndNewlines)
+            for (verifier, result) in try await verify(folder).all {
+                #expect(result.status == 0, "\(verifier) on the \(label) zip's bundle:\n\(result.out)\(result.err)")
+            }
+        }
+        _ = await server.stop()
+    }
 }
