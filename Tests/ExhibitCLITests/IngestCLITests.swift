@@ -220,7 +220,8 @@ import Testing
     @Test(arguments: [
         ["ingest"], ["cat"], ["verify"], ["probe"], ["show"], ["user", "add"], ["user", "list"], ["case", "create"],
         ["case", "list"], ["case", "show"], ["case", "add-member"], ["custody", "export"], ["custody", "verify"],
-        ["custody", "checkpoint"], ["custody", "pubkey"], ["custody", "note"], ["custody", "prove"], ["custody", "vkey"],
+        ["custody", "checkpoint"], ["custody", "pubkey"], ["custody", "note"], ["custody", "prove"], ["custody", "vkey"], ["bundle", "create"], ["bundle", "verify"], ["witness", "keygen"],
+        ["witness", "vkey"], ["witness", "serve"],
     ])
     func everyCommandExplainsItselfWithAnExample(command: [String]) async throws {
         let result = try await ExhibitCLI.run(command + ["--help"])
