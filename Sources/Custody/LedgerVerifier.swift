@@ -74,11 +74,13 @@ public struct LedgerVerifier: Sendable {
         if event.prevHash != previousHash {
             report.problems.append(.init(seq: event.seq, what: "prev_hash \(event.prevHash.prefix(12))… does not match the hash of the event before it (\(previousHash.prefix(12))…): events were removed, reordered or replaced"))
         }
-        let recomputed = event.expectedHash
+        // The canonical bytes once, hashed twice: into the chain and as the Merkle leaf.
+        let canonical = event.canonical
+        let recomputed = CustodyEvent.hash(prev: event.prevHash, canonical: canonical)
         if recomputed != event.hash {
             report.problems.append(.init(seq: event.seq, what: "the event does not match its hash: a field was changed after it was written"))
         }
-        tree.append(event.leafHash)
+        tree.append(Merkle.leafHash(canonical))
         if wantedSeqs.contains(event.seq) {
             hashes[event.seq] = event.hash
             roots[event.seq] = tree.root

@@ -55,13 +55,22 @@ public enum Merkle {
         return hasher.finalize()
     }
 
-    public static func leafHash(_ text: String) -> Hash { leafHash(Array(text.utf8)) }
+    public static func leafHash(_ text: String) -> Hash {
+        var hasher = SHA256()
+        hasher.update([0x00] as [UInt8])
+        hasher.update(text)
+        return hasher.finalize()
+    }
 
+    /// SHA-256(0x01 ‖ left ‖ right), the 65 bytes on the stack.
     public static func nodeHash(_ left: Hash, _ right: Hash) -> Hash {
-        var bytes = [UInt8](repeating: 0x01, count: 65)
-        bytes.replaceSubrange(1..<33, with: left.bytes)
-        bytes.replaceSubrange(33..<65, with: right.bytes)
-        return SHA256.hash(bytes)
+        withUnsafeTemporaryAllocation(byteCount: 65, alignment: 8) { buffer in
+            guard let base = buffer.baseAddress else { return emptyRoot }
+            base.storeBytes(of: 0x01, as: UInt8.self)
+            left.store(to: base + 1)
+            right.store(to: base + 33)
+            return SHA256.hash(UnsafeRawBufferPointer(buffer))
+        }
     }
 
     /// The nodes that become complete when leaf `index` is appended, bottom up, each with its two children (nil for
@@ -250,21 +259,31 @@ public struct CompactRange: Sendable {
 
     public init() {}
 
+    /// Adds a leaf.
+    public mutating func append(_ leafHash: Merkle.Hash) {
+        append(leafHash) { _ in }
+    }
+
     /// Adds a leaf; returns the nodes it completes, the leaf first, in the order the catalog stores them.
-    @discardableResult
-    public mutating func append(_ leafHash: Merkle.Hash) -> [Merkle.Hash] {
+    public mutating func appendReturningNodes(_ leafHash: Merkle.Hash) -> [Merkle.Hash] {
+        var completed: [Merkle.Hash] = []
+        append(leafHash) { completed.append($0) }
+        return completed
+    }
+
+    /// Adds a leaf, handing each node it completes (the leaf first) to `completed`.
+    public mutating func append(_ leafHash: Merkle.Hash, _ completed: (Merkle.Hash) -> Void) {
         var hash = leafHash
-        var completed = [hash]
+        completed(hash)
         var nodeSize: Int64 = 1
         while let last = subtrees.last, last.size == nodeSize {
             subtrees.removeLast()
             hash = Merkle.nodeHash(last.hash, hash)
-            completed.append(hash)
+            completed(hash)
             nodeSize <<= 1
         }
         subtrees.append(Subtree(size: nodeSize, hash: hash))
         size += 1
-        return completed
     }
 
     public var root: Merkle.Hash {

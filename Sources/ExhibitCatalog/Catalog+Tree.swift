@@ -123,7 +123,7 @@ extension Catalog {
             }
             var n = 0
             for (i, leaf) in leaves.enumerated() {
-                for expected in range.append(leaf) {
+                for expected in range.appendReturningNodes(leaf) {
                     if stored[n] != expected { return from + Int64(i) + 1 }
                     n += 1
                 }

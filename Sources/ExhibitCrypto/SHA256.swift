@@ -49,28 +49,26 @@ public struct SHA256: ~Copyable {
 
     /// Returns the digest of everything added so far, and ends the hasher.
     public consuming func finalize() -> SHA256Digest {
-        var out = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        let ok = out.withUnsafeMutableBytes {
-            EVP_DigestFinal_ex(context, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &length)
+        // The 32 bytes land on the stack: no array per digest (the ledger makes millions of them).
+        withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { out in
+            var length: UInt32 = 0
+            let ok = EVP_DigestFinal_ex(context, out.baseAddress?.assumingMemoryBound(to: UInt8.self), &length)
+            precondition(ok == 1 && length == 32, "OpenSSL: EVP_DigestFinal_ex failed")
+            return SHA256Digest(bytes: UnsafeRawBufferPointer(out))
         }
-        precondition(ok == 1 && length == 32, "OpenSSL: EVP_DigestFinal_ex failed")
-        return out.withUnsafeBytes { SHA256Digest(bytes: $0) }
     }
 
     /// The digest of one contiguous piece of memory.
     public static func hash(_ bytes: UnsafeRawBufferPointer) -> SHA256Digest {
         OpenSSLLibrary.ready()
-        var out = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        let ok = out.withUnsafeMutableBytes { outBytes in
-            EVP_Digest(
-                bytes.baseAddress ?? UnsafeRawPointer(outBytes.baseAddress!), bytes.count,
-                outBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), &length,
-                FetchedDigests.sha256, nil)
+        return withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { out in
+            var length: UInt32 = 0
+            let ok = EVP_Digest(
+                bytes.baseAddress ?? UnsafeRawPointer(out.baseAddress), bytes.count,
+                out.baseAddress?.assumingMemoryBound(to: UInt8.self), &length, FetchedDigests.sha256, nil)
+            precondition(ok == 1 && length == 32, "OpenSSL: EVP_Digest failed")
+            return SHA256Digest(bytes: UnsafeRawBufferPointer(out))
         }
-        precondition(ok == 1 && length == 32, "OpenSSL: EVP_Digest failed")
-        return out.withUnsafeBytes { SHA256Digest(bytes: $0) }
     }
 
     public static func hash(_ bytes: some ContiguousBytes) -> SHA256Digest {

@@ -63,6 +63,15 @@ public struct SHA256Digest: Hashable, Sendable, Comparable, CustomStringConverti
         }
     }
 
+    /// Writes the 32 bytes, most significant first, at `pointer` (no array made).
+    @inlinable
+    public func store(to pointer: UnsafeMutableRawPointer) {
+        pointer.storeBytes(of: w0.bigEndian, toByteOffset: 0, as: UInt64.self)
+        pointer.storeBytes(of: w1.bigEndian, toByteOffset: 8, as: UInt64.self)
+        pointer.storeBytes(of: w2.bigEndian, toByteOffset: 16, as: UInt64.self)
+        pointer.storeBytes(of: w3.bigEndian, toByteOffset: 24, as: UInt64.self)
+    }
+
     /// The 32 bytes, most significant first.
     public var bytes: [UInt8] {
         var result = [UInt8]()
