@@ -264,13 +264,11 @@ public final class DirectoryBundleSink: BundleSink, @unchecked Sendable {
             throw ExhibitError(.storage, "cannot write \(full)")
         }
         defer { try? handle.close() }
-        var hasher = SHA256()
-        for try await piece in contents {
-            piece.withUnsafeReadableBytes { hasher.update($0) }
+        // The whole-file hash runs beside the writing, on the other core, a few pieces behind at most.
+        let digest = try await BundleHashing.hashing(contents) { piece in
             try piece.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
-        }
+        }.sha256
         try handle.synchronize()
-        let digest = hasher.finalize()
         sums.append((relative, digest))
         return digest
     }
@@ -284,5 +282,47 @@ public final class DirectoryBundleSink: BundleSink, @unchecked Sendable {
     /// Removes a bundle that did not finish.
     public func abandon() {
         try? FileManager.default.removeItem(atPath: staging)
+    }
+}
+
+/// Streams footage to a writer while its SHA-256 (and, for a zip, its CRC-32) is computed in a task of its own:
+/// a bounded queue of pieces between the two, so hashing and writing overlap on two cores and memory stays a few
+/// pieces whatever the size.
+enum BundleHashing {
+    struct Sums {
+        let sha256: SHA256Digest
+        let crc32: UInt32
+        let bytes: Int64
+    }
+
+    static func hashing(
+        _ contents: BlobContents, crc: Bool = false, write: (ByteBuffer) async throws -> Void
+    ) async throws -> Sums {
+        let channel = BoundedChannel<ByteBuffer>(capacity: 4)
+        async let sums: Sums = {
+            var hasher = SHA256()
+            var checksum = CRC32()
+            var bytes: Int64 = 0
+            while let piece = try await channel.next() {
+                piece.withUnsafeReadableBytes { raw in
+                    hasher.update(raw)
+                    if crc { checksum.update(raw) }
+                }
+                bytes += Int64(piece.readableBytes)
+            }
+            return Sums(sha256: hasher.finalize(), crc32: checksum.value, bytes: bytes)
+        }()
+        do {
+            for try await piece in contents {
+                try await channel.send(piece)
+                try await write(piece)
+            }
+            channel.finish()
+        } catch {
+            channel.close(throwing: error)
+            _ = try? await sums
+            throw error
+        }
+        return try await sums
     }
 }

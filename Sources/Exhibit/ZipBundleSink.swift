@@ -95,23 +95,12 @@ public final class ZipBundleSink: BundleSink, @unchecked Sendable {
         let start = offset
         let zip64 = start >= 0xFFFF_FFFF || size >= 0xFFFF_FFFF
         try await emit(localHeader(name, zip64: zip64))
-        var crc = CRC32()
-        var hasher = SHA256()
-        var written: Int64 = 0
-        for try await piece in contents {
-            piece.withUnsafeReadableBytes { bytes in
-                crc.update(bytes)
-                hasher.update(bytes)
-            }
-            written += Int64(piece.readableBytes)
-            try await emit(piece)
-        }
-        guard written == size else { throw ExhibitError(.damaged, "\(path): \(written) bytes read, not \(size)") }
-        try await emit(descriptor(crc: crc.value, size: UInt64(size), zip64: zip64))
-        entries.append(Entry(name: name, crc: crc.value, size: UInt64(size), offset: start, zip64: zip64))
-        let digest = hasher.finalize()
-        sums.append((path, digest))
-        return digest
+        let computed = try await BundleHashing.hashing(contents, crc: true) { piece in try await self.emit(piece) }
+        guard computed.bytes == size else { throw ExhibitError(.damaged, "\(path): \(computed.bytes) bytes read, not \(size)") }
+        try await emit(descriptor(crc: computed.crc32, size: UInt64(size), zip64: zip64))
+        entries.append(Entry(name: name, crc: computed.crc32, size: UInt64(size), offset: start, zip64: zip64))
+        sums.append((path, computed.sha256))
+        return computed.sha256
     }
 
     public func finish() async throws {

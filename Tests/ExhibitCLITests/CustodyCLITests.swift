@@ -35,7 +35,7 @@ import Testing
     @Test func aChangedTreeNodeIsFound() async throws {
         #expect(try await store.run(["custody", "checkpoint", "--as", "audit"]).status == 0)
         #expect(try await verify().status == 0, "the intact ledger and its tree verify")
-        try await tamper("UPDATE custody_tree SET hash = zeroblob(32) WHERE n = 3")
+        try await tamper("UPDATE custody_tree SET hash = (SELECT hash FROM custody_tree WHERE n = 0) WHERE n = 3")
         let result = try await verify()
         #expect(result.status == 1, "a changed tree node was not found: \(result.out)")
         #expect(result.out.contains("the stored Merkle tree is not the tree of the events"), "\(result.out)")
