@@ -100,6 +100,29 @@ public final class SQLiteDatabase: CatalogDatabase {
         try pool.read { db in try body(SQLiteSession(db)) }
     }
 
+    /// A consistent copy of the whole database at `path` (SQLite's online backup API: readers and writers go on
+    /// meanwhile; the copy is the database as of one transaction).
+    public func snapshot(to path: String) throws {
+        let copy = try DatabaseQueue(path: path)
+        try pool.backup(to: copy)
+        try copy.close()
+    }
+
+    /// The blobs of the non-purged exhibits of the catalog file at `path`, opened read-only (no migration runs).
+    public func exhibitBlobs(inSnapshotAt path: String) throws -> [String] {
+        try Self.exhibitBlobs(inSnapshotAt: path)
+    }
+
+    public static func exhibitBlobs(inSnapshotAt path: String) throws -> [String] {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT blob FROM exhibits WHERE state <> 'purged' ORDER BY blob")
+        }
+    }
+
     public func check() async throws {
         _ = try await read { db in try db.fetchOne("SELECT 1") != nil }
     }
@@ -208,3 +231,5 @@ struct StatementRow: CatalogRow {
         }
     }
 }
+
+extension SQLiteDatabase: CatalogSnapshots {}

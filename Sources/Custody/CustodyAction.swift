@@ -48,6 +48,8 @@ public enum CustodyAction: String, Sendable, CaseIterable, Codable {
     // The store and the ledger itself.
     case storeVerified = "store.verified"
     case storeGC = "store.gc"
+    case storeBackedUp = "store.backed-up"
+    case storeRestored = "store.restored"
     case custodyNote = "custody.note"
     case custodyCheckpointed = "custody.checkpointed"
     case custodyExported = "custody.exported"

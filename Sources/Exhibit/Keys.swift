@@ -4,6 +4,7 @@ import ExhibitModel
 import ExhibitPolicies
 public import ExhibitCrypto
 public import Foundation
+import Custody
 public import ShareLinks
 #if canImport(Glibc)
 import Glibc
@@ -114,6 +115,39 @@ public struct KeyRing: Sendable {
         case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
         default: nil
         }
+    }
+
+    /// The key folder's secret files (the custody key, the seal key, the link keys) as one document, to be sealed
+    /// under a passphrase in a backup.
+    public func archive() throws -> [UInt8] {
+        var files: [String: JSONValue] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder).sorted() where Self.isKeyFile(name) {
+            guard let bytes = try Self.readSecret(folder + "/" + name) else { continue }
+            files[name] = .string(Data(bytes).base64EncodedString())
+        }
+        return Array(JSONValue.object(["format": "exhibit-keys 1", "files": .object(files)]).canonical.utf8)
+    }
+
+    /// Writes the keys of an `archive` into `folder` (made mode 0700; each file 0600, never over one that exists).
+    public static func unarchive(_ bytes: [UInt8], into folder: String) throws {
+        guard case .object(let document)? = JSONValue.parse(String(decoding: bytes, as: UTF8.self)),
+              document["format"] == .string("exhibit-keys 1"), case .object(let files)? = document["files"]
+        else { throw ExhibitError(.damaged, "the sealed keys are not an Exhibit key folder") }
+        try FileManager.default.createDirectory(atPath: (folder as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try makeFolder(folder)
+        for (name, value) in files {
+            guard isKeyFile(name), case .string(let text) = value, let data = Data(base64Encoded: text) else {
+                throw ExhibitError(.damaged, "the sealed keys hold an unexpected entry \(name.prefix(60))")
+            }
+            guard try writeSecret(folder + "/" + name, [UInt8](data)) else {
+                throw ExhibitError(.conflict, "\(folder)/\(name) exists already: keys are never overwritten")
+            }
+        }
+    }
+
+    static func isKeyFile(_ name: String) -> Bool {
+        name == "custody-ed25519.pem" || name == "ledger-seal.key"
+            || (name.hasPrefix("link-") && name.hasSuffix(".key") && !name.contains("/") && name.count < 64)
     }
 
     static func makeFolder(_ folder: String) throws {

@@ -13,7 +13,7 @@ public struct ExhibitCommand: AsyncParsableCommand {
             Serve.self, UserCommand.self, CaseCommand.self, Ingest.self, Show.self, Cat.self, Derive.self, ShareCommand.self,
             RequestCommand.self,
             Probe.self, Keys.self,
-            CustodyCommand.self, BundleCommand.self, WitnessCommand.self,
+            CustodyCommand.self, BundleCommand.self, WitnessCommand.self, BackupCommand.self,
             Upload.self, HoldCommand.self, RetentionCommand.self, Restore.self,
             Verify.self, GC.self, Migrate.self,
         ]

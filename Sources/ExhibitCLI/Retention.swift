@@ -1,6 +1,8 @@
 import ArgumentParser
 import BlobStore
+import Custody
 import Exhibit
+import ExhibitDeployment
 import ExhibitModel
 import ExhibitPolicies
 import Foundation
@@ -198,20 +200,53 @@ extension ExhibitCommand {
 
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Take an exhibit (and its working copies) out of pending deletion.",
-            discussion: "Example:\n  exhibit restore JS/1 --case 2017/MPS/0421 --reason \"appeal lodged\" --as sup")
+            abstract: "Take an exhibit out of pending deletion, or rebuild a whole store from a backup (--from).",
+            discussion: """
+                With an exhibit: takes it (and its working copies) out of pending deletion.
+
+                With --from: rebuilds a storage root at --to (a new or empty folder) from the latest backup in the \
+                folder (or --at ID): the catalog and ledger, the keys (sealed in the backup: --passphrase-file; or \
+                a keys folder kept elsewhere: --keys-from), and every chunk the exhibits need, each re-hashed; then \
+                records store.restored in the restored ledger as --as (user.manage).
+
+                Examples:
+                  exhibit restore JS/1 --case 2017/MPS/0421 --reason "appeal lodged" --as sup
+                  exhibit restore --from /mnt/backup/exhibit --to /srv/exhibit/Storage --passphrase-file /root/backup.pass --as root
+                """)
 
         @OptionGroup var options: StorageOptions
         @OptionGroup var actorOptions: ActorOptions
-        @Argument(help: ArgumentHelp("The exhibit: id, reference or SHA-256.", valueName: "exhibit")) var exhibit: String
+        @Argument(help: ArgumentHelp("The exhibit: id, reference or SHA-256.", valueName: "exhibit")) var exhibit: String?
         @Option(name: .customLong("case"), help: ArgumentHelp("The case, when a reference is ambiguous.", valueName: "case"))
         var caseName: String?
         @Option(help: "Why (recorded in the custody ledger).") var reason: String?
+        @Option(help: ArgumentHelp("A backup folder to rebuild a store from.", valueName: "dir")) var from: String?
+        @Option(help: ArgumentHelp("The backup's id (default: the latest).", valueName: "id")) var at: String?
+        @Option(help: ArgumentHelp("The new storage root.", valueName: "dir")) var to: String?
+        @Option(help: ArgumentHelp("A file whose first line is the backup's passphrase.", valueName: "file")) var passphraseFile: String?
+        @Option(help: ArgumentHelp("A keys folder kept elsewhere (for a backup made without --include-keys).", valueName: "dir")) var keysFrom: String?
+
+        func validate() throws {
+            if from != nil {
+                guard to != nil else { throw ValidationError("--from needs --to, the new storage root") }
+                guard exhibit == nil else { throw ValidationError("give an exhibit, or --from: not both") }
+            } else if exhibit == nil {
+                throw ValidationError("name an exhibit to restore, or a backup folder with --from")
+            }
+        }
 
         func run() async throws {
+            if let from, let to {
+                let (record, event) = try await BackupRestore.restore(
+                    from: from, at: at, to: to, passphrase: try BackupCommand.passphrase(passphraseFile), keysFolder: keysFrom,
+                    policies: try options.loadPolicies(), as: actorOptions.user, client: cliClient)
+                print("restored backup \(record.id) (\(record.blobs) blobs, ledger \(record.treeSize) events) into \(to)")
+                print("recorded as event \(event.seq) (store.restored)")
+                return
+            }
             let store = try options.openExisting()
             let (restored, stillDue) = try await store.restore(
-                exhibit, case: caseName, reason: reason ?? "", by: try await actorOptions.actor(in: store))
+                exhibit ?? "", case: caseName, reason: reason ?? "", by: try await actorOptions.actor(in: store))
             print("restored \(restored.map(\.reference).joined(separator: ", "))")
             if stillDue {
                 print("note: still due under Policies/retention.yaml; the next apply schedules it again unless the case's status changes or a hold is set")

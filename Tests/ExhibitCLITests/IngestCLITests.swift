@@ -221,7 +221,7 @@ import Testing
         ["ingest"], ["cat"], ["verify"], ["probe"], ["show"], ["user", "add"], ["user", "list"], ["case", "create"],
         ["case", "list"], ["case", "show"], ["case", "add-member"], ["custody", "export"], ["custody", "verify"],
         ["custody", "checkpoint"], ["custody", "pubkey"], ["custody", "note"], ["custody", "prove"], ["custody", "vkey"], ["bundle", "create"], ["bundle", "verify"], ["witness", "keygen"],
-        ["witness", "vkey"], ["witness", "serve"],
+        ["witness", "vkey"], ["witness", "serve"], ["backup", "create"], ["backup", "list"], ["backup", "verify"], ["restore"],
     ])
     func everyCommandExplainsItselfWithAnExample(command: [String]) async throws {
         let result = try await ExhibitCLI.run(command + ["--help"])

@@ -1,0 +1,211 @@
+public import BlobStore
+public import Custody
+public import ExhibitCatalog
+public import ExhibitCrypto
+public import ExhibitModel
+public import Foundation
+import NIOCore
+
+/// Backups of a store into a folder laid out as a storage root (README, "Backups"):
+///
+///     chunks/…, manifests/…      the content-addressed objects, shared by every backup (each run copies only
+///                                what the folder lacks, re-hashing every chunk it reads)
+///     backups/<id>/catalog.sqlite   the catalog and ledger as of one transaction
+///     backups/<id>/custody.pub.pem  the custody public key
+///     backups/<id>/keys.sealed      the secret keys, only with --include-keys, sealed under a passphrase
+///     backups/<id>/backup.json      the signed record of the backup, written last: a backup without it is not one
+public enum Backups {
+    public static let format = "exhibit-backup"
+
+    /// What a backup holds (`backup.json` without its signature).
+    public struct Record: Codable, Sendable {
+        public var format = Backups.format
+        public var version = 1
+        public var id: String
+        public var createdAt: String
+        public var createdBy: String
+        public var origin: String
+        public var checkpoint: String
+        public var treeSize: Int64
+        public var catalogSHA256: String
+        public var catalogBytes: Int64
+        public var blobs: Int
+        public var chunks: Int
+        public var chunkBytes: Int64
+        public var newChunks: Int
+        public var newChunkBytes: Int64
+        public var sealedKeys: Bool
+        public var previous: String?
+
+        enum CodingKeys: String, CodingKey {
+            case format, version, id, origin, checkpoint, blobs, chunks, previous
+            case createdAt = "created_at"
+            case createdBy = "created_by"
+            case treeSize = "tree_size"
+            case catalogSHA256 = "catalog_sha256"
+            case catalogBytes = "catalog_bytes"
+            case chunkBytes = "chunk_bytes"
+            case newChunks = "new_chunks"
+            case newChunkBytes = "new_chunk_bytes"
+            case sealedKeys = "sealed_keys"
+        }
+    }
+
+    /// The signed text of a record: its canonical JSON (the ledger's), signed by the custody key.
+    static func canonical(_ record: Record) throws -> String {
+        let data = try JSONEncoder().encode(record)
+        guard let value = JSONValue.parse(String(decoding: data, as: UTF8.self)) else { throw ExhibitError(.storage, "cannot encode the backup record") }
+        return value.canonical
+    }
+
+    /// A backup read back, its signature checked.
+    public struct Found: Sendable {
+        public let record: Record
+        public let folder: String
+        public let publicKey: Ed25519PublicKey
+    }
+
+    /// Every complete backup in `target`, oldest first; a backup whose signature fails is an error naming it.
+    public static func list(_ target: String) throws -> [Found] {
+        let root = target + "/backups"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return [] }
+        var found: [Found] = []
+        for name in names.sorted() {
+            let folder = root + "/" + name
+            guard let data = FileManager.default.contents(atPath: folder + "/backup.json") else { continue }
+            guard case .object(var fields)? = JSONValue.parse(String(decoding: data, as: UTF8.self)),
+                  case .string(let signature)? = fields.removeValue(forKey: "signature"),
+                  let raw = Data(base64Encoded: signature)
+            else { throw ExhibitError(.damaged, "backup \(name): backup.json is not a signed backup record") }
+            let record = try JSONDecoder().decode(Record.self, from: Data(JSONValue.object(fields).canonical.utf8))
+            let pem = try String(contentsOfFile: folder + "/custody.pub.pem", encoding: .utf8)
+            let key = try Ed25519PublicKey(pem: pem)
+            guard record.id == name, key.isValidSignature([UInt8](raw), for: Array(JSONValue.object(fields).canonical.utf8)) else {
+                throw ExhibitError(.damaged, "backup \(name): its record's signature does not verify: it was changed")
+            }
+            found.append(Found(record: record, folder: folder, publicKey: key))
+        }
+        return found
+    }
+
+    /// Copies the blobs `digests` (their manifests and chunks) the destination lacks, re-hashing every chunk read
+    /// against its name; returns what was copied. Chunks first, each blob's manifest after its chunks.
+    public static func copy(
+        _ digests: [SHA256Digest], from source: any ObjectBackend, to destination: any ObjectBackend
+    ) async throws -> (chunks: Int, bytes: Int64, newChunks: Int, newBytes: Int64) {
+        var seen = Set<SHA256Digest>()
+        var result = (chunks: 0, bytes: Int64(0), newChunks: 0, newBytes: Int64(0))
+        for digest in digests {
+            let manifestKey = ObjectKey.manifest(digest)
+            guard let manifestSize = try await source.size(of: manifestKey) else {
+                throw ExhibitError(.damaged, "the manifest of blob \(digest.hex) is missing from the source")
+            }
+            let manifestBytes = try await source.read(manifestKey, offset: 0, length: Int(manifestSize))
+            let manifest = try Manifest(parsing: manifestBytes)
+            guard manifest.blob == digest else { throw ExhibitError(.damaged, "the manifest named \(digest.hex) is of blob \(manifest.blob.hex)") }
+            let batch = destination.batch()
+            do {
+                for entry in manifest.entries where seen.insert(entry.chunk).inserted {
+                    result.chunks += 1
+                    result.bytes += Int64(entry.length)
+                    let key = ObjectKey.chunk(entry.chunk)
+                    if try await destination.size(of: key) == Int64(entry.length) { continue }
+                    let bytes = try await source.read(key, offset: 0, length: entry.length)
+                    let actual = bytes.withUnsafeReadableBytes { SHA256.hash($0) }
+                    guard actual == entry.chunk, bytes.readableBytes == entry.length else {
+                        throw ExhibitError(.damaged, "chunk \(entry.chunk.hex) of blob \(digest.hex) does not match its name: the source is damaged (exhibit verify)")
+                    }
+                    _ = try await batch.store(key, parts: [bytes], length: entry.length)
+                    result.newChunks += 1
+                    result.newBytes += Int64(entry.length)
+                }
+                if try await destination.size(of: manifestKey) == nil {
+                    _ = try await batch.store(manifestKey, parts: [manifestBytes], length: manifestBytes.readableBytes)
+                }
+                _ = try await batch.commit()
+            } catch {
+                await batch.abort()
+                throw error
+            }
+        }
+        return result
+    }
+
+    static func sha256(ofFile path: String) throws -> (SHA256Digest, Int64) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw ExhibitError(.fileNotFound, "cannot read \(path)") }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        var count: Int64 = 0
+        while let block = try handle.read(upToCount: 1 << 20), !block.isEmpty {
+            hasher.update(block)
+            count += Int64(block.count)
+        }
+        return (hasher.finalize(), count)
+    }
+}
+
+extension EvidenceStore {
+    /// Backs the store up into the folder `target` (README, "Backups"): records `store.backed-up` and signs a
+    /// checkpoint, snapshots the catalog (which holds that event), then copies every chunk and manifest the
+    /// snapshot's exhibits need that the folder lacks, and writes the signed record last. An upload acknowledged
+    /// before the backup started is in its snapshot, and its chunks were durable before it was acknowledged.
+    public func backup(to target: String, includeKeys passphrase: String?, by actor: Actor) async throws -> Backups.Record {
+        try await authorize(actor, .userManage)
+        guard let snapshots = catalog.database as? any CatalogSnapshots else {
+            throw ExhibitError(.badRequest, "backups of a PostgreSQL catalog are not built yet: use pg_dump beside `exhibit backup` of the chunks")
+        }
+        let target = URL(fileURLWithPath: target).standardizedFileURL.path
+        guard target != URL(fileURLWithPath: root).standardizedFileURL.path else { throw ExhibitError(.badRequest, "a backup goes to another folder than the store") }
+        let destination = try LocalBackend(root: target)
+        let earlier = try Backups.list(target)
+        let id = CustodyTime.string(now()).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: ".", with: "") + "-" + Base64URL.encode(SecureRandom.bytes(count: 3))
+        let folder = target + "/backups/" + id
+        let staging = target + "/backups/.partial-" + id
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        do {
+            let (event, signed) = try await catalog.appendAndCheckpoint(
+                actor.event(.storeBackedUp, details: ["backup": .string(id), "target": .string(target), "keys": .bool(passphrase != nil)]),
+                sign: checkpointSigner)
+            let checkpoint = await witnessed(signed).checkpoint
+            try snapshots.snapshot(to: staging + "/catalog.sqlite")
+            let (catalogDigest, catalogBytes) = try Backups.sha256(ofFile: staging + "/catalog.sqlite")
+            let digests = try snapshots.exhibitBlobs(inSnapshotAt: staging + "/catalog.sqlite").compactMap { SHA256Digest(hex: $0) }
+            let copied = try await Backups.copy(digests, from: chunks, to: destination)
+            try DurableFile.replace(staging + "/custody.pub.pem", with: Data(keys.custodyPublicKey.pem.utf8), mode: 0o644)
+            if let passphrase {
+                try DurableFile.replace(staging + "/keys.sealed", with: Data(try PassphraseBox.seal(try keys.archive(), passphrase: passphrase)), mode: 0o600)
+            }
+            let record = Backups.Record(
+                id: id, createdAt: event.at, createdBy: actor.name, origin: custodyOrigin, checkpoint: checkpoint.note ?? "",
+                treeSize: checkpoint.seq, catalogSHA256: catalogDigest.hex, catalogBytes: catalogBytes, blobs: digests.count,
+                chunks: copied.chunks, chunkBytes: copied.bytes, newChunks: copied.newChunks, newChunkBytes: copied.newBytes,
+                sealedKeys: passphrase != nil, previous: earlier.last?.record.id)
+            let canonical = try Backups.canonical(record)
+            let signature = Data(try keys.custodyKey.sign(Array(canonical.utf8))).base64EncodedString()
+            guard case .object(var fields)? = JSONValue.parse(canonical) else { throw ExhibitError(.storage, "cannot encode the backup record") }
+            fields["signature"] = .string(signature)
+            try DurableFile.replace(staging + "/backup.json", with: Data((JSONValue.object(fields).canonical + "\n").utf8), mode: 0o644)
+            try FileManager.default.moveItem(atPath: staging, toPath: folder)
+            try DurableFile.syncFolder(of: folder)
+            return record
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
+        }
+    }
+
+
+    /// Records, in a store just restored from `record`, that it was restored (and signs a checkpoint): its
+    /// ledger then extends the backup's with this event.
+    public func recordRestore(_ record: Backups.Record, from target: String, by actor: Actor) async throws -> CustodyEvent {
+        try await authorize(actor, .userManage)
+        let (event, signed) = try await catalog.appendAndCheckpoint(
+            actor.event(.storeRestored, details: [
+                "backup": .string(record.id), "from": .string(target), "tree_size": .int(record.treeSize),
+                "catalog_sha256": .string(record.catalogSHA256),
+            ]),
+            sign: checkpointSigner)
+        _ = await witnessed(signed)
+        return event
+    }
+}

@@ -1,0 +1,122 @@
+import ExhibitCrypto
+import ExhibitTesting
+import Foundation
+import Testing
+
+/// Backups that restore (README, "Backups"): a store backed up while its server takes uploads, incrementally,
+/// destroyed, restored into a new root, and everything checked: every exhibit acknowledged before the backup
+/// started downloads with its SHA-256, the ledger verifies and ends with the restore, a share link made before
+/// still opens with the restored keys; a flipped byte in the backup is found by `backup verify` and by a restore.
+@Suite(.serialized) struct BackupTests {
+    let store: TestStore
+    let work: TemporaryDirectory
+
+    init() async throws {
+        store = try await TestStore("backup")
+        work = try TemporaryDirectory("backup-work")
+        try "a passphrase of some length\n".write(toFile: work.appending("pass"), atomically: true, encoding: .utf8)
+    }
+
+    func sha256(_ path: String) throws -> String { SHA256.hash(try Data(contentsOf: URL(fileURLWithPath: path))).hex }
+
+    @Test func aBackupTakenWhileUploadsRunRestoresEverythingAcknowledgedBeforeIt() async throws {
+        let server = try await LiveServer(storage: store.storage)
+        let jsmith = store.tokens["jsmith"]!
+        var random = DeterministicRandom(seed: 22)
+        var files: [String] = []
+        for i in 0..<6 {
+            let path = work.appending("cam\(i).bin")
+            try random.writeFile(at: path, size: (3 << 20) + i * 1000)
+            files.append(path)
+        }
+        func upload(_ path: String) async throws -> HTTP.Result {
+            try await HTTP.request("POST", server.url + "/v1/cases/2017%2FMPS%2F0421/exhibits?filename=\((path as NSString).lastPathComponent)",
+                                   token: jsmith, upload: path)
+        }
+        // Two uploads acknowledged before the backup; a share link of the first.
+        var acknowledged: [String: String] = [:]
+        for path in files.prefix(2) {
+            let answer = try await upload(path)
+            #expect(answer.status == 201, "upload: \(answer.text)")
+            acknowledged[try #require(try answer.json()["reference"] as? String)] = try sha256(path)
+        }
+        let share = try await store.run(["share", "create", "JS/1", "--as", "jsmith"])
+        #expect(share.status == 0, "share: \(share.err)")
+        let link = String(try #require(share.out.split(separator: "\n").first))
+        let token = String(try #require(link.split(separator: "/").last))
+
+        // The backup runs while four more uploads go in.
+        let target = work.appending("backups")
+        async let during: [HTTP.Result] = withThrowingTaskGroup(of: HTTP.Result.self) { group in
+            for path in files.suffix(4) { group.addTask { try await upload(path) } }
+            var answers: [HTTP.Result] = []
+            for try await answer in group { answers.append(answer) }
+            return answers
+        }
+        let first = try await store.run(["backup", "--to", target, "--include-keys", "--passphrase-file", work.appending("pass"), "--as", "root"])
+        #expect(first.status == 0, "backup: \(first.err)")
+        for answer in try await during { #expect(answer.status == 201, "an upload during the backup: \(answer.text)") }
+        // The second backup copies only what is new; both verify, the second extending the first.
+        let second = try await store.run(["backup", "--to", target, "--as", "root"])
+        #expect(second.status == 0, "second backup: \(second.err)")
+        let again = try await store.run(["backup", "--to", target, "--as", "root"])
+        #expect(again.out.contains(" 0 new (0 bytes)"), "a third backup with nothing new copied something: \(again.out)")
+        let verified = try await ExhibitCLI.run(["backup", "verify", target])
+        #expect(verified.status == 0 && verified.out.contains("extends backup"), "backup verify:\n\(verified.out)\(verified.err)")
+        let listed = try await ExhibitCLI.run(["backup", "list", target]).out.split(separator: "\n")
+        #expect(listed.count == 3, "backup list: \(listed)")
+        _ = await server.stop()
+
+        // The disk is lost. The first backup (keys sealed in it) comes back in a new root.
+        try FileManager.default.removeItem(atPath: store.storage)
+        let firstID = String(try #require(listed.first?.split(separator: " ").first))
+        let restored = work.appending("Restored")
+        let policies = ["--policies", TestPaths.policies]
+        let wrong = work.appending("wrong")
+        try "not the passphrase at all\n".write(toFile: wrong, atomically: true, encoding: .utf8)
+        let refused = try await ExhibitCLI.run(["restore", "--from", target, "--at", firstID, "--to", restored, "--passphrase-file", wrong, "--as", "root"] + policies)
+        #expect(refused.status != 0 && refused.err.contains("passphrase is wrong"), "a wrong passphrase: \(refused.err)")
+        #expect(!FileManager.default.fileExists(atPath: restored), "a refused restore left a folder behind")
+        let done = try await ExhibitCLI.run(["restore", "--from", target, "--at", firstID, "--to", restored, "--passphrase-file", work.appending("pass"), "--as", "root"] + policies)
+        #expect(done.status == 0, "restore: \(done.err)")
+        let onRestored = ["--storage", restored] + policies
+        let checked = try await ExhibitCLI.run(["verify"] + onRestored)
+        #expect(checked.status == 0, "exhibit verify on the restored store: \(checked.out)\(checked.err)")
+        let ledger = try await ExhibitCLI.run(["custody", "verify"] + onRestored)
+        #expect(ledger.status == 0, "custody verify on the restored store: \(ledger.out)")
+        let events = try await ExhibitCLI.run(["custody", "export", "--format", "jsonl", "--as", "audit"] + onRestored)
+        let actions = try ExhibitCLI.jsonLines(events).map { $0["action"] as? String ?? "" }
+        #expect(actions.contains("store.backed-up") && actions.contains("store.restored"), "the ledger: \(actions.suffix(5))")
+        #expect(actions.firstIndex(of: "store.restored").map { $0 > (actions.firstIndex(of: "store.backed-up") ?? .max) } == true,
+                "the restore is not after the backup in the ledger")
+        for (reference, digest) in acknowledged {
+            let bytes = try await ExhibitCLI.run(["cat", reference, "--as", "jsmith"] + onRestored)
+            #expect(bytes.status == 0 && SHA256.hash(bytes.stdout).hex == digest, "\(reference) does not download with its SHA-256 from the restored store")
+        }
+        // The link made before the backup opens on the restored store: the keys came back with it.
+        let revived = try await LiveServer(storage: restored)
+        let page = try await HTTP.get(revived.url + "/s/" + token)
+        #expect(page.status == 200, "the share link on the restored store: \(page.status)")
+        _ = await revived.stop()
+        // Restoring into a folder that is not empty is refused.
+        let occupied = try await ExhibitCLI.run(["restore", "--from", target, "--to", restored, "--keys-from", restored + "/keys", "--as", "root"] + policies)
+        #expect(occupied.status != 0 && occupied.err.contains("not empty"), "restoring over a store: \(occupied.err)")
+
+        // A flipped byte in a backed-up chunk: backup verify names it, and a restore refuses it.
+        let chunks = try FileManager.default.subpathsOfDirectory(atPath: target + "/chunks").filter { $0.count > 60 }
+        let victim = target + "/chunks/" + (try #require(chunks.first))
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: victim)
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: victim))
+        try handle.seek(toOffset: 100)
+        let byte = try handle.read(upToCount: 1) ?? Data([0])
+        try handle.seek(toOffset: 100)
+        try handle.write(contentsOf: Data([byte[0] ^ 0x20]))
+        try handle.close()
+        let found = try await ExhibitCLI.run(["backup", "verify", target])
+        #expect(found.status == 1 && found.out.contains("does not match its name"), "a flipped byte in the backup:\n\(found.out)")
+        // (The latest backup needs every chunk; its keys come from the restored store's folder.)
+        let broken = try await ExhibitCLI.run(["restore", "--from", target, "--to", work.appending("Restored2"),
+                                               "--keys-from", restored + "/keys", "--as", "root"] + policies)
+        #expect(broken.status != 0 && broken.err.contains("does not match its name"), "a restore from a damaged backup: \(broken.err)")
+    }
+}
