@@ -3,7 +3,7 @@ import Foundation
 // `make bench`: every row beside a reference run on the same machine, in the same invocation.
 //
 // Usage: exhibit-bench [--runs N] [--only SECTION,...]
-// Sections: ingest, probe, ledger, tlog, http, links, copies, s3, uploads
+// Sections: ingest, probe, ledger, tlog, backups, http, links, copies, s3, uploads
 
 var runs = 3
 var only: Set<String>?
@@ -22,7 +22,7 @@ while let argument = arguments.popFirst() {
     case "--runs": runs = Int(arguments.popFirst() ?? "") ?? runs
     case "--only": only = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
     default:
-        FileHandle.standardError.write(Data("usage: exhibit-bench [--runs N] [--only ingest,probe,ledger,tlog,http,links,web,copies,s3,uploads]\n".utf8))
+        FileHandle.standardError.write(Data("usage: exhibit-bench [--runs N] [--only ingest,probe,ledger,tlog,backups,http,links,web,copies,s3,uploads]\n".utf8))
         exit(2)
     }
 }
@@ -83,6 +83,9 @@ if wanted("tlog") {
     for table in try await TransparencyLogBench(benchDir: benchDir, exhibit: exhibit, policies: policies, sizes: [1000, 100_000, 1_000_000]).run() {
         table.print()
     }
+}
+if wanted("backups") {
+    try BackupBench(benchDir: benchDir, exhibit: exhibit, policies: policies).run().print()
 }
 if wanted("ledger") {
     try await LedgerBench(benchDir: benchDir, appends: 3000, verifyEvents: 200_000).run().print()
