@@ -50,8 +50,10 @@ extension BlobStore {
     /// chunk is hashed once against its name and the whole blob against its digest. With `includeUnreferenced`
     /// the chunks that no checked manifest names are hashed too. Each corrupt or missing chunk is reported with
     /// the blobs it breaks.
+    /// `pace`, when given, is awaited after each chunk read with its length: a scheduled scrub slows down or
+    /// pauses there.
     public func verify(
-        blobs: [SHA256Digest]? = nil, includeUnreferenced: Bool = true
+        blobs: [SHA256Digest]? = nil, includeUnreferenced: Bool = true, pace: (@Sendable (Int) async throws -> Void)? = nil
     ) async throws -> VerificationReport {
         var report = VerificationReport()
         var chunkState: [SHA256Digest: ChunkCheck] = [:]
@@ -111,6 +113,7 @@ extension BlobStore {
                     // Known sound: only the blob digest needs its bytes.
                     if blobIntact {
                         try await stream(entry.chunk, length: entry.length) { blobHasher.update($0) }
+                        try await pace?(entry.length)
                     }
                     continue
                 }
@@ -119,6 +122,7 @@ extension BlobStore {
                 }
                 chunkState[entry.chunk] = check
                 report.chunksChecked += 1
+                try await pace?(entry.length)
                 switch check {
                 case .missing:
                     note(.missingChunk, chunk: entry.chunk, blob: blob, "not in the store")
@@ -148,7 +152,9 @@ extension BlobStore {
                 report.chunksChecked += 1
                 switch check {
                 case .corrupt: note(.corruptChunk, chunk: key.digest, blob: nil, "bytes do not match the name")
-                case .sound(let length): report.bytesChecked += Int64(length)
+                case .sound(let length):
+                    report.bytesChecked += Int64(length)
+                    try await pace?(length)
                 case .missing: break  // removed while we looked
                 }
             }

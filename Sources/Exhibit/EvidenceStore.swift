@@ -73,6 +73,9 @@ public final class EvidenceStore: Sendable {
     let verifiedLinks = Mutex<[String: ShareToken]>([:])
     /// Resumable uploads with a request in progress or recently made.
     let uploadSessions = UploadSessions()
+    /// Uploads receiving bytes now (single and resumable): the scheduled scrub pauses while any do.
+    let uploadsRunning = Atomic<Int>(0)
+    public var uploadsInFlight: Int { uploadsRunning.load(ordering: .relaxed) }
 
     /// The store over parts chosen elsewhere (`ExhibitDeployment` opens a storage root: it settles where the chunks
     /// and the catalog live and makes the drivers). `local` is the root's own folders.
@@ -346,6 +349,8 @@ public final class EvidenceStore: Sendable {
         time: TimeCoverage.Inputs = .init(), expectedDigest: SHA256Digest? = nil
     ) async throws -> Ingested where Body.Element == ByteBuffer {
         let record = try await findCase(caseIDOrReference, for: actor, needing: .exhibitUpload)
+        uploadsRunning.add(1, ordering: .relaxed)
+        defer { uploadsRunning.subtract(1, ordering: .relaxed) }
         let name = Self.safeFilename(filename)
         // The chunks and manifest stay leased until the catalog records the exhibit: garbage collection running
         // meanwhile (in this process or another) keeps them.

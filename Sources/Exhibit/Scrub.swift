@@ -111,7 +111,8 @@ extension EvidenceStore {
     /// With `repairFrom`, broken chunks and manifests are restored from that copy when their bytes check out, and
     /// the footage is checked again. The result, clean or not, is recorded as a `store.verified` custody event.
     public func scrub(
-        exhibit name: String? = nil, case caseName: String? = nil, repairFrom source: RepairSource? = nil, by actor: Actor
+        exhibit name: String? = nil, case caseName: String? = nil, repairFrom source: RepairSource? = nil, by actor: Actor,
+        scheduled: Bool = false, pace: (@Sendable (Int) async throws -> Void)? = nil
     ) async throws -> ScrubReport {
         let scope = try await scrubScope(exhibit: name, case: caseName, by: actor)
         var report = ScrubReport(scope: scope.name)
@@ -124,7 +125,7 @@ extension EvidenceStore {
             blobs.formUnion(live)
             for try await key in self.blobs.backend.keys(.manifest) { blobs.insert(key.digest) }
         }
-        var verification = try await self.blobs.verify(blobs: blobs.sorted(), includeUnreferenced: scope.wholeStore)
+        var verification = try await self.blobs.verify(blobs: blobs.sorted(), includeUnreferenced: scope.wholeStore, pace: pace)
         report.blobsChecked = verification.blobsChecked
         report.chunksChecked = verification.chunksChecked
         report.bytesChecked = verification.bytesChecked
@@ -143,8 +144,13 @@ extension EvidenceStore {
             report.repair = repair
         }
         report.clean = remaining.isClean
+        var details = report.eventDetails(repairFrom: source)
+        if scheduled, case .object(var fields) = details {
+            fields["scheduled"] = true
+            details = .object(fields)
+        }
         let event = try await catalog.append(actor.event(
-            .storeVerified, exhibit: scope.eventExhibit, caseReference: scope.eventCase, details: report.eventDetails(repairFrom: source)))
+            .storeVerified, exhibit: scope.eventExhibit, caseReference: scope.eventCase, details: details))
         report.eventSeq = event.seq
         return report
     }

@@ -162,6 +162,8 @@ extension EvidenceStore {
     public func appendUpload<Body: AsyncSequence>(
         _ id: String, offset: Int64, body: Body, checksum: SHA256Digest?, by actor: Actor
     ) async throws -> UploadProgress where Body.Element == ByteBuffer {
+        uploadsRunning.add(1, ordering: .relaxed)
+        defer { uploadsRunning.subtract(1, ordering: .relaxed) }
         var upload = try await findUpload(id, for: actor)
         guard upload.state == .open else {
             throw ExhibitError(.conflict, "the upload is \(upload.state)\(upload.exhibitID.map { " (exhibit \($0))" } ?? "")")

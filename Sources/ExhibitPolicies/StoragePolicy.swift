@@ -18,6 +18,8 @@ public struct StoragePolicy: Sendable, Equatable {
     public var openUploads = OpenUploadLimits(perUser: 50, total: 2000)
     /// How long the server waits for slow clients, and how many connections it holds at once.
     public var connections: ConnectionPolicy = .default
+    /// The server's scheduled scrub (`scrub:`, optional).
+    public var scrub: ScrubPolicy = .default
 
     public struct ConnectionPolicy: Sendable, Equatable {
         /// A request's headers must be complete within this long of the connection opening or of the previous
@@ -68,11 +70,13 @@ public struct StoragePolicy: Sendable, Equatable {
         let probe = try mediaSection(&top, document)
         let workingCopies = try workingCopiesSection(&top, document)
         let connections = try connectionsSection(&top, document)
+        let scrub = top.keyNode("scrub") == nil ? ScrubPolicy.default : try scrubSection(&top, document)
         try top.rejectUnknownKeys()
         var policy = StoragePolicy(chunking: chunking, maxUploadSize: maxUpload, probe: probe, workingCopies: workingCopies)
         policy.uploadExpiry = expiry
         policy.openUploads = openUploads
         policy.connections = connections
+        policy.scrub = scrub
         return policy
     }
 
@@ -171,6 +175,22 @@ public struct StoragePolicy: Sendable, Equatable {
             encoder: EncoderSettings(preset: preset, crf: crf, audioBitRate: audioBitRate, timeLimit: timeLimit))
     }
 
+    /// `scrub:` — the server re-reads every chunk once per `every`, at most `max_rate`, pausing while uploads run.
+    private static func scrubSection(_ top: inout PolicyMapping, _ document: PolicyDocument) throws(PolicyError) -> ScrubPolicy {
+        var map = try top.mapping("scrub")
+        let every = try map.duration("every")
+        let rate = try map.size("max_rate")
+        let repairFrom = try map.string("repair_from")
+        func check(_ ok: Bool, _ key: String, _ message: String) throws(PolicyError) {
+            if !ok { throw document.error(map.valueNode(key), "scrub.\(key): \(message)") }
+        }
+        try check(every >= .seconds(1) && every <= .seconds(366 * 86400), "every", "must be between 1s and 366d")
+        try check(rate >= 1 << 20 && rate <= 1 << 40, "max_rate", "must be between 1MiB and 1TiB (per second)")
+        try check(repairFrom.isEmpty || repairFrom.hasPrefix("/"), "repair_from", "must be an absolute path to a backup folder, or empty")
+        try map.rejectUnknownKeys()
+        return ScrubPolicy(every: every, maxRate: rate, repairFrom: repairFrom.isEmpty ? nil : repairFrom)
+    }
+
     /// `connections:` — the slow-client guard's limits.
     private static func connectionsSection(_ top: inout PolicyMapping, _ document: PolicyDocument) throws(PolicyError) -> ConnectionPolicy {
         var connectionsMap = try top.mapping("connections")
@@ -188,5 +208,21 @@ public struct StoragePolicy: Sendable, Equatable {
         try connectionsMap.rejectUnknownKeys()
         return ConnectionPolicy(
             headerTimeout: headerTimeout, bodyStallTimeout: stallTimeout, minBodyRate: minRate, maxConnections: maxConnections)
+    }
+}
+
+/// The scheduled scrub (README, "Backups"): every chunk re-read and re-hashed once per `every`, at most `maxRate`
+/// bytes per second, paused while uploads run; damage repaired from `repairFrom` (a backup folder) when set.
+public struct ScrubPolicy: Sendable, Equatable {
+    public var every: Duration
+    public var maxRate: Int64
+    public var repairFrom: String?
+
+    public static let `default` = ScrubPolicy(every: .seconds(30 * 86400), maxRate: 50 << 20, repairFrom: nil)
+
+    public init(every: Duration, maxRate: Int64, repairFrom: String?) {
+        self.every = every
+        self.maxRate = maxRate
+        self.repairFrom = repairFrom
     }
 }

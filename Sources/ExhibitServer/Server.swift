@@ -207,7 +207,7 @@ public enum ExhibitHTTPServer {
             services: [
                 workingCopies, LinkViewService(store: store, counters: linkViews, logger: logger),
                 RetentionService(store: store, logger: logger), UploadExpiryService(store: store, logger: logger),
-                AccessLogService(log: accessLog),
+                AccessLogService(log: accessLog), ScrubService(store: store),
             ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port

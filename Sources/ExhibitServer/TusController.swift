@@ -292,6 +292,17 @@ struct TusHeaderMiddleware: RouterMiddleware {
 
 /// Expires resumable uploads with no request for `uploads.expire_after` (Policies/storage.yaml) and reclaims
 /// their bytes, and records footage requests that ran out; runs every few minutes.
+/// The scheduled scrub (`scrub:` in Policies/storage.yaml), stopped at a graceful shutdown.
+struct ScrubService: Service {
+    let store: EvidenceStore
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await ScheduledScrub(store: store).run()
+        }
+    }
+}
+
 struct UploadExpiryService: Service {
     let store: EvidenceStore
     let logger: Logger
