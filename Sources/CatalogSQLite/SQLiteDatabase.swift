@@ -113,6 +113,29 @@ public final class SQLiteDatabase: CatalogDatabase {
         try Self.exhibitBlobs(inSnapshotAt: path)
     }
 
+    public func tombstones(inSnapshotAt path: String) throws -> SnapshotTombstones {
+        try Self.tombstones(inSnapshotAt: path)
+    }
+
+    public static func tombstones(inSnapshotAt path: String) throws -> SnapshotTombstones {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            let exhibits = try Row.fetchAll(db, sql: """
+                SELECT id, purged_at, purged_by, purge_reason, deletion_requested_at, deletion_requested_by, deletion_reason, purge_after
+                FROM exhibits WHERE state = 'purged' ORDER BY id
+                """).map {
+                SnapshotTombstones.Exhibit(
+                    id: $0[0], purgedAt: $0[1] ?? "", purgedBy: $0[2] ?? "", reason: $0[3] ?? "", requestedAt: $0[4] ?? "",
+                    requestedBy: $0[5] ?? "", deletionReason: $0[6] ?? "", purgeAfter: $0[7] ?? "")
+            }
+            let freed = try String.fetchAll(db, sql: "SELECT sha256 FROM blobs WHERE purged_at IS NOT NULL ORDER BY sha256")
+            return SnapshotTombstones(exhibits: exhibits, freedBlobs: freed)
+        }
+    }
+
     public static func exhibitBlobs(inSnapshotAt path: String) throws -> [String] {
         var configuration = Configuration()
         configuration.readonly = true

@@ -36,6 +36,9 @@ public enum Backups {
         public var newChunkBytes: Int64
         public var sealedKeys: Bool
         public var previous: String?
+        /// Purged footage this run took out of the folder: its blobs' manifests, and the chunks no other needed.
+        public var removedBlobs: Int
+        public var removedChunks: Int
 
         enum CodingKeys: String, CodingKey {
             case format, version, id, origin, checkpoint, blobs, chunks, previous
@@ -48,6 +51,8 @@ public enum Backups {
             case newChunks = "new_chunks"
             case newChunkBytes = "new_chunk_bytes"
             case sealedKeys = "sealed_keys"
+            case removedBlobs = "removed_blobs"
+            case removedChunks = "removed_chunks"
         }
     }
 
@@ -131,6 +136,29 @@ public enum Backups {
         return result
     }
 
+    /// Removes the manifests of `blobs` from `folder`, and every chunk they named that no remaining manifest
+    /// names; returns how many of each went.
+    public static func remove(_ blobs: [SHA256Digest], from folder: any ObjectBackend) async throws -> (blobs: Int, chunks: Int) {
+        var candidates = Set<SHA256Digest>()
+        var removedBlobs = 0
+        for blob in blobs {
+            let key = ObjectKey.manifest(blob)
+            guard let size = try await folder.size(of: key) else { continue }
+            let manifest = try Manifest(parsing: try await folder.read(key, offset: 0, length: Int(size)))
+            candidates.formUnion(manifest.entries.map(\.chunk))
+            try await folder.delete(key)
+            removedBlobs += 1
+        }
+        guard !candidates.isEmpty else { return (removedBlobs, 0) }
+        for try await key in folder.keys(.manifest) {
+            guard let size = try await folder.size(of: key) else { continue }
+            let manifest = try Manifest(parsing: try await folder.read(key, offset: 0, length: Int(size)))
+            candidates.subtract(manifest.entries.map(\.chunk))
+        }
+        for chunk in candidates { try await folder.delete(.chunk(chunk)) }
+        return (removedBlobs, candidates.count)
+    }
+
     static func sha256(ofFile path: String) throws -> (SHA256Digest, Int64) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw ExhibitError(.fileNotFound, "cannot read \(path)") }
         defer { try? handle.close() }
@@ -171,6 +199,9 @@ extension EvidenceStore {
             let (catalogDigest, catalogBytes) = try Backups.sha256(ofFile: staging + "/catalog.sqlite")
             let digests = try snapshots.exhibitBlobs(inSnapshotAt: staging + "/catalog.sqlite").compactMap { SHA256Digest(hex: $0) }
             let copied = try await Backups.copy(digests, from: chunks, to: destination)
+            // Footage purged under the retention policy leaves the backups too, at the first run after its purge.
+            let freed = try snapshots.tombstones(inSnapshotAt: staging + "/catalog.sqlite").freedBlobs.compactMap { SHA256Digest(hex: $0) }
+            let removed = try await Backups.remove(freed, from: destination)
             try DurableFile.replace(staging + "/custody.pub.pem", with: Data(keys.custodyPublicKey.pem.utf8), mode: 0o644)
             if let passphrase {
                 try DurableFile.replace(staging + "/keys.sealed", with: Data(try PassphraseBox.seal(try keys.archive(), passphrase: passphrase)), mode: 0o600)
@@ -179,7 +210,8 @@ extension EvidenceStore {
                 id: id, createdAt: event.at, createdBy: actor.name, origin: custodyOrigin, checkpoint: checkpoint.note ?? "",
                 treeSize: checkpoint.seq, catalogSHA256: catalogDigest.hex, catalogBytes: catalogBytes, blobs: digests.count,
                 chunks: copied.chunks, chunkBytes: copied.bytes, newChunks: copied.newChunks, newChunkBytes: copied.newBytes,
-                sealedKeys: passphrase != nil, previous: earlier.last?.record.id)
+                sealedKeys: passphrase != nil, previous: earlier.last?.record.id, removedBlobs: removed.blobs,
+                removedChunks: removed.chunks)
             let canonical = try Backups.canonical(record)
             let signature = Data(try keys.custodyKey.sign(Array(canonical.utf8))).base64EncodedString()
             guard case .object(var fields)? = JSONValue.parse(canonical) else { throw ExhibitError(.storage, "cannot encode the backup record") }
@@ -207,5 +239,21 @@ extension EvidenceStore {
             sign: checkpointSigner)
         _ = await witnessed(signed)
         return event
+    }
+
+    /// In a store just restored from an older backup: the exhibits a newer backup records as purged are purged
+    /// here too (their footage has left the backups), each with its `exhibit.purged` event, so a restore never
+    /// brings back what retention deleted.
+    public func applyTombstones(_ tombstones: SnapshotTombstones, recordedIn backup: String, by actor: Actor) async throws -> Int {
+        try await authorize(actor, .userManage)
+        return try await catalog.applyTombstones(tombstones.exhibits) { record, tombstone in
+            actor.event(
+                .exhibitPurged, exhibit: record.id, caseReference: record.caseReference,
+                details: [
+                    "reference": .string(record.reference), "sha256": .string(record.sha256.hex), "filename": .string(record.filename),
+                    "size": .int(record.size), "purged_at": .string(tombstone.purgedAt), "reason": .string(tombstone.reason),
+                    "recorded_in_backup": .string(backup),
+                ])
+        }
     }
 }

@@ -183,6 +183,45 @@ extension Catalog {
         }
     }
 
+    /// Marks as purged (with their events) the exhibits of `tombstones` that are not purged here: a store restored
+    /// from a backup older than their purge. Their shares are revoked and their blobs freed when nothing else needs
+    /// them, as a purge does. Returns how many were purged.
+    public func applyTombstones(
+        _ tombstones: [SnapshotTombstones.Exhibit],
+        makeEvent: @escaping @Sendable (ExhibitRecord, SnapshotTombstones.Exhibit) -> CustodyEvent.Draft
+    ) async throws -> Int {
+        guard !tombstones.isEmpty else { return 0 }
+        return try await write { db in
+            let now = self.timestamp
+            var count = 0
+            for tombstone in tombstones {
+                guard let row = try db.fetchOne(CatalogRows.exhibitSelect + " WHERE e.id = ?", [tombstone.id]) else { continue }
+                let record = CatalogRows.exhibit(row)
+                guard record.state != .purged else { continue }
+                let purgedAt = tombstone.purgedAt.isEmpty ? now : tombstone.purgedAt
+                try db.execute(
+                    """
+                    UPDATE exhibits SET state = 'purged', purged_at = ?, purged_by = ?, purge_reason = ?,
+                      deletion_requested_at = coalesce(deletion_requested_at, ?), deletion_requested_by = coalesce(deletion_requested_by, ?),
+                      deletion_reason = coalesce(deletion_reason, ?), purge_after = coalesce(purge_after, ?)
+                    WHERE id = ?
+                    """,
+                    [purgedAt, tombstone.purgedBy.isEmpty ? "system" : tombstone.purgedBy, tombstone.reason,
+                     tombstone.requestedAt.isEmpty ? purgedAt : tombstone.requestedAt, tombstone.requestedBy.isEmpty ? "system" : tombstone.requestedBy,
+                     tombstone.deletionReason.isEmpty ? tombstone.reason : tombstone.deletionReason,
+                     tombstone.purgeAfter.isEmpty ? purgedAt : tombstone.purgeAfter, record.id])
+                try db.execute(
+                    "UPDATE shares SET revoked_at = ?, revoked_reason = 'purged' WHERE exhibit = ? AND revoked_at IS NULL", [now, record.id])
+                if try !db.exists("SELECT 1 FROM exhibits WHERE blob = ? AND state <> 'purged'", [record.sha256.hex]) {
+                    try db.execute("UPDATE blobs SET purged_at = ? WHERE sha256 = ? AND purged_at IS NULL", [now, record.sha256.hex])
+                }
+                _ = try self.append(makeEvent(record, tombstone), in: db)
+                count += 1
+            }
+            return count
+        }
+    }
+
     /// Blobs some exhibit that is not purged still needs (garbage collection keeps their manifests and chunks).
     public func liveBlobs() async throws -> Set<SHA256Digest> {
         try await read { db in

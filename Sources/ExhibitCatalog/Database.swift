@@ -184,4 +184,42 @@ public protocol CatalogSnapshots: Sendable {
     func snapshot(to path: String) throws
     /// The SHA-256 (hex) of every blob a non-purged exhibit of the snapshot at `path` needs, opened read-only.
     func exhibitBlobs(inSnapshotAt path: String) throws -> [String]
+    /// The purged exhibits (tombstones) of the snapshot at `path`, and the blobs whose footage was freed.
+    func tombstones(inSnapshotAt path: String) throws -> SnapshotTombstones
+}
+
+/// What a catalog snapshot says was purged.
+public struct SnapshotTombstones: Sendable {
+    public struct Exhibit: Sendable {
+        public let id: String
+        public let purgedAt: String
+        public let purgedBy: String
+        public let reason: String
+        /// The deletion the purge ended (when, by whom, why, and the grace period's end), as recorded.
+        public let requestedAt: String
+        public let requestedBy: String
+        public let deletionReason: String
+        public let purgeAfter: String
+
+        public init(id: String, purgedAt: String, purgedBy: String, reason: String, requestedAt: String, requestedBy: String,
+                    deletionReason: String, purgeAfter: String) {
+            self.id = id
+            self.purgedAt = purgedAt
+            self.purgedBy = purgedBy
+            self.reason = reason
+            self.requestedAt = requestedAt
+            self.requestedBy = requestedBy
+            self.deletionReason = deletionReason
+            self.purgeAfter = purgeAfter
+        }
+    }
+
+    public let exhibits: [Exhibit]
+    /// SHA-256 (hex) of the blobs no exhibit that is not purged needs any more.
+    public let freedBlobs: [String]
+
+    public init(exhibits: [Exhibit], freedBlobs: [String]) {
+        self.exhibits = exhibits
+        self.freedBlobs = freedBlobs
+    }
 }

@@ -53,10 +53,18 @@ public enum BackupRestore {
                 throw ExhibitError(.badRequest, "the keys given are not this store's: their custody key is not the backup's")
             }
             try DurableFile.replace(newRoot + "/exhibit.sqlite", with: try Data(contentsOf: URL(fileURLWithPath: found.folder + "/catalog.sqlite")), mode: 0o600)
-            let digests = try SQLiteDatabase.exhibitBlobs(inSnapshotAt: newRoot + "/exhibit.sqlite").compactMap { SHA256Digest(hex: $0) }
+            // What the newest backup records as purged stays purged: its footage has left the backups.
+            let newest = backups[backups.count - 1]
+            let tombstones = try SQLiteDatabase.tombstones(inSnapshotAt: newest.folder + "/catalog.sqlite")
+            let freed = Set(tombstones.freedBlobs)
+            let digests = try SQLiteDatabase.exhibitBlobs(inSnapshotAt: newRoot + "/exhibit.sqlite").filter { !freed.contains($0) }
+                .compactMap { SHA256Digest(hex: $0) }
             _ = try await Backups.copy(digests, from: try LocalBackend(root: target), to: try LocalBackend(root: newRoot))
             let store = try EvidenceStore(root: newRoot, policies: policies, chunks: .local, catalog: .sqlite)
             let actor = try await store.actor(named: user, client: client)
+            if newest.record.id != found.record.id {
+                _ = try await store.applyTombstones(tombstones, recordedIn: newest.record.id, by: actor)
+            }
             let event = try await store.recordRestore(found.record, from: target, by: actor)
             return (found.record, event)
         } catch {
@@ -91,7 +99,10 @@ public enum BackupRestore {
             report.bytes += size
             if actual != key.digest { report.problems.append("chunk \(key.digest.hex) does not match its name (it reads as \(actual.hex))") }
         }
-        // 2. Each backup on its own, then against the one before.
+        // 2. Each backup on its own, then against the one before. Footage the newest backup records as purged
+        // has left the folder on purpose: older backups are not faulted for lacking it.
+        let freed = try backups.last.map { Set(try SQLiteDatabase.tombstones(inSnapshotAt: $0.folder + "/catalog.sqlite").freedBlobs) } ?? []
+        if !freed.isEmpty { report.proved.append("\(freed.count) purged blob(s) left the folder under the retention policy") }
         var previous: (Backups.Found, TreeHead)?
         for found in backups {
             let record = found.record
@@ -110,7 +121,8 @@ public enum BackupRestore {
                 report.problems.append("backup \(record.id): its checkpoint is not signed by the store's key")
                 continue
             }
-            let digests = try SQLiteDatabase.exhibitBlobs(inSnapshotAt: found.folder + "/catalog.sqlite").compactMap { SHA256Digest(hex: $0) }
+            let digests = try SQLiteDatabase.exhibitBlobs(inSnapshotAt: found.folder + "/catalog.sqlite").filter { !freed.contains($0) }
+                .compactMap { SHA256Digest(hex: $0) }
             for blob in digests {
                 guard let size = try await objects.size(of: .manifest(blob)) else {
                     report.problems.append("backup \(record.id): the manifest of blob \(blob.hex) is missing")

@@ -119,4 +119,56 @@ import Testing
                                                "--keys-from", restored + "/keys", "--as", "root"] + policies)
         #expect(broken.status != 0 && broken.err.contains("does not match its name"), "a restore from a damaged backup: \(broken.err)")
     }
+
+    /// Retention across backups: footage purged after a backup leaves the backup folder at the next run, and a
+    /// restore of the older backup does not bring it back (the newer backup's tombstone purges it again, with its
+    /// event).
+    @Test func purgedFootageLeavesTheBackupsAndAnOlderRestoreKeepsItPurged() async throws {
+        var random = DeterministicRandom(seed: 2201)
+        let (keep, purge) = (work.appending("keep.bin"), work.appending("purge.bin"))
+        try random.writeFile(at: keep, size: 2 << 20)
+        try random.writeFile(at: purge, size: 2 << 20)
+        let ingested = try await store.ingest([keep, purge])
+        let purgedSHA = try #require(ingested.last?["sha256"] as? String)
+        let target = work.appending("backups")
+        let first = try await store.run(["backup", "--to", target, "--include-keys", "--passphrase-file", work.appending("pass"), "--as", "root"])
+        #expect(first.status == 0, "backup: \(first.err)")
+        let manifest = target + "/manifests/" + purgedSHA.prefix(2) + "/" + purgedSHA.dropFirst(2).prefix(2) + "/" + purgedSHA
+        #expect(FileManager.default.fileExists(atPath: manifest), "the backup lacks JS/2's manifest")
+        // JS/2 is purged under the retention policy (the state a purge leaves; the purge itself: RetentionTests).
+        let purged = try await store.sql("""
+            UPDATE exhibits SET state = 'purged', purged_at = '2026-12-04T10:00:00.000Z', purged_by = 'sup', purge_reason = 'retention: no further action',
+              deletion_requested_at = '2026-11-04T10:00:00.000Z', deletion_requested_by = 'sup', deletion_reason = 'monthly review',
+              purge_after = '2026-12-04T10:00:00.000Z'
+              WHERE reference = 'JS/2';
+            UPDATE blobs SET purged_at = '2026-12-04T10:00:00.000Z' WHERE sha256 = '\(purgedSHA)';
+            """)
+        #expect(purged.status == 0, "\(purged.err)")
+        let second = try await store.run(["backup", "--to", target, "--as", "root"])
+        #expect(second.status == 0, "second backup: \(second.err)")
+        #expect(!FileManager.default.fileExists(atPath: manifest), "the purged footage's manifest is still in the backup folder")
+        let keptSHA = try #require(ingested.first?["sha256"] as? String)
+        #expect(FileManager.default.fileExists(atPath: target + "/manifests/" + keptSHA.prefix(2) + "/" + keptSHA.dropFirst(2).prefix(2) + "/" + keptSHA),
+                "the footage still live left the backup folder")
+        let verified = try await ExhibitCLI.run(["backup", "verify", target])
+        #expect(verified.status == 0 && verified.out.contains("1 purged blob(s) left the folder"), "backup verify:\n\(verified.out)")
+
+        // The older backup, restored: JS/2 is purged there too, and says why; JS/1 is whole.
+        let firstID = String(try #require(try await ExhibitCLI.run(["backup", "list", target]).out.split(separator: " ").first))
+        let restored = work.appending("Restored")
+        let policies = ["--policies", TestPaths.policies]
+        let done = try await ExhibitCLI.run(["restore", "--from", target, "--at", firstID, "--to", restored, "--passphrase-file", work.appending("pass"), "--as", "root"] + policies)
+        #expect(done.status == 0, "restore of the older backup: \(done.err)")
+        let onRestored = ["--storage", restored] + policies
+        let gone = try await ExhibitCLI.run(["cat", "JS/2", "--as", "jsmith"] + onRestored)
+        #expect(gone.status != 0 && gone.err.contains("deleted under the retention policy at 2026-12-04T10:00:00.000Z by sup"),
+                "the purged exhibit came back, or without its record: \(gone.err)")
+        let kept = try await ExhibitCLI.run(["cat", "JS/1", "--as", "jsmith"] + onRestored)
+        #expect(SHA256.hash(kept.stdout).hex == keptSHA, "JS/1 is not whole after the restore")
+        let events = try ExhibitCLI.jsonLines(try await ExhibitCLI.run(["custody", "export", "--format", "jsonl", "--as", "audit"] + onRestored))
+        let purgeEvent = events.last { ($0["action"] as? String) == "exhibit.purged" }
+        #expect((purgeEvent?["details"] as? [String: Any])?["recorded_in_backup"] as? String != nil, "no purge event naming the newer backup: \(String(describing: purgeEvent))")
+        #expect(try await ExhibitCLI.run(["verify"] + onRestored).status == 0, "exhibit verify on the restored store")
+        #expect(try await ExhibitCLI.run(["custody", "verify"] + onRestored).status == 0, "custody verify on the restored store")
+    }
 }
