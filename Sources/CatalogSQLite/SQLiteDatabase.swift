@@ -100,9 +100,20 @@ public final class SQLiteDatabase: CatalogDatabase {
         try pool.read { db in try body(SQLiteSession(db)) }
     }
 
+    /// Closes the database (its write-ahead log folded into the file): for a file made to be copied whole.
+    public func close() throws {
+        try pool.close()
+    }
+
+    /// One write transaction on the calling thread (never Swift's cooperative pool: the caller is a driver's own
+    /// thread, e.g. copying a PostgreSQL catalog into a snapshot).
+    public func writeNow<T>(_ body: (any CatalogSession) throws -> T) throws -> T {
+        try pool.write { db in try body(SQLiteSession(db)) }
+    }
+
     /// A consistent copy of the whole database at `path` (SQLite's online backup API: readers and writers go on
     /// meanwhile; the copy is the database as of one transaction).
-    public func snapshot(to path: String) throws {
+    public func snapshot(to path: String) async throws {
         let copy = try DatabaseQueue(path: path)
         try pool.backup(to: copy)
         try copy.close()

@@ -179,9 +179,7 @@ extension EvidenceStore {
     /// before the backup started is in its snapshot, and its chunks were durable before it was acknowledged.
     public func backup(to target: String, includeKeys passphrase: String?, by actor: Actor) async throws -> Backups.Record {
         try await authorize(actor, .userManage)
-        guard let snapshots = catalog.database as? any CatalogSnapshots else {
-            throw ExhibitError(.badRequest, "backups of a PostgreSQL catalog are not built yet: use pg_dump beside `exhibit backup` of the chunks")
-        }
+        guard let snapshots else { throw ExhibitError(.badRequest, "this deployment's catalog cannot be snapshotted for a backup") }
         let target = URL(fileURLWithPath: target).standardizedFileURL.path
         guard target != URL(fileURLWithPath: root).standardizedFileURL.path else { throw ExhibitError(.badRequest, "a backup goes to another folder than the store") }
         let destination = try LocalBackend(root: target)
@@ -195,7 +193,7 @@ extension EvidenceStore {
                 actor.event(.storeBackedUp, details: ["backup": .string(id), "target": .string(target), "keys": .bool(passphrase != nil)]),
                 sign: checkpointSigner)
             let checkpoint = await witnessed(signed).checkpoint
-            try snapshots.snapshot(to: staging + "/catalog.sqlite")
+            try await snapshots.snapshot(to: staging + "/catalog.sqlite")
             let (catalogDigest, catalogBytes) = try Backups.sha256(ofFile: staging + "/catalog.sqlite")
             let digests = try snapshots.exhibitBlobs(inSnapshotAt: staging + "/catalog.sqlite").compactMap { SHA256Digest(hex: $0) }
             let copied = try await Backups.copy(digests, from: chunks, to: destination)

@@ -23,6 +23,9 @@ public struct StoreParts: Sendable {
     public var recordedNow: Bool
     /// How checkpoints reach the witnesses of `Policies/custody.yaml` (HTTP, from the deployment); nil: none.
     public var witnessTransport: (any WitnessTransport)?
+    /// How the catalog is snapshotted for a backup (SQLite's online backup, or a PostgreSQL catalog copied into a
+    /// SQLite file in one transaction); nil: backups are refused.
+    public var snapshots: (any CatalogSnapshots)?
 
     public init(
         local: LocalBackend, chunks: any ObjectBackend, database: any CatalogDatabase, leases: any WriteLeases, jobs: any JobLocks,
@@ -62,6 +65,7 @@ public final class EvidenceStore: Sendable {
     /// Periodic jobs run by one server at a time when several share a catalog.
     let jobs: any JobLocks
     let witnessTransport: (any WitnessTransport)?
+    let snapshots: (any CatalogSnapshots)?
     public let keys: KeyRing
     public let now: @Sendable () -> Date
     /// Exhibits served through links (see `servedExhibit`).
@@ -90,6 +94,7 @@ public final class EvidenceStore: Sendable {
         self.catalog = Catalog(database: parts.database, sealKey: parts.keys.sealKey, now: now)
         self.jobs = parts.jobs
         self.witnessTransport = parts.witnessTransport
+        self.snapshots = parts.snapshots
         self.blobs = BlobStore(backend: parts.chunks, chunking: policies.storage.chunking, leases: parts.leases)
         self.now = now
         local.removeStaleTemporaryFiles()

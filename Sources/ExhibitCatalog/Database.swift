@@ -181,7 +181,7 @@ public struct LocalJobs: JobLocks {
 /// A catalog database that can copy itself consistently while in use (SQLite's online backup), and read such a
 /// copy without changing a byte of it.
 public protocol CatalogSnapshots: Sendable {
-    func snapshot(to path: String) throws
+    func snapshot(to path: String) async throws
     /// The SHA-256 (hex) of every blob a non-purged exhibit of the snapshot at `path` needs, opened read-only.
     func exhibitBlobs(inSnapshotAt path: String) throws -> [String]
     /// The purged exhibits (tombstones) of the snapshot at `path`, and the blobs whose footage was freed.

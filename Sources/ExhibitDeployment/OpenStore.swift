@@ -47,6 +47,11 @@ extension EvidenceStore {
         }
         var withWitnesses = parts
         if !policies.custody.witnesses.isEmpty { withWitnesses.witnessTransport = WitnessHTTP() }
+        switch parts.database {
+        case let sqlite as SQLiteDatabase: withWitnesses.snapshots = sqlite
+        case let postgres as PostgresDatabase: withWitnesses.snapshots = PostgresSnapshots(database: postgres)
+        default: break
+        }
         self.init(root: root, policies: policies, deployment: settled.deployment, parts: withWitnesses, now: now)
     }
 }
