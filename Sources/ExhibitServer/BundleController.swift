@@ -34,13 +34,10 @@ extension Controllers {
             }
             try await writer.finish(nil)
         }
-        return Response(
-            status: .ok,
-            headers: [
-                .contentType: "application/zip", .cacheControl: "no-store",
-                .contentDisposition: "attachment; filename=\"\(name).zip\"",
-                HTTPField.Name("Exhibit-Checkpoint")!: "size=\(plan.checkpoint.seq)",
-            ],
-            body: body)
+        var headers: HTTPFields = [
+            .contentType: "application/zip", .cacheControl: "no-store", .contentDisposition: "attachment; filename=\"\(name).zip\"",
+        ]
+        if let checkpoint = HTTPField.Name("Exhibit-Checkpoint") { headers[checkpoint] = "size=\(plan.checkpoint.seq)" }
+        return Response(status: .ok, headers: headers, body: body)
     }
 }
