@@ -10,12 +10,14 @@ enum BundleTools {
 
     python3 verify_bundle.py BUNDLE [--vkey KEY] [--previous CHECKPOINT] [--witness KEY]...
 
+BUNDLE is the bundle's folder, or the zip as it was made.
+
 KEY is the log's verifier key the force publishes (text, or a file holding it); without it the bundle's own
 log.vkey is used, which proves nothing on its own. CHECKPOINT is an earlier signed checkpoint you hold: the
 bundle's log must extend it. Needs only Debian's python3 and python3-cryptography. Exit 0 when every check
 passes, 1 naming each failure.
 """
-import base64, hashlib, json, os, struct, sys
+import base64, hashlib, json, os, struct, sys, tempfile, zipfile
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -174,6 +176,22 @@ def main(argv):
             options[args[0]] = value
         args = args[2:]
 
+    if os.path.isfile(folder) and zipfile.is_zipfile(folder):
+        # A zipped bundle: unpacked into a temporary folder (removed at exit), then checked as a folder.
+        unpacked = tempfile.TemporaryDirectory()
+        try:
+            with zipfile.ZipFile(folder) as archive:
+                names = archive.namelist()
+                if any(name.startswith("/") or ".." in name.split("/") for name in names):
+                    sys.exit("FAILED: the zip holds an entry outside its folder")
+                archive.extractall(unpacked.name)
+        except (zipfile.BadZipFile, OSError) as error:
+            print("FAILED: the zip is damaged: %s" % error)
+            print("the bundle does NOT verify")
+            return 1
+        tops = {name.split("/")[0] for name in names}
+        folder = os.path.join(unpacked.name, tops.pop()) if len(tops) == 1 else unpacked.name
+
     def read(path):
         full = os.path.join(folder, path)
         return open(full, "rb").read() if os.path.isfile(full) else None
@@ -308,6 +326,7 @@ if __name__ == "__main__":
 //
 //	GO111MODULE=off GOPATH=/usr/share/gocode go run verify_bundle.go BUNDLE [--vkey KEY] [--previous CHECKPOINT]
 //
+// BUNDLE is the bundle's folder, or the zip as it was made.
 // KEY is the log's verifier key the force publishes (text, or a file holding it); without it the bundle's own
 // log.vkey is used, which proves nothing on its own. CHECKPOINT is an earlier signed checkpoint you hold.
 // Witness cosignatures (type 4) are not checked here (x/mod's note package verifies Ed25519 log signatures
@@ -315,6 +334,7 @@ if __name__ == "__main__":
 package main
 
 import (
+	"archive/zip"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -411,6 +431,19 @@ func main() {
 	for i := 2; i+1 < len(os.Args); i += 2 {
 		options[os.Args[i]] = os.Args[i+1]
 	}
+	cleanup := func() {}
+	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
+		unpacked, temp, err := unzip(dir)
+		if temp != "" {
+			cleanup = func() { os.RemoveAll(temp) }
+		}
+		if err != nil {
+			cleanup()
+			fmt.Println("FAILED:", err)
+			os.Exit(1)
+		}
+		dir = unpacked
+	}
 	read := func(path string) []byte {
 		data, err := os.ReadFile(filepath.Join(dir, path))
 		if err != nil {
@@ -421,6 +454,7 @@ func main() {
 	var proved, problems []string
 	fail := func(format string, args ...interface{}) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	finish := func() {
+		cleanup()
 		for _, p := range proved {
 			fmt.Println("proved:", p)
 		}
@@ -591,6 +625,53 @@ func main() {
 			proved = append(proved, fmt.Sprintf("the log at the earlier checkpoint (%d events) is a prefix of the bundle's", oldSize))
 		}
 	}
+}
+
+// unzip unpacks a zipped bundle into a new temporary folder; returns the bundle's folder in it and the
+// temporary folder (to remove when done).
+func unzip(path string) (string, string, error) {
+	archive, err := zip.OpenReader(path)
+	if err != nil {
+		return "", "", fmt.Errorf("%s is neither a bundle's folder nor a zip: %v", path, err)
+	}
+	defer archive.Close()
+	temp, err := os.MkdirTemp("", "bundle-")
+	if err != nil {
+		return "", "", err
+	}
+	tops := map[string]bool{}
+	for _, file := range archive.File {
+		if strings.HasPrefix(file.Name, "/") || strings.Contains("/"+file.Name+"/", "/../") {
+			return "", temp, fmt.Errorf("the zip holds an entry outside its folder: %s", file.Name)
+		}
+		tops[strings.SplitN(file.Name, "/", 2)[0]] = true
+		target := filepath.Join(temp, file.Name)
+		if strings.HasSuffix(file.Name, "/") {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return "", temp, err
+		}
+		in, err := file.Open()
+		if err != nil {
+			return "", temp, err
+		}
+		out, err := os.Create(target)
+		if err == nil {
+			_, err = io.Copy(out, in)
+			out.Close()
+		}
+		in.Close()
+		if err != nil {
+			return "", temp, err
+		}
+	}
+	if len(tops) == 1 {
+		for top := range tops {
+			return filepath.Join(temp, top), temp, nil
+		}
+	}
+	return temp, temp, nil
 }
 """##
 }

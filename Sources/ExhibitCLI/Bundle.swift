@@ -97,7 +97,7 @@ extension ExhibitCommand {
                       exhibit bundle verify JS-1-bundle --vkey "$(cat custody.vkey)"
                     """)
 
-            @Argument(help: ArgumentHelp("The bundle's folder.", valueName: "path")) var path: String
+            @Argument(help: ArgumentHelp("The bundle: its folder, or the zip as made.", valueName: "path")) var path: String
             @Option(help: ArgumentHelp("The log's published verifier key (text or file).", valueName: "vkey")) var vkey: String?
             @Option(help: ArgumentHelp("An earlier signed checkpoint (file).", valueName: "file")) var previous: String?
             @Option(help: ArgumentHelp("A witness's cosignature verifier key (text or file).", valueName: "vkey")) var witness: [String] = []
@@ -108,23 +108,23 @@ extension ExhibitCommand {
 
             func run() async throws {
                 var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-                    throw CLIError(path.hasSuffix(".zip") ? "\(path): unzip it first, then check the folder it holds" : "\(path) is not a bundle's folder")
-                }
-                let root = URL(fileURLWithPath: path)
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CLIError("no bundle at \(path)") }
                 let trusted = try vkey.map { try NoteVerifierKey(parsing: textOrFile($0)) }
                 let earlier = try previous.map { try SignedNote(parsing: try String(contentsOfFile: $0, encoding: .utf8)) }
                 let witnesses = try witness.map { try NoteVerifierKey(parsing: textOrFile($0)) }
-                func inside(_ relative: String) -> URL? {
-                    let url = root.appendingPathComponent(relative).standardizedFileURL
-                    return url.path.hasPrefix(root.standardizedFileURL.path + "/") ? url : nil
-                }
-                let result = CourtBundle.verify(
-                    read: { relative in
+                let read: (String) throws -> [UInt8]?
+                let hash: (String) throws -> (SHA256Digest, Int64)?
+                if isDirectory.boolValue {
+                    let root = URL(fileURLWithPath: path)
+                    func inside(_ relative: String) -> URL? {
+                        let url = root.appendingPathComponent(relative).standardizedFileURL
+                        return url.path.hasPrefix(root.standardizedFileURL.path + "/") ? url : nil
+                    }
+                    read = { relative in
                         guard let url = inside(relative), let data = FileManager.default.contents(atPath: url.path) else { return nil }
                         return [UInt8](data)
-                    },
-                    hash: { relative in
+                    }
+                    hash = { relative in
                         guard let url = inside(relative), let handle = try? FileHandle(forReadingFrom: url) else { return nil }
                         defer { try? handle.close() }
                         var hasher = SHA256()
@@ -134,8 +134,27 @@ extension ExhibitCommand {
                             count += Int64(block.count)
                         }
                         return (hasher.finalize(), count)
-                    },
-                    trusted: trusted, previous: earlier, witnesses: witnesses)
+                    }
+                } else {
+                    // A zipped bundle, read in place (its entries are stored, not compressed).
+                    let zip = try StoredZip(path: path)
+                    let prefix = zip.folder.map { $0 + "/" } ?? ""
+                    read = { relative in
+                        var bytes: [UInt8] = []
+                        guard (zip.entries[prefix + relative]?.size ?? .max) <= 64 << 20 else { return nil }
+                        return try zip.read(prefix + relative) { bytes += $0 } ? bytes : nil
+                    }
+                    hash = { relative in
+                        var hasher = SHA256()
+                        var count: Int64 = 0
+                        guard try zip.read(prefix + relative, { block in
+                            hasher.update(block)
+                            count += Int64(block.count)
+                        }) else { return nil }
+                        return (hasher.finalize(), count)
+                    }
+                }
+                let result = CourtBundle.verify(read: read, hash: hash, trusted: trusted, previous: earlier, witnesses: witnesses)
                 for note in result.notes { print("note: \(note)") }
                 for line in result.proved { print("proved: \(line)") }
                 for line in result.problems { print("FAILED: \(line)") }

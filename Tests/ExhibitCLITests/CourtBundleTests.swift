@@ -30,13 +30,15 @@ import Testing
         var all: [(String, Subprocess.Result)] { [("exhibit bundle verify", swift), ("verify_bundle.py", python), ("verify_bundle.go", go)] }
     }
 
-    func verify(_ bundle: String, extra: [String] = []) async throws -> Verdicts {
+    /// `scripts` is the folder the Python and Go checkers are taken from (the bundle's own, by default).
+    func verify(_ bundle: String, extra: [String] = [], scripts: String? = nil) async throws -> Verdicts {
         let arguments = ["--vkey", vkey] + extra
+        let scripts = scripts ?? bundle
         let swift = try await ExhibitCLI.run(["bundle", "verify", bundle] + arguments)
         // Debian's own python3 (not a virtualenv), with Debian's python3-cryptography.
-        let python = try await Subprocess.run("/usr/bin/python3", [bundle + "/verify_bundle.py", bundle] + arguments)
+        let python = try await Subprocess.run("/usr/bin/python3", [scripts + "/verify_bundle.py", bundle] + arguments)
         let go = try await Subprocess.run(
-            "/usr/bin/go", ["run", bundle + "/verify_bundle.go", bundle] + arguments,
+            "/usr/bin/go", ["run", scripts + "/verify_bundle.go", bundle] + arguments,
             environment: ["GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOFLAGS": "-mod=mod", "HOME": work.path,
                           "GOCACHE": work.appending("go-cache"), "PATH": "/usr/bin:/bin"])
         return Verdicts(swift: swift, python: python, go: go)
@@ -221,6 +223,23 @@ import Testing
             let folder = into + "/" + unpack.out.trimmingCharacters(in: .whitespacesAndNewlines)
             for (verifier, result) in try await verify(folder).all {
                 #expect(result.status == 0, "\(verifier) on the \(label) zip's bundle:\n\(result.out)\(result.err)")
+            }
+            // Each checker also takes the zip itself, as it was made.
+            for (verifier, result) in try await verify(zip, scripts: folder).all {
+                #expect(result.status == 0 && result.out.contains("byte for byte"), "\(verifier) on the \(label) zip itself:\n\(result.out)\(result.err)")
+            }
+            // A changed byte of footage inside the zip is caught the same way.
+            let tampered = work.appending("tampered-\(label).zip")
+            try FileManager.default.copyItem(atPath: zip, toPath: tampered)
+            let footageOffset = try #require(try StoredZip(path: tampered).entries.first { $0.key.contains("/footage/") }?.value.offset)
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: tampered))
+            try handle.seek(toOffset: footageOffset + 500)
+            let byte = try handle.read(upToCount: 1) ?? Data([0])
+            try handle.seek(toOffset: footageOffset + 500)
+            try handle.write(contentsOf: Data([byte[0] ^ 0x01]))
+            try handle.close()
+            for (verifier, result) in try await verify(tampered, scripts: folder).all {
+                #expect(result.status == 1 && result.out.contains("FAILED"), "\(verifier) passed a zip with a changed byte of footage:\n\(result.out)\(result.err)")
             }
         }
         _ = await server.stop()
