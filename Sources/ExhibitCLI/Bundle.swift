@@ -121,7 +121,11 @@ extension ExhibitCommand {
                         return url.path.hasPrefix(root.standardizedFileURL.path + "/") ? url : nil
                     }
                     read = { relative in
-                        guard let url = inside(relative), let data = FileManager.default.contents(atPath: url.path) else { return nil }
+                        // Events, proofs and notes are small: a file over 64 MiB is not one of them (never read whole).
+                        guard let url = inside(relative),
+                              ((try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil).map({ $0 <= 64 << 20 }) == true,
+                              let data = FileManager.default.contents(atPath: url.path)
+                        else { return nil }
                         return [UInt8](data)
                     }
                     hash = { relative in
