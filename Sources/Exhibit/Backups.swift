@@ -159,16 +159,10 @@ public enum Backups {
         return (removedBlobs, candidates.count)
     }
 
-    static func sha256(ofFile path: String) throws -> (SHA256Digest, Int64) {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw ExhibitError(.fileNotFound, "cannot read \(path)") }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        var count: Int64 = 0
-        while let block = try handle.read(upToCount: 1 << 20), !block.isEmpty {
-            hasher.update(block)
-            count += Int64(block.count)
-        }
-        return (hasher.finalize(), count)
+    /// The SHA-256 and size of a file of a backup, or an error naming it.
+    public static func sha256(ofFile path: String) throws -> (SHA256Digest, Int64) {
+        guard let (digest, size) = try SHA256.file(atPath: path) else { throw ExhibitError(.fileNotFound, "cannot read \(path)") }
+        return (digest, size)
     }
 }
 

@@ -128,17 +128,7 @@ extension ExhibitCommand {
                         else { return nil }
                         return [UInt8](data)
                     }
-                    hash = { relative in
-                        guard let url = inside(relative), let handle = try? FileHandle(forReadingFrom: url) else { return nil }
-                        defer { try? handle.close() }
-                        var hasher = SHA256()
-                        var count: Int64 = 0
-                        while let block = try handle.read(upToCount: 1 << 20), !block.isEmpty {
-                            hasher.update(block)
-                            count += Int64(block.count)
-                        }
-                        return (hasher.finalize(), count)
-                    }
+                    hash = { relative in try inside(relative).flatMap { try SHA256.file(atPath: $0.path) } }
                 } else {
                     // A zipped bundle, read in place (its entries are stored, not compressed).
                     let zip = try StoredZip(path: path)

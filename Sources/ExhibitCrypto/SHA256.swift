@@ -75,6 +75,19 @@ public struct SHA256: ~Copyable {
         bytes.withUnsafeBytes { hash($0) }
     }
 
+    /// The digest and size of a file, read a MiB at a time; nil when it cannot be opened.
+    public static func file(atPath path: String) throws -> (digest: SHA256Digest, size: Int64)? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        var size: Int64 = 0
+        while let block = try handle.read(upToCount: 1 << 20), !block.isEmpty {
+            hasher.update(block)
+            size += Int64(block.count)
+        }
+        return (hasher.finalize(), size)
+    }
+
     public static func hash(_ text: String) -> SHA256Digest {
         var text = text
         return text.withUTF8 { hash(UnsafeRawBufferPointer($0)) }

@@ -29,7 +29,7 @@ public enum BackupRestore {
         if let contents = try? FileManager.default.contentsOfDirectory(atPath: newRoot), !contents.isEmpty {
             throw ExhibitError(.conflict, "\(newRoot) is not empty: a store is restored into a new, empty folder")
         }
-        let (catalogDigest, _) = try sha256(found.folder + "/catalog.sqlite")
+        let (catalogDigest, _) = try Backups.sha256(ofFile: found.folder + "/catalog.sqlite")
         guard catalogDigest.hex == found.record.catalogSHA256 else {
             throw ExhibitError(.damaged, "backup \(found.record.id): its catalog does not match the SHA-256 its signed record gives: it was changed")
         }
@@ -110,7 +110,7 @@ public enum BackupRestore {
                 report.problems.append("backup \(record.id) is signed by another custody key than the first backup's")
                 continue
             }
-            let (digest, _) = try sha256(found.folder + "/catalog.sqlite")
+            let (digest, _) = try Backups.sha256(ofFile: found.folder + "/catalog.sqlite")
             guard digest.hex == record.catalogSHA256 else {
                 report.problems.append("backup \(record.id): its catalog does not match the SHA-256 of its signed record")
                 continue
@@ -155,17 +155,5 @@ public enum BackupRestore {
             previous = (found, head)
         }
         return report
-    }
-
-    static func sha256(_ path: String) throws -> (SHA256Digest, Int64) {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw ExhibitError(.fileNotFound, "cannot read \(path)") }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        var count: Int64 = 0
-        while let block = try handle.read(upToCount: 1 << 20), !block.isEmpty {
-            hasher.update(block)
-            count += Int64(block.count)
-        }
-        return (hasher.finalize(), count)
     }
 }
