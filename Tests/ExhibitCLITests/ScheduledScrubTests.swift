@@ -13,18 +13,9 @@ import Testing
         let backup = work.appending("backup")
         let backedUp = try await store.run(["backup", "--to", backup, "--as", "root"])
         #expect(backedUp.status == 0, "backup: \(backedUp.err)")
-        let policies = work.appending("Policies")
-        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
-        for file in try FileManager.default.contentsOfDirectory(atPath: TestPaths.policies) where file.hasSuffix(".yaml") {
-            try FileManager.default.copyItem(atPath: TestPaths.policies + "/" + file, toPath: policies + "/" + file)
-        }
-        let storageYAML = policies + "/storage.yaml"
-        var text = try String(contentsOfFile: storageYAML, encoding: .utf8)
-        let scheduled = text.replacingOccurrences(of: "  every: 30d\n", with: "  every: 2s\n")
-            .replacingOccurrences(of: "  repair_from: \"\"\n", with: "  repair_from: \"\(backup)\"\n")
-        #expect(scheduled.contains("every: 2s") && scheduled.contains(backup), "the scrub section was not rewritten:\n\(scheduled)")
-        text = scheduled
-        try text.write(toFile: storageYAML, atomically: true, encoding: .utf8)
+        let policies = try TestPolicies.copy(into: work, replacing: [
+            "storage.yaml": [("  every: 30d\n", "  every: 2s\n"), ("  repair_from: \"\"\n", "  repair_from: \"\(backup)\"\n")],
+        ])
         let chunks = try FileManager.default.subpathsOfDirectory(atPath: store.storage + "/chunks").filter { $0.count > 60 }
         let victim = store.storage + "/chunks/" + (try #require(chunks.first, "no chunk in the store"))
         try FileManager.default.removeItem(atPath: victim)
@@ -50,20 +41,15 @@ import Testing
 
     @Test func badScrubSettingsNameTheLine() async throws {
         let work = try TemporaryDirectory("scrub-policy")
-        for file in try FileManager.default.contentsOfDirectory(atPath: TestPaths.policies) where file.hasSuffix(".yaml") {
-            try FileManager.default.copyItem(atPath: TestPaths.policies + "/" + file, toPath: work.appending(file))
-        }
-        let original = try String(contentsOfFile: work.appending("storage.yaml"), encoding: .utf8)
         for (from, to, expected) in [
             ("  every: 30d\n", "  every: 0s\n", "scrub.every: must be between 1s and 366d"),
             ("  max_rate: 50MiB\n", "  max_rate: 1KiB\n", "scrub.max_rate: must be between 1MiB and 1TiB"),
             ("  repair_from: \"\"\n", "  repair_from: \"backups\"\n", "scrub.repair_from: must be an absolute path"),
             ("  repair_from: \"\"\n", "  repair_from: \"\"\n  colour: blue\n", "unknown setting 'scrub.colour'"),
         ] {
-            let changed = original.replacingOccurrences(of: from, with: to)
-            #expect(changed != original, "\(from) is not in storage.yaml")
-            try changed.write(toFile: work.appending("storage.yaml"), atomically: true, encoding: .utf8)
-            let result = try await ExhibitCLI.run(["user", "add", "someone", "--role", "admin", "--storage", work.appending("Storage"), "--policies", work.path])
+            try? FileManager.default.removeItem(atPath: work.appending("Policies"))
+            let policies = try TestPolicies.copy(into: work, replacing: ["storage.yaml": [(from, to)]])
+            let result = try await ExhibitCLI.run(["user", "add", "someone", "--role", "admin", "--storage", work.appending("Storage"), "--policies", policies])
             #expect(result.status != 0 && result.err.contains("storage.yaml:") && result.err.contains(expected), "expected '\(expected)' in: \(result.err)")
         }
     }

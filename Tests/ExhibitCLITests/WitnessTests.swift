@@ -38,13 +38,11 @@ import Testing
         }
         guard up else { throw TestSupportError("the witness did not start on port \(port)") }
         for (name, quorum) in [("Policies", 1), ("PoliciesNoQuorum", 0)] {
-            let folder = work.appending(name)
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            for file in try FileManager.default.contentsOfDirectory(atPath: TestPaths.policies) where file.hasSuffix(".yaml") {
-                try FileManager.default.copyItem(atPath: TestPaths.policies + "/" + file, toPath: folder + "/" + file)
-            }
-            try "origin: \"\"\nwitnesses: [\"\(witnessVkey) http://127.0.0.1:\(port)\"]\nquorum: \(quorum)\n"
-                .write(toFile: folder + "/custody.yaml", atomically: true, encoding: .utf8)
+            let folder = try TemporaryDirectory("witness-policies")
+            let copied = try TestPolicies.copy(into: folder, replacing: [
+                "custody.yaml": [("witnesses: []", "witnesses: [\"\(witnessVkey) http://127.0.0.1:\(port)\"]"), ("quorum: 0", "quorum: \(quorum)")],
+            ])
+            try FileManager.default.moveItem(atPath: copied, toPath: work.appending(name))
         }
     }
 
