@@ -15,6 +15,10 @@ public final class ZipBundleSink: BundleSink, @unchecked Sendable {
     private var entries: [Entry] = []
     private var offset: UInt64 = 0
     let prefix: String
+    /// Sizes and offsets from which an entry takes ZIP64 fields (4 GiB − 1 by the format; lower only in tests, to
+    /// exercise the ZIP64 path without writing 4 GiB), and the entry count from which the end record does.
+    let limit: UInt64
+    let countLimit: UInt64
 
     struct Entry {
         let name: [UInt8]
@@ -25,8 +29,14 @@ public final class ZipBundleSink: BundleSink, @unchecked Sendable {
     }
 
     /// `prefix` is the folder every file is under inside the zip (the bundle's name).
-    public init(prefix: String, output: @escaping @Sendable (ByteBuffer) async throws -> Void) {
+    public convenience init(prefix: String, output: @escaping @Sendable (ByteBuffer) async throws -> Void) {
+        self.init(prefix: prefix, zip64From: 0xFFFF_FFFF, countFrom: 0xFFFF, output: output)
+    }
+
+    init(prefix: String, zip64From limit: UInt64, countFrom countLimit: UInt64, output: @escaping @Sendable (ByteBuffer) async throws -> Void) {
         self.prefix = prefix
+        self.limit = limit
+        self.countLimit = countLimit
         self.output = output
     }
 
@@ -81,7 +91,7 @@ public final class ZipBundleSink: BundleSink, @unchecked Sendable {
     public func add(_ path: String, _ bytes: [UInt8]) async throws {
         let name = entryName(path)
         let start = offset
-        let zip64 = start >= 0xFFFF_FFFF
+        let zip64 = start >= limit || UInt64(bytes.count) >= limit
         try await emit(localHeader(name, zip64: zip64))
         try await emit(ByteBuffer(bytes: bytes))
         let crc = CRC32.checksum(bytes)
@@ -93,7 +103,7 @@ public final class ZipBundleSink: BundleSink, @unchecked Sendable {
     public func add(_ path: String, size: Int64, contents: BlobContents) async throws -> SHA256Digest {
         let name = entryName(path)
         let start = offset
-        let zip64 = start >= 0xFFFF_FFFF || size >= 0xFFFF_FFFF
+        let zip64 = start >= limit || UInt64(size) >= limit
         try await emit(localHeader(name, zip64: zip64))
         let computed = try await BundleHashing.hashing(contents, crc: true) { piece in try await self.emit(piece) }
         guard computed.bytes == size else { throw ExhibitError(.damaged, "\(path): \(computed.bytes) bytes read, not \(size)") }
@@ -109,8 +119,8 @@ public final class ZipBundleSink: BundleSink, @unchecked Sendable {
         let directoryStart = offset
         var directory = ByteBuffer()
         for entry in entries {
-            let bigSize = entry.size >= 0xFFFF_FFFF
-            let bigOffset = entry.offset >= 0xFFFF_FFFF
+            let bigSize = entry.zip64 || entry.size >= limit
+            let bigOffset = entry.offset >= limit
             var extra = ByteBuffer()
             if bigSize || bigOffset {
                 extra.writeInteger(UInt16(0x0001), endianness: .little)
@@ -149,7 +159,7 @@ public final class ZipBundleSink: BundleSink, @unchecked Sendable {
         let directorySize = offset - directoryStart
         let count = UInt64(entries.count)
         var end = ByteBuffer()
-        let needs64 = count >= 0xFFFF || directorySize >= 0xFFFF_FFFF || directoryStart >= 0xFFFF_FFFF
+        let needs64 = count >= countLimit || directorySize >= limit || directoryStart >= limit
         if needs64 {
             let record = offset
             end.writeInteger(UInt32(0x0606_4B50), endianness: .little)

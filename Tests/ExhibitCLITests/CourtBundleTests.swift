@@ -1,7 +1,11 @@
 import Custody
+@testable import Exhibit
 import ExhibitCrypto
+import ExhibitDeployment
+import ExhibitPolicies
 import ExhibitTesting
 import Foundation
+import NIOCore
 import Testing
 
 /// Court bundles (README, "Auditing"): made by `exhibit bundle`, checked by the three verifiers a stranger would
@@ -243,5 +247,38 @@ import Testing
             }
         }
         _ = await server.stop()
+    }
+
+    /// The ZIP64 path (sizes, offsets and the end record past what 32 bits hold), taken for every entry by lowering
+    /// the threshold, so it is exercised without writing 4 GiB: Python's zipfile checks each CRC-32, and all three
+    /// checkers verify the zip.
+    @Test func aZip64BundleIsReadByEveryChecker() async throws {
+        let evidence = try EvidenceStore(root: store.storage, policies: try Policies.load(from: TestPaths.policies))
+        let actor = try await evidence.actor(named: "jsmith", client: "test")
+        let plan = try await evidence.prepareBundle(exhibit: "JS/1", case: TestStore.caseReference, by: actor)
+        let path = work.appending("zip64.zip")
+        #expect(FileManager.default.createFile(atPath: path, contents: nil), "cannot create \(path)")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        let sink = ZipBundleSink(prefix: plan.name, zip64From: 0, countFrom: 0) { buffer in
+            try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
+        }
+        try await evidence.writeBundle(plan, into: sink)
+        try handle.close()
+        let checked = try await Subprocess.run("/usr/bin/python3", ["-c", """
+            import sys, zipfile
+            z = zipfile.ZipFile(sys.argv[1])
+            bad = z.testzip()
+            if bad: sys.exit("bad CRC: " + bad)
+            infos = z.infolist()
+            print(len(infos), sum(1 for i in infos if i.extra))
+            z.extractall(sys.argv[2])
+            """, path, work.appending("zip64-unpacked")])
+        #expect(checked.status == 0, "Python's zipfile on the ZIP64 bundle: \(checked.err)")
+        let counts = checked.out.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(counts.count == 2 && counts[0] > 5 && counts[0] == counts[1], "every entry should carry a ZIP64 extra field: \(checked.out)")
+        let scripts = work.appending("zip64-unpacked/" + plan.name)
+        for (verifier, result) in try await verify(path, scripts: scripts).all {
+            #expect(result.status == 0, "\(verifier) on the ZIP64 bundle:\n\(result.out)\(result.err)")
+        }
     }
 }
