@@ -84,16 +84,24 @@ public struct CustodyEvent: Sendable, Equatable, Codable {
 
     /// Chains a new event after `head` (the latest event, or `nil` for the first).
     public static func chained(_ draft: Draft, after head: (seq: Int64, hash: String)?, at: String) -> CustodyEvent {
+        chainedWithLeaf(draft, after: head, at: at).event
+    }
+
+    /// The same, with the event's Merkle leaf hash: its canonical bytes are built once for both hashes.
+    public static func chainedWithLeaf(
+        _ draft: Draft, after head: (seq: Int64, hash: String)?, at: String
+    ) -> (event: CustodyEvent, leafHash: Merkle.Hash) {
         let seq = (head?.seq ?? 0) + 1
         let prev = head?.hash ?? genesisHash
         let details = draft.details.canonical
         let text = canonical(seq: seq, at: at, actor: draft.actor, role: draft.role, action: draft.action,
                              exhibit: draft.exhibit, caseReference: draft.caseReference, detailsJSON: details,
                              client: draft.client)
-        return CustodyEvent(
+        let event = CustodyEvent(
             seq: seq, at: at, actor: draft.actor, role: draft.role, action: draft.action, exhibit: draft.exhibit,
             caseReference: draft.caseReference, detailsJSON: details, client: draft.client, prevHash: prev,
             hash: hash(prev: prev, canonical: text))
+        return (event, Merkle.leafHash(text))
     }
 
     /// An event as stored: `detailsJSON` is taken as it is (hashing then covers the stored bytes exactly).

@@ -157,17 +157,33 @@ public enum Merkle {
         return proof
     }
 
-    /// The stored nodes `body` reads, in order, without their hashes: run it once to learn what to fetch (in one
-    /// query), then again with the nodes fetched. (The computations never branch on a hash's value.)
+    /// The stored nodes `body` reads, in order, without their hashes. (The computations never branch on a hash's
+    /// value, so a run with placeholder hashes reads the same nodes as the real one.)
     public static func nodesNeeded(_ body: ((NodeID) throws -> Hash) throws -> Void) rethrows -> [NodeID] {
         var needed: [NodeID] = []
         var seen = Set<NodeID>()
-        let zero = SHA256.hash([UInt8]())
         try body { id in
             if seen.insert(id).inserted { needed.append(id) }
-            return zero
+            return emptyRoot
         }
         return needed
+    }
+
+    /// Runs `body` (a root or a proof) over stored nodes that `fetch` reads all at once: `body` runs first with
+    /// placeholder hashes to learn which nodes it needs (one query instead of one per node), then for real.
+    public static func withStoredNodes<T>(
+        fetch: ([NodeID]) throws -> [NodeID: Hash], _ body: ((NodeID) throws -> Hash) throws -> T
+    ) throws -> T {
+        var needed = Set<NodeID>()
+        _ = try body { id in
+            needed.insert(id)
+            return emptyRoot
+        }
+        let stored = try fetch(Array(needed))
+        return try body { id in
+            guard let hash = stored[id] else { throw MerkleError("the stored tree lacks node \(id)", missing: id) }
+            return hash
+        }
     }
 
     // MARK: Verification (RFC 9162 §2.1.3.2 and §2.1.4.2)
@@ -296,5 +312,11 @@ public struct CompactRange: Sendable {
 /// Why a Merkle computation or proof check failed, in words.
 public struct MerkleError: Error, CustomStringConvertible, Equatable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// The stored node that was not there, when that is the reason.
+    public let missing: Merkle.NodeID?
+
+    public init(_ description: String, missing: Merkle.NodeID? = nil) {
+        self.description = description
+        self.missing = missing
+    }
 }

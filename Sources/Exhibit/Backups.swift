@@ -3,7 +3,7 @@ public import Custody
 public import ExhibitCatalog
 public import ExhibitCrypto
 public import ExhibitModel
-public import Foundation
+import Foundation
 import NIOCore
 
 /// Backups of a store into a folder laid out as a storage root (README, "Backups"):
@@ -108,12 +108,16 @@ public enum Backups {
             let manifestBytes = try await source.read(manifestKey, offset: 0, length: Int(manifestSize))
             let manifest = try Manifest(parsing: manifestBytes)
             guard manifest.blob == digest else { throw ExhibitError(.damaged, "the manifest named \(digest.hex) is of blob \(manifest.blob.hex)") }
+            // A manifest is stored after its chunks: where the destination has it, it has them (`backup verify`
+            // re-hashes them), and an incremental run asks nothing more of that blob.
+            let present = try await destination.size(of: manifestKey) != nil
             let batch = destination.batch()
             do {
                 for entry in manifest.entries where seen.insert(entry.chunk).inserted {
                     result.chunks += 1
                     result.bytes += Int64(entry.length)
                     let key = ObjectKey.chunk(entry.chunk)
+                    if present { continue }
                     if try await destination.size(of: key) == Int64(entry.length) { continue }
                     let bytes = try await source.read(key, offset: 0, length: entry.length)
                     let actual = bytes.withUnsafeReadableBytes { SHA256.hash($0) }
@@ -124,7 +128,7 @@ public enum Backups {
                     result.newChunks += 1
                     result.newBytes += Int64(entry.length)
                 }
-                if try await destination.size(of: manifestKey) == nil {
+                if !present {
                     _ = try await batch.store(manifestKey, parts: [manifestBytes], length: manifestBytes.readableBytes)
                 }
                 _ = try await batch.commit()

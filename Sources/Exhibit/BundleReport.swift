@@ -61,8 +61,8 @@ struct BundleReport {
 
     var html: String {
         let caseReference = exhibits.first?.caseReference ?? ""
-        let title = exhibits.count == 1 || exhibits.allSatisfy({ $0.masterID == exhibits.first?.id || $0.id == exhibits.first?.id })
-            ? "Exhibit \(exhibits.first?.reference ?? "")" : "Case \(caseReference)"
+        // A bundle of one exhibit records it on its bundle.created event; a case's bundle does not.
+        let title = created.exhibit != nil ? "Exhibit \(exhibits.first?.reference ?? "")" : "Case \(caseReference)"
         var page = """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8">

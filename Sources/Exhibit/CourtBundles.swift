@@ -274,8 +274,7 @@ public final class DirectoryBundleSink: BundleSink, @unchecked Sendable {
     }
 
     public func finish() async throws {
-        let text = sums.sorted { $0.0 < $1.0 }.map { "\($0.1.hex)  \($0.0)\n" }.joined()
-        try await add("SHA256SUMS", Array(text.utf8))
+        try await add("SHA256SUMS", BundleHashing.sums(sums))
         try FileManager.default.moveItem(atPath: staging, toPath: path)
     }
 
@@ -293,6 +292,11 @@ enum BundleHashing {
         let sha256: SHA256Digest
         let crc32: UInt32
         let bytes: Int64
+    }
+
+    /// `SHA256SUMS`: each file's digest and path as `sha256sum` writes them, sorted by path.
+    static func sums(_ files: [(String, SHA256Digest)]) -> [UInt8] {
+        Array(files.sorted { $0.0 < $1.0 }.map { "\($0.1.hex)  \($0.0)\n" }.joined().utf8)
     }
 
     static func hashing(

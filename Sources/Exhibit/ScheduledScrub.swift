@@ -1,9 +1,9 @@
-public import BlobStore
+import BlobStore
 import CoreMetrics
 import Custody
 import ExhibitModel
 import ExhibitPolicies
-public import Foundation
+import Foundation
 import Logging
 import Synchronization
 

@@ -114,8 +114,7 @@ public final class ZipBundleSink: BundleSink, @unchecked Sendable {
     }
 
     public func finish() async throws {
-        let text = sums.sorted { $0.0 < $1.0 }.map { "\($0.1.hex)  \($0.0)\n" }.joined()
-        try await add("SHA256SUMS", Array(text.utf8))
+        try await add("SHA256SUMS", BundleHashing.sums(sums))
         let directoryStart = offset
         var directory = ByteBuffer()
         for entry in entries {

@@ -1,6 +1,6 @@
 public import Custody
 import ExhibitCrypto
-public import ExhibitModel
+import ExhibitModel
 
 /// The ledger side of a court bundle: the events it must carry and its `bundle.created` event, decided and
 /// signed in one transaction, so no event of the bundle's exhibits can fall between the two.
@@ -37,11 +37,7 @@ extension Catalog {
             }
             let created = try self.append(
                 draft(seqs.count, CourtBundle.leavesDigest(leaves).hex, seqs.last ?? 0), in: db)
-            let root = try self.withNodes(in: db) { node in try Merkle.root(size: created.seq, node) }
-            let checkpoint = try sign(created.seq, created.hash, created.at, root)
-            try db.execute(
-                "INSERT INTO checkpoints (seq, hash, at, key_id, signature, note) VALUES (?, ?, ?, ?, ?, ?)",
-                [checkpoint.seq, checkpoint.hash, checkpoint.at, checkpoint.keyID, checkpoint.signature, checkpoint.note])
+            let checkpoint = try self.checkpoint(at: created, sign: sign, in: db)
             var earlier: [Int64] = []
             try db.forEach("SELECT DISTINCT seq FROM checkpoints WHERE note IS NOT NULL AND seq < ? ORDER BY seq", [created.seq]) {
                 earlier.append($0[0])

@@ -12,7 +12,7 @@ extension Catalog {
         let head = try db.fetchOne("SELECT seq, hash FROM custody_events ORDER BY seq DESC LIMIT 1").map {
             (seq: $0[0] as Int64, hash: $0[1] as String)
         }
-        let event = CustodyEvent.chained(draft, after: head, at: timestamp)
+        let (event, leafHash) = CustodyEvent.chainedWithLeaf(draft, after: head, at: timestamp)
         try db.execute(
             """
             INSERT INTO custody_events (seq, at, actor, role, action, exhibit, "case", details, client, prev_hash, hash, seal)
@@ -20,7 +20,7 @@ extension Catalog {
             """,
             [event.seq, event.at, event.actor, event.role, event.action, event.exhibit, event.caseReference, event.detailsJSON,
              event.client, event.prevHash, event.hash, Seal.make(hash: event.hash, key: sealKey)])
-        try appendLeaf(event.seq - 1, hash: event.leafHash, in: db)
+        try appendLeaf(event.seq - 1, hash: leafHash, in: db)
         return event
     }
 
@@ -125,13 +125,19 @@ extension Catalog {
     public func appendAndCheckpoint(_ draft: CustodyEvent.Draft, sign: @escaping CheckpointSigner) async throws -> (CustodyEvent, Checkpoint) {
         try await write { db in
             let event = try self.append(draft, in: db)
-            let root = try self.withNodes(in: db) { node in try Merkle.root(size: event.seq, node) }
-            let checkpoint = try sign(event.seq, event.hash, event.at, root)
-            try db.execute(
-                "INSERT INTO checkpoints (seq, hash, at, key_id, signature, note) VALUES (?, ?, ?, ?, ?, ?)",
-                [checkpoint.seq, checkpoint.hash, checkpoint.at, checkpoint.keyID, checkpoint.signature, checkpoint.note])
-            return (event, checkpoint)
+            return (event, try self.checkpoint(at: event, sign: sign, in: db))
         }
+    }
+
+    /// Signs the head `event` (its chain hash and the Merkle root of events 1…seq) and stores the checkpoint, in
+    /// the current write transaction.
+    func checkpoint(at event: CustodyEvent, sign: CheckpointSigner, in db: any CatalogSession) throws -> Checkpoint {
+        let root = try withNodes(in: db) { node in try Merkle.root(size: event.seq, node) }
+        let checkpoint = try sign(event.seq, event.hash, event.at, root)
+        try db.execute(
+            "INSERT INTO checkpoints (seq, hash, at, key_id, signature, note) VALUES (?, ?, ?, ?, ?, ?)",
+            [checkpoint.seq, checkpoint.hash, checkpoint.at, checkpoint.keyID, checkpoint.signature, checkpoint.note])
+        return checkpoint
     }
 
     static let checkpointSelect = "SELECT id, seq, hash, at, key_id, signature, note FROM checkpoints"

@@ -1,6 +1,6 @@
 public import Custody
 public import ExhibitCrypto
-public import ExhibitModel
+import ExhibitModel
 import NIOCore
 
 /// The ledger's Merkle tree in the catalog (`custody_tree`): every complete subtree's hash, keyed by its place in
@@ -52,18 +52,10 @@ extension Catalog {
 
     /// Runs `body` (a root or proof computation) over stored nodes, reading all it needs in one query.
     func withNodes<T>(in db: any CatalogSession, _ body: ((Merkle.NodeID) throws -> Merkle.Hash) throws -> T) throws -> T {
-        // First with placeholder hashes, to learn which nodes it reads (the computations never branch on a hash).
-        var needed = Set<Merkle.NodeID>()
-        _ = try body { id in
-            needed.insert(id)
-            return Merkle.emptyRoot
-        }
-        let stored = try nodes(Array(needed), in: db)
-        return try body { id in
-            guard let hash = stored[id] else {
-                throw ExhibitError(.storage, "the custody tree lacks node \(id): run `exhibit custody verify`")
-            }
-            return hash
+        do {
+            return try Merkle.withStoredNodes(fetch: { try self.nodes($0, in: db) }, body)
+        } catch let error as MerkleError where error.missing != nil {
+            throw ExhibitError(.storage, "\(error): run `exhibit custody verify`")
         }
     }
 

@@ -4,7 +4,7 @@ public import Custody
 public import Exhibit
 import ExhibitCatalog
 import ExhibitCrypto
-public import ExhibitModel
+import ExhibitModel
 public import ExhibitPolicies
 import Foundation
 import NIOCore
