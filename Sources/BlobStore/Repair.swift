@@ -22,10 +22,18 @@ public struct RepairReport: Sendable, Codable {
 }
 
 /// Another copy of a store's objects, laid out as under a storage root (`chunks/ab/cd/<hex>`,
-/// `manifests/ab/cd/<hex>`): a backup of `Storage/`, a mounted snapshot, a copy on removable media.
-/// Read only; nothing in it is changed.
+/// `manifests/ab/cd/<hex>`): a backup of `Storage/`, a mounted snapshot, a copy on removable media, or a
+/// backup in a bucket (`objects`). Read only; nothing in it is changed.
 public struct RepairSource: Sendable {
+    /// The folder, or how the other copy is named in reports.
     public let root: String
+    let objects: (any ObjectBackend)?
+
+    /// The objects of another backend (a backup in a bucket), named `name` in reports.
+    public init(objects: any ObjectBackend, name: String) {
+        self.root = name
+        self.objects = objects
+    }
 
     /// Fails when `root` holds neither `chunks/` nor `manifests/`.
     public init(root: String) throws(BlobStoreError) {
@@ -41,10 +49,26 @@ public struct RepairSource: Sendable {
                 .fileNotFound, "\(root) holds no chunks/ or manifests/ folder: give a copy of a storage root")
         }
         self.root = root
+        self.objects = nil
     }
 
     /// The whole object, in pieces, when present and no larger than `limit`.
-    func read(_ key: ObjectKey, limit: Int) throws -> [ByteBuffer]? {
+    func read(_ key: ObjectKey, limit: Int) async throws -> [ByteBuffer]? {
+        guard let objects else { return try readFile(key, limit: limit) }
+        guard let size = try await objects.size(of: key) else { return nil }
+        guard size <= Int64(limit) else { throw BlobStoreError(.tooLarge, "\(key) in \(root) has \(size) bytes, more than an object may have") }
+        var parts: [ByteBuffer] = []
+        var offset: Int64 = 0
+        while offset < size {
+            let piece = try await objects.read(key, offset: offset, length: min(4 << 20, Int(size - offset)))
+            if piece.readableBytes == 0 { break }
+            offset += Int64(piece.readableBytes)
+            parts.append(piece)
+        }
+        return parts
+    }
+
+    func readFile(_ key: ObjectKey, limit: Int) throws -> [ByteBuffer]? {
         let path = root + "/" + key.path
         var info = stat()
         guard stat(path, &info) == 0 else {
@@ -90,7 +114,7 @@ extension BlobStore {
         }
         for blob in Set(manifests).sorted() {
             let key = ObjectKey.manifest(blob)
-            guard let parts = try source.read(key, limit: Self.repairLimit) else {
+            guard let parts = try await source.read(key, limit: Self.repairLimit) else {
                 result.missed.append(.init(object: key.path, reason: "not in \(source.root)"))
                 continue
             }
@@ -119,7 +143,7 @@ extension BlobStore {
         }
         for chunk in Set(chunks).sorted() {
             let key = ObjectKey.chunk(chunk)
-            guard let parts = try source.read(key, limit: Self.repairLimit) else {
+            guard let parts = try await source.read(key, limit: Self.repairLimit) else {
                 result.missed.append(.init(object: key.path, reason: "not in \(source.root)"))
                 continue
             }

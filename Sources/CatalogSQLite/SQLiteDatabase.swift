@@ -117,6 +117,18 @@ public final class SQLiteDatabase: CatalogDatabase {
         let copy = try DatabaseQueue(path: path)
         try pool.backup(to: copy)
         try copy.close()
+        try Self.settleSnapshot(at: path)
+    }
+
+    /// Makes the snapshot at `path` one self-contained file: a rollback journal instead of the write-ahead log
+    /// (whose mode the online backup copies), so reading it later, read-only, leaves nothing beside it.
+    public static func settleSnapshot(at path: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        try queue.writeWithoutTransaction { db in
+            let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = DELETE")
+            guard mode == "delete" else { throw ExhibitError(.storage, "SQLite kept the snapshot in journal mode \(mode ?? "?")") }
+        }
+        try queue.close()
     }
 
     /// The blobs of the non-purged exhibits of the catalog file at `path`, opened read-only (no migration runs).

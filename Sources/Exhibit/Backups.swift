@@ -66,31 +66,47 @@ public enum Backups {
     /// A backup read back, its signature checked.
     public struct Found: Sendable {
         public let record: Record
-        public let folder: String
         public let publicKey: Ed25519PublicKey
+        /// Where its files are in the target: `backups/<id>/`.
+        public var folder: String { "backups/" + record.id + "/" }
+        public var catalog: String { folder + "catalog.sqlite" }
     }
 
+    /// The largest `backup.json`, `custody.pub.pem` or `keys.sealed` read back.
+    public static let smallFileLimit = 1 << 20
+
     /// Every complete backup in `target`, oldest first; a backup whose signature fails is an error naming it.
-    public static func list(_ target: String) throws -> [Found] {
-        let root = target + "/backups"
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return [] }
+    public static func list(_ target: any BackupTarget) async throws -> [Found] {
         var found: [Found] = []
-        for name in names.sorted() {
-            let folder = root + "/" + name
-            guard let data = FileManager.default.contents(atPath: folder + "/backup.json") else { continue }
+        for id in try await target.backupIDs() {
+            let folder = "backups/" + id + "/"
+            guard let data = try await target.read(folder + "backup.json", limit: smallFileLimit) else { continue }
             guard case .object(var fields)? = JSONValue.parse(String(decoding: data, as: UTF8.self)),
                   case .string(let signature)? = fields.removeValue(forKey: "signature"),
                   let raw = Data(base64Encoded: signature)
-            else { throw ExhibitError(.damaged, "backup \(name): backup.json is not a signed backup record") }
+            else { throw ExhibitError(.damaged, "backup \(id): backup.json is not a signed backup record") }
             let record = try JSONDecoder().decode(Record.self, from: Data(JSONValue.object(fields).canonical.utf8))
-            let pem = try String(contentsOfFile: folder + "/custody.pub.pem", encoding: .utf8)
-            let key = try Ed25519PublicKey(pem: pem)
-            guard record.id == name, key.isValidSignature([UInt8](raw), for: Array(JSONValue.object(fields).canonical.utf8)) else {
-                throw ExhibitError(.damaged, "backup \(name): its record's signature does not verify: it was changed")
+            guard let pem = try await target.read(folder + "custody.pub.pem", limit: smallFileLimit) else {
+                throw ExhibitError(.damaged, "backup \(id): its custody.pub.pem is missing")
             }
-            found.append(Found(record: record, folder: folder, publicKey: key))
+            let key = try Ed25519PublicKey(pem: String(decoding: pem, as: UTF8.self))
+            guard record.id == id, key.isValidSignature([UInt8](raw), for: Array(JSONValue.object(fields).canonical.utf8)) else {
+                throw ExhibitError(.damaged, "backup \(id): its record's signature does not verify: it was changed")
+            }
+            found.append(Found(record: record, publicKey: key))
         }
         return found
+    }
+
+    /// A local path to the backup's catalog (the file itself in a folder, else a copy under `scratch`), checked
+    /// against the SHA-256 its signed record gives.
+    public static func catalog(of found: Found, in target: any BackupTarget, scratch: String) async throws -> String {
+        let path = try await target.localFile(found.catalog, scratch: scratch)
+        let (digest, _) = try sha256(ofFile: path)
+        guard digest.hex == found.record.catalogSHA256 else {
+            throw ExhibitError(.damaged, "backup \(found.record.id): its catalog does not match the SHA-256 its signed record gives: it was changed")
+        }
+        return path
     }
 
     /// Copies the blobs `digests` (their manifests and chunks) the destination lacks, re-hashing every chunk read
@@ -175,32 +191,36 @@ extension EvidenceStore {
     /// checkpoint, snapshots the catalog (which holds that event), then copies every chunk and manifest the
     /// snapshot's exhibits need that the folder lacks, and writes the signed record last. An upload acknowledged
     /// before the backup started is in its snapshot, and its chunks were durable before it was acknowledged.
-    public func backup(to target: String, includeKeys passphrase: String?, by actor: Actor) async throws -> Backups.Record {
+    public func backup(to target: any BackupTarget, includeKeys passphrase: String?, by actor: Actor) async throws -> Backups.Record {
         try await authorize(actor, .userManage)
         guard let snapshots else { throw ExhibitError(.badRequest, "this deployment's catalog cannot be snapshotted for a backup") }
-        let target = URL(fileURLWithPath: target).standardizedFileURL.path
-        guard target != URL(fileURLWithPath: root).standardizedFileURL.path else { throw ExhibitError(.badRequest, "a backup goes to another folder than the store") }
-        let destination = try LocalBackend(root: target)
-        let earlier = try Backups.list(target)
+        if let folder = target as? FolderBackupTarget, folder.root == URL(fileURLWithPath: root).standardizedFileURL.path {
+            throw ExhibitError(.badRequest, "a backup goes to another folder than the store")
+        }
+        try await target.objects.checkAvailable()
+        let earlier = try await Backups.list(target)
         let id = CustodyTime.string(now()).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: ".", with: "") + "-" + Base64URL.encode(SecureRandom.bytes(count: 3))
-        let folder = target + "/backups/" + id
-        let staging = target + "/backups/.partial-" + id
-        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        let folder = "backups/" + id + "/"
+        let scratch = local.temporaryPath("backup-" + id)
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
         do {
             let (event, signed) = try await catalog.appendAndCheckpoint(
-                actor.event(.storeBackedUp, details: ["backup": .string(id), "target": .string(target), "keys": .bool(passphrase != nil)]),
+                actor.event(.storeBackedUp, details: ["backup": .string(id), "target": .string(target.description), "keys": .bool(passphrase != nil)]),
                 sign: checkpointSigner)
             let checkpoint = await witnessed(signed).checkpoint
-            try await snapshots.snapshot(to: staging + "/catalog.sqlite")
-            let (catalogDigest, catalogBytes) = try Backups.sha256(ofFile: staging + "/catalog.sqlite")
-            let digests = try snapshots.exhibitBlobs(inSnapshotAt: staging + "/catalog.sqlite").compactMap { SHA256Digest(hex: $0) }
-            let copied = try await Backups.copy(digests, from: chunks, to: destination)
+            let snapshot = scratch + "/catalog.sqlite"
+            try await snapshots.snapshot(to: snapshot)
+            let (catalogDigest, catalogBytes) = try Backups.sha256(ofFile: snapshot)
+            let digests = try snapshots.exhibitBlobs(inSnapshotAt: snapshot).compactMap { SHA256Digest(hex: $0) }
+            let copied = try await Backups.copy(digests, from: chunks, to: target.objects)
             // Footage purged under the retention policy leaves the backups too, at the first run after its purge.
-            let freed = try snapshots.tombstones(inSnapshotAt: staging + "/catalog.sqlite").freedBlobs.compactMap { SHA256Digest(hex: $0) }
-            let removed = try await Backups.remove(freed, from: destination)
-            try DurableFile.replace(staging + "/custody.pub.pem", with: Data(keys.custodyPublicKey.pem.utf8), mode: 0o644)
+            let freed = try snapshots.tombstones(inSnapshotAt: snapshot).freedBlobs.compactMap { SHA256Digest(hex: $0) }
+            let removed = try await Backups.remove(freed, from: target.objects)
+            try await target.store(file: snapshot, as: folder + "catalog.sqlite")
+            try await target.write(folder + "custody.pub.pem", Data(keys.custodyPublicKey.pem.utf8))
             if let passphrase {
-                try DurableFile.replace(staging + "/keys.sealed", with: Data(try PassphraseBox.seal(try keys.archive(), passphrase: passphrase)), mode: 0o600)
+                try await target.write(folder + "keys.sealed", Data(try PassphraseBox.seal(try keys.archive(), passphrase: passphrase)))
             }
             let record = Backups.Record(
                 id: id, createdAt: event.at, createdBy: actor.name, origin: custodyOrigin, checkpoint: checkpoint.note ?? "",
@@ -212,12 +232,11 @@ extension EvidenceStore {
             let signature = Data(try keys.custodyKey.sign(Array(canonical.utf8))).base64EncodedString()
             guard case .object(var fields)? = JSONValue.parse(canonical) else { throw ExhibitError(.storage, "cannot encode the backup record") }
             fields["signature"] = .string(signature)
-            try DurableFile.replace(staging + "/backup.json", with: Data((JSONValue.object(fields).canonical + "\n").utf8), mode: 0o644)
-            try FileManager.default.moveItem(atPath: staging, toPath: folder)
-            try DurableFile.syncFolder(of: folder)
+            // The record last: until it is there, the backup is not one.
+            try await target.write(folder + "backup.json", Data((JSONValue.object(fields).canonical + "\n").utf8))
             return record
         } catch {
-            try? FileManager.default.removeItem(atPath: staging)
+            await target.discard(id)
             throw error
         }
     }

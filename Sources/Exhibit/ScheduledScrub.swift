@@ -66,7 +66,7 @@ public final class ScheduledScrub: Sendable {
     public func pass() async throws -> ScrubReport {
         let policy = store.policies.storage.scrub
         let pacer = Pacer(rate: Double(policy.maxRate), store: store, progress: progressBytes)
-        let source = try policy.repairFrom.map { try RepairSource(root: $0) }
+        let source = try policy.repairFrom.map { try BackupTargets.repairSource($0, endpoint: store.defaultBackupEndpoint) }
         let report = try await store.scrub(repairFrom: source, by: .system(client: "scheduled scrub"), scheduled: true) { bytes in
             try await pacer.pace(bytes)
         }

@@ -205,13 +205,17 @@ extension ExhibitCommand {
                 With an exhibit: takes it (and its working copies) out of pending deletion.
 
                 With --from: rebuilds a storage root at --to (a new or empty folder) from the latest backup in the \
-                folder (or --at ID): the catalog and ledger, the keys (sealed in the backup: --passphrase-file; or \
-                a keys folder kept elsewhere: --keys-from), and every chunk the exhibits need, each re-hashed; then \
-                records store.restored in the restored ledger as --as (user.manage).
+                folder or bucket (or --at ID): the keys (sealed in the backup: --passphrase-file; or a keys folder \
+                kept elsewhere: --keys-from), every chunk the exhibits need, each re-hashed, then the catalog and \
+                ledger; and records store.restored in the restored ledger as --as (user.manage). The new root keeps \
+                its chunks locally and its catalog in SQLite, or where --chunks s3://… and --catalog postgres://… \
+                say (the database must be empty). --s3-endpoint serves both the backup bucket and --chunks.
 
                 Examples:
                   exhibit restore JS/1 --case 2017/MPS/0421 --reason "appeal lodged" --as sup
                   exhibit restore --from /mnt/backup/exhibit --to /srv/exhibit/Storage --passphrase-file /root/backup.pass --as root
+                  exhibit restore --from s3://exhibit-backups/nightly --to /srv/exhibit/Storage --chunks s3://exhibit/store \\
+                      --catalog postgres://exhibit@db:5432/exhibit --s3-endpoint https://s3.example --keys-from /etc/exhibit/keys --as root
                 """)
 
         @OptionGroup var options: StorageOptions
@@ -220,7 +224,7 @@ extension ExhibitCommand {
         @Option(name: .customLong("case"), help: ArgumentHelp("The case, when a reference is ambiguous.", valueName: "case"))
         var caseName: String?
         @Option(help: "Why (recorded in the custody ledger).") var reason: String?
-        @Option(help: ArgumentHelp("A backup folder to rebuild a store from.", valueName: "dir")) var from: String?
+        @Option(help: ArgumentHelp("A backup folder or bucket (s3://bucket/prefix) to rebuild a store from.", valueName: "dir|s3://…")) var from: String?
         @Option(help: ArgumentHelp("The backup's id (default: the latest).", valueName: "id")) var at: String?
         @Option(help: ArgumentHelp("The new storage root.", valueName: "dir")) var to: String?
         @Option(help: ArgumentHelp("A file whose first line is the backup's passphrase.", valueName: "file")) var passphraseFile: String?
@@ -238,7 +242,9 @@ extension ExhibitCommand {
         func run() async throws {
             if let from, let to {
                 let (record, event) = try await BackupRestore.restore(
-                    from: from, at: at, to: to, passphrase: try BackupCommand.passphrase(passphraseFile), keysFolder: keysFrom,
+                    from: try BackupTargets.open(from, endpoint: options.s3Endpoint), at: at, to: to,
+                    chunks: try options.chunks.map { try ChunkLocation.parse($0, endpoint: options.s3Endpoint) },
+                    catalog: try options.catalog.map { try CatalogLocation.parse($0) }, passphrase: try BackupCommand.passphrase(passphraseFile), keysFolder: keysFrom,
                     policies: try options.loadPolicies(), as: actorOptions.user, client: cliClient)
                 print("restored backup \(record.id) (\(record.blobs) blobs, ledger \(record.treeSize) events) into \(to)")
                 print("recorded as event \(event.seq) (store.restored)")

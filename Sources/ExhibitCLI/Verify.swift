@@ -37,7 +37,7 @@ extension ExhibitCommand {
 
         @Option(
             name: .customLong("repair-from"),
-            help: ArgumentHelp("Restore broken chunks and manifests from this copy of the storage root when their hashes match.", valueName: "dir"))
+            help: ArgumentHelp("Restore broken chunks and manifests from this copy of the storage root, or a backup bucket (s3://bucket/prefix, with --s3-endpoint), when their hashes match.", valueName: "dir|s3://…"))
         var repairFrom: String?
 
         @Option(name: .customLong("as"), help: ArgumentHelp("The Exhibit user checking (default: the system).", valueName: "user"))
@@ -48,7 +48,7 @@ extension ExhibitCommand {
 
         func run() async throws {
             let store = try options.openExisting()
-            let source = try repairFrom.map { try RepairSource(root: $0) }
+            let source = try repairFrom.map { try BackupTargets.repairSource($0, endpoint: options.s3Endpoint ?? store.defaultBackupEndpoint) }
             var actor = Actor.system(client: cliClient)
             if let user { actor = try await store.actor(named: user, client: cliClient) }
             let report = try await store.scrub(exhibit: exhibit, case: caseName, repairFrom: source, by: actor)

@@ -8,37 +8,39 @@ import ExhibitModel
 public import ExhibitPolicies
 import Foundation
 import NIOCore
+import S3Store
 
-/// Restoring a store from a backup folder, and checking such a folder (README, "Backups"). Here, not in
-/// `Exhibit`, because both open catalog files themselves.
+/// Restoring a store from a backup target, and checking a target (README, "Backups"). Here, not in `Exhibit`,
+/// because both open catalog files themselves, and a restore may make a PostgreSQL catalog.
 public enum BackupRestore {
     /// Rebuilds a storage root at `newRoot` (which must not exist, or be empty) from backup `id` (the latest when
-    /// nil) in `target`: the catalog snapshot, the keys (sealed in the backup, or from `keysFolder`), and every
-    /// chunk and manifest its exhibits need, each re-hashed; then records `store.restored` in the restored ledger
-    /// as `user`, and signs a checkpoint.
+    /// nil) in `target`: the keys (sealed in the backup, or from `keysFolder`), every chunk and manifest its
+    /// exhibits need, each re-hashed, into the root or the bucket `chunks` names, then the catalog snapshot (as
+    /// the root's SQLite file, or moved into the empty PostgreSQL database `catalog` names); then records
+    /// `store.restored` in the restored ledger as `user`, and signs a checkpoint.
     public static func restore(
-        from target: String, at id: String?, to newRoot: String, passphrase: String?, keysFolder: String?, policies: Policies,
-        as user: String, client: String
+        from target: any BackupTarget, at id: String?, to newRoot: String, chunks: ChunkLocation? = nil, catalog: CatalogLocation? = nil,
+        passphrase: String?, keysFolder: String?, policies: Policies, as user: String, client: String
     ) async throws -> (record: Backups.Record, event: CustodyEvent) {
-        let target = URL(fileURLWithPath: target).standardizedFileURL.path
         let newRoot = URL(fileURLWithPath: newRoot).standardizedFileURL.path
-        let backups = try Backups.list(target)
+        let backups = try await Backups.list(target)
         guard let found = id.map({ id in backups.first { $0.record.id == id } }) ?? backups.last else {
             throw ExhibitError(.notFound, id.map { "no backup \($0) in \(target) (exhibit backup list \(target))" } ?? "no backup in \(target)")
         }
         if let contents = try? FileManager.default.contentsOfDirectory(atPath: newRoot), !contents.isEmpty {
             throw ExhibitError(.conflict, "\(newRoot) is not empty: a store is restored into a new, empty folder")
         }
-        let (catalogDigest, _) = try Backups.sha256(ofFile: found.folder + "/catalog.sqlite")
-        guard catalogDigest.hex == found.record.catalogSHA256 else {
-            throw ExhibitError(.damaged, "backup \(found.record.id): its catalog does not match the SHA-256 its signed record gives: it was changed")
-        }
+        let scratch = NSTemporaryDirectory() + "/exhibit-restore-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let snapshot = try await Backups.catalog(of: found, in: target, scratch: scratch)
         try FileManager.default.createDirectory(atPath: newRoot, withIntermediateDirectories: true)
         do {
             // The keys first: without them the restored ledger's seals and links cannot be checked.
             if found.record.sealedKeys, let passphrase {
-                let sealed = [UInt8](try Data(contentsOf: URL(fileURLWithPath: found.folder + "/keys.sealed")))
-                try KeyRing.unarchive(try PassphraseBox.open(sealed, passphrase: passphrase), into: newRoot + "/keys")
+                guard let sealed = try await target.read(found.folder + "keys.sealed", limit: Backups.smallFileLimit) else {
+                    throw ExhibitError(.damaged, "backup \(found.record.id): its keys.sealed is missing")
+                }
+                try KeyRing.unarchive(try PassphraseBox.open([UInt8](sealed), passphrase: passphrase), into: newRoot + "/keys")
             } else if let keysFolder {
                 try FileManager.default.copyItem(atPath: keysFolder, toPath: newRoot + "/keys")
             } else {
@@ -52,20 +54,38 @@ public enum BackupRestore {
             guard ring.custodyPublicKey == found.publicKey else {
                 throw ExhibitError(.badRequest, "the keys given are not this store's: their custody key is not the backup's")
             }
-            try DurableFile.replace(newRoot + "/exhibit.sqlite", with: try Data(contentsOf: URL(fileURLWithPath: found.folder + "/catalog.sqlite")), mode: 0o600)
             // What the newest backup records as purged stays purged: its footage has left the backups.
             let newest = backups[backups.count - 1]
-            let tombstones = try SQLiteDatabase.tombstones(inSnapshotAt: newest.folder + "/catalog.sqlite")
+            let tombstones = try SQLiteDatabase.tombstones(
+                inSnapshotAt: newest.record.id == found.record.id ? snapshot : try await Backups.catalog(of: newest, in: target, scratch: scratch))
             let freed = Set(tombstones.freedBlobs)
-            let digests = try SQLiteDatabase.exhibitBlobs(inSnapshotAt: newRoot + "/exhibit.sqlite").filter { !freed.contains($0) }
-                .compactMap { SHA256Digest(hex: $0) }
-            _ = try await Backups.copy(digests, from: try LocalBackend(root: target), to: try LocalBackend(root: newRoot))
-            let store = try EvidenceStore(root: newRoot, policies: policies, chunks: .local, catalog: .sqlite)
+            let digests = try SQLiteDatabase.exhibitBlobs(inSnapshotAt: snapshot).filter { !freed.contains($0) }.compactMap { SHA256Digest(hex: $0) }
+            // The footage before the catalog: a catalog never names a blob the store lacks.
+            let destination: any ObjectBackend
+            switch chunks ?? .local {
+            case .local: destination = try LocalBackend(root: newRoot)
+            case .s3(let location): destination = S3Backend(location: location)
+            }
+            try await destination.checkAvailable()
+            _ = try await Backups.copy(digests, from: target.objects, to: destination)
+            switch catalog ?? .sqlite {
+            case .sqlite:
+                let temporary = newRoot + "/exhibit.sqlite.restoring"
+                try FileManager.default.copyItem(atPath: snapshot, toPath: temporary)
+                try DurableFile.commit(temporary, to: newRoot + "/exhibit.sqlite")
+            case .postgres(let location):
+                // One transaction into an empty database: all or nothing, refused when it holds a catalog.
+                let moved = try await CatalogMove.sqliteToPostgres(path: snapshot, to: location, keys: ring)
+                guard moved.targetHead == moved.sourceHead else {
+                    throw ExhibitError(.storage, "the ledger's head in PostgreSQL differs from the backup's")
+                }
+            }
+            let store = try EvidenceStore(root: newRoot, policies: policies, chunks: chunks ?? .local, catalog: catalog ?? .sqlite)
             let actor = try await store.actor(named: user, client: client)
             if newest.record.id != found.record.id {
                 _ = try await store.applyTombstones(tombstones, recordedIn: newest.record.id, by: actor)
             }
-            let event = try await store.recordRestore(found.record, from: target, by: actor)
+            let event = try await store.recordRestore(found.record, from: target.description, by: actor)
             return (found.record, event)
         } catch {
             try? FileManager.default.removeItem(atPath: newRoot)
@@ -85,11 +105,14 @@ public enum BackupRestore {
     /// Re-hashes every chunk in `target`, checks that every backup's record is signed, its catalog matches its
     /// SHA-256, its ledger's tree has the signed root, each needed manifest and chunk is there, and that each
     /// backup's ledger extends the one before it (an RFC 9162 consistency proof).
-    public static func verify(_ target: String) async throws -> Report {
+    public static func verify(_ target: any BackupTarget) async throws -> Report {
         var report = Report()
-        let backups = try Backups.list(target)
+        let backups = try await Backups.list(target)
         report.backups = backups.count
-        let objects = try LocalBackend(root: target)
+        let objects = target.objects
+        let scratch = NSTemporaryDirectory() + "/exhibit-backup-verify-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
         // 1. Every chunk hashes to its name.
         for try await key in objects.keys(.chunk) {
             guard let size = try await objects.size(of: key) else { continue }
@@ -100,9 +123,12 @@ public enum BackupRestore {
             if actual != key.digest { report.problems.append("chunk \(key.digest.hex) does not match its name (it reads as \(actual.hex))") }
         }
         // 2. Each backup on its own, then against the one before. Footage the newest backup records as purged
-        // has left the folder on purpose: older backups are not faulted for lacking it.
-        let freed = try backups.last.map { Set(try SQLiteDatabase.tombstones(inSnapshotAt: $0.folder + "/catalog.sqlite").freedBlobs) } ?? []
-        if !freed.isEmpty { report.proved.append("\(freed.count) purged blob(s) left the folder under the retention policy") }
+        // has left the target on purpose: older backups are not faulted for lacking it.
+        var freed = Set<String>()
+        if let newest = backups.last, let path = try? await Backups.catalog(of: newest, in: target, scratch: scratch) {
+            freed = Set(try SQLiteDatabase.tombstones(inSnapshotAt: path).freedBlobs)
+        }
+        if !freed.isEmpty { report.proved.append("\(freed.count) purged blob(s) left the backups under the retention policy") }
         var previous: (Backups.Found, TreeHead)?
         for found in backups {
             let record = found.record
@@ -110,9 +136,11 @@ public enum BackupRestore {
                 report.problems.append("backup \(record.id) is signed by another custody key than the first backup's")
                 continue
             }
-            let (digest, _) = try Backups.sha256(ofFile: found.folder + "/catalog.sqlite")
-            guard digest.hex == record.catalogSHA256 else {
-                report.problems.append("backup \(record.id): its catalog does not match the SHA-256 of its signed record")
+            let path: String
+            do {
+                path = try await Backups.catalog(of: found, in: target, scratch: scratch)
+            } catch {
+                report.problems.append("backup \(record.id): its catalog does not match the SHA-256 of its signed record, or is missing")
                 continue
             }
             let note = try SignedNote(parsing: record.checkpoint)
@@ -121,8 +149,7 @@ public enum BackupRestore {
                 report.problems.append("backup \(record.id): its checkpoint is not signed by the store's key")
                 continue
             }
-            let digests = try SQLiteDatabase.exhibitBlobs(inSnapshotAt: found.folder + "/catalog.sqlite").filter { !freed.contains($0) }
-                .compactMap { SHA256Digest(hex: $0) }
+            let digests = try SQLiteDatabase.exhibitBlobs(inSnapshotAt: path).filter { !freed.contains($0) }.compactMap { SHA256Digest(hex: $0) }
             for blob in digests {
                 guard let size = try await objects.size(of: .manifest(blob)) else {
                     report.problems.append("backup \(record.id): the manifest of blob \(blob.hex) is missing")
@@ -134,10 +161,11 @@ public enum BackupRestore {
                 }
             }
             // The snapshot's tree, opened from a copy (opening a catalog runs migrations; the backup never changes).
-            let copy = NSTemporaryDirectory() + "/exhibit-verify-" + record.id + ".sqlite"
+            let copy = scratch + "/verify-" + record.id + ".sqlite"
             try? FileManager.default.removeItem(atPath: copy)
-            try FileManager.default.copyItem(atPath: found.folder + "/catalog.sqlite", toPath: copy)
+            try FileManager.default.copyItem(atPath: path, toPath: copy)
             defer { try? FileManager.default.removeItem(atPath: copy) }
+            if path.hasPrefix(scratch) { try? FileManager.default.removeItem(atPath: path) }
             let catalog = Catalog(database: try SQLiteDatabase(path: copy), sealKey: [])
             if try await catalog.treeRoot(size: head.size) != head.root {
                 report.problems.append("backup \(record.id): its ledger's Merkle root is not the one its checkpoint signs")

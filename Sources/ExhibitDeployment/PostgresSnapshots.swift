@@ -44,6 +44,7 @@ struct PostgresSnapshots: CatalogSnapshots {
         }
         // The file is copied whole: its write-ahead log must be in it.
         try target.close()
+        try SQLiteDatabase.settleSnapshot(at: path)
     }
 
     func exhibitBlobs(inSnapshotAt path: String) throws -> [String] {

@@ -186,7 +186,9 @@ public struct StoragePolicy: Sendable, Equatable {
         }
         try check(every >= .seconds(1) && every <= .seconds(366 * 86400), "every", "must be between 1s and 366d")
         try check(rate >= 1 << 20 && rate <= 1 << 40, "max_rate", "must be between 1MiB and 1TiB (per second)")
-        try check(repairFrom.isEmpty || repairFrom.hasPrefix("/"), "repair_from", "must be an absolute path to a backup folder, or empty")
+        try check(
+            repairFrom.isEmpty || repairFrom.hasPrefix("/") || repairFrom.hasPrefix("s3://"), "repair_from",
+            "must be an absolute path to a backup folder, an s3://bucket/prefix of backups, or empty")
         try map.rejectUnknownKeys()
         return ScrubPolicy(every: every, maxRate: rate, repairFrom: repairFrom.isEmpty ? nil : repairFrom)
     }
@@ -212,7 +214,7 @@ public struct StoragePolicy: Sendable, Equatable {
 }
 
 /// The scheduled scrub (README, "Backups"): every chunk re-read and re-hashed once per `every`, at most `maxRate`
-/// bytes per second, paused while uploads run; damage repaired from `repairFrom` (a backup folder) when set.
+/// bytes per second, paused while uploads run; damage repaired from `repairFrom` (a backup folder or bucket) when set.
 public struct ScrubPolicy: Sendable, Equatable {
     public var every: Duration
     public var maxRate: Int64

@@ -26,6 +26,29 @@ public struct StoredObjects: Sendable {
         }
     }
 
+    /// The objects of a backup target: a folder, or `s3://bucket/prefix` at `endpoint`.
+    public init(target: String, endpoint: String?) {
+        if target.hasPrefix("s3://"), let endpoint {
+            let rest = target.dropFirst(5)
+            let bucket = String(rest.prefix { $0 != "/" })
+            storage = ""
+            s3 = (endpoint, bucket, String(rest.dropFirst(bucket.count)).trimmingCharacters(in: CharacterSet(charactersIn: "/")))
+        } else {
+            storage = target
+            s3 = nil
+        }
+    }
+
+    /// Makes the bucket (object storage only); an error unless it is made or already ours.
+    public func createBucket() async throws {
+        guard let s3 else { return }
+        let result = try await curl("PUT", "/\(s3.bucket)")
+        let text = String(decoding: result.body, as: UTF8.self)
+        guard result.status == 200 || text.contains("BucketAlreadyOwnedByYou") else {
+            throw TestSupportError("creating bucket \(s3.bucket) answered \(result.status): \(text)")
+        }
+    }
+
     public var inObjectStorage: Bool { s3 != nil }
 
     /// `<kind>/ab/cd/<hex>`, relative to the store's root or the bucket's prefix.

@@ -181,7 +181,7 @@ public final class S3Backend: ObjectBackend {
     public func read(_ key: ObjectKey, offset: Int64, length: Int) async throws -> ByteBuffer {
         guard length > 0 else { return ByteBuffer() }
         let response = try await send(
-            .GET, object: objectName(key), headers: ["Range": "bytes=\(offset)-\(offset + Int64(length) - 1)"], maxBody: length + 1)
+            .GET, object: objectName(key), headers: ["Range": "bytes=\(offset)-\(offset + Int64(length) - 1)"], maxBody: max(length + 1, 64 << 10))
         switch response.status {
         case 200, 206: return response.body
         case 416: return ByteBuffer()
@@ -205,30 +205,8 @@ public final class S3Backend: ObjectBackend {
     }
 
     public func keys(_ kind: ObjectKey.Kind) -> AsyncThrowingStream<ObjectKey, any Error> {
-        let prefix = (location.prefix.isEmpty ? "" : location.prefix + "/") + kind.rawValue + "/"
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    var token: String?
-                    repeat {
-                        var query = [("list-type", "2"), ("prefix", prefix), ("max-keys", "1000")]
-                        if let token { query.append(("continuation-token", token)) }
-                        let response = try await self.send(.GET, object: nil, query: query)
-                        guard response.status == 200 else { throw self.failure(response, "listing \(prefix)") }
-                        let text = String(buffer: response.body)
-                        for match in text.matches(of: /<Key>([^<]+)<\/Key>/) {
-                            let name = match.1.split(separator: "/").last.map(String.init) ?? ""
-                            if let digest = SHA256Digest(hex: name) { continuation.yield(ObjectKey(kind: kind, digest: digest)) }
-                        }
-                        let truncated = text.contains("<IsTruncated>true</IsTruncated>")
-                        token = truncated ? text.firstMatch(of: /<NextContinuationToken>([^<]+)<\/NextContinuationToken>/).map { String($0.1) } : nil
-                    } while token != nil
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
+        listing((location.prefix.isEmpty ? "" : location.prefix + "/") + kind.rawValue + "/") { key in
+            SHA256Digest(hex: key.split(separator: "/").last.map(String.init) ?? "").map { ObjectKey(kind: kind, digest: $0) }
         }
     }
 

@@ -7,14 +7,42 @@ import Testing
 /// destroyed, restored into a new root, and everything checked: every exhibit acknowledged before the backup
 /// started downloads with its SHA-256, the ledger verifies and ends with the restore, a share link made before
 /// still opens with the restored keys; a flipped byte in the backup is found by `backup verify` and by a restore.
+/// With the store in S3 (`EXHIBIT_TEST_CHUNKS=s3`) the backups go to a second bucket and the store is restored
+/// into S3 again; with its catalog in PostgreSQL, into a new, empty database.
 @Suite(.serialized) struct BackupTests {
     let store: TestStore
     let work: TemporaryDirectory
+    /// A folder, or `s3://exhibit-backups/<unique prefix>`.
+    let target: String
+    /// `--s3-endpoint URL` for commands that read the target without a store, in S3 mode.
+    let endpoint: [String]
+    /// The target's objects, to look at and damage them without Exhibit.
+    let backedUp: StoredObjects
 
     init() async throws {
         store = try await TestStore("backup")
         work = try TemporaryDirectory("backup-work")
         try "a passphrase of some length\n".write(toFile: work.appending("pass"), atomically: true, encoding: .utf8)
+        if TestEngines.usesS3 {
+            let gateway = try await TestEngines.sharedGateway()
+            target = "s3://exhibit-backups/" + UUID().uuidString.lowercased()
+            endpoint = ["--s3-endpoint", gateway.endpoint]
+            backedUp = StoredObjects(target: target, endpoint: gateway.endpoint)
+            try await backedUp.createBucket()
+        } else {
+            target = work.appending("backups")
+            endpoint = []
+            backedUp = StoredObjects(target: target, endpoint: nil)
+        }
+    }
+
+    /// Where a restore puts the new store's chunks and catalog: under its root, or (in S3 and PostgreSQL modes) a
+    /// new prefix of the test bucket and a new, empty database.
+    func restoredEngines() async throws -> [String] {
+        var arguments = endpoint
+        if TestEngines.usesS3 { arguments += ["--chunks", "s3://\(TestEngines.bucket)/\(UUID().uuidString.lowercased())"] }
+        if TestEngines.usesPostgres { arguments += ["--catalog", try await TestEngines.postgresServer().createDatabase()] }
+        return arguments
     }
 
     func sha256(_ path: String) throws -> String { SHA256.hash(try Data(contentsOf: URL(fileURLWithPath: path))).hex }
@@ -47,7 +75,6 @@ import Testing
 
         // The backup runs while eight more uploads go in, and the server is killed (SIGKILL) in the middle of them:
         // the uploads it had not acknowledged are lost to their clients, the backup is not.
-        let target = work.appending("backups")
         async let during: [HTTP.Result] = withThrowingTaskGroup(of: HTTP.Result.self) { group in
             for path in files.suffix(8) { group.addTask { try await upload(path) } }
             var answers: [HTTP.Result] = []
@@ -68,9 +95,9 @@ import Testing
         #expect(second.status == 0, "second backup: \(second.err)")
         let again = try await store.run(["backup", "--to", target, "--as", "root"])
         #expect(again.out.contains(" 0 new (0 bytes)"), "a third backup with nothing new copied something: \(again.out)")
-        let verified = try await ExhibitCLI.run(["backup", "verify", target])
+        let verified = try await ExhibitCLI.run(["backup", "verify", target] + endpoint)
         #expect(verified.status == 0 && verified.out.contains("extends backup"), "backup verify:\n\(verified.out)\(verified.err)")
-        let listed = try await ExhibitCLI.run(["backup", "list", target]).out.split(separator: "\n")
+        let listed = try await ExhibitCLI.run(["backup", "list", target] + endpoint).out.split(separator: "\n")
         #expect(listed.count == 3, "backup list: \(listed)")
 
         // The disk is lost. The first backup (keys sealed in it) comes back in a new root.
@@ -80,11 +107,15 @@ import Testing
         let policies = ["--policies", TestPaths.policies]
         let wrong = work.appending("wrong")
         try "not the passphrase at all\n".write(toFile: wrong, atomically: true, encoding: .utf8)
-        let refused = try await ExhibitCLI.run(["restore", "--from", target, "--at", firstID, "--to", restored, "--passphrase-file", wrong, "--as", "root"] + policies)
+        let engines = try await restoredEngines()
+        let refused = try await ExhibitCLI.run(["restore", "--from", target, "--at", firstID, "--to", restored, "--passphrase-file", wrong, "--as", "root"] + policies + engines)
         #expect(refused.status != 0 && refused.err.contains("passphrase is wrong"), "a wrong passphrase: \(refused.err)")
         #expect(!FileManager.default.fileExists(atPath: restored), "a refused restore left a folder behind")
-        let done = try await ExhibitCLI.run(["restore", "--from", target, "--at", firstID, "--to", restored, "--passphrase-file", work.appending("pass"), "--as", "root"] + policies)
+        let done = try await ExhibitCLI.run(["restore", "--from", target, "--at", firstID, "--to", restored, "--passphrase-file", work.appending("pass"), "--as", "root"] + policies + engines)
         #expect(done.status == 0, "restore: \(done.err)")
+        let deployment = try String(contentsOfFile: restored + "/deployment.json", encoding: .utf8)
+        #expect(deployment.contains(TestEngines.usesS3 ? "s3://" : "\"local\"") && deployment.contains(TestEngines.usesPostgres ? "postgres://" : "sqlite"),
+                "the restored store is not where the restore was told to put it: \(deployment)")
         let onRestored = ["--storage", restored] + policies
         let checked = try await ExhibitCLI.run(["verify"] + onRestored)
         #expect(checked.status == 0, "exhibit verify on the restored store: \(checked.out)\(checked.err)")
@@ -105,24 +136,19 @@ import Testing
         #expect(page.status == 200, "the share link on the restored store: \(page.status)")
         _ = await revived.stop()
         // Restoring into a folder that is not empty is refused.
-        let occupied = try await ExhibitCLI.run(["restore", "--from", target, "--to", restored, "--keys-from", restored + "/keys", "--as", "root"] + policies)
+        let occupied = try await ExhibitCLI.run(["restore", "--from", target, "--to", restored, "--keys-from", restored + "/keys", "--as", "root"] + policies + endpoint)
         #expect(occupied.status != 0 && occupied.err.contains("not empty"), "restoring over a store: \(occupied.err)")
 
         // A flipped byte in a backed-up chunk: backup verify names it, and a restore refuses it.
-        let chunks = try FileManager.default.subpathsOfDirectory(atPath: target + "/chunks").filter { $0.count > 60 }
-        let victim = target + "/chunks/" + (try #require(chunks.first))
-        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: victim)
-        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: victim))
-        try handle.seek(toOffset: 100)
-        let byte = try handle.read(upToCount: 1) ?? Data([0])
-        try handle.seek(toOffset: 100)
-        try handle.write(contentsOf: Data([byte[0] ^ 0x20]))
-        try handle.close()
-        let found = try await ExhibitCLI.run(["backup", "verify", target])
+        let victim = try #require(try await backedUp.list(.chunks).first, "no chunk in the backup")
+        var bytes = try await backedUp.read(.chunks, victim)
+        bytes[100] ^= 0x20
+        try await backedUp.overwrite(.chunks, victim, with: bytes)
+        let found = try await ExhibitCLI.run(["backup", "verify", target] + endpoint)
         #expect(found.status == 1 && found.out.contains("does not match its name"), "a flipped byte in the backup:\n\(found.out)")
         // (The latest backup needs every chunk; its keys come from the restored store's folder.)
         let broken = try await ExhibitCLI.run(["restore", "--from", target, "--to", work.appending("Restored2"),
-                                               "--keys-from", restored + "/keys", "--as", "root"] + policies)
+                                               "--keys-from", restored + "/keys", "--as", "root"] + policies + (try await restoredEngines()))
         #expect(broken.status != 0 && broken.err.contains("does not match its name"), "a restore from a damaged backup: \(broken.err)")
     }
 
@@ -136,11 +162,9 @@ import Testing
         try random.writeFile(at: purge, size: 2 << 20)
         let ingested = try await store.ingest([keep, purge])
         let purgedSHA = try #require(ingested.last?["sha256"] as? String)
-        let target = work.appending("backups")
         let first = try await store.run(["backup", "--to", target, "--include-keys", "--passphrase-file", work.appending("pass"), "--as", "root"])
         #expect(first.status == 0, "backup: \(first.err)")
-        let manifest = target + "/manifests/" + purgedSHA.prefix(2) + "/" + purgedSHA.dropFirst(2).prefix(2) + "/" + purgedSHA
-        #expect(FileManager.default.fileExists(atPath: manifest), "the backup lacks JS/2's manifest")
+        #expect(try await backedUp.list(.manifests).contains(purgedSHA), "the backup lacks JS/2's manifest")
         // JS/2 is purged under the retention policy (the state a purge leaves; the purge itself: RetentionTests).
         let purged = try await store.sql("""
             UPDATE exhibits SET state = 'purged', purged_at = '2026-12-04T10:00:00.000Z', purged_by = 'sup', purge_reason = 'retention: no further action',
@@ -152,18 +176,19 @@ import Testing
         #expect(purged.status == 0, "\(purged.err)")
         let second = try await store.run(["backup", "--to", target, "--as", "root"])
         #expect(second.status == 0, "second backup: \(second.err)")
-        #expect(!FileManager.default.fileExists(atPath: manifest), "the purged footage's manifest is still in the backup folder")
+        let manifests = try await backedUp.list(.manifests)
+        #expect(!manifests.contains(purgedSHA), "the purged footage's manifest is still in the backups")
         let keptSHA = try #require(ingested.first?["sha256"] as? String)
-        #expect(FileManager.default.fileExists(atPath: target + "/manifests/" + keptSHA.prefix(2) + "/" + keptSHA.dropFirst(2).prefix(2) + "/" + keptSHA),
-                "the footage still live left the backup folder")
-        let verified = try await ExhibitCLI.run(["backup", "verify", target])
-        #expect(verified.status == 0 && verified.out.contains("1 purged blob(s) left the folder"), "backup verify:\n\(verified.out)")
+        #expect(manifests.contains(keptSHA), "the footage still live left the backups")
+        let verified = try await ExhibitCLI.run(["backup", "verify", target] + endpoint)
+        #expect(verified.status == 0, "backup verify failed:\n\(verified.out)\(verified.err)")
+        #expect(verified.out.contains("1 purged blob(s) left the backups"), "backup verify does not say the purged blob left:\n\(verified.out)")
 
         // The older backup, restored: JS/2 is purged there too, and says why; JS/1 is whole.
-        let firstID = String(try #require(try await ExhibitCLI.run(["backup", "list", target]).out.split(separator: " ").first))
+        let firstID = String(try #require(try await ExhibitCLI.run(["backup", "list", target] + endpoint).out.split(separator: " ").first))
         let restored = work.appending("Restored")
         let policies = ["--policies", TestPaths.policies]
-        let done = try await ExhibitCLI.run(["restore", "--from", target, "--at", firstID, "--to", restored, "--passphrase-file", work.appending("pass"), "--as", "root"] + policies)
+        let done = try await ExhibitCLI.run(["restore", "--from", target, "--at", firstID, "--to", restored, "--passphrase-file", work.appending("pass"), "--as", "root"] + policies + (try await restoredEngines()))
         #expect(done.status == 0, "restore of the older backup: \(done.err)")
         let onRestored = ["--storage", restored] + policies
         let gone = try await ExhibitCLI.run(["cat", "JS/2", "--as", "jsmith"] + onRestored)

@@ -57,6 +57,36 @@ struct S3BackendTests {
         #expect(report.blobs == [orphan.blob.digest])
         #expect(report.chunksRemoved == orphan.chunkCount)
         #expect(try await store.verify().isClean)
+
+        // Named objects beside them (a backup's files): a 40 MiB file goes up in three parts (multipart upload)
+        // and comes back byte for byte; names are listed, sized, removed; a name that could leave the prefix is
+        // refused before any request.
+        let named = S3Backend(location: gateway.location(bucket: "exhibit-blobs", prefix: "backups-test"))
+        let folder = try TemporaryDirectory("named")
+        let large = DeterministicRandom.bytes(40 << 20, seed: 46)
+        try Data(large).write(to: URL(fileURLWithPath: folder.appending("catalog.sqlite")))
+        try await named.putObject(named: "backups/one/catalog.sqlite", file: folder.appending("catalog.sqlite"))
+        try await named.putObject(named: "backups/one/backup.json", bytes: ByteBuffer(string: "{}"))
+        #expect(try await named.sizeOfObject(named: "backups/one/catalog.sqlite") == Int64(large.count), "the multipart object's size")
+        var back = [UInt8]()
+        while back.count < large.count {
+            let piece = try #require(try await named.readObject(named: "backups/one/catalog.sqlite", offset: Int64(back.count), length: 7 << 20))
+            #expect(piece.readableBytes > 0, "an empty read at \(back.count)")
+            if piece.readableBytes == 0 { break }
+            back += Array(piece.readableBytesView)
+        }
+        #expect(back == large, "the multipart object did not come back byte for byte")
+        var names: [String] = []
+        for try await name in named.objectNames(startingWith: "backups/") { names.append(name) }
+        #expect(names.sorted() == ["backups/one/backup.json", "backups/one/catalog.sqlite"], "listed names: \(names)")
+        for unsafe in ["../escape", "/absolute", "a//b", "backups/./x", "spaced name"] {
+            await #expect(throws: BlobStoreError.self, "the name '\(unsafe)' was accepted") {
+                try await named.putObject(named: unsafe, bytes: ByteBuffer(string: "x"))
+            }
+        }
+        try await named.deleteObject(named: "backups/one/catalog.sqlite")
+        #expect(try await named.sizeOfObject(named: "backups/one/catalog.sqlite") == nil, "a deleted object is still there")
+        #expect(try await named.readObject(named: "backups/one/catalog.sqlite", offset: 0, length: 10) == nil, "a deleted object still reads")
     }
 
     @Test func wrongCredentialsAndAMissingBucketAreClearErrors() async throws {
