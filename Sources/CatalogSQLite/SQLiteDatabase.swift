@@ -1,4 +1,5 @@
 public import ExhibitCatalog
+public import BlobStore
 import ExhibitModel
 import Foundation
 import GRDB
@@ -166,6 +167,21 @@ public final class SQLiteDatabase: CatalogDatabase {
         defer { try? queue.close() }
         return try queue.read { db in
             try String.fetchAll(db, sql: "SELECT DISTINCT blob FROM exhibits WHERE state <> 'purged' ORDER BY blob")
+        }
+    }
+
+    public func openUploadEntries(inSnapshotAt path: String) throws -> [Manifest.Entry] {
+        try Self.openUploadEntries(inSnapshotAt: path)
+    }
+
+    /// The chunks stored so far by the uploads still open in the catalog file at `path` (read-only).
+    public static func openUploadEntries(inSnapshotAt path: String) throws -> [Manifest.Entry] {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            try String.fetchAll(db, sql: "SELECT entries FROM uploads WHERE state = 'open' ORDER BY id").flatMap(UploadRecord.parseEntries)
         }
     }
 

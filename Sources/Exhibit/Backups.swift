@@ -109,13 +109,41 @@ public enum Backups {
         return path
     }
 
-    /// Copies the blobs `digests` (their manifests and chunks) the destination lacks, re-hashing every chunk read
-    /// against its name; returns what was copied. Chunks first, each blob's manifest after its chunks.
+    /// Copies the blobs `digests` (their manifests and chunks) and the loose chunks `uploads` (those open uploads
+    /// have stored) the destination lacks, re-hashing every chunk read against its name; returns what was
+    /// copied. Each blob's manifest goes after its chunks.
     public static func copy(
-        _ digests: [SHA256Digest], from source: any ObjectBackend, to destination: any ObjectBackend
+        _ digests: [SHA256Digest], uploads: [Manifest.Entry] = [], from source: any ObjectBackend, to destination: any ObjectBackend
     ) async throws -> (chunks: Int, bytes: Int64, newChunks: Int, newBytes: Int64) {
         var seen = Set<SHA256Digest>()
         var result = (chunks: 0, bytes: Int64(0), newChunks: 0, newBytes: Int64(0))
+        /// One chunk into `batch` unless the destination has it (or, `known`, its blob's manifest says so).
+        func chunk(_ entry: Manifest.Entry, of owner: String, known: Bool, into batch: any ObjectBatch) async throws {
+            guard seen.insert(entry.chunk).inserted else { return }
+            result.chunks += 1
+            result.bytes += Int64(entry.length)
+            let key = ObjectKey.chunk(entry.chunk)
+            if known { return }
+            if try await destination.size(of: key) == Int64(entry.length) { return }
+            let bytes = try await source.read(key, offset: 0, length: entry.length)
+            let actual = bytes.withUnsafeReadableBytes { SHA256.hash($0) }
+            guard actual == entry.chunk, bytes.readableBytes == entry.length else {
+                throw ExhibitError(.damaged, "chunk \(entry.chunk.hex) of \(owner) does not match its name: the source is damaged (exhibit verify)")
+            }
+            _ = try await batch.store(key, parts: [bytes], length: entry.length)
+            result.newChunks += 1
+            result.newBytes += Int64(entry.length)
+        }
+        func inBatch(_ body: (any ObjectBatch) async throws -> Void) async throws {
+            let batch = destination.batch()
+            do {
+                try await body(batch)
+                _ = try await batch.commit()
+            } catch {
+                await batch.abort()
+                throw error
+            }
+        }
         for digest in digests {
             let manifestKey = ObjectKey.manifest(digest)
             guard let manifestSize = try await source.size(of: manifestKey) else {
@@ -127,38 +155,24 @@ public enum Backups {
             // A manifest is stored after its chunks: where the destination has it, it has them (`backup verify`
             // re-hashes them), and an incremental run asks nothing more of that blob.
             let present = try await destination.size(of: manifestKey) != nil
-            let batch = destination.batch()
-            do {
-                for entry in manifest.entries where seen.insert(entry.chunk).inserted {
-                    result.chunks += 1
-                    result.bytes += Int64(entry.length)
-                    let key = ObjectKey.chunk(entry.chunk)
-                    if present { continue }
-                    if try await destination.size(of: key) == Int64(entry.length) { continue }
-                    let bytes = try await source.read(key, offset: 0, length: entry.length)
-                    let actual = bytes.withUnsafeReadableBytes { SHA256.hash($0) }
-                    guard actual == entry.chunk, bytes.readableBytes == entry.length else {
-                        throw ExhibitError(.damaged, "chunk \(entry.chunk.hex) of blob \(digest.hex) does not match its name: the source is damaged (exhibit verify)")
-                    }
-                    _ = try await batch.store(key, parts: [bytes], length: entry.length)
-                    result.newChunks += 1
-                    result.newBytes += Int64(entry.length)
-                }
-                if !present {
-                    _ = try await batch.store(manifestKey, parts: [manifestBytes], length: manifestBytes.readableBytes)
-                }
-                _ = try await batch.commit()
-            } catch {
-                await batch.abort()
-                throw error
+            try await inBatch { batch in
+                for entry in manifest.entries { try await chunk(entry, of: "blob \(digest.hex)", known: present, into: batch) }
+                if !present { _ = try await batch.store(manifestKey, parts: [manifestBytes], length: manifestBytes.readableBytes) }
+            }
+        }
+        if !uploads.isEmpty {
+            try await inBatch { batch in
+                for entry in uploads { try await chunk(entry, of: "an open upload", known: false, into: batch) }
             }
         }
         return result
     }
 
-    /// Removes the manifests of `blobs` from `folder`, and every chunk they named that no remaining manifest
-    /// names; returns how many of each went.
-    public static func remove(_ blobs: [SHA256Digest], from folder: any ObjectBackend) async throws -> (blobs: Int, chunks: Int) {
+    /// Removes the manifests of `blobs` from `folder`, and every chunk they named that no remaining manifest nor
+    /// open upload (`uploads`) names; returns how many of each went.
+    public static func remove(
+        _ blobs: [SHA256Digest], keeping uploads: [Manifest.Entry] = [], from folder: any ObjectBackend
+    ) async throws -> (blobs: Int, chunks: Int) {
         var candidates = Set<SHA256Digest>()
         var removedBlobs = 0
         for blob in blobs {
@@ -169,6 +183,7 @@ public enum Backups {
             try await folder.delete(key)
             removedBlobs += 1
         }
+        candidates.subtract(uploads.map(\.chunk))
         guard !candidates.isEmpty else { return (removedBlobs, 0) }
         for try await key in folder.keys(.manifest) {
             guard let size = try await folder.size(of: key) else { continue }
@@ -213,10 +228,12 @@ extension EvidenceStore {
             try await snapshots.snapshot(to: snapshot)
             let (catalogDigest, catalogBytes) = try Backups.sha256(ofFile: snapshot)
             let digests = try snapshots.exhibitBlobs(inSnapshotAt: snapshot).compactMap { SHA256Digest(hex: $0) }
-            let copied = try await Backups.copy(digests, from: chunks, to: target.objects)
+            // Uploads still open keep their chunks (their tails are in the snapshot): restored, they resume.
+            let uploads = try snapshots.openUploadEntries(inSnapshotAt: snapshot)
+            let copied = try await Backups.copy(digests, uploads: uploads, from: chunks, to: target.objects)
             // Footage purged under the retention policy leaves the backups too, at the first run after its purge.
             let freed = try snapshots.tombstones(inSnapshotAt: snapshot).freedBlobs.compactMap { SHA256Digest(hex: $0) }
-            let removed = try await Backups.remove(freed, from: target.objects)
+            let removed = try await Backups.remove(freed, keeping: uploads, from: target.objects)
             try await target.store(file: snapshot, as: folder + "catalog.sqlite")
             try await target.write(folder + "custody.pub.pem", Data(keys.custodyPublicKey.pem.utf8))
             if let passphrase {

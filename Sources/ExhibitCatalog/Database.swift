@@ -1,3 +1,4 @@
+public import BlobStore
 public import ExhibitModel
 public import NIOCore
 
@@ -186,6 +187,8 @@ public protocol CatalogSnapshots: Sendable {
     func exhibitBlobs(inSnapshotAt path: String) throws -> [String]
     /// The purged exhibits (tombstones) of the snapshot at `path`, and the blobs whose footage was freed.
     func tombstones(inSnapshotAt path: String) throws -> SnapshotTombstones
+    /// The chunks the uploads still open in the snapshot at `path` have stored (their tails are in the snapshot).
+    func openUploadEntries(inSnapshotAt path: String) throws -> [Manifest.Entry]
 }
 
 /// What a catalog snapshot says was purged.

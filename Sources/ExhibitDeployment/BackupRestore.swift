@@ -67,7 +67,8 @@ public enum BackupRestore {
             case .s3(let location): destination = S3Backend(location: location)
             }
             try await destination.checkAvailable()
-            _ = try await Backups.copy(digests, from: target.objects, to: destination)
+            let uploads = try SQLiteDatabase.openUploadEntries(inSnapshotAt: snapshot)
+            _ = try await Backups.copy(digests, uploads: uploads, from: target.objects, to: destination)
             switch catalog ?? .sqlite {
             case .sqlite:
                 let temporary = newRoot + "/exhibit.sqlite.restoring"
@@ -159,6 +160,9 @@ public enum BackupRestore {
                 for entry in manifest.entries where try await objects.size(of: .chunk(entry.chunk)) != Int64(entry.length) {
                     report.problems.append("backup \(record.id): chunk \(entry.chunk.hex) of blob \(blob.hex) is missing or truncated")
                 }
+            }
+            for entry in try SQLiteDatabase.openUploadEntries(inSnapshotAt: path) where try await objects.size(of: .chunk(entry.chunk)) != Int64(entry.length) {
+                report.problems.append("backup \(record.id): chunk \(entry.chunk.hex) of an open upload is missing or truncated")
             }
             // The snapshot's tree, opened from a copy (opening a catalog runs migrations; the backup never changes).
             let copy = scratch + "/verify-" + record.id + ".sqlite"

@@ -1,3 +1,4 @@
+import BlobStore
 import CatalogPostgres
 import CatalogSQLite
 import ExhibitCatalog
@@ -45,6 +46,10 @@ struct PostgresSnapshots: CatalogSnapshots {
         // The file is copied whole: its write-ahead log must be in it.
         try target.close()
         try SQLiteDatabase.settleSnapshot(at: path)
+    }
+
+    func openUploadEntries(inSnapshotAt path: String) throws -> [Manifest.Entry] {
+        try SQLiteDatabase.openUploadEntries(inSnapshotAt: path)
     }
 
     func exhibitBlobs(inSnapshotAt path: String) throws -> [String] {

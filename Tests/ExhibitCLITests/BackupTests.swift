@@ -68,6 +68,27 @@ import Testing
             #expect(answer.status == 201, "upload: \(answer.text)")
             acknowledged[try #require(try answer.json()["reference"] as? String)] = try sha256(path)
         }
+        // Footage with a working copy (a remux of MPEG-TS into MP4), both acknowledged before the backup.
+        let video = try #require(try await store.ingest([TestPaths.fixtures + "/ts_h264_aac.ts"]).first)
+        let videoReference = try #require(video["reference"] as? String)
+        acknowledged[videoReference] = try sha256(TestPaths.fixtures + "/ts_h264_aac.ts")
+        let derived = try await store.run(["derive", videoReference, "--as", "jsmith"])
+        #expect(derived.status == 0 && derived.out.contains("working copy"), "derive: \(derived.out)\(derived.err)")
+        let copyLine = try #require(derived.out.split(separator: "\n").first { $0.hasPrefix("working copy") })
+        acknowledged[String(copyLine.split(separator: " ")[2])] = String(try #require(copyLine.split(separator: " ").last))
+        // A resumable upload in progress: 5 MB of 9 sent (chunks stored, a tail kept in the catalog).
+        let resumable = Data(random.bytes(9_000_000))
+        let metadata = ["case": TestStore.caseReference, "filename": "resumed.bin", "sha256": SHA256.hash(resumable).hex]
+            .sorted { $0.key < $1.key }.map { "\($0.key) \(Data($0.value.utf8).base64EncodedString())" }.joined(separator: ",")
+        let created = try await HTTP.request("POST", server.url + "/v1/uploads", token: jsmith, headers: [
+            "Tus-Resumable": "1.0.0", "Upload-Length": String(resumable.count), "Upload-Metadata": metadata,
+        ])
+        #expect(created.status == 201, "tus create: \(created.status) \(created.text)")
+        let uploadLocation = try #require(created.header("location"), "no Location for the resumable upload")
+        let tus = ["Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-stream"]
+        let firstPart = try await HTTP.request("PATCH", server.url + uploadLocation, token: jsmith,
+                                               headers: tus.merging(["Upload-Offset": "0"]) { $1 }, data: resumable.prefix(5_000_000))
+        #expect(firstPart.status == 204, "tus PATCH: \(firstPart.status) \(firstPart.text)")
         let share = try await store.run(["share", "create", "JS/1", "--as", "jsmith"])
         #expect(share.status == 0, "share: \(share.err)")
         let link = String(try #require(share.out.split(separator: "\n").first))
@@ -134,7 +155,14 @@ import Testing
         let revived = try await LiveServer(storage: restored)
         let page = try await HTTP.get(revived.url + "/s/" + token)
         #expect(page.status == 200, "the share link on the restored store: \(page.status)")
+        // The upload in progress at the backup resumes where it was, and completes with its SHA-256.
+        let offset = try await HTTP.request("HEAD", revived.url + uploadLocation, token: jsmith, headers: ["Tus-Resumable": "1.0.0"])
+        #expect(offset.header("upload-offset") == "5000000", "the restored upload's offset: \(offset.status) \(offset.headers)")
+        let rest = try await HTTP.request("PATCH", revived.url + uploadLocation, token: jsmith,
+                                          headers: tus.merging(["Upload-Offset": "5000000"]) { $1 }, data: resumable.suffix(from: 5_000_000))
+        #expect(rest.status == 204 && rest.header("exhibit-id") != nil, "resuming the restored upload: \(rest.status) \(rest.text)")
         _ = await revived.stop()
+        #expect(try await ExhibitCLI.run(["verify"] + onRestored).status == 0, "exhibit verify after the resumed upload completed")
         // Restoring into a folder that is not empty is refused.
         let occupied = try await ExhibitCLI.run(["restore", "--from", target, "--to", restored, "--keys-from", restored + "/keys", "--as", "root"] + policies + endpoint)
         #expect(occupied.status != 0 && occupied.err.contains("not empty"), "restoring over a store: \(occupied.err)")
