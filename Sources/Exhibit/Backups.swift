@@ -5,6 +5,7 @@ public import ExhibitCrypto
 public import ExhibitModel
 import Foundation
 import NIOCore
+import S3Store
 
 /// Backups of a store into a folder laid out as a storage root (README, "Backups"):
 ///
@@ -211,6 +212,10 @@ extension EvidenceStore {
         guard let snapshots else { throw ExhibitError(.badRequest, "this deployment's catalog cannot be snapshotted for a backup") }
         if let folder = target as? FolderBackupTarget, folder.root == URL(fileURLWithPath: root).standardizedFileURL.path {
             throw ExhibitError(.badRequest, "a backup goes to another folder than the store")
+        }
+        if let bucket = target as? BucketBackupTarget, case .s3(let location) = deployment.chunks,
+           bucket.bucket.location.bucket == location.bucket, bucket.bucket.location.prefix == location.prefix {
+            throw ExhibitError(.badRequest, "a backup goes to another bucket or prefix than the store's chunks")
         }
         try await target.objects.checkAvailable()
         let earlier = try await Backups.list(target)
