@@ -16,7 +16,11 @@ public final class TemporaryDirectory: Sendable {
         (path as NSString).appendingPathComponent(component)
     }
 
-    deinit {
+    deinit { remove() }
+
+    /// Removes the directory and everything in it now (also what `deinit` does; a value kept in a static, such
+    /// as a server shared by a whole test process, is never released, so its exit handler calls this).
+    public func remove() {
         // Best effort: chunk files and folders may be read-only, so make them writable again before removing
         // (in process: a deinit cannot wait for a `chmod -R`).
         chmod(path, 0o700)

@@ -79,7 +79,12 @@ actor SharedEngines {
         let start = postgresStart ?? Task {
             let server = try await PostgresServer()
             Self.running.postgres = server
-            atexit { SharedEngines.running.postgres?.stop() }
+            // Stopped and its data removed at exit: a static is never released, and a test run's PostgreSQL folder
+            // holds gigabytes (runs had filled /tmp).
+            atexit {
+                SharedEngines.running.postgres?.stop()
+                SharedEngines.running.postgres?.folder.remove()
+            }
             setenv("PGPASSWORD", PostgresServer.password, 1)
             return server
         }
@@ -94,7 +99,10 @@ actor SharedEngines {
             }
             let gateway = try await TestEngines.startGateway()
             Self.running.gateway = gateway
-            atexit { SharedEngines.running.gateway?.stop() }
+            atexit {
+                SharedEngines.running.gateway?.stop()
+                SharedEngines.running.gateway?.folder.remove()
+            }
             return gateway
         }
         gatewayStart = start
