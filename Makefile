@@ -81,10 +81,9 @@ release: deps
 # OpenAPI fuzzing, Chromium playing working copies, the first pages' keyboard walk), and the CLI-ingest crash
 # rounds (the server crash rounds, the long pole, do run there), and the two tests that fork a custody log by
 # copying a storage root (a root on PostgreSQL shares its catalog with its copy, so there is nothing to fork;
-# the witness and bundle code they test is the same on both), and the scheduled scrub's repair of a chunk
-# deleted from the local chunk folder (on S3 there is none; the scrub's code is the same). The web app's holds,
-# statuses and users do run
-# there: they are catalog writes.
+# the witness and bundle code they test is the same on both). The web app's holds, statuses and users do run
+# there: they are catalog writes; so do the backups (into a second bucket) and the scheduled scrub (repairing
+# from it).
 #
 # Every wait in the tests is off Swift's cooperative pool, so tests run side by side: TEST_WIDTH of them at once
 # (Swift Testing's SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH; unset it runs all at once, which on 2 cores

@@ -8,7 +8,7 @@ import MediaProbe
 /// with its own styles, every value escaped.
 struct BundleReport {
     let exhibits: [ExhibitRecord]
-    let paths: [String: String]
+    let paths: [ExhibitID: String]
     let events: [CustodyEvent]
     let checkpoint: Checkpoint
     let head: TreeHead
@@ -41,8 +41,8 @@ struct BundleReport {
 
     /// The ingest event of an exhibit: who produced it, when, from where.
     func ingested(_ record: ExhibitRecord) -> CustodyEvent? {
-        events.first { $0.exhibit == record.id && $0.action == CustodyAction.exhibitIngested.rawValue }
-            ?? events.first { $0.exhibit == record.id && $0.action == CustodyAction.workingCopyCreated.rawValue }
+        events.first { $0.exhibit == record.id.rawValue && $0.action == CustodyAction.exhibitIngested.rawValue }
+            ?? events.first { $0.exhibit == record.id.rawValue && $0.action == CustodyAction.workingCopyCreated.rawValue }
     }
 
     func summary(_ event: CustodyEvent) -> String {
@@ -95,7 +95,7 @@ struct BundleReport {
                 <tr><th>Received</th><td>\(Self.escape(record.uploadedAt)) (UTC)\(origin?.client.map { ", from " + Self.escape($0) } ?? "")</td></tr>
                 <tr><th>Integrity verdict</th><td>\(Self.escape(record.verdict))</td></tr>
                 <tr><th>Time coverage</th><td>\(Self.escape(record.coverage?.summary ?? "not known"))</td></tr>
-                \(record.isWorkingCopy ? "<tr><th>Derived from</th><td>the master \(Self.escape(record.masterID ?? "")): a playable copy, not the evidence itself</td></tr>" : "")
+                \(record.isWorkingCopy ? "<tr><th>Derived from</th><td>the master \(Self.escape(record.masterID?.rawValue ?? "")): a playable copy, not the evidence itself</td></tr>" : "")
                 </table>
 
                 """

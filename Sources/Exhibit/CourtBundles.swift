@@ -58,7 +58,7 @@ extension EvidenceStore {
         var caseReference: String?
         if let exhibit {
             var record = try await findExhibit(exhibit, case: caseName, for: actor, needing: .exhibitDownload)
-            if let master = record.masterID { record = try await findExhibit(master, for: actor, needing: .exhibitDownload) }
+            if let master = record.masterID { record = try await findExhibit(master.rawValue, for: actor, needing: .exhibitDownload) }
             try requireFootage(record)
             exhibits = [record] + (try await catalog.workingCopies(of: record.id)).filter(\.isLive)
         } else if let caseName {
@@ -84,7 +84,7 @@ extension EvidenceStore {
         }
         let scope: JSONValue = caseReference == nil ? "exhibit" : "case"
         let firstCase = exhibits[0].caseReference
-        let bundleExhibit: String? = caseReference == nil ? exhibits[0].id : nil
+        let bundleExhibit: ExhibitID? = caseReference == nil ? exhibits[0].id : nil
         let bundled = try await catalog.appendBundleCreated(
             exhibitIDs: exhibits.map(\.id), caseReference: bundleExhibit == nil ? firstCase : nil,
             draft: { count, digest, through in
@@ -143,7 +143,7 @@ extension EvidenceStore {
         // The footage, re-hashed as it is written (every chunk is checked against its name on the way out).
         var bytes: Int64 = 0
         for record in exhibits {
-            let written = try await sink.add(paths[record.id] ?? record.id, size: record.size, contents: try await blobs.contents(of: record.sha256))
+            let written = try await sink.add(paths[record.id] ?? record.id.rawValue, size: record.size, contents: try await blobs.contents(of: record.sha256))
             guard written == record.sha256 else {
                 throw ExhibitError(.damaged, "exhibit \(record.reference) read back as \(written.hex), not \(record.sha256.hex): run `exhibit verify`")
             }
@@ -155,7 +155,7 @@ extension EvidenceStore {
             createdAt: bundled.created.at, createdBy: actor.name, origin: custodyOrigin, logVkey: vkey.vkey, treeSize: size,
             bundleEvent: bundled.created.seq, quorum: policies.custody.quorum, witnesses: policies.custody.witnesses.map(\.vkey),
             exhibits: exhibits.map {
-                .init(id: $0.id, reference: $0.reference, path: paths[$0.id] ?? $0.id, sha256: $0.sha256.hex, size: $0.size, derived: $0.isWorkingCopy)
+                .init(id: $0.id.rawValue, reference: $0.reference, path: paths[$0.id] ?? $0.id.rawValue, sha256: $0.sha256.hex, size: $0.size, derived: $0.isWorkingCopy)
             },
             events: events.map(\.seq), consistency: earlier)
         let encoder = JSONEncoder()
@@ -178,7 +178,7 @@ extension EvidenceStore {
 
     /// Each exhibit's path in the bundle: `footage/<reference>/<file name>` for masters, `derived/…` for working
     /// copies; references and names made safe for any file system (no separators, no control characters).
-    static func bundlePaths(_ exhibits: [ExhibitRecord]) -> [String: String] {
+    static func bundlePaths(_ exhibits: [ExhibitRecord]) -> [ExhibitID: String] {
         func safe(_ text: String) -> String {
             let cleaned = String(text.unicodeScalars.map { scalar -> Character in
                 scalar.value < 0x20 || scalar.value == 0x7F || "/\\:*?\"<>|".unicodeScalars.contains(scalar)
@@ -187,11 +187,11 @@ extension EvidenceStore {
             let trimmed = cleaned.trimmingCharacters(in: CharacterSet(charactersIn: ". "))
             return String((trimmed.isEmpty ? "file" : trimmed).prefix(120))
         }
-        var paths: [String: String] = [:]
+        var paths: [ExhibitID: String] = [:]
         var used = Set<String>()
         for record in exhibits {
             var path = (record.isWorkingCopy ? "derived/" : "footage/") + safe(record.reference) + "/" + safe(record.filename)
-            if used.contains(path) { path = (record.isWorkingCopy ? "derived/" : "footage/") + record.id + "/" + safe(record.filename) }
+            if used.contains(path) { path = (record.isWorkingCopy ? "derived/" : "footage/") + record.id.rawValue + "/" + safe(record.filename) }
             used.insert(path)
             paths[record.id] = path
         }

@@ -69,7 +69,7 @@ public final class EvidenceStore: Sendable {
     public let keys: KeyRing
     public let now: @Sendable () -> Date
     /// Exhibits served through links (see `servedExhibit`).
-    let servedExhibits = Mutex<[String: ExhibitRecord]>([:])
+    let servedExhibits = Mutex<[ExhibitID: ExhibitRecord]>([:])
     /// Share rows read for playback, with when (monotonic nanoseconds): a player's ranges reuse them for a moment.
     let playbackShares = Mutex<[String: (share: ShareRecord, expiresAt: Int64, at: UInt64)]>([:])
     /// Link tokens whose MAC verified, by their text: a player's next ranges skip the HMAC (the expiry is still
@@ -128,7 +128,7 @@ public final class EvidenceStore: Sendable {
 
     /// An exhibit as the catalog holds it now, with no access check: for the server's own services (which act as
     /// the system) and for link pages, whose signed token was verified before.
-    public func exhibitRecord(id: String) async throws -> ExhibitRecord? {
+    public func exhibitRecord(id: ExhibitID) async throws -> ExhibitRecord? {
         try await catalog.exhibit(id: id)
     }
 
@@ -290,7 +290,7 @@ public final class EvidenceStore: Sendable {
         try Validate.caseReference(reference)
         if let title { try Validate.text(title, "a case title", max: 200) }
         let record = CaseRecord(
-            id: Identifier.make("case_"), reference: reference, title: title, createdBy: actor.name, createdAt: timestamp,
+            id: .new(), reference: reference, title: title, createdBy: actor.name, createdAt: timestamp,
             status: .open)
         _ = try await catalog.insertCase(
             record, event: actor.event(.caseCreated, caseReference: reference, details: ["case_id": .string(record.id), "title": JSONValue(title)]))
@@ -371,7 +371,7 @@ public final class EvidenceStore: Sendable {
     /// then one catalog transaction with the exhibit and its `exhibit.ingested` event (with `extraDetails`).
     func record(
         _ stored: BlobStore.PutResult, filename name: String, in record: CaseRecord, by actor: Actor, time: TimeCoverage.Inputs,
-        uploadID: String? = nil, through request: FootageRequest? = nil, extraDetails: [String: JSONValue] = [:]
+        uploadID: UploadID? = nil, through request: FootageRequest? = nil, extraDetails: [String: JSONValue] = [:]
     ) async throws -> Ingested {
         // Footage that came through a request is numbered under the request's prefix, and answered for by the
         // investigator who made the request; its event names the request as the actor.
@@ -399,7 +399,7 @@ public final class EvidenceStore: Sendable {
             integrity: String(decoding: try encoder.encode(report.integrity), as: UTF8.self),
             verdict: report.integrity.verdict.rawValue)
         var new = NewExhibit(
-            id: Identifier.make("ex_"), caseID: record.id, initials: initials, filename: name,
+            id: .new(), caseID: record.id, initials: initials, filename: name,
             blob: stored.blob.digest, size: stored.blob.size, chunks: stored.chunkCount, uploadedBy: uploadedBy,
             media: media, coverage: String(decoding: try encoder.encode(coverage), as: UTF8.self))
         new.uploadID = uploadID
@@ -448,11 +448,11 @@ public final class EvidenceStore: Sendable {
     public func findExhibit(_ name: String, case caseHint: String? = nil, for actor: Actor, needing permission: Permission = .exhibitRead) async throws -> ExhibitRecord {
         var candidates: [ExhibitRecord]
         if name.hasPrefix("ex_") {
-            candidates = try await catalog.exhibit(id: name).map { [$0] } ?? []
+            candidates = try await catalog.exhibit(id: ExhibitID(name)).map { [$0] } ?? []
         } else if let digest = SHA256Digest(prefixedHex: name), name.count >= 64 {
             candidates = try await catalog.exhibits(blob: digest)
         } else {
-            var caseID: String?
+            var caseID: CaseID?
             if let caseHint {
                 if permission == .retentionApply && may(actor, .retentionApply) {
                     guard let record = try await catalog.caseRecord(caseHint) else { throw ExhibitError(.notFound, "no case \(caseHint.prefix(80))") }
@@ -592,7 +592,7 @@ public final class EvidenceStore: Sendable {
         if let u = filter.until { head["until"] = u }
         // The CSV is read by people: each exhibit's reference beside its id.
         let references = format == .csv
-            ? Dictionary(try await catalog.allExhibits().map { ($0.id, $0.reference) }, uniquingKeysWith: { first, _ in first }) : [:]
+            ? Dictionary(try await catalog.allExhibits().map { ($0.id.rawValue, $0.reference) }, uniquingKeysWith: { first, _ in first }) : [:]
         let export = CustodyExport(
             format: format, checkpoint: checkpoint, publicKeyPEM: keys.custodyPublicKey.pem, filter: head,
             complete: filter.isEverything, exhibitReferences: references)
@@ -625,7 +625,7 @@ extension EvidenceStore {
     public func note(_ text: String, case caseName: String?, exhibit: String?, by actor: Actor) async throws -> CustodyEvent {
         try Validate.text(text, "a note", max: 2000)
         var caseReference: String?
-        var exhibitID: String?
+        var exhibitID: ExhibitID?
         if let exhibit {
             let record = try await findExhibit(exhibit, case: caseName, for: actor)
             exhibitID = record.id
@@ -650,7 +650,7 @@ extension EvidenceStore {
         var details: [String: JSONValue] = ["format": "page", "case": .string(record.reference)]
         if let exhibit {
             guard exhibit.caseID == record.id else { throw ExhibitError(.notFound, "no such exhibit in case \(record.reference)") }
-            family = [exhibit.id] + (try await catalog.workingCopies(of: exhibit.id)).map(\.id)
+            family = ([exhibit.id] + (try await catalog.workingCopies(of: exhibit.id)).map(\.id)).map(\.rawValue)
             details["reference"] = .string(exhibit.reference)
         }
         let head = try await catalog.append(actor.event(

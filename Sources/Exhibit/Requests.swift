@@ -98,7 +98,7 @@ extension EvidenceStore {
         let expires = Int64(created.timeIntervalSince1970) + lifetime.components.seconds
         let id = LinkID.random()
         let request = FootageRequest(
-            id: id.text(.request), reference: "R-" + Identifier.make("").prefix(8).uppercased(), caseID: record.id,
+            id: RequestID(id.text(.request)), reference: "R-" + Identifier.make("").prefix(8).uppercased(), caseID: record.id,
             caseReference: record.reference, createdBy: actor.name, createdAt: CustodyTime.string(created),
             expiresAt: CustodyTime.string(Date(timeIntervalSince1970: Double(expires))), keyID: key.id.description,
             windowFrom: CustodyTime.string(from), windowTo: CustodyTime.string(to), location: location, camera: camera,
@@ -149,9 +149,9 @@ extension EvidenceStore {
     /// A request by id or reference, when the actor may see its case (otherwise it does not exist for them).
     public func findRequest(_ idOrReference: String, for actor: Actor, needing permission: Permission = .caseRead) async throws -> FootageRequest {
         let missing = ExhibitError(.notFound, "no request \(idOrReference.prefix(40))")
-        guard idOrReference.utf8.count <= 40, let request = try await catalog.request(id: idOrReference) else { throw missing }
+        guard idOrReference.utf8.count <= 40, let request = try await catalog.request(id: RequestID(idOrReference)) else { throw missing }
         do {
-            _ = try await findCase(request.caseID, for: actor, needing: .caseRead)
+            _ = try await findCase(request.caseID.rawValue, for: actor, needing: .caseRead)
         } catch let error as ExhibitError where error.code == .notFound {
             throw missing
         }
@@ -164,7 +164,7 @@ extension EvidenceStore {
 
     /// The link of a request, made again from its row (nil when its key has been pruned).
     public func token(for request: FootageRequest) throws -> String? {
-        guard let id = LinkID(request.id, kind: .request), let keyID = LinkKeyID(hex: request.keyID),
+        guard let id = LinkID(request.id.rawValue, kind: .request), let keyID = LinkKeyID(hex: request.keyID),
               let key = try keys.linkKeyRing().key(for: keyID), let expiry = CustodyTime.parse(request.expiresAt)
         else { return nil }
         return SignedLink(kind: .request, keyID: keyID, id: id, expiresAt: Int64(expiry.timeIntervalSince1970)).signed(with: key)
@@ -201,10 +201,10 @@ extension EvidenceStore {
         case .failure(.invalid):
             return .invalid
         case .failure(.expired(let link)):
-            guard let request = try await catalog.request(id: link.id.text(.request)) else { return .invalid }
+            guard let request = try await catalog.request(id: RequestID(link.id.text(.request))) else { return .invalid }
             return request.revokedAt != nil ? .revoked(request) : .expired(request)
         case .success(let link):
-            guard let request = try await catalog.request(id: link.id.text(.request)),
+            guard let request = try await catalog.request(id: RequestID(link.id.text(.request))),
                   Int64(CustodyTime.parse(request.expiresAt)?.timeIntervalSince1970 ?? 0) == link.expiresAt
             else { return .invalid }
             if request.revokedAt != nil { return .revoked(request) }
@@ -241,7 +241,7 @@ extension EvidenceStore {
     /// The actor recorded for what happens through a request's link: the request, never a user.
     public func requestActor(_ request: FootageRequest, client: String) -> Actor {
         Actor(
-            name: Actor.requestPrefix + request.id,
+            name: Actor.requestPrefix + request.id.rawValue,
             role: Role(name: "request", description: "a footage request's link", scope: .member, permissions: []), client: client)
     }
 
@@ -299,7 +299,7 @@ extension EvidenceStore {
         encoder.outputFormatting = [.sortedKeys]
         let now = timestamp
         var upload = UploadRecord(
-            id: Identifier.make("up_"), owner: request.createdBy, caseID: request.caseID, filename: Self.safeFilename(filename),
+            id: .new(), owner: request.createdBy, caseID: request.caseID, filename: Self.safeFilename(filename),
             length: length, offset: 0, metadata: metadata, expectedSHA256: expectedSHA256?.hex,
             timeInputs: String(decoding: try encoder.encode(time), as: UTF8.self), entries: [], tailStart: 0, createdAt: now,
             updatedAt: now, expiresAt: uploadExpiry(), state: .open, exhibitID: nil, error: nil, patches: 0, resumptions: 0,
@@ -364,7 +364,7 @@ extension EvidenceStore {
     public func recordExpiredRequests() async throws -> Int {
         try await catalog.recordExpiredRequests(now: timestamp) { request in
             CustodyEvent.Draft(
-                actor: Actor.requestPrefix + request.id, role: "request", action: .requestExpired, caseReference: request.caseReference,
+                actor: Actor.requestPrefix + request.id.rawValue, role: "request", action: .requestExpired, caseReference: request.caseReference,
                 details: [
                     "request": .string(request.id), "reference": .string(request.reference), "expires_at": .string(request.expiresAt),
                     "files_received": .int(Int64(request.filesReceived)),
@@ -445,7 +445,7 @@ extension Actor {
     public static let requestPrefix = "request:"
 
     /// The request this actor is the link of (nil: a user or the system).
-    public var requestID: String? { name.hasPrefix(Self.requestPrefix) ? String(name.dropFirst(Self.requestPrefix.count)) : nil }
+    public var requestID: RequestID? { name.hasPrefix(Self.requestPrefix) ? RequestID(String(name.dropFirst(Self.requestPrefix.count))) : nil }
 }
 
 /// A submission's receipt: what the owner keeps. The `receipt` object's canonical JSON (keys sorted, no spaces, ASCII,

@@ -86,7 +86,7 @@ extension EvidenceStore {
         let target = try await holdTarget(case: caseName, exhibit: exhibitName, needing: .holdSet, by: actor)
         try Self.requireReason(reason)
         let hold = HoldRecord(
-            id: Identifier.make("hold_"), caseID: target.exhibit == nil ? target.case.id : nil, exhibitID: target.exhibit?.id,
+            id: .new(), caseID: target.exhibit == nil ? target.case.id : nil, exhibitID: target.exhibit?.id,
             reason: reason, setBy: actor.name, setAt: timestamp)
         try await catalog.insertHold(
             hold,
@@ -163,16 +163,16 @@ extension EvidenceStore {
     struct Family {
         let members: [ExhibitRecord]
         let guardState: RetentionGuard
-        var ids: [String] { members.map(\.id) }
+        var ids: [ExhibitID] { members.map(\.id) }
     }
 
-    func computePlan(asOf: Date) async throws -> (plan: RetentionPlan, families: [String: Family]) {
+    func computePlan(asOf: Date) async throws -> (plan: RetentionPlan, families: [ExhibitID: Family]) {
         let asOfText = CustodyTime.string(asOf)
         let holds = try await catalog.standingHolds()
         let heldCases = Dictionary(holds.compactMap { h in h.caseID.map { ($0, h) } }, uniquingKeysWith: { a, _ in a })
         let heldExhibits = Dictionary(holds.compactMap { h in h.exhibitID.map { ($0, h) } }, uniquingKeysWith: { a, _ in a })
         var entries: [RetentionPlan.Entry] = []
-        var families: [String: Family] = [:]
+        var families: [ExhibitID: Family] = [:]
         for record in try await catalog.cases() {
             let exhibits = try await catalog.exhibits(caseID: record.id).filter { !$0.isPurged }
             guard !exhibits.isEmpty else { continue }
@@ -376,7 +376,7 @@ public struct RetentionPlan: Sendable, Codable {
     }
 
     public struct Entry: Sendable, Codable {
-        public let exhibitID: String
+        public let exhibitID: ExhibitID
         public let reference: String
         public let caseReference: String
         public let filename: String

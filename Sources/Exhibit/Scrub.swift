@@ -9,7 +9,7 @@ import ExhibitCrypto
 public struct ScrubReport: Sendable, Codable {
     /// One exhibit whose footage the scrub found broken.
     public struct Damaged: Sendable, Codable {
-        public let exhibit: String
+        public let exhibit: ExhibitID
         public let caseReference: String
         public let reference: String
         public let sha256: String
@@ -46,7 +46,7 @@ public struct ScrubReport: Sendable, Codable {
     mutating func attribute(_ problems: [VerificationReport.Problem], to exhibits: [ExhibitRecord]) {
         var byBlob: [SHA256Digest: [ExhibitRecord]] = [:]
         for exhibit in exhibits { byBlob[exhibit.sha256, default: []].append(exhibit) }
-        var damagedIndex: [String: Int] = [:]
+        var damagedIndex: [ExhibitID: Int] = [:]
         for problem in problems {
             let line = EvidenceStore.describe(problem)
             let owners = problem.blobs.flatMap { byBlob[$0] ?? [] }
@@ -158,7 +158,7 @@ extension EvidenceStore {
     /// What a scrub covers: one exhibit, one case, or (for a role that sees every case) the whole store; purged
     /// exhibits are left out (their bytes are gone on purpose).
     private func scrubScope(exhibit name: String?, case caseName: String?, by actor: Actor) async throws
-        -> (name: String, exhibits: [ExhibitRecord], wholeStore: Bool, eventExhibit: String?, eventCase: String?)
+        -> (name: String, exhibits: [ExhibitRecord], wholeStore: Bool, eventExhibit: ExhibitID?, eventCase: String?)
     {
         if let name {
             let found = try await findExhibit(name, case: caseName, for: actor)

@@ -95,7 +95,7 @@ extension EvidenceStore {
         // and the answer is the same as for an unknown id (never the exhibit's id or reference).
         let exhibit: ExhibitRecord
         do {
-            exhibit = try await findExhibit(share.exhibitID, for: actor, needing: .exhibitRead)
+            exhibit = try await findExhibit(share.exhibitID.rawValue, for: actor, needing: .exhibitRead)
         } catch let error as ExhibitError where error.code == .notFound {
             throw noSuchShare
         }
@@ -182,7 +182,7 @@ extension EvidenceStore {
     /// An exhibit for serving its bytes through links: the fields that never change (its blob, size, name,
     /// media) are cached, as players make many requests. The share row, which can change at any time, is
     /// always read afresh; what the page shows is read afresh too.
-    func servedExhibit(id: String) async throws -> ExhibitRecord? {
+    func servedExhibit(id: ExhibitID) async throws -> ExhibitRecord? {
         if let cached = servedExhibits.withLock({ $0[id] }) { return cached }
         guard let exhibit = try await catalog.exhibit(id: id) else { return nil }
         servedExhibits.withLock { cache in
@@ -246,7 +246,7 @@ extension EvidenceStore {
         let cutoff = all ? now().addingTimeInterval(3600) : now().addingTimeInterval(-Double(policies.sharing.viewIdle.components.seconds))
         return try await catalog.closeShareViews(idleSince: CustodyTime.string(cutoff)) { view in
             CustodyEvent.Draft(
-                actor: "link:\(view.shareID)", role: "link", action: .shareServed, exhibit: view.exhibitID, caseReference: view.caseReference,
+                actor: "link:\(view.shareID)", role: "link", action: .shareServed, exhibit: view.exhibitID?.rawValue, caseReference: view.caseReference,
                 details: [
                     "share": .string(view.shareID), "view": .string(view.viewID), "kind": .string(view.kind),
                     "requests": .int(Int64(view.requests)), "bytes": .int(view.bytes), "first_request_at": .string(view.firstAt),

@@ -36,7 +36,7 @@ final class UploadSessions: Sendable {
         }
     }
 
-    private let sessions = Mutex<[String: Session]>([:])
+    private let sessions = Mutex<[UploadID: Session]>([:])
 
     enum Taken {
         case session(Session)
@@ -45,7 +45,7 @@ final class UploadSessions: Sendable {
     }
 
     /// Takes the session of `id` for one request.
-    func take(_ id: String) -> Taken {
+    func take(_ id: UploadID) -> Taken {
         sessions.withLock { sessions in
             guard let session = sessions[id] else { return .absent }
             guard !session.busy else { return .busy }
@@ -55,7 +55,7 @@ final class UploadSessions: Sendable {
     }
 
     /// Adds a new session, taken; false when another request added one first.
-    func insertTaken(_ id: String, _ session: Session) -> Bool {
+    func insertTaken(_ id: UploadID, _ session: Session) -> Bool {
         sessions.withLock { sessions in
             guard sessions[id] == nil else { return false }
             session.busy = true
@@ -65,7 +65,7 @@ final class UploadSessions: Sendable {
     }
 
     /// Puts `session` (taken) in place of a stale one this request holds.
-    func replaceTaken(_ id: String, with session: Session) {
+    func replaceTaken(_ id: UploadID, with session: Session) {
         sessions.withLock { sessions in
             session.busy = true
             sessions[id] = session
@@ -77,7 +77,7 @@ final class UploadSessions: Sendable {
     }
 
     /// Forgets a session (the upload ended), releasing its lease.
-    func drop(_ id: String) {
+    func drop(_ id: UploadID) {
         let session = sessions.withLock { $0.removeValue(forKey: id) }
         session?.lease?.release()
     }
@@ -86,7 +86,7 @@ final class UploadSessions: Sendable {
 extension EvidenceStore {
     var uploadsFolder: String { root + "/uploads" }
 
-    func uploadFolder(_ id: String) -> String { uploadsFolder + "/" + id }
+    func uploadFolder(_ id: UploadID) -> String { uploadsFolder + "/" + id.rawValue }
 
     /// What a client announces when it creates an upload.
     public struct UploadRequest: Sendable {
@@ -119,7 +119,7 @@ extension EvidenceStore {
         encoder.outputFormatting = [.sortedKeys]
         let now = timestamp
         let upload = UploadRecord(
-            id: Identifier.make("up_"), owner: actor.name, caseID: record.id, filename: Self.safeFilename(request.filename),
+            id: .new(), owner: actor.name, caseID: record.id, filename: Self.safeFilename(request.filename),
             length: request.length, offset: 0, metadata: request.metadata, expectedSHA256: request.expectedSHA256?.hex,
             timeInputs: request.time.isEmpty ? nil : String(decoding: try encoder.encode(request.time), as: UTF8.self),
             entries: [], tailStart: 0, createdAt: now, updatedAt: now, expiresAt: uploadExpiry(), state: .open, exhibitID: nil,
@@ -139,7 +139,7 @@ extension EvidenceStore {
             if let request = actor.requestID { return upload.requestID == request }
             return upload.requestID == nil && upload.owner == actor.name
         }
-        guard id.count <= 40, let upload = try await catalog.upload(id: id), owned(upload), upload.state != .terminated
+        guard id.count <= 40, let upload = try await catalog.upload(id: UploadID(id)), owned(upload), upload.state != .terminated
         else { throw ExhibitError(.notFound, "no upload \(id.prefix(40))") }
         if upload.state == .expired || (upload.state == .open && upload.expiresAt <= timestamp) {
             throw ExhibitError(.gone, "the upload expired at \(upload.expiresAt) with \(upload.offset) of \(upload.length) bytes; start it again")
@@ -187,7 +187,7 @@ extension EvidenceStore {
             // Another server took the upload on since this one last wrote to it: its session is stale.
             let fresh = try await makeSession(for: upload)
             session.lease?.release()
-            uploadSessions.replaceTaken(id, with: fresh)
+            uploadSessions.replaceTaken(upload.id, with: fresh)
             session = fresh
         }
         if session.writer.isSuspended { try session.writer.resume(tail: try await readTail(upload)) }
@@ -207,7 +207,7 @@ extension EvidenceStore {
         // The new tail and the progress that names it become durable together, in one catalog transaction: a crash
         // (or a failed catalog write) leaves the previous tail with the progress the catalog still has.
         try await catalog.saveUploadProgress(upload, tail: writer.tail)
-        removeLegacyTail(id)
+        removeLegacyTail(upload.id)
         guard upload.offset == upload.length, appended.interruption == nil else {
             return UploadProgress(upload: upload, ingested: nil, interrupted: appended.interruption != nil)
         }
@@ -312,8 +312,8 @@ extension EvidenceStore {
     public func terminateUpload(_ id: String, by actor: Actor) async throws {
         let upload = try await findUpload(id, for: actor)
         guard upload.state == .open else { throw ExhibitError(.conflict, "the upload is \(upload.state)") }
-        try await catalog.endUpload(id: id, state: .terminated, error: nil)
-        endSession(id)
+        try await catalog.endUpload(id: upload.id, state: .terminated, error: nil)
+        endSession(upload.id)
     }
 
     /// Expires uploads with no request for `expire_after` (Policies/storage.yaml); their bytes are reclaimed
@@ -329,7 +329,7 @@ extension EvidenceStore {
         return expired.count
     }
 
-    private func endSession(_ id: String) {
+    private func endSession(_ id: UploadID) {
         uploadSessions.drop(id)
         try? FileManager.default.removeItem(atPath: uploadFolder(id))
     }
@@ -355,7 +355,7 @@ extension EvidenceStore {
     }
 
     /// Removes a tail file an older store left once the catalog holds the upload's tail.
-    private func removeLegacyTail(_ id: String) {
+    private func removeLegacyTail(_ id: UploadID) {
         let folder = uploadFolder(id)
         guard FileManager.default.fileExists(atPath: folder) else { return }
         try? FileManager.default.removeItem(atPath: folder)

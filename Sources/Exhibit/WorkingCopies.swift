@@ -85,7 +85,7 @@ extension EvidenceStore {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let base = (master.filename as NSString).deletingPathExtension
             let copy = NewExhibit(
-                id: Identifier.make("ex_"), caseID: master.caseID, initials: "", filename: base + ".working-copy.mp4",
+                id: .new(), caseID: master.caseID, initials: "", filename: base + ".working-copy.mp4",
                 // Filed under the master's uploader; who asked for it is in the lineage and the custody event.
                 blob: stored.blob.digest, size: stored.blob.size, chunks: stored.chunkCount, uploadedBy: master.uploadedBy,
                 media: MediaJSON(

@@ -43,7 +43,7 @@ extension ExhibitCommand {
                 let cases = try await store.cases(for: try await actorOptions.actor(in: store))
                 if json { return try printJSONLine(cases) }
                 printTable(["REFERENCE", "ID", "STATUS", "CREATED BY", "CREATED", "TITLE"], cases.map {
-                    [$0.reference, $0.id, $0.status.rawValue, $0.createdBy, $0.createdAt, $0.title ?? ""]
+                    [$0.reference, $0.id.rawValue, $0.status.rawValue, $0.createdBy, $0.createdAt, $0.title ?? ""]
                 })
             }
         }
@@ -63,7 +63,7 @@ extension ExhibitCommand {
                 let actor = try await actorOptions.actor(in: store)
                 let record = try await store.describe(try await store.findCase(caseName, for: actor))
                 let members = try await store.members(of: record, for: actor)
-                let exhibits = try await store.exhibits(in: record.id, for: actor)
+                let exhibits = try await store.exhibits(in: record.id.rawValue, for: actor)
                 if json {
                     struct Output: Encodable { let `case`: CaseRecord; let members: [String]; let exhibits: [ExhibitRecord] }
                     return try printJSONLine(Output(case: record, members: members, exhibits: exhibits))
@@ -76,7 +76,7 @@ extension ExhibitCommand {
                 }
                 if let hold = record.hold { print("legal hold: set by \(hold.setBy) at \(hold.setAt): \(hold.reason)") }
                 printTable(["REFERENCE", "ID", "FILENAME", "SIZE", "VERDICT", "STATE", "SHA-256"], exhibits.map {
-                    [$0.reference, $0.id, $0.filename, ByteSize.human($0.size), $0.verdict, $0.state.rawValue, String($0.sha256.hex.prefix(16)) + "…"]
+                    [$0.reference, $0.id.rawValue, $0.filename, ByteSize.human($0.size), $0.verdict, $0.state.rawValue, String($0.sha256.hex.prefix(16)) + "…"]
                 })
             }
         }

@@ -51,7 +51,7 @@ extension ExhibitCommand {
                 var filter = EventFilter()
                 filter.caseReference = caseName
                 if let exhibit {
-                    filter.exhibitIDs = [try await store.findExhibit(exhibit, case: caseName, for: actor).id]
+                    filter.exhibitIDs = [try await store.findExhibit(exhibit, case: caseName, for: actor).id.rawValue]
                 }
                 if let since { filter.since = CustodyTime.string(try parseTime(since, "--since")) }
                 if let until { filter.until = CustodyTime.string(try parseTime(until, "--until")) }

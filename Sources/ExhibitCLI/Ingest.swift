@@ -112,7 +112,7 @@ extension ExhibitCommand {
                 let result = try await store.ingest(file: file, into: caseName, by: actor, time: time)
                 let exhibit = result.exhibit
                 try printJSONLine(Line(
-                    file: file, exhibit: exhibit.id, reference: exhibit.reference, case: exhibit.caseReference,
+                    file: file, exhibit: exhibit.id.rawValue, reference: exhibit.reference, case: exhibit.caseReference,
                     sha256: exhibit.sha256.hex, size: exhibit.size, chunks: result.chunks, newBytes: result.newBytes,
                     verdict: exhibit.verdict, integrity: exhibit.integrity?.summary ?? "",
                     coverage: exhibit.coverage?.summary))

@@ -112,7 +112,7 @@ extension ExhibitCommand {
                 if json { return try printJSONLine(listed) }
                 printTable(["REFERENCE", "ID", "STATE", "OWNER", "WINDOW", "FILES", "COVERAGE"], listed.map { item in
                     let r = item.request
-                    return [r.reference, r.id, item.state.rawValue, r.ownerName, "\(r.windowFrom) to \(r.windowTo)", "\(r.filesReceived)", item.coverage ?? ""]
+                    return [r.reference, r.id.rawValue, item.state.rawValue, r.ownerName, "\(r.windowFrom) to \(r.windowTo)", "\(r.filesReceived)", item.coverage ?? ""]
                 })
             }
         }

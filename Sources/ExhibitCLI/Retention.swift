@@ -118,8 +118,8 @@ extension ExhibitCommand {
                 let holds = try await store.standingHolds(for: try await actorOptions.actor(in: store))
                 if json { return try printJSONLine(holds) }
                 printTable(["HOLD", "CASE", "EXHIBIT", "SET BY", "SET AT", "REASON"], holds.map { hold in
-                    [hold.id, [hold.caseReference, hold.caseID.map { "(\($0))" }].compactMap { $0 }.joined(separator: " "),
-                     hold.exhibitReference.map { "\($0) (\(hold.exhibitID ?? ""))" } ?? (hold.exhibitID ?? ""),
+                    [hold.id.rawValue, [hold.caseReference, hold.caseID.map { "(\($0))" }].compactMap { $0 }.joined(separator: " "),
+                     hold.exhibitReference.map { "\($0) (\(hold.exhibitID?.rawValue ?? ""))" } ?? (hold.exhibitID?.rawValue ?? ""),
                      hold.setBy, hold.setAt, hold.reason]
                 })
             }

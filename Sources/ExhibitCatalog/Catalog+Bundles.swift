@@ -1,6 +1,6 @@
 public import Custody
 import ExhibitCrypto
-import ExhibitModel
+public import ExhibitModel
 
 /// The ledger side of a court bundle: the events it must carry and its `bundle.created` event, decided and
 /// signed in one transaction, so no event of the bundle's exhibits can fall between the two.
@@ -18,7 +18,7 @@ extension Catalog {
     /// Selects the events of `exhibitIDs` (or, with `caseReference`, of the whole case), appends the
     /// `bundle.created` event `draft` makes from their count, leaf digest and last seq, and signs a checkpoint.
     public func appendBundleCreated(
-        exhibitIDs: [String], caseReference: String?,
+        exhibitIDs: [ExhibitID], caseReference: String?,
         draft: @escaping @Sendable (_ count: Int, _ leavesSHA256: String, _ throughSeq: Int64) -> CustodyEvent.Draft,
         sign: @escaping CheckpointSigner
     ) async throws -> BundleEvents {

@@ -8,7 +8,7 @@ extension Catalog {
     public func insertExhibit(
         _ exhibit: NewExhibit, makeEvent: @escaping @Sendable (String) -> CustodyEvent.Draft
     ) async throws -> (ExhibitRecord, CustodyEvent) {
-        let (id, event) = try await write { db -> (String, CustodyEvent) in
+        let (id, event) = try await write { db -> (ExhibitID, CustodyEvent) in
             let at = self.timestamp
             try db.execute(
                 CatalogRows.upsertBlob,
@@ -43,7 +43,7 @@ extension Catalog {
     /// master's copy as done and adds the decode check to the master's integrity, with the event, in one
     /// transaction.
     public func insertWorkingCopy(
-        _ copy: NewExhibit, masterID: String, lineage: String, masterIntegrity: MasterIntegrity?,
+        _ copy: NewExhibit, masterID: ExhibitID, lineage: String, masterIntegrity: MasterIntegrity?,
         makeEvent: @escaping @Sendable (String) -> CustodyEvent.Draft
     ) async throws -> (ExhibitRecord, CustodyEvent) {
         let event = try await write { db -> CustodyEvent in
@@ -79,7 +79,7 @@ extension Catalog {
     /// Sets a master's working-copy status (and error), with an event when given, in one transaction; the master's
     /// integrity report (and verdict) is replaced when `masterIntegrity` is given.
     public func setWorkingCopyStatus(
-        masterID: String, status: String, error: String?, masterIntegrity: MasterIntegrity?, event: CustodyEvent.Draft?
+        masterID: ExhibitID, status: String, error: String?, masterIntegrity: MasterIntegrity?, event: CustodyEvent.Draft?
     ) async throws {
         try await write { db in
             try db.execute("UPDATE exhibits SET working_copy_status = ?, working_copy_error = ? WHERE id = ?", [status, error, masterID])
@@ -92,7 +92,7 @@ extension Catalog {
         }
     }
 
-    public func workingCopies(of masterID: String) async throws -> [ExhibitRecord] {
+    public func workingCopies(of masterID: ExhibitID) async throws -> [ExhibitRecord] {
         try await read { db in
             try db.fetchAll(CatalogRows.exhibitSelect + " WHERE e.master_id = ? ORDER BY e.uploaded_at", [masterID]).map(CatalogRows.exhibit)
         }
@@ -109,11 +109,11 @@ extension Catalog {
         }
     }
 
-    public func exhibit(id: String) async throws -> ExhibitRecord? {
+    public func exhibit(id: ExhibitID) async throws -> ExhibitRecord? {
         try await read { db in try db.fetchOne(CatalogRows.exhibitSelect + " WHERE e.id = ?", [id]).map(CatalogRows.exhibit) }
     }
 
-    public func exhibits(reference: String, caseID: String?) async throws -> [ExhibitRecord] {
+    public func exhibits(reference: String, caseID: CaseID?) async throws -> [ExhibitRecord] {
         try await read { db in
             if let caseID {
                 return try db.fetchAll(CatalogRows.exhibitSelect + " WHERE e.reference = ? AND e.case_id = ?", [reference, caseID])
@@ -129,7 +129,7 @@ extension Catalog {
         }
     }
 
-    public func exhibits(caseID: String) async throws -> [ExhibitRecord] {
+    public func exhibits(caseID: CaseID) async throws -> [ExhibitRecord] {
         try await read { db in
             try db.fetchAll(CatalogRows.exhibitSelect + " WHERE e.case_id = ? ORDER BY e.initials, e.number", [caseID]).map(CatalogRows.exhibit)
         }
@@ -142,5 +142,5 @@ extension Catalog {
     package static func marks(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
 
     /// Texts as statement arguments (to join with others in one list).
-    static func values(_ texts: [String]) -> [any SQLValueConvertible] { texts.map { $0 } }
+    static func values<Value: SQLValueConvertible>(_ values: [Value]) -> [any SQLValueConvertible] { values.map { $0 } }
 }

@@ -48,18 +48,18 @@ extension Catalog {
         }
     }
 
-    public func request(id: String) async throws -> FootageRequest? {
+    public func request(id: RequestID) async throws -> FootageRequest? {
         try await read { db in try db.fetchOne(Self.requestSelect + " WHERE r.id = ? OR r.reference = ?", [id, id]).map(Self.request) }
     }
 
-    public func requests(caseID: String) async throws -> [FootageRequest] {
+    public func requests(caseID: CaseID) async throws -> [FootageRequest] {
         try await read { db in
             try db.fetchAll(Self.requestSelect + " WHERE r.case_id = ? ORDER BY r.created_at, r.id", [caseID]).map(Self.request)
         }
     }
 
     /// Counts a visit of the owner's page, with its `request.opened` event.
-    public func recordRequestOpened(id: String, event: CustodyEvent.Draft) async throws {
+    public func recordRequestOpened(id: RequestID, event: CustodyEvent.Draft) async throws {
         try await write { db in
             let at = self.timestamp
             try db.execute(
@@ -70,14 +70,14 @@ extension Catalog {
     }
 
     /// Records the owner's clock check (recorder time minus true time, in seconds).
-    public func setRequestClock(id: String, offset: Int64, event: CustodyEvent.Draft) async throws {
+    public func setRequestClock(id: RequestID, offset: Int64, event: CustodyEvent.Draft) async throws {
         try await write { db in
             try db.execute("UPDATE footage_requests SET clock_offset = ?, clock_checked_at = ? WHERE id = ?", [offset, self.timestamp, id])
             _ = try self.append(event, in: db)
         }
     }
 
-    public func revokeRequest(id: String, by user: String, reason: String?, event: CustodyEvent.Draft) async throws -> FootageRequest {
+    public func revokeRequest(id: RequestID, by user: String, reason: String?, event: CustodyEvent.Draft) async throws -> FootageRequest {
         try await write { db in
             let changed = try db.execute(
                 "UPDATE footage_requests SET revoked_at = ?, revoked_by = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL",
@@ -115,7 +115,7 @@ extension Catalog {
     }
 
     /// Files and bytes a request has received or has arriving (open uploads count at their declared length).
-    static func requestUsage(_ requestID: String, excluding uploadID: String?, in db: any CatalogSession) throws -> (files: Int, bytes: Int64) {
+    static func requestUsage(_ requestID: RequestID, excluding uploadID: UploadID?, in db: any CatalogSession) throws -> (files: Int, bytes: Int64) {
         let row = try db.fetchOne(
             """
             SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(length), 0) AS BIGINT) FROM uploads
@@ -126,12 +126,12 @@ extension Catalog {
     }
 
     /// What a request has received and has arriving, apart from `uploadID` (the end-of-upload check).
-    public func requestUsage(_ requestID: String, excluding uploadID: String) async throws -> (files: Int, bytes: Int64) {
+    public func requestUsage(_ requestID: RequestID, excluding uploadID: UploadID) async throws -> (files: Int, bytes: Int64) {
         try await read { db in try Self.requestUsage(requestID, excluding: uploadID, in: db) }
     }
 
     /// The exhibits (masters) that came through a request, oldest first.
-    public func exhibits(requestID: String) async throws -> [ExhibitRecord] {
+    public func exhibits(requestID: RequestID) async throws -> [ExhibitRecord] {
         try await read { db in
             try db.fetchAll(
                 CatalogRows.exhibitSelect + " WHERE e.request_id = ? AND e.master_id IS NULL ORDER BY e.uploaded_at, e.id", [requestID]
@@ -140,7 +140,7 @@ extension Catalog {
     }
 
     /// Exhibit ids of a request by submission number (nil: received, not yet submitted).
-    public func requestSubmissions(requestID: String) async throws -> [String: Int] {
+    public func requestSubmissions(requestID: RequestID) async throws -> [String: Int] {
         try await read { db in
             var out: [String: Int] = [:]
             try db.forEach("SELECT id, submission FROM exhibits WHERE request_id = ? AND submission IS NOT NULL", [requestID]) { row in
@@ -187,7 +187,7 @@ extension Catalog {
         }
     }
 
-    public func receipts(requestID: String) async throws -> [RequestReceipt] {
+    public func receipts(requestID: RequestID) async throws -> [RequestReceipt] {
         try await read { db in
             try db.fetchAll("SELECT * FROM request_receipts WHERE request_id = ? ORDER BY number", [requestID]).map { row in
                 RequestReceipt(requestID: row["request_id"], number: Int(row["number"] as Int64), submittedAt: row["submitted_at"], json: row["receipt"])

@@ -7,7 +7,7 @@ extension Catalog {
     /// Records a case's new status (and its own retention class when `retentionClass` says so) with its history row
     /// and event; bumps the case's `status_version`.
     public func setCaseStatus(
-        caseID: String, change: CaseStatusChange, retentionClass: ClassChange, event: CustodyEvent.Draft
+        caseID: CaseID, change: CaseStatusChange, retentionClass: ClassChange, event: CustodyEvent.Draft
     ) async throws -> CaseRecord {
         try await write { db in
             guard try db.exists("SELECT 1 FROM cases WHERE id = ?", [caseID]) else { throw ExhibitError(.notFound, "no case \(caseID)") }
@@ -26,7 +26,7 @@ extension Catalog {
         }
     }
 
-    public func statusHistory(caseID: String) async throws -> [CaseStatusChange] {
+    public func statusHistory(caseID: CaseID) async throws -> [CaseStatusChange] {
         try await read { db in
             try db.fetchAll("SELECT * FROM case_statuses WHERE case_id = ? ORDER BY id", [caseID]).map(CatalogRows.statusChange)
         }
@@ -51,7 +51,7 @@ extension Catalog {
     }
 
     public func releaseHold(
-        caseID: String?, exhibitID: String?, by user: String, reason: String?,
+        caseID: CaseID?, exhibitID: ExhibitID?, by user: String, reason: String?,
         event: @escaping @Sendable (HoldRecord) -> CustodyEvent.Draft
     ) async throws -> HoldRecord {
         try await write { db in
@@ -75,7 +75,7 @@ extension Catalog {
     }
 
     /// Every hold, standing or released, on a case or on any of the exhibits.
-    public func holds(caseID: String?, exhibitIDs: [String]) async throws -> [HoldRecord] {
+    public func holds(caseID: CaseID?, exhibitIDs: [ExhibitID]) async throws -> [HoldRecord] {
         try await read { db in
             let list = exhibitIDs.isEmpty ? "NULL" : Self.marks(exhibitIDs.count)
             return try db.fetchAll(
@@ -88,7 +88,7 @@ extension Catalog {
 
     /// Refuses (conflict) when, inside the transaction, the case changed status since the plan was made or a hold now
     /// stands on the case or any of `ids`.
-    private func check(_ guardState: RetentionGuard, ids: [String], in db: any CatalogSession) throws {
+    private func check(_ guardState: RetentionGuard, ids: [ExhibitID], in db: any CatalogSession) throws {
         let version = try db.scalar(Int.self, "SELECT status_version FROM cases WHERE id = ?", [guardState.caseID])
         guard version == guardState.statusVersion else {
             throw ExhibitError(.conflict, "the case's status changed since the plan was made")
@@ -99,11 +99,11 @@ extension Catalog {
         guard !held else { throw ExhibitError(.conflict, "a legal hold now stands on it") }
     }
 
-    private func states(_ ids: [String], in db: any CatalogSession) throws -> [String: String] {
+    private func states(_ ids: [ExhibitID], in db: any CatalogSession) throws -> [ExhibitID: String] {
         guard !ids.isEmpty else { return [:] }
-        var states: [String: String] = [:]
-        for row in try db.fetchAll("SELECT id, state FROM exhibits WHERE id IN (\(Self.marks(ids.count)))", ids) {
-            states[row["id"] as String] = row["state"] as String
+        var states: [ExhibitID: String] = [:]
+        for row in try db.fetchAll("SELECT id, state FROM exhibits WHERE id IN (\(Self.marks(ids.count)))", Self.values(ids)) {
+            states[row["id"] as ExhibitID] = row["state"] as String
         }
         return states
     }
@@ -111,7 +111,7 @@ extension Catalog {
     /// Moves live exhibits (a master and its working copies) to pending deletion, with their events; refused
     /// (conflict) when the guard no longer holds.
     public func scheduleDeletion(
-        _ ids: [String], guard guardState: RetentionGuard, deletion: ExhibitDeletion, events: [CustodyEvent.Draft]
+        _ ids: [ExhibitID], guard guardState: RetentionGuard, deletion: ExhibitDeletion, events: [CustodyEvent.Draft]
     ) async throws {
         guard !ids.isEmpty else { return }
         try await write { db in
@@ -130,7 +130,7 @@ extension Catalog {
         }
     }
 
-    public func restoreExhibits(_ ids: [String], events: [CustodyEvent.Draft]) async throws {
+    public func restoreExhibits(_ ids: [ExhibitID], events: [CustodyEvent.Draft]) async throws {
         guard !ids.isEmpty else { return }
         try await write { db in
             guard try self.states(ids, in: db).values.allSatisfy({ $0 == "pending-deletion" }) else {
@@ -149,7 +149,7 @@ extension Catalog {
     /// Makes exhibits pending deletion past their grace period tombstones, revokes their shares and marks blobs no
     /// other exhibit uses as purged, with an event per exhibit, in one transaction. Returns the blobs freed.
     public func purgeExhibits(
-        _ ids: [String], guard guardState: RetentionGuard, by user: String, reason: String,
+        _ ids: [ExhibitID], guard guardState: RetentionGuard, by user: String, reason: String,
         makeEvent: @escaping @Sendable (ExhibitRecord, PurgeEffect) -> CustodyEvent.Draft
     ) async throws -> [SHA256Digest] {
         guard !ids.isEmpty else { return [] }

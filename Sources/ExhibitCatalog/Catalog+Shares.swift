@@ -20,7 +20,7 @@ extension Catalog {
         try await read { db in try db.fetchOne(CatalogRows.shareSelect + " WHERE id = ?", [id]).map(CatalogRows.share) }
     }
 
-    public func shares(exhibitID: String) async throws -> [ShareRecord] {
+    public func shares(exhibitID: ExhibitID) async throws -> [ShareRecord] {
         try await read { db in
             try db.fetchAll(CatalogRows.shareSelect + " WHERE exhibit = ? ORDER BY created_at", [exhibitID]).map(CatalogRows.share)
         }

@@ -25,7 +25,7 @@ extension Catalog {
              upload.timeInputs, upload.createdAt, upload.updatedAt, upload.expiresAt, upload.client, upload.requestID])
     }
 
-    public func upload(id: String) async throws -> UploadRecord? {
+    public func upload(id: UploadID) async throws -> UploadRecord? {
         try await read { db in try db.fetchOne("SELECT * FROM uploads WHERE id = ?", [id]).map(CatalogRows.upload) }
     }
 
@@ -54,7 +54,7 @@ extension Catalog {
     }
 
     /// An open upload's tail and where it starts (nil when none was saved).
-    public func uploadTail(id: String) async throws -> (start: Int64, bytes: ByteBuffer)? {
+    public func uploadTail(id: UploadID) async throws -> (start: Int64, bytes: ByteBuffer)? {
         try await read { db in
             try db.fetchOne("SELECT start, bytes FROM upload_tails WHERE upload_id = ?", [id]).map {
                 (start: $0["start"] as Int64, bytes: $0["bytes"] as ByteBuffer)
@@ -63,7 +63,7 @@ extension Catalog {
     }
 
     /// Ends an open upload (`failed`, `terminated`, `expired`); its tail goes with it.
-    public func endUpload(id: String, state: UploadState, error: String?) async throws {
+    public func endUpload(id: UploadID, state: UploadState, error: String?) async throws {
         try await write { db in
             try db.execute("UPDATE uploads SET state = ?, error = ?, updated_at = ? WHERE id = ? AND state = 'open'", [state, error, self.timestamp, id])
             try db.execute("DELETE FROM upload_tails WHERE upload_id = ?", [id])

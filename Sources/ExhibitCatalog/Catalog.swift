@@ -94,6 +94,9 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// The case of an id.
+    public func caseRecord(_ id: CaseID) async throws -> CaseRecord? { try await caseRecord(id.rawValue) }
+
     public func caseRecord(_ idOrReference: String) async throws -> CaseRecord? {
         try await read { db in
             try db.fetchOne("SELECT * FROM cases WHERE id = ? OR reference = ?", [idOrReference, idOrReference]).map(CatalogRows.caseRecord)
@@ -104,17 +107,17 @@ public final class Catalog: Sendable {
         try await read { db in try db.fetchAll("SELECT * FROM cases ORDER BY created_at, reference").map(CatalogRows.caseRecord) }
     }
 
-    public func members(of caseID: String) async throws -> [String] {
+    public func members(of caseID: CaseID) async throws -> [String] {
         try await read { db in
             try db.fetchAll("SELECT \"user\" FROM case_members WHERE case_id = ? ORDER BY \"user\"", [caseID]).map { $0[0] as String }
         }
     }
 
-    public func isMember(_ user: String, of caseID: String) async throws -> Bool {
+    public func isMember(_ user: String, of caseID: CaseID) async throws -> Bool {
         try await read { db in try db.exists("SELECT 1 FROM case_members WHERE case_id = ? AND \"user\" = ?", [caseID, user]) }
     }
 
-    public func insertMember(caseID: String, user: String, addedBy: String, event: CustodyEvent.Draft) async throws -> CustodyEvent {
+    public func insertMember(caseID: CaseID, user: String, addedBy: String, event: CustodyEvent.Draft) async throws -> CustodyEvent {
         try await write { db in
             if try db.exists("SELECT 1 FROM case_members WHERE case_id = ? AND \"user\" = ?", [caseID, user]) {
                 throw ExhibitError(.conflict, "\(user) is already a member of this case")

@@ -67,7 +67,7 @@ package enum CatalogRows {
             masterID: row["master_id"], lineage: decode(Lineage.self, "lineage"),
             workingCopyStatus: row["working_copy_status"], workingCopyError: row["working_copy_error"])
         record.state = row["state"]
-        if let requestID = row["request_id"] as String?, let reference = row["request_reference"] as String? {
+        if let requestID = row["request_id"] as RequestID?, let reference = row["request_reference"] as String? {
             record.submittedThrough = SubmittedThrough(requestID: requestID, requestReference: reference, owner: row["request_owner"] ?? "")
         }
         if let requestedAt = row["deletion_requested_at"] as String? {

@@ -27,6 +27,18 @@ extension ExhibitState: SQLValueConvertible, CatalogValue {}
 extension UploadState: SQLValueConvertible, CatalogValue {}
 extension WorkingCopyStatus: SQLValueConvertible, CatalogValue {}
 
+extension ExhibitID: SQLValueConvertible, CatalogValue {}
+extension CaseID: SQLValueConvertible, CatalogValue {}
+extension UploadID: SQLValueConvertible, CatalogValue {}
+extension RequestID: SQLValueConvertible, CatalogValue {}
+extension HoldID: SQLValueConvertible, CatalogValue {}
+
+extension RecordID {
+    /// Stored as its text.
+    public var sqlValue: SQLValue { .text(rawValue) }
+    public static func read(_ value: SQLValue) -> Self { Self(rawValue: String.read(value)) }
+}
+
 extension StoredState {
     /// Stored as its word.
     public var sqlValue: SQLValue { .text(rawValue) }

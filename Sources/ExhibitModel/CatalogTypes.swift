@@ -5,8 +5,8 @@ public import ExhibitCrypto
 
 /// An exhibit about to be recorded.
 public struct NewExhibit: Sendable {
-    public let id: String
-    public let caseID: String
+    public let id: ExhibitID
+    public let caseID: CaseID
     public let initials: String
     public let filename: String
     public let blob: SHA256Digest
@@ -16,11 +16,11 @@ public struct NewExhibit: Sendable {
     public let media: MediaJSON
     public let coverage: String?
     /// The resumable upload this exhibit completes (marked completed in the same transaction).
-    public var uploadID: String? = nil
+    public var uploadID: UploadID? = nil
     /// The footage request it came through.
-    public var requestID: String? = nil
+    public var requestID: RequestID? = nil
 
-    package init(id: String, caseID: String, initials: String, filename: String, blob: SHA256Digest, size: Int64, chunks: Int, uploadedBy: String, media: MediaJSON, coverage: String?, uploadID: String? = nil) {
+    package init(id: ExhibitID, caseID: CaseID, initials: String, filename: String, blob: SHA256Digest, size: Int64, chunks: Int, uploadedBy: String, media: MediaJSON, coverage: String?, uploadID: UploadID? = nil) {
         self.id = id
         self.caseID = caseID
         self.initials = initials
@@ -102,10 +102,10 @@ public struct MasterIntegrity: Sendable {
 /// What a retention step expects still to be true when it runs: the case's status unchanged since the plan
 /// (`status_version`) and no hold standing.
 public struct RetentionGuard: Sendable {
-    public let caseID: String
+    public let caseID: CaseID
     public let statusVersion: Int
 
-    public init(caseID: String, statusVersion: Int) {
+    public init(caseID: CaseID, statusVersion: Int) {
         self.caseID = caseID
         self.statusVersion = statusVersion
     }
@@ -131,9 +131,9 @@ public struct PurgeEffect: Sendable {
 
 /// A resumable (tus) upload: what has arrived, durably, and what it will become.
 public struct UploadRecord: Sendable {
-    public let id: String
+    public let id: UploadID
     public let owner: String
-    public let caseID: String
+    public let caseID: CaseID
     public let filename: String
     /// The whole file's length (`Upload-Length`).
     public let length: Int64
@@ -152,7 +152,7 @@ public struct UploadRecord: Sendable {
     public var updatedAt: String
     public var expiresAt: String
     public var state: UploadState
-    public var exhibitID: String?
+    public var exhibitID: ExhibitID?
     public var error: String?
     public var patches: Int
     /// PATCH requests that went on after an interruption (a request cut short, a server restart).
@@ -161,7 +161,7 @@ public struct UploadRecord: Sendable {
     public var interrupted: Bool
     public var client: String?
     /// The footage request it comes through (nil: a user's own upload).
-    public var requestID: String?
+    public var requestID: RequestID?
 
     package static func parseEntries(_ text: String) -> [Manifest.Entry] {
         text.split(separator: "\n").compactMap { line in
@@ -175,7 +175,7 @@ public struct UploadRecord: Sendable {
         entries.map { "\($0.chunk.hex) \($0.length)\n" }.joined()
     }
 
-    public init(id: String, owner: String, caseID: String, filename: String, length: Int64, offset: Int64, metadata: String, expectedSHA256: String? = nil, timeInputs: String? = nil, entries: [Manifest.Entry], tailStart: Int64, createdAt: String, updatedAt: String, expiresAt: String, state: UploadState, exhibitID: String? = nil, error: String? = nil, patches: Int, resumptions: Int, interrupted: Bool, client: String? = nil) {
+    public init(id: UploadID, owner: String, caseID: CaseID, filename: String, length: Int64, offset: Int64, metadata: String, expectedSHA256: String? = nil, timeInputs: String? = nil, entries: [Manifest.Entry], tailStart: Int64, createdAt: String, updatedAt: String, expiresAt: String, state: UploadState, exhibitID: ExhibitID? = nil, error: String? = nil, patches: Int, resumptions: Int, interrupted: Bool, client: String? = nil) {
         self.id = id
         self.owner = owner
         self.caseID = caseID

@@ -29,10 +29,10 @@ public struct RequestLimits: Sendable, Equatable, Codable {
 /// A footage request: a link through which the owner of a recorder uploads footage into a case, without an account.
 public struct FootageRequest: Sendable, Equatable, Encodable {
     /// `rq_` + 16 base32 characters: the id the link's token carries.
-    public let id: String
+    public let id: RequestID
     /// `R-` + 8 characters: what people quote (the owner's receipt, the case page).
     public let reference: String
-    public let caseID: String
+    public let caseID: CaseID
     public let caseReference: String
     public let createdBy: String
     public let createdAt: String
@@ -71,7 +71,7 @@ public struct FootageRequest: Sendable, Equatable, Encodable {
     public var uploadsOpen: Int = 0
 
     public init(
-        id: String, reference: String, caseID: String, caseReference: String, createdBy: String, createdAt: String, expiresAt: String,
+        id: RequestID, reference: String, caseID: CaseID, caseReference: String, createdBy: String, createdAt: String, expiresAt: String,
         keyID: String, windowFrom: String, windowTo: String, location: String, camera: String?, ownerName: String,
         ownerContact: String?, note: String?, prefix: String, limits: RequestLimits, submissions: Int = 0, opens: Int = 0,
         firstOpenedAt: String? = nil, lastOpenedAt: String? = nil, clockOffset: Int64? = nil, clockCheckedAt: String? = nil,
@@ -170,13 +170,13 @@ public enum RequestState: String, Sendable, Codable, CaseIterable {
 
 /// One submission's signed receipt, as stored (its JSON text, exactly as signed and handed to the owner).
 public struct RequestReceipt: Sendable, Equatable {
-    public let requestID: String
+    public let requestID: RequestID
     public let number: Int
     public let submittedAt: String
     /// The receipt document (JSON), as given to the owner.
     public let json: String
 
-    public init(requestID: String, number: Int, submittedAt: String, json: String) {
+    public init(requestID: RequestID, number: Int, submittedAt: String, json: String) {
         self.requestID = requestID
         self.number = number
         self.submittedAt = submittedAt
@@ -186,11 +186,11 @@ public struct RequestReceipt: Sendable, Equatable {
 
 /// Through which request an exhibit came, and from whom (shown with the exhibit).
 public struct SubmittedThrough: Sendable, Codable, Equatable {
-    public let requestID: String
+    public let requestID: RequestID
     public let requestReference: String
     public let owner: String
 
-    public init(requestID: String, requestReference: String, owner: String) {
+    public init(requestID: RequestID, requestReference: String, owner: String) {
         self.requestID = requestID
         self.requestReference = requestReference
         self.owner = owner

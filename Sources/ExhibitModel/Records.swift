@@ -73,7 +73,7 @@ public enum UserUpdate: Sendable {
 /// An investigation: evidence belongs to a case.
 public struct CaseRecord: Sendable, Equatable, Codable {
     /// A URL-safe id (`case_…`).
-    public let id: String
+    public let id: CaseID
     /// The force's reference, e.g. `2017/MPS/0421`.
     public let reference: String
     public let title: String?
@@ -104,7 +104,7 @@ public struct CaseRecord: Sendable, Equatable, Codable {
         case retention, hold
     }
 
-    public init(id: String, reference: String, title: String?, createdBy: String, createdAt: String, status: CaseStatus,
+    public init(id: CaseID, reference: String, title: String?, createdBy: String, createdAt: String, status: CaseStatus,
                 statusAt: String? = nil, releaseDate: String? = nil, retentionClass: String? = nil, statusVersion: Int = 0) {
         self.id = id
         self.reference = reference
@@ -134,9 +134,9 @@ public struct RetentionDeadline: Sendable, Equatable, Codable {
 
 /// A legal hold on a case or one exhibit: while it stands, nothing it covers is deleted, whatever its deadline.
 public struct HoldRecord: Sendable, Equatable, Codable {
-    public let id: String
-    public let caseID: String?
-    public let exhibitID: String?
+    public let id: HoldID
+    public let caseID: CaseID?
+    public let exhibitID: ExhibitID?
     public let reason: String
     public let setBy: String
     public let setAt: String
@@ -161,7 +161,7 @@ public struct HoldRecord: Sendable, Equatable, Codable {
         case releaseReason = "release_reason"
     }
 
-    public init(id: String, caseID: String?, exhibitID: String?, reason: String, setBy: String, setAt: String,
+    public init(id: HoldID, caseID: CaseID?, exhibitID: ExhibitID?, reason: String, setBy: String, setAt: String,
                 releasedBy: String? = nil, releasedAt: String? = nil, releaseReason: String? = nil) {
         self.id = id
         self.caseID = caseID
@@ -226,8 +226,8 @@ public struct ExhibitRetention: Sendable, Equatable, Codable {
 /// One uploaded file in one case.
 public struct ExhibitRecord: Sendable, Codable {
     /// A URL-safe id (`ex_…`).
-    public let id: String
-    public let caseID: String
+    public let id: ExhibitID
+    public let caseID: CaseID
     public let caseReference: String
     /// `JS/1`: the uploader's initials and their running number in the case (`JS/1-W1` for a working copy).
     public let reference: String
@@ -241,7 +241,7 @@ public struct ExhibitRecord: Sendable, Codable {
     public let media: MediaInfo?
     public let coverage: TimeCoverage?
     /// For a working copy: its master, and how it was made.
-    public var masterID: String?
+    public var masterID: ExhibitID?
     public var lineage: Lineage?
     /// For a master: `pending`, `done`, `failed`, `interrupted`, `not-needed`, or nil before it was planned.
     public var workingCopyStatus: WorkingCopyStatus?
@@ -276,10 +276,10 @@ public struct ExhibitRecord: Sendable, Codable {
         case submittedThrough = "submitted_through"
     }
 
-    public init(id: String, caseID: String, caseReference: String, reference: String, filename: String,
+    public init(id: ExhibitID, caseID: CaseID, caseReference: String, reference: String, filename: String,
                 sha256: SHA256Digest, size: Int64, uploadedBy: String, uploadedAt: String,
                 integrity: IntegrityReport?, media: MediaInfo?, coverage: TimeCoverage?,
-                masterID: String? = nil, lineage: Lineage? = nil, workingCopyStatus: WorkingCopyStatus? = nil,
+                masterID: ExhibitID? = nil, lineage: Lineage? = nil, workingCopyStatus: WorkingCopyStatus? = nil,
                 workingCopyError: String? = nil) {
         self.masterID = masterID
         self.lineage = lineage
@@ -302,7 +302,7 @@ public struct ExhibitRecord: Sendable, Codable {
 
 /// How a working copy was made from its master, recorded with the copy (and summarised in its custody event).
 public struct Lineage: Codable, Sendable {
-    public var masterID: String
+    public var masterID: ExhibitID
     public var masterReference: String
     public var masterSHA256: String
     /// `remux` (streams copied) or `transcode` (at least one stream encoded).
@@ -331,7 +331,7 @@ public struct Lineage: Codable, Sendable {
         case transcode, encoder, check
     }
 
-    package init(masterID: String, masterReference: String, masterSHA256: String, operation: String, reason: String, requestedBy: String, requestedFrom: String, startedAt: String, finishedAt: String, transcode: TranscodeReport, encoder: EncoderSettings, check: CopyCheck) {
+    package init(masterID: ExhibitID, masterReference: String, masterSHA256: String, operation: String, reason: String, requestedBy: String, requestedFrom: String, startedAt: String, finishedAt: String, transcode: TranscodeReport, encoder: EncoderSettings, check: CopyCheck) {
         self.masterID = masterID
         self.masterReference = masterReference
         self.masterSHA256 = masterSHA256
@@ -401,9 +401,9 @@ public struct Actor: Sendable, Equatable {
     /// Exhibit itself, acting for nobody (bootstrap, background jobs).
     public var isSystem: Bool { name == Actor.systemName }
 
-    package func event(_ action: CustodyAction, exhibit: String? = nil, caseReference: String? = nil, details: JSONValue = [:]) -> CustodyEvent.Draft {
+    package func event(_ action: CustodyAction, exhibit: ExhibitID? = nil, caseReference: String? = nil, details: JSONValue = [:]) -> CustodyEvent.Draft {
         CustodyEvent.Draft(
-            actor: name, role: role.name, action: action, exhibit: exhibit, caseReference: caseReference,
+            actor: name, role: role.name, action: action, exhibit: exhibit?.rawValue, caseReference: caseReference,
             details: details, client: client)
     }
 }
@@ -477,11 +477,11 @@ public struct ShareViewSummary: Sendable, Equatable {
     public let lastAt: String
     public let requests: Int
     public let bytes: Int64
-    public let exhibitID: String?
+    public let exhibitID: ExhibitID?
     public let caseReference: String?
     public let client: String?
 
-    package init(shareID: String, viewID: String, kind: String, firstAt: String, lastAt: String, requests: Int, bytes: Int64, exhibitID: String? = nil, caseReference: String? = nil, client: String? = nil) {
+    package init(shareID: String, viewID: String, kind: String, firstAt: String, lastAt: String, requests: Int, bytes: Int64, exhibitID: ExhibitID? = nil, caseReference: String? = nil, client: String? = nil) {
         self.shareID = shareID
         self.viewID = viewID
         self.kind = kind
@@ -517,7 +517,7 @@ public struct ShareViewTally: Sendable, Equatable {
 
 public struct ShareRecord: Sendable, Codable, Equatable {
     public let id: String
-    public let exhibitID: String
+    public let exhibitID: ExhibitID
     public let createdBy: String
     public let createdAt: String
     public let expiresAt: String
@@ -550,7 +550,7 @@ public struct ShareRecord: Sendable, Codable, Equatable {
         case revokedReason = "revoked_reason"
     }
 
-    public init(id: String, exhibitID: String, createdBy: String, createdAt: String, expiresAt: String, maxDownloads: Int?,
+    public init(id: String, exhibitID: ExhibitID, createdBy: String, createdAt: String, expiresAt: String, maxDownloads: Int?,
                 downloads: Int, revokedAt: String?, recipient: String?, note: String?, keyID: String, revokedReason: String? = nil,
                 playedBytes: Int64 = 0) {
         self.revokedReason = revokedReason

@@ -13,7 +13,7 @@ import NIOCore
 extension Controllers {
     func bundle(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         let (actor, record) = try await findExhibit(request, context, needing: .exhibitDownload)
-        let plan = try await store.prepareBundle(exhibit: record.id, case: nil, by: actor)
+        let plan = try await store.prepareBundle(exhibit: record.id.rawValue, case: nil, by: actor)
         let store = self.store
         let name = plan.name
         let body = ResponseBody { writer in

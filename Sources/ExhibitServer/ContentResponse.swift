@@ -50,7 +50,7 @@ enum ContentResponse {
     /// `headers(for:)` with `Content-Disposition: <kind>`, remembered per exhibit (these fields never change),
     /// for the many requests of a player.
     static func cachedHeaders(for exhibit: ExhibitRecord, kind: String) -> HTTPFields {
-        let key = exhibit.id + "\u{0}" + kind
+        let key = exhibit.id.rawValue + "\u{0}" + kind
         if let fields = headerCache.withLock({ $0[key] }) { return fields }
         var fields = headers(for: exhibit)
         fields[.contentDisposition] = disposition(exhibit, kind: kind)

@@ -27,7 +27,7 @@ extension Controllers {
         var filter = EventFilter()
         filter.caseReference = request.uri.queryValue("case")
         if let exhibit = request.uri.queryValue("exhibit") {
-            filter.exhibitIDs = [try await store.findExhibit(exhibit, case: filter.caseReference, for: client).id]
+            filter.exhibitIDs = [try await store.findExhibit(exhibit, case: filter.caseReference, for: client).id.rawValue]
         }
         for (name, keyPath) in [("since", \EventFilter.since), ("until", \EventFilter.until)] {
             if let text = request.uri.queryValue(name) {

@@ -57,7 +57,7 @@ extension Controllers {
         guard !record.isWorkingCopy else { throw Problem(.badRequest, "\(record.reference) is itself a working copy") }
         let plan = store.workingCopyPlan(record)
         if let copy = try await store.workingCopies(of: record).last {
-            return try jsonResponse(["status": "exists", "reference": copy.reference, "id": copy.id])
+            return try jsonResponse(["status": "exists", "reference": copy.reference, "id": copy.id.rawValue])
         }
         guard plan.operation == .remux || plan.operation == .transcode else {
             return try jsonResponse(["status": "not-needed", "reason": plan.reason])

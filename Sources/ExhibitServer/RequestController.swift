@@ -139,7 +139,7 @@ struct RequestController: Sendable {
             try request.encode(to: encoder)
             var c = encoder.container(keyedBy: Keys.self)
             try c.encode(request.state(at: now), forKey: .state)
-            try c.encode(files.map { ["id": $0.id, "reference": $0.reference, "filename": $0.filename, "verdict": $0.verdict] }, forKey: .exhibits)
+            try c.encode(files.map { ["id": $0.id.rawValue, "reference": $0.reference, "filename": $0.filename, "verdict": $0.verdict] }, forKey: .exhibits)
             if let coverage {
                 try c.encode(["summary": coverage.sentence, "covered_seconds": String(Int(coverage.coveredSeconds))], forKey: .coverage)
             }
@@ -190,15 +190,15 @@ struct RequestController: Sendable {
         guard !filename.isEmpty else { throw Problem(.badRequest, "Upload-Metadata must carry the file's name: filename <base64>") }
         let policy = store.policies.requests
         try limiter.admit(
-            link: found.id, address: context.remoteAddress, perLink: policy.uploadsPerMinutePerLink, perAddress: policy.uploadsPerMinutePerAddress)
+            link: found.id.rawValue, address: context.remoteAddress, perLink: policy.uploadsPerMinutePerLink, perAddress: policy.uploadsPerMinutePerAddress)
         let client = clientDescription(request, context)
         let created = try await store.createRequestUpload(
             found, filename: filename, length: length, metadata: raw, expectedSHA256: try TusController.sha256(metadata), client: client)
         var fields = tus.headers(created)
-        let location = base(context) + "/" + created.id
+        let location = base(context) + "/" + created.id.rawValue
         fields[.location] = location
         if request.headers[.contentType] == "application/offset+octet-stream" {
-            let progress = try await tus.append(created.id, offset: 0, request: request, context: context, actor: store.requestActor(found, client: client))
+            let progress = try await tus.append(created.id.rawValue, offset: 0, request: request, context: context, actor: store.requestActor(found, client: client))
             fields = tus.headers(progress.upload)
             fields[.location] = location
         }
@@ -246,7 +246,7 @@ struct RequestController: Sendable {
             coverage = RequestCoverage.of(found, files: files, zone: store.policies.requests.timeZone)?.sentence
         }
         return try jsonResponse(OwnerUploadJSON(
-            id: upload.id, filename: upload.filename, length: upload.length, offset: upload.offset, state: upload.state.rawValue,
+            id: upload.id.rawValue, filename: upload.filename, length: upload.length, offset: upload.offset, state: upload.state.rawValue,
             error: upload.error, file: file, coverage: coverage))
     }
 

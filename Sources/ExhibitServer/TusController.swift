@@ -129,7 +129,7 @@ struct TusController: Sendable {
         fields[.location] = "/v1/uploads/\(created.id)"
         let hasBody = request.headers[.contentType] == "application/offset+octet-stream"
         if hasBody || length == 0 {
-            let progress = try await append(created.id, offset: 0, request: request, context: context, actor: actor)
+            let progress = try await append(created.id.rawValue, offset: 0, request: request, context: context, actor: actor)
             fields = headers(progress.upload)
             fields[.location] = "/v1/uploads/\(created.id)"
             if let ingested = progress.ingested { add(ingested, to: &fields) }
@@ -164,12 +164,12 @@ struct TusController: Sendable {
         var fields = headers(upload)
         fields[Header.uploadLength] = String(upload.length)
         if !upload.metadata.isEmpty { fields[Header.uploadMetadata] = upload.metadata }
-        if let exhibit = upload.exhibitID { fields[Header.exhibitID] = exhibit }
+        if let exhibit = upload.exhibitID { fields[Header.exhibitID] = exhibit.rawValue }
         return Response(status: .ok, headers: fields)
     }
 
     func add(_ ingested: EvidenceStore.Ingested, to fields: inout HTTPFields) {
-        fields[Header.exhibitID] = ingested.exhibit.id
+        fields[Header.exhibitID] = ingested.exhibit.id.rawValue
         fields[Header.exhibitReference] = ingested.exhibit.reference
     }
 
@@ -253,11 +253,11 @@ struct TusController: Sendable {
         let upload = try await store.findUpload(try context.parameters.decoded("upload"), for: actor)
         var exhibit: ExhibitJSON?
         if let id = upload.exhibitID {
-            exhibit = ExhibitJSON(try await store.findExhibit(id, for: actor))
+            exhibit = ExhibitJSON(try await store.findExhibit(id.rawValue, for: actor))
         }
-        let caseReference = try await store.findCase(upload.caseID, for: actor, needing: .exhibitUpload).reference
+        let caseReference = try await store.findCase(upload.caseID.rawValue, for: actor, needing: .exhibitUpload).reference
         return try jsonResponse(UploadJSON(
-            id: upload.id, case: caseReference, filename: upload.filename, length: upload.length, offset: upload.offset,
+            id: upload.id.rawValue, case: caseReference, filename: upload.filename, length: upload.length, offset: upload.offset,
             state: upload.state, expiresAt: upload.expiresAt, requests: upload.patches, resumptions: upload.resumptions,
             error: upload.error, exhibit: exhibit))
     }

@@ -1,5 +1,5 @@
 public import Exhibit
-import ExhibitModel
+public import ExhibitModel
 import ExhibitPolicies
 import Foundation
 public import Logging
@@ -17,7 +17,7 @@ public final class WorkingCopyService: Service, Sendable {
     private let stopping = Atomic<Bool>(false)
 
     struct Request: Sendable {
-        let exhibitID: String
+        let exhibitID: ExhibitID
         let requestedBy: String
     }
 
@@ -28,7 +28,7 @@ public final class WorkingCopyService: Service, Sendable {
     }
 
     /// Queues a master for its copy (`requestedBy` goes into the lineage and the custody record).
-    public func enqueue(_ exhibitID: String, requestedBy: String) {
+    public func enqueue(_ exhibitID: ExhibitID, requestedBy: String) {
         continuation.yield(Request(exhibitID: exhibitID, requestedBy: requestedBy))
     }
 
@@ -66,7 +66,7 @@ public final class WorkingCopyService: Service, Sendable {
             guard let master = try await store.exhibitRecord(id: request.exhibitID) else { return }
             let actor = Actor.system(client: "server:working-copies (\(request.requestedBy))")
             // One server at a time makes a master's copy; another that asks later finds it made.
-            guard let outcome = try await store.exclusiveJob("working-copy:" + master.id, {
+            guard let outcome = try await store.exclusiveJob("working-copy:" + master.id.rawValue, {
                 try await self.store.derive(master, by: actor) { self.stopping.load(ordering: .relaxed) }
             }) else {
                 logger.info("the working copy of \(master.reference) is being made by another server")

@@ -54,7 +54,7 @@ import Testing
         let media = MediaJSON(media: "{\"format\":\"mp4\"}", integrity: nil, verdict: "complete")
         for n in 0..<3 {
             let (exhibit, _) = try await catalog.insertExhibit(NewExhibit(
-                id: "ex_\(n)", caseID: "case_1", initials: "JS", filename: "cam\(n).mp4", blob: digest, size: 1234, chunks: 1, uploadedBy: "jsmith",
+                id: ExhibitID("ex_\(n)"), caseID: "case_1", initials: "JS", filename: "cam\(n).mp4", blob: digest, size: 1234, chunks: 1, uploadedBy: "jsmith",
                 media: media, coverage: nil)) { reference in draft("exhibit.ingested") }
             out.append("exhibit \(exhibit.reference) \(exhibit.sha256.hex) \(exhibit.size) \(exhibit.state)")
         }

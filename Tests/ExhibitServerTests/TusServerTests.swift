@@ -249,7 +249,7 @@ enum TusPy {
             .init(caseName: TestStore.caseReference, filename: "a.bin", length: 20_000_000, metadata: "", expectedSHA256: nil, time: .init()),
             by: jsmith)
         let bytes = ByteBuffer(bytes: DeterministicRandom.bytes(10_000_000, seed: 3))
-        let progress = try await store.appendUpload(upload.id, offset: 0, body: [bytes].async, checksum: nil, by: jsmith)
+        let progress = try await store.appendUpload(upload.id.rawValue, offset: 0, body: [bytes].async, checksum: nil, by: jsmith)
         #expect(progress.upload.offset == 10_000_000)
         #expect(progress.ingested == nil)
         let chunks = progress.upload.entries.map(\.chunk)
@@ -261,12 +261,12 @@ enum TusPy {
         clock.advance(23 * 3600)
         #expect(try await store.expireUploads() == 0, "not yet: 24h without a request")
         clock.advance(3600 + 1)
-        await #expect(throws: ExhibitError.self) { try await store.findUpload(upload.id, for: jsmith) }
+        await #expect(throws: ExhibitError.self) { try await store.findUpload(upload.id.rawValue, for: jsmith) }
         #expect(try await store.expireUploads() == 1)
         for chunk in chunks { #expect(try await store.chunks.size(of: .chunk(chunk)) == nil, "the expired upload's chunks were reclaimed") }
-        #expect(!FileManager.default.fileExists(atPath: files.storage + "/uploads/" + upload.id))
+        #expect(!FileManager.default.fileExists(atPath: files.storage + "/uploads/" + upload.id.rawValue))
         do {
-            _ = try await store.findUpload(upload.id, for: jsmith)
+            _ = try await store.findUpload(upload.id.rawValue, for: jsmith)
             Issue.record("an expired upload was found")
         } catch let error as ExhibitError {
             #expect(error.code == .gone)

@@ -47,7 +47,7 @@ extension WebApp {
         let (actor, session) = try await requireSignedIn(request, context)
         let form = try await checkCSRF(request, session: session)
         let record = try await store.findCase(try context.parameters.decoded("case"), for: actor)
-        _ = try await store.setHold(case: record.id, exhibit: nil, reason: form["reason"] ?? "", by: actor)
+        _ = try await store.setHold(case: record.id.rawValue, exhibit: nil, reason: form["reason"] ?? "", by: actor)
         return Self.redirect("/app/cases/\(record.id)?done=held")
     }
 
@@ -55,7 +55,7 @@ extension WebApp {
         let (actor, session) = try await requireSignedIn(request, context)
         let form = try await checkCSRF(request, session: session)
         let record = try await store.findCase(try context.parameters.decoded("case"), for: actor)
-        _ = try await store.releaseHold(case: record.id, exhibit: nil, reason: form["reason"], by: actor)
+        _ = try await store.releaseHold(case: record.id.rawValue, exhibit: nil, reason: form["reason"], by: actor)
         return Self.redirect("/app/cases/\(record.id)?done=released")
     }
 
@@ -63,7 +63,7 @@ extension WebApp {
         let (actor, session) = try await requireSignedIn(request, context)
         let form = try await checkCSRF(request, session: session)
         let exhibit = try await store.findExhibit(try context.parameters.decoded("exhibit"), for: actor, needing: .exhibitRead)
-        _ = try await store.setHold(case: nil, exhibit: exhibit.id, reason: form["reason"] ?? "", by: actor)
+        _ = try await store.setHold(case: nil, exhibit: exhibit.id.rawValue, reason: form["reason"] ?? "", by: actor)
         return Self.redirect("/app/exhibits/\(exhibit.id)?done=held")
     }
 
@@ -71,7 +71,7 @@ extension WebApp {
         let (actor, session) = try await requireSignedIn(request, context)
         let form = try await checkCSRF(request, session: session)
         let exhibit = try await store.findExhibit(try context.parameters.decoded("exhibit"), for: actor, needing: .exhibitRead)
-        _ = try await store.releaseHold(case: nil, exhibit: exhibit.id, reason: form["reason"], by: actor)
+        _ = try await store.releaseHold(case: nil, exhibit: exhibit.id.rawValue, reason: form["reason"], by: actor)
         return Self.redirect("/app/exhibits/\(exhibit.id)?done=released")
     }
 
@@ -111,7 +111,7 @@ extension WebApp {
     func exhibitCustodyPage(_ request: Request, _ context: ExhibitRequestContext) async throws -> Response {
         guard let (actor, session) = try await signedIn(request, context) else { return Self.redirect("/app/signin") }
         let exhibit = try await store.findExhibit(try context.parameters.decoded("exhibit"), for: actor, needing: .custodyRead)
-        let record = try await store.findCase(exhibit.caseID, for: actor, needing: .custodyRead)
+        let record = try await store.findCase(exhibit.caseID.rawValue, for: actor, needing: .custodyRead)
         var values = try await custodyValues(record, request, actor, session, exhibit: exhibit)
         values["exhibitID"] = exhibit.id
         values["exhibitReference"] = exhibit.reference

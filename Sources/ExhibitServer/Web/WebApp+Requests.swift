@@ -141,7 +141,7 @@ extension WebApp {
                     "verdict": file.verdict, "verdictLabel": Self.verdictLabel(file.verdict),
                     "words": RequestController.OwnerFileJSON.words(file), "recorded": RequestController.OwnerFileJSON.recorded(file, zone: zone),
                 ]
-                if let number = submissions[file.id] { row["submitted"] = number }
+                if let number = submissions[file.id.rawValue] { row["submitted"] = number }
                 return row
             },
         ]) { _, new in new }
@@ -271,7 +271,7 @@ extension WebApp {
     /// The case page's requests section: each request's state, what arrived, the coverage so far; the link for
     /// those who may make requests (it is a credential to upload into the case).
     func requestRows(_ record: CaseRecord, _ actor: Actor, _ session: String, shownLink: String?) async throws -> [String: Any] {
-        let requests = try await store.requests(in: record.id, for: actor)
+        let requests = try await store.requests(in: record.id.rawValue, for: actor)
         let now = CustodyTime.string(store.now())
         let csrf = EvidenceStore.csrfToken(forSession: session)
         let canCreate = actor.role.can(.requestCreate)
@@ -280,7 +280,7 @@ extension WebApp {
             let files = try await store.requestFiles(item)
             let state = item.state(at: now)
             var row: [String: Any] = [
-                "id": item.id, "reference": item.reference, "owner": item.ownerName, "location": item.location,
+                "id": item.id.rawValue, "reference": item.reference, "owner": item.ownerName, "location": item.location,
                 "window": item.window.map { RequestCoverageText(zone: Self.utc).span($0.from, $0.to) + " UTC" } ?? "",
                 "state": state.rawValue,
                 "stateLabel": Self.requestStateLabel(state, item), "files": "\(item.filesReceived) (\(Self.human(item.bytesReceived)))",
@@ -288,7 +288,7 @@ extension WebApp {
                 "expires": Self.shown(item.expiresAt), "canRevoke": canCreate && item.revokedAt == nil && state != .submitted && state != .expired,
                 "csrf": csrf,
             ]
-            if canCreate, item.id == shownLink, item.revokedAt == nil, let token = try store.token(for: item) {
+            if canCreate, item.id.rawValue == shownLink, item.revokedAt == nil, let token = try store.token(for: item) {
                 row["link"] = publicURL.current + "/r/" + token
             }
             rows.append(row)

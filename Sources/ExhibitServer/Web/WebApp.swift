@@ -146,7 +146,7 @@ struct WebApp: Sendable {
         guard let (actor, session) = try await signedIn(request, context) else { return Self.redirect("/app/signin") }
         let record = try await store.describe(try await store.findCase(try context.parameters.decoded("case"), for: actor))
         // Masters only: a working copy is shown as its master's "playable copy".
-        let exhibits = try await store.exhibits(in: record.id, for: actor).filter { !$0.isWorkingCopy }
+        let exhibits = try await store.exhibits(in: record.id.rawValue, for: actor).filter { !$0.isWorkingCopy }
         let members = try await store.members(of: record, for: actor)
         var retention = "kept while the case is \(Self.label(record.status))"
         if let deadline = record.retention {
@@ -287,10 +287,10 @@ struct WebApp: Sendable {
     func custodyValues(
         _ record: CaseRecord, _ request: Request, _ actor: Actor, _ session: String, exhibit: ExhibitRecord? = nil
     ) async throws -> [String: Any] {
-        let (events, total) = try await store.custodyTimeline(case: record.id, exhibit: exhibit, by: actor)
+        let (events, total) = try await store.custodyTimeline(case: record.id.rawValue, exhibit: exhibit, by: actor)
         // Exhibits by the references people use (one query for the case), their ids as the link and the title.
         let references = Dictionary(
-            try await store.exhibits(in: record.id, for: actor).map { ($0.id, $0.reference) }, uniquingKeysWith: { first, _ in first })
+            try await store.exhibits(in: record.id.rawValue, for: actor).map { ($0.id.rawValue, $0.reference) }, uniquingKeysWith: { first, _ in first })
         let kinds = ["exhibit", "share", "case", "user", "working-copy", "custody", "hold", "retention", "store"]
         let kind = request.uri.queryValue("kind").flatMap { kinds.contains($0) ? $0 : nil }
         let shown = events.filter { event in kind.map { event.action.hasPrefix($0 + ".") } ?? true }
