@@ -36,24 +36,7 @@ public enum BackupRestore {
         try FileManager.default.createDirectory(atPath: newRoot, withIntermediateDirectories: true)
         do {
             // The keys first: without them the restored ledger's seals and links cannot be checked.
-            if found.record.sealedKeys, let passphrase {
-                guard let sealed = try await target.read(found.folder + "keys.sealed", limit: Backups.smallFileLimit) else {
-                    throw ExhibitError(.damaged, "backup \(found.record.id): its keys.sealed is missing")
-                }
-                try KeyRing.unarchive(try PassphraseBox.open([UInt8](sealed), passphrase: passphrase), into: newRoot + "/keys")
-            } else if let keysFolder {
-                try FileManager.default.copyItem(atPath: keysFolder, toPath: newRoot + "/keys")
-            } else {
-                let withKeys = backups.last { $0.record.sealedKeys }?.record.id
-                throw ExhibitError(.badRequest, found.record.sealedKeys
-                    ? "the backup's keys are sealed: give the passphrase (--passphrase-file)"
-                    : "backup \(found.record.id) holds no secret keys (made without --include-keys): give the keys folder kept elsewhere (--keys-from DIR)"
-                        + (withKeys.map { ", or restore backup \($0), which holds them sealed (--at \($0) --passphrase-file)" } ?? ""))
-            }
-            let ring = try KeyRing.load(folder: newRoot + "/keys")
-            guard ring.custodyPublicKey == found.publicKey else {
-                throw ExhibitError(.badRequest, "the keys given are not this store's: their custody key is not the backup's")
-            }
+            let ring = try await placeKeys(of: found, among: backups, in: target, passphrase: passphrase, keysFolder: keysFolder, into: newRoot)
             // What the newest backup records as purged stays purged: its footage has left the backups.
             let newest = backups[backups.count - 1]
             let tombstones = try SQLiteDatabase.tombstones(
@@ -69,18 +52,7 @@ public enum BackupRestore {
             try await destination.checkAvailable()
             let uploads = try SQLiteDatabase.openUploadEntries(inSnapshotAt: snapshot)
             _ = try await Backups.copy(digests, uploads: uploads, from: target.objects, to: destination)
-            switch catalog ?? .sqlite {
-            case .sqlite:
-                let temporary = newRoot + "/exhibit.sqlite.restoring"
-                try FileManager.default.copyItem(atPath: snapshot, toPath: temporary)
-                try DurableFile.commit(temporary, to: newRoot + "/exhibit.sqlite")
-            case .postgres(let location):
-                // One transaction into an empty database: all or nothing, refused when it holds a catalog.
-                let moved = try await CatalogMove.sqliteToPostgres(path: snapshot, to: location, keys: ring)
-                guard moved.targetHead == moved.sourceHead else {
-                    throw ExhibitError(.storage, "the ledger's head in PostgreSQL differs from the backup's")
-                }
-            }
+            try await placeCatalog(snapshot, at: catalog ?? .sqlite, root: newRoot, keys: ring)
             let store = try EvidenceStore(root: newRoot, policies: policies, chunks: chunks ?? .local, catalog: catalog ?? .sqlite)
             let actor = try await store.actor(named: user, client: client)
             if newest.record.id != found.record.id {
@@ -92,6 +64,49 @@ public enum BackupRestore {
             try? FileManager.default.removeItem(atPath: newRoot)
             throw error
         }
+    }
+
+    /// The catalog snapshot as the root's SQLite file, or moved into an empty PostgreSQL database in one
+    /// transaction (all or nothing; refused when the database holds a catalog).
+    static func placeCatalog(_ snapshot: String, at catalog: CatalogLocation, root newRoot: String, keys ring: KeyRing) async throws {
+        switch catalog {
+        case .sqlite:
+            let temporary = newRoot + "/exhibit.sqlite.restoring"
+            try FileManager.default.copyItem(atPath: snapshot, toPath: temporary)
+            try DurableFile.commit(temporary, to: newRoot + "/exhibit.sqlite")
+        case .postgres(let location):
+            let moved = try await CatalogMove.sqliteToPostgres(path: snapshot, to: location, keys: ring)
+            guard moved.targetHead == moved.sourceHead else {
+                throw ExhibitError(.storage, "the ledger's head in PostgreSQL differs from the backup's")
+            }
+        }
+    }
+
+    /// Puts the backup's keys into `newRoot/keys` (unsealed with the passphrase, or copied from a folder kept
+    /// elsewhere) and checks they are the backup's.
+    static func placeKeys(
+        of found: Backups.Found, among backups: [Backups.Found], in target: any BackupTarget, passphrase: String?, keysFolder: String?,
+        into newRoot: String
+    ) async throws -> KeyRing {
+        if found.record.sealedKeys, let passphrase {
+            guard let sealed = try await target.read(found.folder + "keys.sealed", limit: Backups.smallFileLimit) else {
+                throw ExhibitError(.damaged, "backup \(found.record.id): its keys.sealed is missing")
+            }
+            try KeyRing.unarchive(try PassphraseBox.open([UInt8](sealed), passphrase: passphrase), into: newRoot + "/keys")
+        } else if let keysFolder {
+            try FileManager.default.copyItem(atPath: keysFolder, toPath: newRoot + "/keys")
+        } else {
+            let withKeys = backups.last { $0.record.sealedKeys }?.record.id
+            throw ExhibitError(.badRequest, found.record.sealedKeys
+                ? "the backup's keys are sealed: give the passphrase (--passphrase-file)"
+                : "backup \(found.record.id) holds no secret keys (made without --include-keys): give the keys folder kept elsewhere (--keys-from DIR)"
+                    + (withKeys.map { ", or restore backup \($0), which holds them sealed (--at \($0) --passphrase-file)" } ?? ""))
+        }
+        let ring = try KeyRing.load(folder: newRoot + "/keys")
+        guard ring.custodyPublicKey == found.publicKey else {
+            throw ExhibitError(.badRequest, "the keys given are not this store's: their custody key is not the backup's")
+        }
+        return ring
     }
 
     /// What `verify` found.
@@ -110,21 +125,12 @@ public enum BackupRestore {
         var report = Report()
         let backups = try await Backups.list(target)
         report.backups = backups.count
-        let objects = target.objects
         let scratch = NSTemporaryDirectory() + "/exhibit-backup-verify-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        // 1. Every chunk hashes to its name.
-        for try await key in objects.keys(.chunk) {
-            guard let size = try await objects.size(of: key) else { continue }
-            let bytes = try await objects.read(key, offset: 0, length: Int(size))
-            let actual = bytes.withUnsafeReadableBytes { SHA256.hash($0) }
-            report.chunks += 1
-            report.bytes += size
-            if actual != key.digest { report.problems.append("chunk \(key.digest.hex) does not match its name (it reads as \(actual.hex))") }
-        }
-        // 2. Each backup on its own, then against the one before. Footage the newest backup records as purged
-        // has left the target on purpose: older backups are not faulted for lacking it.
+        try await rehashChunks(of: target.objects, into: &report)
+        // Each backup on its own, then against the one before. Footage the newest backup records as purged has
+        // left the target on purpose: older backups are not faulted for lacking it.
         var freed = Set<String>()
         if let newest = backups.last, let path = try? await Backups.catalog(of: newest, in: target, scratch: scratch) {
             freed = Set(try SQLiteDatabase.tombstones(inSnapshotAt: path).freedBlobs)
@@ -150,42 +156,76 @@ public enum BackupRestore {
                 report.problems.append("backup \(record.id): its checkpoint is not signed by the store's key")
                 continue
             }
-            let digests = try SQLiteDatabase.exhibitBlobs(inSnapshotAt: path).filter { !freed.contains($0) }.compactMap { SHA256Digest(hex: $0) }
-            for blob in digests {
-                guard let size = try await objects.size(of: .manifest(blob)) else {
-                    report.problems.append("backup \(record.id): the manifest of blob \(blob.hex) is missing")
-                    continue
-                }
-                let manifest = try Manifest(parsing: try await objects.read(.manifest(blob), offset: 0, length: Int(size)))
-                for entry in manifest.entries where try await objects.size(of: .chunk(entry.chunk)) != Int64(entry.length) {
-                    report.problems.append("backup \(record.id): chunk \(entry.chunk.hex) of blob \(blob.hex) is missing or truncated")
-                }
+            report.problems += try await missingObjects(of: found, snapshot: path, freed: freed, in: target.objects)
+            if try await checkLedger(of: found, head: head, snapshot: path, after: previous, scratch: scratch, into: &report) {
+                previous = (found, head)
             }
-            for entry in try SQLiteDatabase.openUploadEntries(inSnapshotAt: path) where try await objects.size(of: .chunk(entry.chunk)) != Int64(entry.length) {
-                report.problems.append("backup \(record.id): chunk \(entry.chunk.hex) of an open upload is missing or truncated")
-            }
-            // The snapshot's tree, opened from a copy (opening a catalog runs migrations; the backup never changes).
-            let copy = scratch + "/verify-" + record.id + ".sqlite"
-            try? FileManager.default.removeItem(atPath: copy)
-            try FileManager.default.copyItem(atPath: path, toPath: copy)
-            defer { try? FileManager.default.removeItem(atPath: copy) }
-            if path.hasPrefix(scratch) { try? FileManager.default.removeItem(atPath: path) }
-            let catalog = Catalog(database: try SQLiteDatabase(path: copy), sealKey: [])
-            if try await catalog.treeRoot(size: head.size) != head.root {
-                report.problems.append("backup \(record.id): its ledger's Merkle root is not the one its checkpoint signs")
-                continue
-            }
-            if let (older, olderHead) = previous {
-                do {
-                    let proof = olderHead.size < head.size ? try await catalog.consistencyProof(from: olderHead.size, to: head.size) : []
-                    try Merkle.verifyConsistency(from: olderHead.size, to: head.size, fromRoot: olderHead.root, toRoot: head.root, proof: proof)
-                    report.proved.append("backup \(record.id)'s ledger (\(head.size) events) extends backup \(older.record.id)'s (\(olderHead.size))")
-                } catch {
-                    report.problems.append("backup \(record.id)'s ledger does not extend backup \(older.record.id)'s: \(error)")
-                }
-            }
-            previous = (found, head)
         }
         return report
+    }
+
+    /// Every chunk in `objects` hashed against its name.
+    static func rehashChunks(of objects: any ObjectBackend, into report: inout Report) async throws {
+        for try await key in objects.keys(.chunk) {
+            guard let size = try await objects.size(of: key) else { continue }
+            let bytes = try await objects.read(key, offset: 0, length: Int(size))
+            let actual = bytes.withUnsafeReadableBytes { SHA256.hash($0) }
+            report.chunks += 1
+            report.bytes += size
+            if actual != key.digest { report.problems.append("chunk \(key.digest.hex) does not match its name (it reads as \(actual.hex))") }
+        }
+    }
+
+    /// What a backup needs and the target lacks: the manifests of its exhibits' footage (but what `freed` says
+    /// was purged since) and their chunks, and the chunks its open uploads had stored.
+    static func missingObjects(
+        of found: Backups.Found, snapshot path: String, freed: Set<String>, in objects: any ObjectBackend
+    ) async throws -> [String] {
+        var problems: [String] = []
+        let id = found.record.id
+        for blob in try SQLiteDatabase.exhibitBlobs(inSnapshotAt: path).filter({ !freed.contains($0) }).compactMap({ SHA256Digest(hex: $0) }) {
+            guard let size = try await objects.size(of: .manifest(blob)) else {
+                problems.append("backup \(id): the manifest of blob \(blob.hex) is missing")
+                continue
+            }
+            let manifest = try Manifest(parsing: try await objects.read(.manifest(blob), offset: 0, length: Int(size)))
+            for entry in manifest.entries where try await objects.size(of: .chunk(entry.chunk)) != Int64(entry.length) {
+                problems.append("backup \(id): chunk \(entry.chunk.hex) of blob \(blob.hex) is missing or truncated")
+            }
+        }
+        for entry in try SQLiteDatabase.openUploadEntries(inSnapshotAt: path) where try await objects.size(of: .chunk(entry.chunk)) != Int64(entry.length) {
+            problems.append("backup \(id): chunk \(entry.chunk.hex) of an open upload is missing or truncated")
+        }
+        return problems
+    }
+
+    /// Whether the backup's ledger has the Merkle root its checkpoint signs (false: a problem is reported), and,
+    /// after `previous`, that it extends that backup's ledger.
+    static func checkLedger(
+        of found: Backups.Found, head: TreeHead, snapshot path: String, after previous: (Backups.Found, TreeHead)?, scratch: String,
+        into report: inout Report
+    ) async throws -> Bool {
+        let id = found.record.id
+        // Opened from a copy: opening a catalog runs migrations, and a backup never changes.
+        let copy = scratch + "/verify-" + id + ".sqlite"
+        try? FileManager.default.removeItem(atPath: copy)
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        if path.hasPrefix(scratch) { try? FileManager.default.removeItem(atPath: path) }
+        let catalog = Catalog(database: try SQLiteDatabase(path: copy), sealKey: [])
+        guard try await catalog.treeRoot(size: head.size) == head.root else {
+            report.problems.append("backup \(id): its ledger's Merkle root is not the one its checkpoint signs")
+            return false
+        }
+        if let (older, olderHead) = previous {
+            do {
+                let proof = olderHead.size < head.size ? try await catalog.consistencyProof(from: olderHead.size, to: head.size) : []
+                try Merkle.verifyConsistency(from: olderHead.size, to: head.size, fromRoot: olderHead.root, toRoot: head.root, proof: proof)
+                report.proved.append("backup \(id)'s ledger (\(head.size) events) extends backup \(older.record.id)'s (\(olderHead.size))")
+            } catch {
+                report.problems.append("backup \(id)'s ledger does not extend backup \(older.record.id)'s: \(error)")
+            }
+        }
+        return true
     }
 }

@@ -33,6 +33,9 @@ import Testing
         var mustExist: Set<String> = []
         var exhibitsChecked = 0
         var inFlightStored = 0
+        /// The chunks each blob's manifest names, read once per blob: a manifest is named by its blob and never
+        /// changes (`exhibit verify`, every round, checks that each still matches its blob).
+        var manifestChunks: [String: Set<String>] = [:]
     }
 
     /// The JSON lines a client wrote to `path`.
@@ -110,8 +113,11 @@ import Testing
         let live = Set(stored.values)
         var needed = Set<String>()
         for blob in live {
-            let manifest = String(decoding: try await store.objects.read(.manifests, blob), as: UTF8.self)
-            for line in manifest.split(separator: "\n").dropFirst(4) { needed.insert(String(line.prefix(64))) }
+            if ledger.manifestChunks[blob] == nil {
+                let manifest = String(decoding: try await store.objects.read(.manifests, blob), as: UTF8.self)
+                ledger.manifestChunks[blob] = Set(manifest.split(separator: "\n").dropFirst(4).map { String($0.prefix(64)) })
+            }
+            needed.formUnion(ledger.manifestChunks[blob] ?? [])
         }
         let chunksBefore = Set(try await store.objects.list(.chunks))
         let manifestsBefore = Set(try await store.objects.list(.manifests))
