@@ -31,12 +31,14 @@ extension EvidenceStore {
         }
         // Several servers of one deployment share one keys folder (`--keys`); one server keeps it in its root.
         let keys = try KeyRing.load(folder: keysFolder.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? root + "/keys")
-        let parts: StoreParts
+        var parts: StoreParts
         switch settled.deployment.catalog {
         case .sqlite:
+            let database = try SQLiteDatabase(path: root + "/exhibit.sqlite")
             parts = StoreParts(
-                local: local, chunks: chunks, database: try SQLiteDatabase(path: root + "/exhibit.sqlite"), leases: LocalLeases(root: root),
+                local: local, chunks: chunks, database: database, leases: LocalLeases(root: root),
                 jobs: LocalJobs(), keys: keys, recordedNow: settled.recordedNow)
+            parts.snapshots = database
         case .postgres(let location):
             let database = PostgresDatabase(location: location, sealKey: keys.sealKey)
             // Writers on any server must be seen by the collector on any other.
@@ -44,14 +46,9 @@ extension EvidenceStore {
                 local: local, chunks: chunks, database: database,
                 leases: PostgresLeases(database: database, staleAfter: policies.storage.uploadExpiry * 2),
                 jobs: PostgresJobLocks(database: database), keys: keys, recordedNow: settled.recordedNow)
+            parts.snapshots = PostgresSnapshots(database: database)
         }
-        var withWitnesses = parts
-        if !policies.custody.witnesses.isEmpty { withWitnesses.witnessTransport = WitnessHTTP() }
-        switch parts.database {
-        case let sqlite as SQLiteDatabase: withWitnesses.snapshots = sqlite
-        case let postgres as PostgresDatabase: withWitnesses.snapshots = PostgresSnapshots(database: postgres)
-        default: break
-        }
-        self.init(root: root, policies: policies, deployment: settled.deployment, parts: withWitnesses, now: now)
+        if !policies.custody.witnesses.isEmpty { parts.witnessTransport = WitnessHTTP() }
+        self.init(root: root, policies: policies, deployment: settled.deployment, parts: parts, now: now)
     }
 }
