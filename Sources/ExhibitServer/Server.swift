@@ -193,7 +193,9 @@ public enum ExhibitHTTPServer {
             store: store, logger: logger, workingCopies: workingCopies, linkViews: linkViews, publicURL: publicURL, accessLog: accessLog)
         let connections = store.policies.storage.connections
         let http1 = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [SlowClientGuard(policy: connections, logger: logger)],
+            additionalChannelHandlers: [
+                SlowClientGuard(policy: connections, logger: logger), ExpectContinue(maxBodySize: store.policies.storage.maxUploadSize),
+            ],
             idleTimeout: nil,
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: configuration.maxHeaderSize, maxHeaderListSize: configuration.maxHeaderSize,

@@ -379,6 +379,25 @@ import Yams
                                        headers: ["Transfer-Encoding": "chunked"], upload: big)
         #expect(chunked.status == 413)
         #expect(try await HTTP.get(small.url + "/v1/cases/C%2F1/exhibits", token: user).jsonArray().isEmpty)
+
+        // `Expect: 100-continue` (curl sends it for any upload over 1 MiB): answered with 100 Continue at once, so the
+        // client need not wait out its timeout (20 s here, to make a missing 100 plain); a body declared larger than
+        // the limit gets no 100, only its 413.
+        func expecting(_ file: String) async throws -> (status: String, trace: String) {
+            let result = try await Subprocess.run("/usr/bin/curl", [
+                "-s", "-v", "-o", "/dev/null", "-w", "%{http_code}", "--expect100-timeout", "20", "-H", "Expect: 100-continue",
+                "-H", "Authorization: Bearer \(user)", "--data-binary", "@" + file, small.url + "/v1/cases/C%2F1/exhibits?filename=expect",
+            ])
+            return (result.out, result.err)
+        }
+        let fits = folder.appending("half.bin")
+        try random.writeFile(at: fits, size: 512 << 10)
+        let asked = try await expecting(fits)
+        #expect(asked.trace.contains("< HTTP/1.1 100 Continue"), "no 100 Continue for an upload that fits:\n\(asked.trace.suffix(1500))")
+        #expect(asked.status == "201", "the upload after 100 Continue: \(asked.status)")
+        let refused = try await expecting(big)
+        #expect(!refused.trace.contains("100 Continue"), "100 Continue for a body over the limit:\n\(refused.trace.suffix(1500))")
+        #expect(refused.status == "413", "a body over the limit with Expect: \(refused.status)")
     }
 }
 
