@@ -208,7 +208,7 @@ let package = Package(
             name: "ExhibitCLI",
             dependencies: [
                 "Exhibit", "ExhibitModel", "ExhibitPolicies", "ExhibitDeployment",
-                "CheckedInput",
+                "CheckedInput", "CLinux",
                 "ExhibitServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

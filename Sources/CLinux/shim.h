@@ -23,4 +23,12 @@ static inline long exhibit_pread_nowait(int fd, void *buffer, unsigned long leng
     return preadv2(fd, (const struct iovec *)&vector, 1, offset, 0x00000008 /* RWF_NOWAIT */);
 }
 
+/* mallopt(M_ARENA_MAX, arenas) from <malloc.h>, which Swift's Glibc module leaves out: at most `arenas` malloc
+   arenas for the process (glibc's default allows eight per core, each keeping what was freed in it). */
+extern int mallopt(int param, int value);
+
+static inline int exhibit_limit_malloc_arenas(int arenas) {
+    return mallopt(-8 /* M_ARENA_MAX */, arenas);
+}
+
 #endif
