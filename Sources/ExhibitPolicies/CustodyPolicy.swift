@@ -37,21 +37,18 @@ public struct CustodyPolicy: Sendable, Equatable {
         let origin = try top.string("origin")
         let witnessLines = try top.stringList("witnesses")
         let quorum = try top.integer("quorum")
-        func check(_ ok: Bool, _ key: String, _ message: String) throws(PolicyError) {
-            if !ok { throw document.error(top.valueNode(key), "\(key): \(message)") }
-        }
-        try check(origin.isEmpty || Self.isValidOrigin(origin), "origin",
+        try top.check(origin.isEmpty || Self.isValidOrigin(origin), "origin",
                   "'\(origin.prefix(80))' is not a log origin: 1 to 255 ASCII characters, no spaces, no '+' (e.g. custody.police.example/v1)")
         var witnesses: [Witness] = []
         for line in witnessLines {
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
             let url = parts.count == 2 ? URL(string: String(parts[1])) : nil
-            try check(parts.count == 2 && url?.scheme.map { ["http", "https"].contains($0) } == true && url?.host != nil, "witnesses",
+            try top.check(parts.count == 2 && url?.scheme.map { ["http", "https"].contains($0) } == true && url?.host != nil, "witnesses",
                       "'\(line.prefix(80))' is not \"<witness vkey> <https URL of its add-checkpoint prefix>\"")
-            try check(parts[0].split(separator: "+", maxSplits: 2).count == 3, "witnesses", "'\(parts[0].prefix(80))' is not a verifier key")
+            try top.check(parts[0].split(separator: "+", maxSplits: 2).count == 3, "witnesses", "'\(parts[0].prefix(80))' is not a verifier key")
             if let url { witnesses.append(Witness(vkey: String(parts[0]), url: url)) }
         }
-        try check((0...witnesses.count).contains(quorum), "quorum", "must be between 0 and the number of witnesses (\(witnesses.count))")
+        try top.check((0...witnesses.count).contains(quorum), "quorum", "must be between 0 and the number of witnesses (\(witnesses.count))")
         try top.rejectUnknownKeys()
         return CustodyPolicy(origin: origin.isEmpty ? nil : origin, witnesses: witnesses, quorum: quorum)
     }

@@ -109,6 +109,11 @@ struct PolicyMapping {
 
     func valueNode(_ key: String) -> Node? { pairs.first { $0.key == key }?.value }
 
+    /// Refuses the value of `key` with `message` unless `ok`, naming the setting and its line.
+    func check(_ ok: Bool, _ key: String, _ message: String) throws(PolicyError) {
+        if !ok { throw document.error(valueNode(key), "\(qualified(key)): \(message)") }
+    }
+
     func rejectUnknownKeys() throws(PolicyError) {
         for pair in pairs where !taken.contains(pair.key) {
             throw document.error(pair.keyNode, "unknown setting '\(qualified(pair.key))'")

@@ -38,25 +38,22 @@ public struct RequestsPolicy: Sendable, Equatable {
             totalSize: try top.size("max_total_size_limit"), submissions: try top.integer("max_submissions_limit"))
         let perLink = try top.integer("uploads_per_minute_per_link")
         let perAddress = try top.integer("uploads_per_minute_per_address")
-        func check(_ ok: Bool, _ key: String, _ message: String) throws(PolicyError) {
-            if !ok { throw document.error(top.valueNode(key), "\(key): \(message)") }
-        }
-        try check(!force.isEmpty && force.count <= 100 && !force.unicodeScalars.contains { $0.properties.generalCategory == .control },
+        try top.check(!force.isEmpty && force.count <= 100 && !force.unicodeScalars.contains { $0.properties.generalCategory == .control },
                   "force_name", "must be 1 to 100 characters without control characters")
         let zone = TimeZone(identifier: zoneName)
-        try check(zone != nil, "time_zone", "'\(zoneName.prefix(60))' is not a time zone (e.g. Europe/London, UTC)")
-        try check(maxLifetime >= .seconds(60) && maxLifetime <= .seconds(365 * 86400), "max_lifetime", "must be between 1m and 365d")
-        try check(defaultLifetime >= .seconds(60) && defaultLifetime <= maxLifetime, "default_lifetime", "must be at least 1m and at most max_lifetime")
-        try check((1...10_000).contains(maxima.files), "max_files_limit", "must be between 1 and 10000")
-        try check((1...maxima.files).contains(defaults.files), "default_max_files", "must be between 1 and max_files_limit")
-        try check(maxima.fileSize >= 1, "max_file_size_limit", "must be above 0")
-        try check((1...maxima.fileSize).contains(defaults.fileSize), "default_max_file_size", "must be above 0 and at most max_file_size_limit")
-        try check(maxima.totalSize >= 1, "max_total_size_limit", "must be above 0")
-        try check((1...maxima.totalSize).contains(defaults.totalSize), "default_max_total_size", "must be above 0 and at most max_total_size_limit")
-        try check((1...1000).contains(maxima.submissions), "max_submissions_limit", "must be between 1 and 1000")
-        try check((1...maxima.submissions).contains(defaults.submissions), "default_max_submissions", "must be between 1 and max_submissions_limit")
-        try check((1...100_000).contains(perLink), "uploads_per_minute_per_link", "must be between 1 and 100000")
-        try check((1...100_000).contains(perAddress), "uploads_per_minute_per_address", "must be between 1 and 100000")
+        try top.check(zone != nil, "time_zone", "'\(zoneName.prefix(60))' is not a time zone (e.g. Europe/London, UTC)")
+        try top.check(maxLifetime >= .seconds(60) && maxLifetime <= .seconds(365 * 86400), "max_lifetime", "must be between 1m and 365d")
+        try top.check(defaultLifetime >= .seconds(60) && defaultLifetime <= maxLifetime, "default_lifetime", "must be at least 1m and at most max_lifetime")
+        try top.check((1...10_000).contains(maxima.files), "max_files_limit", "must be between 1 and 10000")
+        try top.check((1...maxima.files).contains(defaults.files), "default_max_files", "must be between 1 and max_files_limit")
+        try top.check(maxima.fileSize >= 1, "max_file_size_limit", "must be above 0")
+        try top.check((1...maxima.fileSize).contains(defaults.fileSize), "default_max_file_size", "must be above 0 and at most max_file_size_limit")
+        try top.check(maxima.totalSize >= 1, "max_total_size_limit", "must be above 0")
+        try top.check((1...maxima.totalSize).contains(defaults.totalSize), "default_max_total_size", "must be above 0 and at most max_total_size_limit")
+        try top.check((1...1000).contains(maxima.submissions), "max_submissions_limit", "must be between 1 and 1000")
+        try top.check((1...maxima.submissions).contains(defaults.submissions), "default_max_submissions", "must be between 1 and max_submissions_limit")
+        try top.check((1...100_000).contains(perLink), "uploads_per_minute_per_link", "must be between 1 and 100000")
+        try top.check((1...100_000).contains(perAddress), "uploads_per_minute_per_address", "must be between 1 and 100000")
         try top.rejectUnknownKeys()
         return RequestsPolicy(
             forceName: force, timeZone: zone ?? .current, defaultLifetime: defaultLifetime, maxLifetime: maxLifetime,

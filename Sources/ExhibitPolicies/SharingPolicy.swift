@@ -44,18 +44,15 @@ public struct SharingPolicy: Sendable, Equatable {
         _ = top.take("base_url")
         let viewIdle = try top.duration("view_idle")
         let budget = top.valueNode("playback_budget") != nil ? try top.integer("playback_budget") : 5
-        func check(_ ok: Bool, _ key: String, _ message: String) throws(PolicyError) {
-            if !ok { throw document.error(top.valueNode(key), "\(key): \(message)") }
-        }
-        try check(maxLifetime > .zero && maxLifetime <= .seconds(10 * 365 * 86400), "max_lifetime", "must be above 0 and at most 10 years")
-        try check(defaultLifetime > .zero && defaultLifetime <= maxLifetime, "default_lifetime", "must be above 0 and at most max_lifetime")
-        try check(limit >= 1 && limit <= 1_000_000, "max_downloads_limit", "must be between 1 and 1000000")
-        try check(defaultDownloads >= 1 && defaultDownloads <= limit, "default_max_downloads", "must be between 1 and max_downloads_limit")
+        try top.check(maxLifetime > .zero && maxLifetime <= .seconds(10 * 365 * 86400), "max_lifetime", "must be above 0 and at most 10 years")
+        try top.check(defaultLifetime > .zero && defaultLifetime <= maxLifetime, "default_lifetime", "must be above 0 and at most max_lifetime")
+        try top.check(limit >= 1 && limit <= 1_000_000, "max_downloads_limit", "must be between 1 and 1000000")
+        try top.check(defaultDownloads >= 1 && defaultDownloads <= limit, "default_max_downloads", "must be between 1 and max_downloads_limit")
         if let base {
-            try check(checkedURL(base) != nil, urlKey, "must be http(s)://host[:port][/path], with no query")
+            try top.check(checkedURL(base) != nil, urlKey, "must be http(s)://host[:port][/path], with no query")
         }
-        try check((1...1000).contains(budget), "playback_budget", "must be between 1 and 1000 (times the footage's size)")
-        try check(viewIdle >= .seconds(1) && viewIdle <= .seconds(86400), "view_idle", "must be between 1s and 24h")
+        try top.check((1...1000).contains(budget), "playback_budget", "must be between 1 and 1000 (times the footage's size)")
+        try top.check(viewIdle >= .seconds(1) && viewIdle <= .seconds(86400), "view_idle", "must be between 1s and 24h")
         try top.rejectUnknownKeys()
         return SharingPolicy(
             defaultLifetime: defaultLifetime, maxLifetime: maxLifetime, defaultMaxDownloads: defaultDownloads,

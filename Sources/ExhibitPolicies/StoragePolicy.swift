@@ -86,16 +86,13 @@ public struct StoragePolicy: Sendable, Equatable {
         let minSize = try chunkingMap.size("min_size")
         let avgSize = try chunkingMap.size("avg_size")
         let maxSize = try chunkingMap.size("max_size")
-        func check(_ ok: Bool, _ key: String, _ message: String) throws(PolicyError) {
-            if !ok { throw document.error(chunkingMap.valueNode(key), "chunking.\(key): \(message)") }
-        }
         let smallest = Int64(ChunkingParameters.smallestAllowed)
         let largest = Int64(ChunkingParameters.largestAllowed)
-        try check(minSize >= smallest, "min_size", "\(ByteSize.format(minSize)) is below the smallest allowed chunk size (4KiB)")
-        try check(maxSize <= largest, "max_size", "\(ByteSize.format(maxSize)) is above the largest allowed chunk size (16MiB)")
-        try check(avgSize.nonzeroBitCount == 1, "avg_size", "\(ByteSize.format(avgSize)) is not a power of two")
-        try check(minSize < avgSize, "min_size", "must be smaller than avg_size")
-        try check(avgSize < maxSize, "max_size", "must be larger than avg_size")
+        try chunkingMap.check(minSize >= smallest, "min_size", "\(ByteSize.format(minSize)) is below the smallest allowed chunk size (4KiB)")
+        try chunkingMap.check(maxSize <= largest, "max_size", "\(ByteSize.format(maxSize)) is above the largest allowed chunk size (16MiB)")
+        try chunkingMap.check(avgSize.nonzeroBitCount == 1, "avg_size", "\(ByteSize.format(avgSize)) is not a power of two")
+        try chunkingMap.check(minSize < avgSize, "min_size", "must be smaller than avg_size")
+        try chunkingMap.check(avgSize < maxSize, "max_size", "must be larger than avg_size")
         try chunkingMap.rejectUnknownKeys()
         let chunking: ChunkingParameters
         do {
@@ -160,15 +157,12 @@ public struct StoragePolicy: Sendable, Equatable {
         let crf = try copies.integer("crf")
         let audioBitRate = try copies.integer("audio_bit_rate")
         let timeLimit = try copies.duration("time_limit")
-        func checkCopy(_ ok: Bool, _ key: String, _ message: String) throws(PolicyError) {
-            if !ok { throw document.error(copies.valueNode(key), "working_copies.\(key): \(message)") }
-        }
-        try checkCopy((1...16).contains(jobs), "jobs", "must be between 1 and 16")
+        try copies.check((1...16).contains(jobs), "jobs", "must be between 1 and 16")
         let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
-        try checkCopy(presets.contains(preset), "preset", "'\(preset)' is not a libx264 preset (\(presets.joined(separator: ", ")))")
-        try checkCopy((0...51).contains(crf), "crf", "must be between 0 and 51")
-        try checkCopy((32_000...512_000).contains(audioBitRate), "audio_bit_rate", "must be between 32000 and 512000")
-        try checkCopy(timeLimit > .zero, "time_limit", "must be above 0")
+        try copies.check(presets.contains(preset), "preset", "'\(preset)' is not a libx264 preset (\(presets.joined(separator: ", ")))")
+        try copies.check((0...51).contains(crf), "crf", "must be between 0 and 51")
+        try copies.check((32_000...512_000).contains(audioBitRate), "audio_bit_rate", "must be between 32000 and 512000")
+        try copies.check(timeLimit > .zero, "time_limit", "must be above 0")
         try copies.rejectUnknownKeys()
         return WorkingCopyPolicy(
             automatic: automatic, jobs: jobs,
@@ -181,12 +175,9 @@ public struct StoragePolicy: Sendable, Equatable {
         let every = try map.duration("every")
         let rate = try map.size("max_rate")
         let repairFrom = try map.string("repair_from")
-        func check(_ ok: Bool, _ key: String, _ message: String) throws(PolicyError) {
-            if !ok { throw document.error(map.valueNode(key), "scrub.\(key): \(message)") }
-        }
-        try check(every >= .seconds(1) && every <= .seconds(366 * 86400), "every", "must be between 1s and 366d")
-        try check(rate >= 1 << 20 && rate <= 1 << 40, "max_rate", "must be between 1MiB and 1TiB (per second)")
-        try check(
+        try map.check(every >= .seconds(1) && every <= .seconds(366 * 86400), "every", "must be between 1s and 366d")
+        try map.check(rate >= 1 << 20 && rate <= 1 << 40, "max_rate", "must be between 1MiB and 1TiB (per second)")
+        try map.check(
             repairFrom.isEmpty || repairFrom.hasPrefix("/") || repairFrom.hasPrefix("s3://"), "repair_from",
             "must be an absolute path to a backup folder, an s3://bucket/prefix of backups, or empty")
         try map.rejectUnknownKeys()
@@ -200,13 +191,10 @@ public struct StoragePolicy: Sendable, Equatable {
         let stallTimeout = try connectionsMap.duration("body_stall_timeout")
         let minRate = try connectionsMap.size("min_body_rate")
         let maxConnections = try connectionsMap.integer("max_connections")
-        func checkConnection(_ ok: Bool, _ key: String, _ message: String) throws(PolicyError) {
-            if !ok { throw document.error(connectionsMap.valueNode(key), "connections.\(key): \(message)") }
-        }
-        try checkConnection(headerTimeout >= .seconds(1) && headerTimeout <= .seconds(3600), "header_timeout", "must be between 1s and 1h")
-        try checkConnection(stallTimeout >= .seconds(1) && stallTimeout <= .seconds(3600), "body_stall_timeout", "must be between 1s and 1h")
-        try checkConnection(minRate >= 0 && minRate <= 1 << 30, "min_body_rate", "must be between 0 (no minimum) and 1GiB")
-        try checkConnection((16...1_000_000).contains(maxConnections), "max_connections", "must be between 16 and 1000000")
+        try connectionsMap.check(headerTimeout >= .seconds(1) && headerTimeout <= .seconds(3600), "header_timeout", "must be between 1s and 1h")
+        try connectionsMap.check(stallTimeout >= .seconds(1) && stallTimeout <= .seconds(3600), "body_stall_timeout", "must be between 1s and 1h")
+        try connectionsMap.check(minRate >= 0 && minRate <= 1 << 30, "min_body_rate", "must be between 0 (no minimum) and 1GiB")
+        try connectionsMap.check((16...1_000_000).contains(maxConnections), "max_connections", "must be between 16 and 1000000")
         try connectionsMap.rejectUnknownKeys()
         return ConnectionPolicy(
             headerTimeout: headerTimeout, bodyStallTimeout: stallTimeout, minBodyRate: minRate, maxConnections: maxConnections)
