@@ -78,7 +78,10 @@ public final class S3Backend: ObjectBackend {
         self.host = (location.endpoint.host ?? "") + port
     }
 
-    func objectName(_ key: ObjectKey) -> String { location.prefix.isEmpty ? key.path : location.prefix + "/" + key.path }
+    /// `relative` under the prefix (the object name in the bucket).
+    func prefixed(_ relative: String) -> String { location.prefix.isEmpty ? relative : location.prefix + "/" + relative }
+
+    func objectName(_ key: ObjectKey) -> String { prefixed(key.path) }
 
     struct Response {
         let status: Int
@@ -179,33 +182,52 @@ public final class S3Backend: ObjectBackend {
     }
 
     public func read(_ key: ObjectKey, offset: Int64, length: Int) async throws -> ByteBuffer {
-        guard length > 0 else { return ByteBuffer() }
-        let response = try await send(
-            .GET, object: objectName(key), headers: ["Range": "bytes=\(offset)-\(offset + Int64(length) - 1)"], maxBody: max(length + 1, 64 << 10))
-        switch response.status {
-        case 200, 206: return response.body
-        case 416: return ByteBuffer()
-        case 404: throw BlobStoreError(.missingChunk, "\(key) is not in the object store")
-        default: throw failure(response, "GET \(key)")
+        guard let bytes = try await read(object: objectName(key), offset: offset, length: length, what: key.description) else {
+            throw BlobStoreError(.missingChunk, "\(key) is not in the object store")
         }
+        return bytes
     }
 
     public func size(of key: ObjectKey) async throws -> Int64? {
-        let response = try await send(.HEAD, object: objectName(key))
-        switch response.status {
-        case 200: return response.headers.first(name: "Content-Length").flatMap { Int64($0) }
-        case 404: return nil
-        default: throw failure(response, "HEAD \(key)")
-        }
+        try await size(object: objectName(key), what: key.description)
     }
 
     public func delete(_ key: ObjectKey) async throws {
-        let response = try await send(.DELETE, object: objectName(key))
-        guard response.status == 204 || response.status == 200 || response.status == 404 else { throw failure(response, "DELETE \(key)") }
+        try await delete(object: objectName(key), what: key.description)
+    }
+
+    /// `length` bytes of an object from `offset` (fewer at its end), or nil when it is not there.
+    func read(object: String, offset: Int64, length: Int, what: String) async throws -> ByteBuffer? {
+        guard length > 0 else { return ByteBuffer() }
+        // Room for an error's XML body, whatever the length asked for.
+        let response = try await send(
+            .GET, object: object, headers: ["Range": "bytes=\(offset)-\(offset + Int64(length) - 1)"], maxBody: max(length + 1, 64 << 10))
+        switch response.status {
+        case 200, 206: return response.body
+        case 416: return ByteBuffer()
+        case 404: return nil
+        default: throw failure(response, "GET \(what)")
+        }
+    }
+
+    /// An object's size, or nil when it is not there.
+    func size(object: String, what: String) async throws -> Int64? {
+        let response = try await send(.HEAD, object: object)
+        switch response.status {
+        case 200: return response.headers.first(name: "Content-Length").flatMap { Int64($0) }
+        case 404: return nil
+        default: throw failure(response, "HEAD \(what)")
+        }
+    }
+
+    /// Removes an object; no error when it is already gone.
+    func delete(object: String, what: String) async throws {
+        let response = try await send(.DELETE, object: object)
+        guard [200, 204, 404].contains(response.status) else { throw failure(response, "DELETE \(what)") }
     }
 
     public func keys(_ kind: ObjectKey.Kind) -> AsyncThrowingStream<ObjectKey, any Error> {
-        listing((location.prefix.isEmpty ? "" : location.prefix + "/") + kind.rawValue + "/") { key in
+        listing(prefixed(kind.rawValue + "/")) { key in
             SHA256Digest(hex: key.split(separator: "/").last.map(String.init) ?? "").map { ObjectKey(kind: kind, digest: $0) }
         }
     }

@@ -16,7 +16,7 @@ extension S3Backend {
         guard !name.isEmpty, name.count <= 512, !name.hasPrefix("/"), !name.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }),
               name.unicodeScalars.allSatisfy({ CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./").contains($0) })
         else { throw BlobStoreError(.io, "'\(name)' is not a safe object name") }
-        return location.prefix.isEmpty ? name : location.prefix + "/" + name
+        return prefixed(name)
     }
 
     /// Writes a small object whole (replacing one of that name).
@@ -71,35 +71,21 @@ extension S3Backend {
 
     /// The size of a named object, or nil when it is not there.
     public func sizeOfObject(named name: String) async throws -> Int64? {
-        let response = try await send(.HEAD, object: try objectName(named: name))
-        switch response.status {
-        case 200: return response.headers.first(name: "Content-Length").flatMap { Int64($0) }
-        case 404: return nil
-        default: throw failure(response, "HEAD \(name)")
-        }
+        try await size(object: try objectName(named: name), what: name)
     }
 
     /// `length` bytes of a named object from `offset` (fewer at its end), or nil when it is not there.
     public func readObject(named name: String, offset: Int64, length: Int) async throws -> ByteBuffer? {
-        guard length > 0 else { return ByteBuffer() }
-        let response = try await send(
-            .GET, object: try objectName(named: name), headers: ["Range": "bytes=\(offset)-\(offset + Int64(length) - 1)"], maxBody: max(length + 1, 64 << 10))
-        switch response.status {
-        case 200, 206: return response.body
-        case 416: return ByteBuffer()
-        case 404: return nil
-        default: throw failure(response, "GET \(name)")
-        }
+        try await read(object: try objectName(named: name), offset: offset, length: length, what: name)
     }
 
     public func deleteObject(named name: String) async throws {
-        let response = try await send(.DELETE, object: try objectName(named: name))
-        guard [200, 204, 404].contains(response.status) else { throw failure(response, "DELETE \(name)") }
+        try await delete(object: try objectName(named: name), what: name)
     }
 
     /// The names (relative to the prefix) of every object whose name starts with `start`, a page at a time.
     public func objectNames(startingWith start: String) -> AsyncThrowingStream<String, any Error> {
-        let base = location.prefix.isEmpty ? "" : location.prefix + "/"
+        let base = prefixed("")
         return listing(base + start) { key in String(key.dropFirst(base.count)) }
     }
 
