@@ -14,40 +14,20 @@ struct LedgerBench {
     let appends: Int
     let verifyEvents: Int
 
+    /// Python's hash-chained append, one event per transaction. With `whole` as its third argument it also does
+    /// what each of Exhibit's appends does besides: the event's seal (HMAC-SHA256 under a key) and its Merkle leaf
+    /// with every subtree it completes (RFC 9162 hashes, Go's stored-hash order), the left siblings read back from
+    /// the table, all in the event's transaction.
     static let pythonAppend = #"""
-import hashlib, json, os, sqlite3, sys, time
-path, n = sys.argv[1], int(sys.argv[2])
-for suffix in ("", "-wal", "-shm"):
-    if os.path.exists(path + suffix): os.remove(path + suffix)
-db = sqlite3.connect(path, isolation_level=None)
-db.execute("PRAGMA journal_mode=WAL"); db.execute("PRAGMA synchronous=FULL")
-db.execute("CREATE TABLE custody_events (seq INTEGER PRIMARY KEY, at TEXT, actor TEXT, role TEXT, action TEXT, exhibit TEXT, \"case\" TEXT, details TEXT, client TEXT, prev_hash TEXT, hash TEXT)")
-start = time.perf_counter()
-for i in range(n):
-    db.execute("BEGIN IMMEDIATE")
-    row = db.execute("SELECT seq, hash FROM custody_events ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev = (row[0] + 1, row[1]) if row else (1, "0" * 64)
-    at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".000Z"
-    details = {"note": "bench %d" % i}
-    e = {"action": "custody.note", "actor": "bench", "at": at, "case": None, "client": "bench", "details": details, "exhibit": None, "role": "auditor", "seq": seq}
-    h = hashlib.sha256((prev + json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=True)).encode()).hexdigest()
-    db.execute("INSERT INTO custody_events VALUES (?,?,?,?,?,?,?,?,?,?,?)", (seq, at, "bench", "auditor", "custody.note", None, None, json.dumps(details, sort_keys=True, separators=(",", ":")), "bench", prev, h))
-    db.execute("COMMIT")
-print(n / (time.perf_counter() - start))
-"""#
-
-    /// The same as `pythonAppend`, plus what each of Exhibit's appends also keeps: the event's seal (HMAC-SHA256
-    /// under a key) and its Merkle leaf with every subtree it completes (RFC 9162 hashes, Go's stored-hash order),
-    /// the left siblings read back from the table, all in the event's transaction.
-    static let pythonAppendSameWork = #"""
 import hashlib, hmac, json, os, sqlite3, sys, time
 path, n = sys.argv[1], int(sys.argv[2])
+whole = sys.argv[3:] == ["whole"]
 for suffix in ("", "-wal", "-shm"):
     if os.path.exists(path + suffix): os.remove(path + suffix)
 db = sqlite3.connect(path, isolation_level=None)
 db.execute("PRAGMA journal_mode=WAL"); db.execute("PRAGMA synchronous=FULL")
-db.execute("CREATE TABLE custody_events (seq INTEGER PRIMARY KEY, at TEXT, actor TEXT, role TEXT, action TEXT, exhibit TEXT, \"case\" TEXT, details TEXT, client TEXT, prev_hash TEXT, hash TEXT, seal TEXT)")
-db.execute("CREATE TABLE custody_tree (n INTEGER PRIMARY KEY, hash BLOB NOT NULL)")
+db.execute("CREATE TABLE custody_events (seq INTEGER PRIMARY KEY, at TEXT, actor TEXT, role TEXT, action TEXT, exhibit TEXT, \"case\" TEXT, details TEXT, client TEXT, prev_hash TEXT, hash TEXT" + (", seal TEXT)" if whole else ")"))
+if whole: db.execute("CREATE TABLE custody_tree (n INTEGER PRIMARY KEY, hash BLOB NOT NULL)")
 key = os.urandom(32)
 def stored(level, i):
     for _ in range(level): i = 2 * i + 1
@@ -64,8 +44,12 @@ for i in range(n):
     e = {"action": "custody.note", "actor": "bench", "at": at, "case": None, "client": "bench", "details": details, "exhibit": None, "role": "auditor", "seq": seq}
     canonical = json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     h = hashlib.sha256((prev + canonical).encode()).hexdigest()
-    seal = hmac.new(key, h.encode(), hashlib.sha256).hexdigest()
-    db.execute("INSERT INTO custody_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (seq, at, "bench", "auditor", "custody.note", None, None, json.dumps(details, sort_keys=True, separators=(",", ":")), "bench", prev, h, seal))
+    values = (seq, at, "bench", "auditor", "custody.note", None, None, json.dumps(details, sort_keys=True, separators=(",", ":")), "bench", prev, h)
+    if not whole:
+        db.execute("INSERT INTO custody_events VALUES (?,?,?,?,?,?,?,?,?,?,?)", values)
+        db.execute("COMMIT")
+        continue
+    db.execute("INSERT INTO custody_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", values + (hmac.new(key, h.encode(), hashlib.sha256).hexdigest(),))
     leaf, index, levels = hashlib.sha256(b"\0" + canonical.encode()).digest(), seq - 1, 0
     while (index >> levels) & 1: levels += 1
     lefts = [stored(l, (index >> l) - 1) for l in range(levels)]
@@ -100,7 +84,6 @@ print(n / (time.perf_counter() - start))
         Measure.shell("rm -rf '\(folder)' && mkdir -p '\(folder)'")
         try Self.pythonAppend.write(toFile: folder + "/append.py", atomically: true, encoding: .utf8)
         try Self.pythonVerify.write(toFile: folder + "/verify.py", atomically: true, encoding: .utf8)
-        try Self.pythonAppendSameWork.write(toFile: folder + "/append-same-work.py", atomically: true, encoding: .utf8)
 
         // Exhibit: durable appends through the catalog.
         let catalog = Catalog(database: try SQLiteDatabase(path: folder + "/exhibit.sqlite"), sealKey: SecureRandom.bytes(count: 32))
@@ -110,7 +93,7 @@ print(n / (time.perf_counter() - start))
         }
         let ours = Double(appends) / (Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
         let pythonAppends = python(["append.py", folder + "/python.sqlite", String(appends)], in: folder)
-        let pythonSameWork = python(["append-same-work.py", folder + "/python-same.sqlite", String(appends)], in: folder)
+        let pythonSameWork = python(["append.py", folder + "/python-same.sqlite", String(appends), "whole"], in: folder)
 
         // Verification of a large ledger (loaded in bulk), by both.
         var drafts: [CustodyEvent.Draft] = []
