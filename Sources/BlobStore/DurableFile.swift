@@ -28,6 +28,19 @@ public enum DurableFile {
         return true
     }
 
+    /// Copies the file `source` to `path` (replacing it) whole or not at all: into a temporary file beside it, then
+    /// `commit`.
+    public static func copy(_ source: String, to path: String) throws {
+        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            try FileManager.default.copyItem(atPath: source, toPath: temporary)
+            try commit(temporary, to: path)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
     /// Gives a complete, already written file its name: syncs it, renames it over `path`, syncs the folder.
     public static func commit(_ temporary: String, to path: String) throws {
         let fd = open(temporary, O_RDONLY | O_CLOEXEC)

@@ -1,5 +1,6 @@
 public import ExhibitCatalog
 public import BlobStore
+import ExhibitCrypto
 import ExhibitModel
 import Foundation
 import GRDB
@@ -132,22 +133,21 @@ public final class SQLiteDatabase: CatalogDatabase {
         try queue.close()
     }
 
-    /// The blobs of the non-purged exhibits of the catalog file at `path`, opened read-only (no migration runs).
-    public func exhibitBlobs(inSnapshotAt path: String) throws -> [String] {
-        try Self.exhibitBlobs(inSnapshotAt: path)
+    public func contents(ofSnapshotAt path: String) throws -> SnapshotContents {
+        try Self.contents(ofSnapshotAt: path)
     }
 
-    public func tombstones(inSnapshotAt path: String) throws -> SnapshotTombstones {
-        try Self.tombstones(inSnapshotAt: path)
-    }
-
-    public static func tombstones(inSnapshotAt path: String) throws -> SnapshotTombstones {
+    /// The blobs of the non-purged exhibits, the chunks of the uploads still open and the tombstones of the
+    /// catalog file at `path`, opened read-only (no migration runs) and read in one transaction.
+    public static func contents(ofSnapshotAt path: String) throws -> SnapshotContents {
         var configuration = Configuration()
         configuration.readonly = true
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         defer { try? queue.close() }
         return try queue.read { db in
-            let exhibits = try Row.fetchAll(db, sql: """
+            let blobs = try String.fetchAll(db, sql: "SELECT DISTINCT blob FROM exhibits WHERE state <> 'purged' ORDER BY blob")
+            let uploads = try String.fetchAll(db, sql: "SELECT entries FROM uploads WHERE state = 'open' ORDER BY id")
+            let purged = try Row.fetchAll(db, sql: """
                 SELECT id, purged_at, purged_by, purge_reason, deletion_requested_at, deletion_requested_by, deletion_reason, purge_after
                 FROM exhibits WHERE state = 'purged' ORDER BY id
                 """).map {
@@ -155,33 +155,10 @@ public final class SQLiteDatabase: CatalogDatabase {
                     id: $0[0], purgedAt: $0[1] ?? "", purgedBy: $0[2] ?? "", reason: $0[3] ?? "", requestedAt: $0[4] ?? "",
                     requestedBy: $0[5] ?? "", deletionReason: $0[6] ?? "", purgeAfter: $0[7] ?? "")
             }
-            let freed = try String.fetchAll(db, sql: "SELECT sha256 FROM blobs WHERE purged_at IS NOT NULL ORDER BY sha256")
-            return SnapshotTombstones(exhibits: exhibits, freedBlobs: freed)
-        }
-    }
-
-    public static func exhibitBlobs(inSnapshotAt path: String) throws -> [String] {
-        var configuration = Configuration()
-        configuration.readonly = true
-        let queue = try DatabaseQueue(path: path, configuration: configuration)
-        defer { try? queue.close() }
-        return try queue.read { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT blob FROM exhibits WHERE state <> 'purged' ORDER BY blob")
-        }
-    }
-
-    public func openUploadEntries(inSnapshotAt path: String) throws -> [Manifest.Entry] {
-        try Self.openUploadEntries(inSnapshotAt: path)
-    }
-
-    /// The chunks stored so far by the uploads still open in the catalog file at `path` (read-only).
-    public static func openUploadEntries(inSnapshotAt path: String) throws -> [Manifest.Entry] {
-        var configuration = Configuration()
-        configuration.readonly = true
-        let queue = try DatabaseQueue(path: path, configuration: configuration)
-        defer { try? queue.close() }
-        return try queue.read { db in
-            try String.fetchAll(db, sql: "SELECT entries FROM uploads WHERE state = 'open' ORDER BY id").flatMap(UploadRecord.parseEntries)
+            let freed = try String.fetchAll(db, sql: "SELECT sha256 FROM blobs WHERE purged_at IS NOT NULL")
+            return SnapshotContents(
+                exhibitBlobs: blobs.compactMap { SHA256Digest(hex: $0) }, openUploads: uploads.flatMap(UploadRecord.parseEntries),
+                tombstones: SnapshotTombstones(exhibits: purged, freedBlobs: Set(freed.compactMap { SHA256Digest(hex: $0) })))
         }
     }
 

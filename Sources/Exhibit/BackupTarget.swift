@@ -24,6 +24,9 @@ public protocol BackupTarget: Sendable, CustomStringConvertible {
     func localFile(_ name: String, scratch: String) async throws -> String
     /// Removes whatever a backup that did not finish left under `backups/<id>/`.
     func discard(_ id: String) async
+    /// Whether backing up into it would write among the store's own objects (its root, or its chunks' bucket and
+    /// prefix).
+    func overlaps(storeAt root: String, chunks: ChunkLocation) -> Bool
 }
 
 public enum BackupTargets {
@@ -52,21 +55,6 @@ public enum BackupTargets {
         return location
     }
 
-    /// The ids of backups in `names` (paths under `backups/`), oldest first: those whose record is there.
-    static func ids(recordedIn names: some Sequence<String>) -> [String] {
-        names.compactMap { name -> String? in
-            let parts = name.split(separator: "/")
-            guard parts.count == 3, parts[0] == "backups", parts[2] == "backup.json", !parts[1].hasPrefix(".") else { return nil }
-            return String(parts[1])
-        }.sorted()
-    }
-
-    /// A backup id or file name as it may appear in a path: letters, digits, `-`, `_`, `.` (not leading).
-    static func check(_ part: String) throws {
-        guard !part.isEmpty, !part.hasPrefix("."), part.count <= 200,
-              part.unicodeScalars.allSatisfy({ CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.").contains($0) })
-        else { throw ExhibitError(.badRequest, "'\(part)' is not a backup id") }
-    }
 }
 
 /// Backups in a local folder, laid out as a storage root (so `--repair-from` takes it as it is).
@@ -85,8 +73,7 @@ public struct FolderBackupTarget: BackupTarget {
 
     public func backupIDs() async throws -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root + "/backups")) ?? []
-        return BackupTargets.ids(recordedIn: names.filter { FileManager.default.fileExists(atPath: root + "/backups/\($0)/backup.json") }
-            .map { "backups/\($0)/backup.json" })
+        return names.filter { !$0.hasPrefix(".") && FileManager.default.fileExists(atPath: path("backups/\($0)/backup.json")) }.sorted()
     }
 
     public func read(_ name: String, limit: Int) async throws -> Data? {
@@ -105,12 +92,7 @@ public struct FolderBackupTarget: BackupTarget {
     public func store(file source: String, as name: String) async throws {
         let path = path(name)
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let temporary = path + ".tmp-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.copyItem(atPath: source, toPath: temporary)
-        do { try DurableFile.commit(temporary, to: path) } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw error
-        }
+        try DurableFile.copy(source, to: path)
     }
 
     public func localFile(_ name: String, scratch: String) async throws -> String {
@@ -120,7 +102,11 @@ public struct FolderBackupTarget: BackupTarget {
     }
 
     public func discard(_ id: String) async {
-        try? FileManager.default.removeItem(atPath: root + "/backups/" + id)
+        try? FileManager.default.removeItem(atPath: path("backups/" + id))
+    }
+
+    public func overlaps(storeAt storeRoot: String, chunks: ChunkLocation) -> Bool {
+        root == URL(fileURLWithPath: storeRoot).standardizedFileURL.path
     }
 }
 
@@ -138,9 +124,12 @@ public struct BucketBackupTarget: BackupTarget {
     public init(_ bucket: S3Backend) { self.bucket = bucket }
 
     public func backupIDs() async throws -> [String] {
-        var names: [String] = []
-        for try await name in bucket.objectNames(startingWith: "backups/") where name.hasSuffix("/backup.json") { names.append(name) }
-        return BackupTargets.ids(recordedIn: names)
+        var ids: [String] = []
+        for try await name in bucket.objectNames(startingWith: "backups/") {
+            let parts = name.split(separator: "/")
+            if parts.count == 3, parts[2] == "backup.json", !parts[1].hasPrefix(".") { ids.append(String(parts[1])) }
+        }
+        return ids.sorted()
     }
 
     public func read(_ name: String, limit: Int) async throws -> Data? {
@@ -172,15 +161,18 @@ public struct BucketBackupTarget: BackupTarget {
             try handle.write(contentsOf: Data(piece.readableBytesView))
             offset += Int64(piece.readableBytes)
         }
-        try handle.synchronize()
         return path
     }
 
     public func discard(_ id: String) async {
-        guard (try? BackupTargets.check(id)) != nil else { return }
         var names: [String] = []
         do { for try await name in bucket.objectNames(startingWith: "backups/\(id)/") { names.append(name) } } catch { return }
         for name in names { try? await bucket.deleteObject(named: name) }
+    }
+
+    public func overlaps(storeAt root: String, chunks: ChunkLocation) -> Bool {
+        guard case .s3(let location) = chunks else { return false }
+        return location.bucket == bucket.location.bucket && location.prefix == bucket.location.prefix
     }
 }
 

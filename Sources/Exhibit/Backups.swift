@@ -5,12 +5,12 @@ public import ExhibitCrypto
 public import ExhibitModel
 import Foundation
 import NIOCore
-import S3Store
 
-/// Backups of a store into a folder laid out as a storage root (README, "Backups"):
+/// Backups of a store into a `BackupTarget`, a folder laid out as a storage root or a bucket holding the same
+/// names (README, "Backups"):
 ///
 ///     chunks/…, manifests/…      the content-addressed objects, shared by every backup (each run copies only
-///                                what the folder lacks, re-hashing every chunk it reads)
+///                                what the target lacks, re-hashing every chunk it reads)
 ///     backups/<id>/catalog.sqlite   the catalog and ledger as of one transaction
 ///     backups/<id>/custody.pub.pem  the custody public key
 ///     backups/<id>/keys.sealed      the secret keys, only with --include-keys, sealed under a passphrase
@@ -172,7 +172,7 @@ public enum Backups {
     /// Removes the manifests of `blobs` from `folder`, and every chunk they named that no remaining manifest nor
     /// open upload (`uploads`) names; returns how many of each went.
     public static func remove(
-        _ blobs: [SHA256Digest], keeping uploads: [Manifest.Entry] = [], from folder: any ObjectBackend
+        _ blobs: Set<SHA256Digest>, keeping uploads: [Manifest.Entry] = [], from folder: any ObjectBackend
     ) async throws -> (blobs: Int, chunks: Int) {
         var candidates = Set<SHA256Digest>()
         var removedBlobs = 0
@@ -210,12 +210,8 @@ extension EvidenceStore {
     public func backup(to target: any BackupTarget, includeKeys passphrase: String?, by actor: Actor) async throws -> Backups.Record {
         try await authorize(actor, .userManage)
         guard let snapshots else { throw ExhibitError(.badRequest, "this deployment's catalog cannot be snapshotted for a backup") }
-        if let folder = target as? FolderBackupTarget, folder.root == URL(fileURLWithPath: root).standardizedFileURL.path {
-            throw ExhibitError(.badRequest, "a backup goes to another folder than the store")
-        }
-        if let bucket = target as? BucketBackupTarget, case .s3(let location) = deployment.chunks,
-           bucket.bucket.location.bucket == location.bucket, bucket.bucket.location.prefix == location.prefix {
-            throw ExhibitError(.badRequest, "a backup goes to another bucket or prefix than the store's chunks")
+        guard !target.overlaps(storeAt: root, chunks: deployment.chunks) else {
+            throw ExhibitError(.badRequest, "a backup goes to another folder, bucket or prefix than the store's own")
         }
         try await target.objects.checkAvailable()
         let earlier = try await Backups.list(target)
@@ -232,13 +228,11 @@ extension EvidenceStore {
             let snapshot = scratch + "/catalog.sqlite"
             try await snapshots.snapshot(to: snapshot)
             let (catalogDigest, catalogBytes) = try Backups.sha256(ofFile: snapshot)
-            let digests = try snapshots.exhibitBlobs(inSnapshotAt: snapshot).compactMap { SHA256Digest(hex: $0) }
+            let contents = try snapshots.contents(ofSnapshotAt: snapshot)
             // Uploads still open keep their chunks (their tails are in the snapshot): restored, they resume.
-            let uploads = try snapshots.openUploadEntries(inSnapshotAt: snapshot)
-            let copied = try await Backups.copy(digests, uploads: uploads, from: chunks, to: target.objects)
+            let copied = try await Backups.copy(contents.exhibitBlobs, uploads: contents.openUploads, from: chunks, to: target.objects)
             // Footage purged under the retention policy leaves the backups too, at the first run after its purge.
-            let freed = try snapshots.tombstones(inSnapshotAt: snapshot).freedBlobs.compactMap { SHA256Digest(hex: $0) }
-            let removed = try await Backups.remove(freed, keeping: uploads, from: target.objects)
+            let removed = try await Backups.remove(contents.tombstones.freedBlobs, keeping: contents.openUploads, from: target.objects)
             try await target.store(file: snapshot, as: folder + "catalog.sqlite")
             try await target.write(folder + "custody.pub.pem", Data(keys.custodyPublicKey.pem.utf8))
             if let passphrase {
@@ -246,7 +240,7 @@ extension EvidenceStore {
             }
             let record = Backups.Record(
                 id: id, createdAt: event.at, createdBy: actor.name, origin: custodyOrigin, checkpoint: checkpoint.note ?? "",
-                treeSize: checkpoint.seq, catalogSHA256: catalogDigest.hex, catalogBytes: catalogBytes, blobs: digests.count,
+                treeSize: checkpoint.seq, catalogSHA256: catalogDigest.hex, catalogBytes: catalogBytes, blobs: contents.exhibitBlobs.count,
                 chunks: copied.chunks, chunkBytes: copied.bytes, newChunks: copied.newChunks, newChunkBytes: copied.newBytes,
                 sealedKeys: passphrase != nil, previous: earlier.last?.record.id, removedBlobs: removed.blobs,
                 removedChunks: removed.chunks)

@@ -10,7 +10,7 @@ import Synchronization
 /// The server's scheduled scrub (README, "Backups"): every chunk of the store re-read and re-hashed once per
 /// `scrub.every` of `Policies/storage.yaml`, at most `scrub.max_rate` bytes per second, paused while uploads run;
 /// each pass recorded as a `store.verified` event (`scheduled: true`), damage repaired from `scrub.repair_from`
-/// (a backup folder) when set; progress and the last result in `/metrics`. Among servers sharing a catalog,
+/// (a backup folder or bucket) when set; progress and the last result in `/metrics`. Among servers sharing a catalog,
 /// one runs each pass (`exclusiveJob`). When the last pass ended is kept in `<root>/scrub-state` so a restart
 /// does not start over.
 public final class ScheduledScrub: Sendable {

@@ -1,4 +1,5 @@
 public import BlobStore
+public import ExhibitCrypto
 public import ExhibitModel
 public import NIOCore
 
@@ -27,13 +28,7 @@ extension ExhibitState: SQLValueConvertible, CatalogValue {}
 extension UploadState: SQLValueConvertible, CatalogValue {}
 extension WorkingCopyStatus: SQLValueConvertible, CatalogValue {}
 
-extension ExhibitID: SQLValueConvertible, CatalogValue {}
-extension CaseID: SQLValueConvertible, CatalogValue {}
-extension UploadID: SQLValueConvertible, CatalogValue {}
-extension RequestID: SQLValueConvertible, CatalogValue {}
-extension HoldID: SQLValueConvertible, CatalogValue {}
-
-extension RecordID {
+extension RecordID: SQLValueConvertible, CatalogValue {
     /// Stored as its text.
     public var sqlValue: SQLValue { .text(rawValue) }
     public static func read(_ value: SQLValue) -> Self { Self(rawValue: String.read(value)) }
@@ -195,12 +190,23 @@ public struct LocalJobs: JobLocks {
 /// copy without changing a byte of it.
 public protocol CatalogSnapshots: Sendable {
     func snapshot(to path: String) async throws
-    /// The SHA-256 (hex) of every blob a non-purged exhibit of the snapshot at `path` needs, opened read-only.
-    func exhibitBlobs(inSnapshotAt path: String) throws -> [String]
-    /// The purged exhibits (tombstones) of the snapshot at `path`, and the blobs whose footage was freed.
-    func tombstones(inSnapshotAt path: String) throws -> SnapshotTombstones
-    /// The chunks the uploads still open in the snapshot at `path` have stored (their tails are in the snapshot).
-    func openUploadEntries(inSnapshotAt path: String) throws -> [Manifest.Entry]
+    /// What a backup needs to know of the snapshot at `path`, read in one go, read-only.
+    func contents(ofSnapshotAt path: String) throws -> SnapshotContents
+}
+
+/// What a catalog snapshot says about the footage a backup holds.
+public struct SnapshotContents: Sendable {
+    /// Every blob a non-purged exhibit needs.
+    public let exhibitBlobs: [SHA256Digest]
+    /// The chunks the uploads still open have stored (their tails are in the snapshot).
+    public let openUploads: [Manifest.Entry]
+    public let tombstones: SnapshotTombstones
+
+    public init(exhibitBlobs: [SHA256Digest], openUploads: [Manifest.Entry], tombstones: SnapshotTombstones) {
+        self.exhibitBlobs = exhibitBlobs
+        self.openUploads = openUploads
+        self.tombstones = tombstones
+    }
 }
 
 /// What a catalog snapshot says was purged.
@@ -230,10 +236,10 @@ public struct SnapshotTombstones: Sendable {
     }
 
     public let exhibits: [Exhibit]
-    /// SHA-256 (hex) of the blobs no exhibit that is not purged needs any more.
-    public let freedBlobs: [String]
+    /// The blobs no exhibit that is not purged needs any more.
+    public let freedBlobs: Set<SHA256Digest>
 
-    public init(exhibits: [Exhibit], freedBlobs: [String]) {
+    public init(exhibits: [Exhibit], freedBlobs: Set<SHA256Digest>) {
         self.exhibits = exhibits
         self.freedBlobs = freedBlobs
     }

@@ -8,7 +8,6 @@ import ExhibitModel
 public import ExhibitPolicies
 import Foundation
 import NIOCore
-import S3Store
 
 /// Restoring a store from a backup target, and checking a target (README, "Backups"). Here, not in `Exhibit`,
 /// because both open catalog files themselves, and a restore may make a PostgreSQL catalog.
@@ -38,20 +37,17 @@ public enum BackupRestore {
             // The keys first: without them the restored ledger's seals and links cannot be checked.
             let ring = try await placeKeys(of: found, among: backups, in: target, passphrase: passphrase, keysFolder: keysFolder, into: newRoot)
             // What the newest backup records as purged stays purged: its footage has left the backups.
+            let contents = try SQLiteDatabase.contents(ofSnapshotAt: snapshot)
             let newest = backups[backups.count - 1]
-            let tombstones = try SQLiteDatabase.tombstones(
-                inSnapshotAt: newest.record.id == found.record.id ? snapshot : try await Backups.catalog(of: newest, in: target, scratch: scratch))
-            let freed = Set(tombstones.freedBlobs)
-            let digests = try SQLiteDatabase.exhibitBlobs(inSnapshotAt: snapshot).filter { !freed.contains($0) }.compactMap { SHA256Digest(hex: $0) }
+            let tombstones = newest.record.id == found.record.id
+                ? contents.tombstones
+                : try SQLiteDatabase.contents(ofSnapshotAt: try await Backups.catalog(of: newest, in: target, scratch: scratch)).tombstones
             // The footage before the catalog: a catalog never names a blob the store lacks.
-            let destination: any ObjectBackend
-            switch chunks ?? .local {
-            case .local: destination = try LocalBackend(root: newRoot)
-            case .s3(let location): destination = S3Backend(location: location)
-            }
+            let destination = (chunks ?? .local).objects(local: try LocalBackend(root: newRoot))
             try await destination.checkAvailable()
-            let uploads = try SQLiteDatabase.openUploadEntries(inSnapshotAt: snapshot)
-            _ = try await Backups.copy(digests, uploads: uploads, from: target.objects, to: destination)
+            _ = try await Backups.copy(
+                contents.exhibitBlobs.filter { !tombstones.freedBlobs.contains($0) }, uploads: contents.openUploads, from: target.objects,
+                to: destination)
             try await placeCatalog(snapshot, at: catalog ?? .sqlite, root: newRoot, keys: ring)
             let store = try EvidenceStore(root: newRoot, policies: policies, chunks: chunks ?? .local, catalog: catalog ?? .sqlite)
             let actor = try await store.actor(named: user, client: client)
@@ -71,9 +67,7 @@ public enum BackupRestore {
     static func placeCatalog(_ snapshot: String, at catalog: CatalogLocation, root newRoot: String, keys ring: KeyRing) async throws {
         switch catalog {
         case .sqlite:
-            let temporary = newRoot + "/exhibit.sqlite.restoring"
-            try FileManager.default.copyItem(atPath: snapshot, toPath: temporary)
-            try DurableFile.commit(temporary, to: newRoot + "/exhibit.sqlite")
+            try DurableFile.copy(snapshot, to: newRoot + "/exhibit.sqlite")
         case .postgres(let location):
             let moved = try await CatalogMove.sqliteToPostgres(path: snapshot, to: location, keys: ring)
             guard moved.targetHead == moved.sourceHead else {
@@ -130,11 +124,11 @@ public enum BackupRestore {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         try await rehashChunks(of: target.objects, into: &report)
         // Each backup on its own, then against the one before. Footage the newest backup records as purged has
-        // left the target on purpose: older backups are not faulted for lacking it.
-        var freed = Set<String>()
-        if let newest = backups.last, let path = try? await Backups.catalog(of: newest, in: target, scratch: scratch) {
-            freed = Set(try SQLiteDatabase.tombstones(inSnapshotAt: path).freedBlobs)
-        }
+        // left the target on purpose: older backups are not faulted for lacking it. The newest catalog is fetched
+        // (from a bucket, downloaded) once, for its tombstones and again as itself.
+        var newestCatalog: String?
+        if let newest = backups.last { newestCatalog = try? await Backups.catalog(of: newest, in: target, scratch: scratch) }
+        let freed = try newestCatalog.map { try SQLiteDatabase.contents(ofSnapshotAt: $0).tombstones.freedBlobs } ?? []
         if !freed.isEmpty { report.proved.append("\(freed.count) purged blob(s) left the backups under the retention policy") }
         var previous: (Backups.Found, TreeHead)?
         for found in backups {
@@ -145,7 +139,11 @@ public enum BackupRestore {
             }
             let path: String
             do {
-                path = try await Backups.catalog(of: found, in: target, scratch: scratch)
+                if record.id == backups.last?.record.id, let newestCatalog {
+                    path = newestCatalog
+                } else {
+                    path = try await Backups.catalog(of: found, in: target, scratch: scratch)
+                }
             } catch {
                 report.problems.append("backup \(record.id): its catalog does not match the SHA-256 of its signed record, or is missing")
                 continue
@@ -179,11 +177,12 @@ public enum BackupRestore {
     /// What a backup needs and the target lacks: the manifests of its exhibits' footage (but what `freed` says
     /// was purged since) and their chunks, and the chunks its open uploads had stored.
     static func missingObjects(
-        of found: Backups.Found, snapshot path: String, freed: Set<String>, in objects: any ObjectBackend
+        of found: Backups.Found, snapshot path: String, freed: Set<SHA256Digest>, in objects: any ObjectBackend
     ) async throws -> [String] {
         var problems: [String] = []
         let id = found.record.id
-        for blob in try SQLiteDatabase.exhibitBlobs(inSnapshotAt: path).filter({ !freed.contains($0) }).compactMap({ SHA256Digest(hex: $0) }) {
+        let contents = try SQLiteDatabase.contents(ofSnapshotAt: path)
+        for blob in contents.exhibitBlobs where !freed.contains(blob) {
             guard let size = try await objects.size(of: .manifest(blob)) else {
                 problems.append("backup \(id): the manifest of blob \(blob.hex) is missing")
                 continue
@@ -193,7 +192,7 @@ public enum BackupRestore {
                 problems.append("backup \(id): chunk \(entry.chunk.hex) of blob \(blob.hex) is missing or truncated")
             }
         }
-        for entry in try SQLiteDatabase.openUploadEntries(inSnapshotAt: path) where try await objects.size(of: .chunk(entry.chunk)) != Int64(entry.length) {
+        for entry in contents.openUploads where try await objects.size(of: .chunk(entry.chunk)) != Int64(entry.length) {
             problems.append("backup \(id): chunk \(entry.chunk.hex) of an open upload is missing or truncated")
         }
         return problems

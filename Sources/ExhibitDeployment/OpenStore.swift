@@ -24,11 +24,7 @@ extension EvidenceStore {
         let root = URL(fileURLWithPath: root).standardizedFileURL.path
         let local = try LocalBackend(root: root)
         let settled = try Deployment.settle(root: root, chunks: requestedChunks, catalog: requestedCatalog, environment: environment)
-        let chunks: any ObjectBackend
-        switch settled.deployment.chunks {
-        case .local: chunks = local
-        case .s3(let location): chunks = S3Backend(location: location)
-        }
+        let chunks = settled.deployment.chunks.objects(local: local)
         // Several servers of one deployment share one keys folder (`--keys`); one server keeps it in its root.
         let keys = try KeyRing.load(folder: keysFolder.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? root + "/keys")
         var parts: StoreParts
@@ -50,5 +46,15 @@ extension EvidenceStore {
         }
         if !policies.custody.witnesses.isEmpty { parts.witnessTransport = WitnessHTTP() }
         self.init(root: root, policies: policies, deployment: settled.deployment, parts: parts, now: now)
+    }
+}
+
+extension ChunkLocation {
+    /// Where these chunks are read and written: the root's own folder (`local`), or the bucket.
+    func objects(local: LocalBackend) -> any ObjectBackend {
+        switch self {
+        case .local: local
+        case .s3(let location): S3Backend(location: location)
+        }
     }
 }

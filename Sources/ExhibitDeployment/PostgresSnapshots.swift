@@ -1,4 +1,3 @@
-import BlobStore
 import CatalogPostgres
 import CatalogSQLite
 import ExhibitCatalog
@@ -7,8 +6,7 @@ import Foundation
 
 /// A PostgreSQL catalog snapshotted for a backup: every table copied, in one `REPEATABLE READ` transaction (so
 /// the copy is the catalog as of one moment while writers go on), into a new SQLite file with the same schema. A
-/// backup is then the same whatever the deployment, and restores into a local root (`exhibit migrate` moves it
-/// back into PostgreSQL).
+/// backup is then the same whatever the deployment; a restore moves it back into PostgreSQL when asked to.
 struct PostgresSnapshots: CatalogSnapshots {
     let database: PostgresDatabase
 
@@ -48,15 +46,7 @@ struct PostgresSnapshots: CatalogSnapshots {
         try SQLiteDatabase.settleSnapshot(at: path)
     }
 
-    func openUploadEntries(inSnapshotAt path: String) throws -> [Manifest.Entry] {
-        try SQLiteDatabase.openUploadEntries(inSnapshotAt: path)
-    }
-
-    func exhibitBlobs(inSnapshotAt path: String) throws -> [String] {
-        try SQLiteDatabase.exhibitBlobs(inSnapshotAt: path)
-    }
-
-    func tombstones(inSnapshotAt path: String) throws -> SnapshotTombstones {
-        try SQLiteDatabase.tombstones(inSnapshotAt: path)
+    func contents(ofSnapshotAt path: String) throws -> SnapshotContents {
+        try SQLiteDatabase.contents(ofSnapshotAt: path)
     }
 }

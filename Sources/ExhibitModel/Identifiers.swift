@@ -4,60 +4,46 @@ public import Custody
 /// exhibit's id is never passed where a case's is wanted. New ids are random (`new()`: the kind's prefix and 80
 /// random bits, `ex_…`, `case_…`, `up_…`, `hold_…`; a request's comes from its link id, `rq_…`); one read from
 /// outside is only looked up, never trusted to be well formed.
-public protocol RecordID: RawRepresentable, Hashable, Sendable, Codable, Comparable, CustomStringConvertible,
-    ExpressibleByStringLiteral where RawValue == String {
-    init(rawValue: String)
-    /// What a new id of the kind starts with (`ex_`).
-    static var prefix: String { get }
-}
+public struct RecordID<Kind: RecordKind>: RawRepresentable, Hashable, Sendable, Codable, Comparable, CustomStringConvertible,
+    ExpressibleByStringLiteral {
+    public let rawValue: String
 
-extension RecordID {
+    public init(rawValue: String) { self.rawValue = rawValue }
     public init(_ text: String) { self.init(rawValue: text) }
     /// A literal in code (tests, fixed ids); text from outside goes through `init(_:)` and a lookup.
     public init(stringLiteral text: String) { self.init(rawValue: text) }
-    /// No prefix unless the kind has one.
-    public static var prefix: String { "" }
+
     /// A new random id of this kind.
-    public static func new() -> Self { Self(rawValue: Identifier.make(prefix)) }
+    public static func new() -> Self { Self(rawValue: Identifier.make(Kind.prefix)) }
+
     public var description: String { rawValue }
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
+/// What a kind of id is: only what a new one starts with.
+public protocol RecordKind: Sendable {
+    static var prefix: String { get }
+}
+
+public enum ExhibitKind: RecordKind { public static let prefix = "ex_" }
+public enum CaseKind: RecordKind { public static let prefix = "case_" }
+public enum UploadKind: RecordKind { public static let prefix = "up_" }
+/// A request's id comes from its link id (`rq_…`), never from `new()`.
+public enum RequestKind: RecordKind { public static let prefix = "rq_" }
+public enum HoldKind: RecordKind { public static let prefix = "hold_" }
+
 /// An exhibit's id (a master or a working copy).
-public struct ExhibitID: RecordID {
-    public static let prefix = "ex_"
-    public let rawValue: String
-    public init(rawValue: String) { self.rawValue = rawValue }
-}
-
+public typealias ExhibitID = RecordID<ExhibitKind>
 /// A case's id (not its reference, which people type).
-public struct CaseID: RecordID {
-    public static let prefix = "case_"
-    public let rawValue: String
-    public init(rawValue: String) { self.rawValue = rawValue }
-}
-
+public typealias CaseID = RecordID<CaseKind>
 /// A resumable upload's id (the last part of its tus URL).
-public struct UploadID: RecordID {
-    public static let prefix = "up_"
-    public let rawValue: String
-    public init(rawValue: String) { self.rawValue = rawValue }
-}
-
-/// A footage request's id (`rq_…`).
-public struct RequestID: RecordID {
-    public let rawValue: String
-    public init(rawValue: String) { self.rawValue = rawValue }
-}
-
+public typealias UploadID = RecordID<UploadKind>
+/// A footage request's id.
+public typealias RequestID = RecordID<RequestKind>
 /// A legal hold's id.
-public struct HoldID: RecordID {
-    public static let prefix = "hold_"
-    public let rawValue: String
-    public init(rawValue: String) { self.rawValue = rawValue }
-}
+public typealias HoldID = RecordID<HoldKind>
 
 extension JSONValue {
     /// An id in an event's details or a document: its text.
-    public static func string(_ id: some RecordID) -> JSONValue { .string(id.rawValue) }
+    public static func string<Kind>(_ id: RecordID<Kind>) -> JSONValue { .string(id.rawValue) }
 }

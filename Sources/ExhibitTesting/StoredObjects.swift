@@ -12,17 +12,12 @@ public struct StoredObjects: Sendable {
     let s3: (endpoint: String, bucket: String, prefix: String)?
 
     public init(storage: String) {
-        self.storage = storage
-        if let data = FileManager.default.contents(atPath: storage + "/deployment.json"),
-           let record = try? JSONSerialization.jsonObject(with: data) as? [String: String],
-           let chunks = record["chunks"], chunks.hasPrefix("s3://"), let endpoint = record["s3_endpoint"]
-        {
-            let rest = chunks.dropFirst(5)
-            let bucket = String(rest.prefix { $0 != "/" })
-            let prefix = String(rest.dropFirst(bucket.count)).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-            s3 = (endpoint, bucket, prefix)
+        let record = FileManager.default.contents(atPath: storage + "/deployment.json")
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: String] }
+        if let chunks = record?["chunks"], chunks.hasPrefix("s3://"), let endpoint = record?["s3_endpoint"] {
+            self.init(target: chunks, endpoint: endpoint)
         } else {
-            s3 = nil
+            self.init(target: storage, endpoint: nil)
         }
     }
 
