@@ -62,9 +62,12 @@ struct ShareController: Sendable {
         let share: ShareRecord
         let url: String?
         let reference: String
+        /// Downloads of this link being sent now (by this process): each holds one of the downloads left.
+        var inProgress = 0
         enum CodingKeys: String, CodingKey {
             case id, exhibitID = "exhibit_id", reference, createdBy = "created_by", createdAt = "created_at"
             case expiresAt = "expires_at", maxDownloads = "max_downloads", downloads, downloadsLeft = "downloads_left"
+            case downloadsInProgress = "downloads_in_progress"
             case revokedAt = "revoked_at", revokedReason = "revoked_reason", recipient, note, url
         }
         func encode(to encoder: any Encoder) throws {
@@ -77,7 +80,8 @@ struct ShareController: Sendable {
             try c.encode(share.expiresAt, forKey: .expiresAt)
             try c.encodeIfPresent(share.maxDownloads, forKey: .maxDownloads)
             try c.encode(share.downloads, forKey: .downloads)
-            try c.encodeIfPresent(share.downloadsLeft, forKey: .downloadsLeft)
+            try c.encode(inProgress, forKey: .downloadsInProgress)
+            try c.encodeIfPresent(share.downloadsLeft.map { max(0, $0 - inProgress) }, forKey: .downloadsLeft)
             try c.encodeIfPresent(share.revokedAt, forKey: .revokedAt)
             try c.encodeIfPresent(share.revokedReason, forKey: .revokedReason)
             try c.encodeIfPresent(share.recipient, forKey: .recipient)
@@ -102,7 +106,9 @@ struct ShareController: Sendable {
         // A link is a bearer credential to the footage: shown only to someone who may download it themselves.
         let base = store.maySeeLinks(of: exhibit, for: actor) ? publicURL.current : nil
         let shares = try await store.shares(of: exhibit, for: actor).map { share in
-            ShareJSON(share: share, url: try base.flatMap { base in try store.token(for: share).map { base + "/s/" + $0 } }, reference: exhibit.reference)
+            ShareJSON(
+                share: share, url: try base.flatMap { base in try store.token(for: share).map { base + "/s/" + $0 } }, reference: exhibit.reference,
+                inProgress: reservations.inProgress(share.id, counted: share.downloads))
         }
         return try jsonResponse(shares)
     }
@@ -279,18 +285,25 @@ struct ShareController: Sendable {
         }
         var headers = ContentResponse.headers(for: target)
         let (status, range) = try rangeFor(request, target, &headers)
-        let view = Identifier.random()
-        try await store.recordLinkAccess(
-            share, exhibit, viewID: view, kind: request.method == .head ? "head" : "download", client: client,
-            details: ["file": .string(target.reference), "range": .string("\(range.lowerBound)-\(range.upperBound - 1)")])
-        if request.method == .head { return Response(status: status, headers: headers) }
-        // Only a response that sends the file's last byte can complete a download: it reserves one first.
-        let completes = range.upperBound == target.size
+        // Only a response that sends the file's last byte can complete a download: it reserves one first, before
+        // its access is recorded, so that a download refused here is recorded as refused and nothing else.
+        let completes = request.method != .head && range.upperBound == target.size
         if completes {
             guard reservations.reserve(share.id, completed: share.downloads, limit: share.maxDownloads) else {
+                try await store.recordLinkRefusal(share, exhibit, reason: "no downloads left (the last in progress)", client: client)
                 return Self.html(SharePage.gone(reason: "This link's downloads have all been used (or are in progress).", share: share, sharedBy: await sharedBy(share)), status: .gone)
             }
         }
+        let view = Identifier.random()
+        do {
+            try await store.recordLinkAccess(
+                share, exhibit, viewID: view, kind: request.method == .head ? "head" : "download", client: client,
+                details: ["file": .string(target.reference), "range": .string("\(range.lowerBound)-\(range.upperBound - 1)")])
+        } catch {
+            if completes { reservations.finish(share.id, counted: false) }
+            throw error
+        }
+        if request.method == .head { return Response(status: status, headers: headers) }
         let contents: BlobContents
         do {
             contents = try await store.linkContents(target, range: range)
@@ -355,6 +368,15 @@ final class DownloadReservations: Sendable {
             state.running += 1
             map[share] = state
             return true
+        }
+    }
+
+    /// Downloads of a share being sent now, given the count the database gave: a download the database has
+    /// already counted but whose reservation is not yet finished is not counted twice.
+    func inProgress(_ share: String, counted: Int) -> Int {
+        shares.withLock { map in
+            guard let state = map[share] else { return 0 }
+            return max(0, state.running - max(0, counted - state.completed))
         }
     }
 
