@@ -18,6 +18,7 @@ import NIOCore
 /// hashed, never as `Date` (GRDB would round them to milliseconds after hashing).
 public final class SQLiteDatabase: CatalogDatabase {
     let pool: DatabasePool
+    let groupCommit: GroupCommit
     public let path: String
 
     public init(path: String) throws {
@@ -35,6 +36,7 @@ public final class SQLiteDatabase: CatalogDatabase {
         }
         try Self.migrator.migrate(pool)
         self.pool = pool
+        self.groupCommit = GroupCommit(pool: pool)
         self.path = path
     }
 
@@ -76,22 +78,46 @@ public final class SQLiteDatabase: CatalogDatabase {
 
     /// One write transaction, `BEGIN IMMEDIATE` so it holds the write lock from its first statement: two processes
     /// appending at once queue instead of both reading the same head. A full disk (or quota) is `noSpace`, so callers
-    /// answer 507 rather than a bare failure; SQLite has rolled the transaction back.
+    /// answer 507 rather than a bare failure; SQLite has rolled the transaction back. Writes that arrive while
+    /// another commits share its successor's commit (`GroupCommit`); each returns once its own is durable.
     public func write<T: Sendable>(_ body: @escaping @Sendable (any CatalogSession) throws -> T) async throws -> T {
-        do {
-            return try await pool.writeWithoutTransaction { db in
-                var result: Result<T, any Error> = .failure(CancellationError())
-                try db.inTransaction(.immediate) {
-                    result = Result { try body(SQLiteSession(db)) }
-                    if case .failure = result { return .rollback }
-                    return .commit
-                }
-                return try result.get()
-            }
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
-            throw ExhibitError(.noSpace, "the catalog's disk is full; nothing was recorded (\(error.message ?? "database or disk is full"))")
+        let result = WriteResult<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            groupCommit.submit(GroupCommit.Write(
+                run: { db in result.value = try body(SQLiteSession(db)) },
+                finish: { outcome in
+                    switch outcome {
+                    case .success:
+                        if let value = result.value {
+                            continuation.resume(returning: value)
+                        } else {
+                            continuation.resume(throwing: ExhibitError(.storage, "a catalog write committed without its result"))
+                        }
+                    case .failure(let error as DatabaseError) where error.resultCode == .SQLITE_FULL:
+                        continuation.resume(throwing: Self.diskFull(error))
+                    case .failure(let error):
+                        continuation.resume(throwing: error)
+                    }
+                }))
         }
     }
+
+    static func immediateTransaction<T>(_ db: Database, _ body: (any CatalogSession) throws -> T) throws -> T {
+        var result: Result<T, any Error> = .failure(CancellationError())
+        try db.inTransaction(.immediate) {
+            result = Result { try body(SQLiteSession(db)) }
+            if case .failure = result { return .rollback }
+            return .commit
+        }
+        return try result.get()
+    }
+
+    static func diskFull(_ error: DatabaseError) -> ExhibitError {
+        ExhibitError(.noSpace, "the catalog's disk is full; nothing was recorded (\(error.message ?? "database or disk is full"))")
+    }
+
+    /// Write transactions this process has committed through `write` (each carrying one write or several).
+    public var commitCount: Int { groupCommit.commitCount }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any CatalogSession) throws -> T) async throws -> T {
         try await pool.read { db in try body(SQLiteSession(db)) }
@@ -110,7 +136,11 @@ public final class SQLiteDatabase: CatalogDatabase {
     /// One write transaction on the calling thread (never Swift's cooperative pool: the caller is a driver's own
     /// thread, e.g. copying a PostgreSQL catalog into a snapshot).
     public func writeNow<T>(_ body: (any CatalogSession) throws -> T) throws -> T {
-        try pool.write { db in try body(SQLiteSession(db)) }
+        do {
+            return try pool.writeWithoutTransaction { db in try Self.immediateTransaction(db, body) }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw Self.diskFull(error)
+        }
     }
 
     /// A consistent copy of the whole database at `path` (SQLite's online backup API: readers and writers go on
