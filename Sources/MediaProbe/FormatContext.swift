@@ -31,6 +31,9 @@ final class FormatContext {
     struct OpenError: Error {
         let code: Int32
         let message: String
+        /// False when no demuxer recognised the bytes at all (libavformat's own probe found nothing), so there is
+        /// no container to call damaged: the caller need not probe them again.
+        var recognised = true
     }
 
     static let ioBufferSize = 64 << 10
@@ -101,6 +104,17 @@ final class FormatContext {
                 }
                 return 0
             }, opaque: opaque)
+        // The probe avformat_open_input would make (the same function, limit and hint), made first so that bytes
+        // no demuxer recognises are known as such: they are not probed a second time to tell `damaged` from
+        // `not-media` (half the CPU of judging a file that is not media). Recognised bytes are opened as before;
+        // the probe's data stays in the I/O buffer, so the second probe reads nothing again.
+        var recognised: UnsafePointer<AVInputFormat>?
+        let probe = avformat_probe(io, &recognised, filename ?? "", context)
+        guard probe >= 0 else {
+            avformat_free_context(context)
+            if let readError = state.readError { throw ByteSourceError(readError) }
+            throw OpenError(code: probe, message: Self.errorString(probe), recognised: false)
+        }
         var opened: UnsafeMutablePointer<AVFormatContext>? = context
         let result = avformat_open_input(&opened, filename ?? "", nil, nil)
         guard result >= 0 else {
@@ -130,6 +144,14 @@ final class FormatContext {
 
     /// The byte position of the I/O context (where the demuxer is reading).
     var position: Int64 { io.map { avio_tell($0) } ?? 0 }
+
+    /// `av_probe_input_buffer2` with avformat_open_input's default limit (`format_probesize`, 1 MiB).
+    private func avformat_probe(
+        _ io: UnsafeMutablePointer<AVIOContext>, _ format: inout UnsafePointer<AVInputFormat>?, _ url: String,
+        _ context: UnsafeMutablePointer<AVFormatContext>
+    ) -> Int32 {
+        av_probe_input_buffer2(io, &format, url, context, 0, UInt32(clamping: context.pointee.format_probesize))
+    }
 
     static func errorString(_ code: Int32) -> String {
         var buffer = [CChar](repeating: 0, count: 256)

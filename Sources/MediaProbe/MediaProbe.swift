@@ -128,7 +128,7 @@ public enum MediaProbe {
             let summary = "truncated: moov atom missing — the MP4/MOV index was never written (recording not "
                 + "finalised, or the file was cut); the footage cannot be played from this file"
             report = .unopened(.truncated, summary, size: size, messages: messages)
-        } else if let container = recognisedContainer(source, filename: filename) {
+        } else if error.recognised, let container = recognisedContainer(source, filename: filename) {
             let summary = "damaged: recognised as \(container) but it cannot be opened (\(error.message))"
             report = .unopened(.damaged, summary, size: size, messages: messages)
         } else {
