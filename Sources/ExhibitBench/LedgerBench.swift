@@ -151,6 +151,14 @@ print(n / (time.perf_counter() - start))
             ["Exhibit verify (\(report.eventsChecked) events)", fmt(ourVerify, 0), pythonVerify.map { fmt(ourVerify / $0) + "×" } ?? "n/a"],
             ["Python verify (same database)", pythonVerify.map { fmt($0, 0) } ?? "failed", "1.00×"],
         ]
+        func verdict(_ ratio: Double?, _ goal: Double) -> String {
+            ratio.map { fmt($0) + "×, " + ($0 >= goal ? "met" : "NOT met") } ?? "not measured"
+        }
+        table.notes.append(
+            "Verdicts: one writer ÷ Python's bare append \(verdict(pythonAppends.map { ours / $0 }, 0.8)) (issue 4, goal 0.8×); "
+                + "16 at once ÷ Python doing the same work \(verdict(pythonSameWork.map { concurrentRate / $0 }, 1.0)) (issue 20, goal 1.0×); "
+                + "one writer ÷ Python doing the same work \(verdict(pythonSameWork.map { ours / $0 }, 1.0)) (issue 20, one writer alone); "
+                + "verification \(verdict(pythonVerify.map { ourVerify / $0 }, 1.0)) (goal 1.0×).")
         table.notes.append(
             "Goals: appends ≥ 0.8× Python's (issue 4), ≥ 1.0× (issue 20: met by concurrent appends, which share commits; one writer "
                 + "alone pays the hop to the writer thread, which the calling-thread row measures); verification ≥ 1× Python's. The second "
