@@ -4,6 +4,7 @@ import ExhibitCatalog
 import ExhibitModel
 import ExhibitTesting
 import Foundation
+import Synchronization
 import Testing
 
 /// Group commit on SQLite (README, "Performance"): writes that wait while another commits share one transaction and
@@ -11,23 +12,39 @@ import Testing
 struct GroupCommitTests {
     struct Refused: Error, Equatable { let n: Int }
 
+    final class Flag: Sendable {
+        let value = Atomic(false)
+        var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
+    }
+
     static func outcome(_ body: () async throws -> Int) async -> Result<Int, any Error> {
         do { return .success(try await body()) } catch { return .failure(error) }
     }
 
-    /// A write that holds the writer's thread (not Swift's cooperative pool) long enough for the others to queue.
-    static func slowWrite(_ database: SQLiteDatabase) async throws {
+    /// A write that holds the writer's thread (not Swift's cooperative pool) long enough for the others to queue;
+    /// `started` is set once it holds it.
+    static func slowWrite(_ database: SQLiteDatabase, started: Flag) async throws {
         try await database.write { db in
-            usleep(300_000)
+            started.value.store(true, ordering: .sequentiallyConsistent)
+            usleep(600_000)
             try db.execute("CREATE TABLE IF NOT EXISTS t (n INTEGER PRIMARY KEY, v TEXT NOT NULL)")
         }
+    }
+
+    /// Waits (asynchronously) until the slow write holds the writer.
+    static func holding(_ started: Flag) async throws {
+        for _ in 0..<500 where !started.isSet {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try #require(started.isSet, "the slow write never started")
     }
 
     @Test func queuedWritesShareACommitAndEachKeepsItsOwnOutcome() async throws {
         let folder = try TemporaryDirectory("group-commit")
         let database = try SQLiteDatabase(path: folder.appending("catalog.sqlite"))
-        async let slow: Void = Self.slowWrite(database)
-        try await Task.sleep(for: .milliseconds(50))
+        let started = Flag()
+        async let slow: Void = Self.slowWrite(database, started: started)
+        try await Self.holding(started)
         let before = database.commitCount
         // 40 writes queue behind the slow one; every fifth inserts its row and then throws.
         let outcomes = await withTaskGroup(of: (Int, Result<Int, any Error>).self) { group in
@@ -67,8 +84,9 @@ struct GroupCommitTests {
     @Test func aWriteThatBreaksTheTransactionFailsAloneAndTheOthersAreRunAgain() async throws {
         let folder = try TemporaryDirectory("group-commit-broken")
         let database = try SQLiteDatabase(path: folder.appending("catalog.sqlite"))
-        async let slow: Void = Self.slowWrite(database)
-        try await Task.sleep(for: .milliseconds(50))
+        let started = Flag()
+        async let slow: Void = Self.slowWrite(database, started: started)
+        try await Self.holding(started)
         let outcomes = await withTaskGroup(of: (Int, Result<Int, any Error>).self) { group in
             for n in 0..<20 {
                 group.addTask {
