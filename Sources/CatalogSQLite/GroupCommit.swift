@@ -26,7 +26,7 @@ final class GroupCommit: Sendable {
 
     private let pool: DatabasePool
     private let state = Mutex(State())
-    /// Transactions committed, and writes answered by them (how much the sharing saves).
+    /// Transactions committed (fewer than the writes they carried when writes shared them).
     private let commits = Atomic<Int>(0)
     var commitCount: Int { commits.load(ordering: .relaxed) }
     /// The most writes in one transaction: bounds how long the first of a batch waits for the last.

@@ -124,7 +124,7 @@ struct HTTPBench {
         let fastest = [sendfileOn, sendfileOff].compactMap { $0?.seconds }.min()
         let downloadRatio = exhibitDownload.flatMap { ours in fastest.map { $0 / ours.seconds } }
         download.notes = [
-            "Goal (issues 5 and 20): ≥ 0.7× the faster nginx: \(downloadRatio.map { fmt($0) + "×, " + ($0 >= 0.7 ? "met" : "NOT met") } ?? "not measured"). "
+            "Goal (issues 5 and 20): ≥ 0.7× the faster nginx: \(verdict(downloadRatio, atLeast: 0.7)). "
                 + "Exhibit re-hashes every chunk it sends whole (verify on read).",
             "Exhibit server peak RSS over the uploads and downloads above: \(peak / 1024) MiB (goal < 150 MiB: \(peak < 150 * 1024 ? "met" : "NOT met")).",
         ]

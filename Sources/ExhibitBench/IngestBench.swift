@@ -107,17 +107,14 @@ struct IngestBench {
         table.notes.append(
             "'Exhibit ÷ it' is Exhibit's throughput divided by the reference's on the same target "
                 + "(above 1 = Exhibit faster); hashing references are compared with the tmpfs ingest.")
-        func verdict(_ ratio: Double?, _ goal: Double) -> String {
-            ratio.map { fmt($0) + "×, " + ($0 >= goal ? "met" : "NOT met") } ?? "not measured"
-        }
         let tmpfs = exhibitRuns["tmpfs"]
         let versusOpenSSL = tmpfs.flatMap { ours in openssl.map { $0.seconds / ours.seconds } }
         let versusBorg = targets.map { label, _ in
-            "\(label) " + verdict(exhibitRuns[label].flatMap { ours in borgRuns[label].map { $0.seconds / ours.seconds } }, 2)
+            "\(label) " + verdict(exhibitRuns[label].flatMap { ours in borgRuns[label].map { $0.seconds / ours.seconds } }, atLeast: 2)
         }
         let peakRSS = exhibitRuns.values.map(\.maxRSSKiB).max()
         table.notes.append(
-            "Goals (issues 2 and 20): ≥ 0.6× openssl dgst (\(verdict(versusOpenSSL, 0.6))), ≥ 2× borg create (\(versusBorg.joined(separator: "; "))), "
+            "Goals (issues 2 and 20): ≥ 0.6× openssl dgst (\(verdict(versusOpenSSL, atLeast: 0.6))), ≥ 2× borg create (\(versusBorg.joined(separator: "; "))), "
                 + "peak RSS < 64 MiB (\(peakRSS.map { "\($0 / 1024) MiB, " + ($0 < 64 * 1024 ? "met" : "NOT met") } ?? "not measured")). "
                 + "The disk target includes fsync of every chunk; the tmpfs target shows the CPU pipeline.")
         return [table]

@@ -91,3 +91,8 @@ struct Table {
 }
 
 func fmt(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
+
+/// A ratio against its goal, as the bench's notes print it: "0.56×, NOT met".
+func verdict(_ ratio: Double?, atLeast goal: Double) -> String {
+    ratio.map { fmt($0) + "×, " + ($0 >= goal ? "met" : "NOT met") } ?? "not measured"
+}
