@@ -5,6 +5,7 @@ import os, time
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
 
 def browser():
@@ -43,3 +44,20 @@ def wait_for(driver, condition, seconds=10):
         time.sleep(0.05)
         met = condition()
     return met
+
+
+def replaced(element):
+    """A WebDriverWait condition: the page holding `element` has been replaced by the next one. Asked about a node
+    of a page being unloaded, Chromium may answer "Node with given id does not belong to the document" instead of
+    a stale reference (Selenium's staleness_of then fails): both mean the same here."""
+    def check(_driver):
+        try:
+            element.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+    return check

@@ -13,7 +13,6 @@ import chromium
 from chromium import browser, csp_violations, wait_for
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 parser = argparse.ArgumentParser()
@@ -49,7 +48,7 @@ def submit(driver, form_selector):
     """Submits a form with its button, and waits for the next page to be loaded (the old one's root gone stale)."""
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, form_selector + " button[type='submit']").click()
-    WebDriverWait(driver, 10).until(staleness_of(old))
+    WebDriverWait(driver, 10).until(chromium.replaced(old))
     WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
